@@ -1,0 +1,42 @@
+# Switchboard. `make run` serves the embedded default; `make test` runs the suite on MySQL and Redis.
+SHELL := /bin/bash
+PY ?= python3
+PORT ?= 8000
+BIN := .venv/bin
+
+# The tests run the production profile against the real services: tests/test.env.
+TEST_ENV := set -a; . tests/test.env; set +a;
+
+.PHONY: run test lint bench migrate seed shell clean
+
+.venv/.runtime-installed: requirements.txt scripts/bootstrap.sh
+	PY=$(PY) bash scripts/bootstrap.sh runtime
+
+.venv/.dev-installed: requirements.txt requirements-dev.txt scripts/bootstrap.sh
+	PY=$(PY) bash scripts/bootstrap.sh dev
+
+run: .venv/.runtime-installed
+	$(BIN)/python manage.py migrate --noinput
+	@[ -f var/.demo-seeded ] || ($(BIN)/python manage.py seed_demo && touch var/.demo-seeded)
+	@$(BIN)/python manage.py describe_urls --port $(PORT)
+	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+
+lint: .venv/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: .venv/.dev-installed
+	bash scripts/services.sh
+	$(MAKE) --no-print-directory lint
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: .venv/.dev-installed
+	bash scripts/services.sh
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+migrate: .venv/.runtime-installed
+	$(BIN)/python manage.py migrate
+
+clean:
+	rm -rf .venv var .pytest_cache .ruff_cache

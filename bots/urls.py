@@ -1,0 +1,2 @@
+app_name = "bots"
+urlpatterns: list = []

@@ -1,0 +1,282 @@
+"""Switchboard settings.
+
+Two profiles, one code path (docs/architecture.md):
+
+* embedded default (nothing set): SQLite under var/, Channels' in-memory layer, the in-memory routing
+  backend, Celery tasks run eagerly, files on local disk under var/media;
+* production (DATABASE_URL and REDIS_URL set): MySQL through mysqlclient, channels-redis, the Redis
+  routing backend, Celery workers on a Redis broker, S3 storage when a bucket is named.
+
+Every variable is documented in README.md and docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("SWITCHBOARD_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+
+DATABASE_URL = env.str("DATABASE_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="")
+PRODUCTION = bool(DATABASE_URL)
+PROFILE = "production" if PRODUCTION else "embedded"
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+
+
+def _embedded_secret_key() -> str:
+    """A per-checkout key kept under var/, so sessions survive a restart of `make run`."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY must be set in the production profile (DATABASE_URL is set).")
+    SECRET_KEY = _embedded_secret_key()
+if PRODUCTION and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY is too short for production: use at least 32 random characters.")
+
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=LOCAL_HOSTS if not PRODUCTION else [])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set in the production profile.")
+_public_hosts = [h for h in ALLOWED_HOSTS if h.strip("[]") not in {"127.0.0.1", "localhost", "::1", "testserver"}]
+if DEBUG and _public_hosts:
+    raise ImproperlyConfigured(
+        f"DEBUG is on while ALLOWED_HOSTS names public hosts ({', '.join(_public_hosts)}): "
+        "debug pages leak settings and source. Unset DEBUG or serve only on localhost."
+    )
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "crm",
+    "routing",
+    "media",
+    "imsubsystem",
+    "bots",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "crm.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+if PRODUCTION:
+    _db = env.db_url("DATABASE_URL")
+    if _db["ENGINE"] != "django.db.backends.mysql":
+        raise ImproperlyConfigured("DATABASE_URL must be a mysql:// URL (MySQL or MariaDB).")
+    _db.setdefault("OPTIONS", {})
+    _db["OPTIONS"].update(
+        {
+            "charset": "utf8mb4",
+            # Strict mode turns silent truncation into errors; READ COMMITTED keeps the per-conversation
+            # seq counter row lock short and avoids gap locks on the message indexes.
+            "init_command": "SET sql_mode='STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'",
+            "isolation_level": "read committed",
+        }
+    )
+    # Connection reuse: a persistent connection per thread, checked before reuse.
+    _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    DATABASES = {"default": _db}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.str("SQLITE_PATH", default=str(VAR_DIR / "db.sqlite3")),
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, channel layer, cache --------------------------------------------------------------
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL}],
+                # The layer is a fast path, not the record (docs/architecture.md): the default capacity of
+                # 100 drops messages silently under bursts, so a socket's inbox holds a few seconds of peak
+                # traffic. Lost frames are still recovered by seq + resume from MySQL.
+                "capacity": env.int("CHANNEL_CAPACITY", default=2000),
+                "expiry": 30,
+                "group_expiry": 86400,
+                "prefix": env.str("CHANNEL_PREFIX", default="sb"),
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "sbcache",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2000}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The redis-py pool size used by our own Redis clients (routing, rate limits). redis-py 8's default of
+# 100 connections raises MaxConnectionsError under a few hundred decisions a second; a blocking pool
+# waits for a free connection instead of failing.
+REDIS_POOL_SIZE = env.int("REDIS_POOL_SIZE", default=200)
+
+# --- Routing (queuing machine) -----------------------------------------------------------------
+ROUTING_BACKEND = env.str(
+    "ROUTING_BACKEND",
+    default="routing.backends.redis.RedisBackend" if REDIS_URL else "routing.backends.memory.MemoryBackend",
+)
+
+# --- Celery ------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+# A task is acknowledged after it ran, so a worker killed mid-task leaves it to be redelivered; tasks
+# are idempotent (docs/architecture.md). The visibility timeout is how long Redis waits before handing
+# an unacknowledged task to another worker: longer than our slowest task (a 100 MB media fetch, about
+# 5 minutes at worst), short enough that a killed worker's task is retried within the hour.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "imsubsystem.gateway.*": {"queue": "gateway"},
+    "routing.*": {"queue": "routing"},
+    "media.*": {"queue": "media"},
+    "bots.*": {"queue": "bots"},
+}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+
+# --- Storage -----------------------------------------------------------------------------------
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "/media-files/"
+STATIC_URL = "/static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env.int("MEDIA_URL_TTL", default=300),
+            "file_overwrite": False,
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {
+        # Hashed names need `collectstatic` first (make run and deployments do it); tests and DEBUG
+        # serve files straight from the apps through WhiteNoise's finders.
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.bool("STATIC_MANIFEST", default=not DEBUG)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or not env.bool("STATIC_MANIFEST", default=not DEBUG)
+MEDIA_URL_TTL = env.int("MEDIA_URL_TTL", default=300)
+
+# --- Auth and security -------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION and not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# Steps of `manage.py seed_demo`, in order. Loaded by dotted path so the command, which lives in crm,
+# imports none of the apps that depend on crm (docs/architecture.md, dependency rule).
+SEED_DEMO_STEPS = ["crm.demo.seed", "routing.demo.seed", "imsubsystem.demo.seed", "bots.demo.seed"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# Sections other apps add to the CRM contact record (crm imports none of them; see crm/views.py).
+CRM_CONTACT_PANELS: list[str] = []

@@ -1,0 +1,61 @@
+"""Project-wide views: the landing redirect and the health check of CONTRACT.md."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("crm:contact_list")
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "down"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_redis() -> str | None:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, str] = {}
+    failing: dict[str, str] = {}
+    error = _check_database()
+    checks["database"] = "ok" if error is None else "down"
+    if error:
+        failing["database"] = error
+    if settings.REDIS_URL:
+        error = _check_redis()
+        checks["redis"] = "ok" if error is None else "down"
+        if error:
+            failing["redis"] = error
+    status = 200 if not failing else 503
+    body = {"status": "ok" if status == 200 else "fail", "profile": settings.PROFILE, "checks": checks}
+    if failing:
+        body["errors"] = failing
+    return JsonResponse(body, status=status)

@@ -1,0 +1,3 @@
+"""Every WebSocket route of the public interface (docs/protocol.md)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,109 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+
+from crm import services
+from crm.models import Company, Contact, ContactIdentity, ContactMerge, Note, Tag
+
+
+class ContactIdentityInline(admin.TabularInline):
+    model = ContactIdentity
+    extra = 0
+    fields = ("kind", "external_id", "display_name", "last_seen_at")
+    readonly_fields = ("last_seen_at",)
+
+
+class NoteInline(admin.StackedInline):
+    model = Note
+    extra = 0
+    fields = ("body", "author", "created_at")
+    readonly_fields = ("author", "created_at")
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("id", "display_name", "primary_email", "primary_phone", "company", "language", "updated_at")
+    list_display_links = ("id", "display_name")
+    list_filter = ("tags", "language", "identities__kind", "company")
+    search_fields = ("name", "emails", "phones", "identities__external_id", "company__name")
+    autocomplete_fields = ("company",)
+    filter_horizontal = ("tags",)
+    inlines = (ContactIdentityInline, NoteInline)
+    readonly_fields = ("created_at", "updated_at")
+    actions = ("merge_into_oldest",)
+    list_per_page = 50
+    show_full_result_count = False
+
+    def save_formset(self, request, form, formset, change):
+        for instance in formset.save(commit=False):
+            if isinstance(instance, Note) and not instance.author_id:
+                instance.author = request.user
+            instance.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+        formset.save_m2m()
+
+    @admin.action(description="Merge selected contacts into the oldest one", permissions=["merge"])
+    def merge_into_oldest(self, request, queryset):
+        contacts = list(queryset.order_by("created_at", "pk"))
+        if len(contacts) < 2:
+            self.message_user(request, "Select at least two contacts to merge.", messages.WARNING)
+            return
+        target, sources = contacts[0], contacts[1:]
+        try:
+            for source in sources:
+                services.contact_merge(source=source, target=target, merged_by=request.user)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, f"Merged {len(sources)} contact(s) into #{target.pk} {target.display_name}.")
+
+    def has_merge_permission(self, request) -> bool:
+        return request.user.has_perm("crm.merge_contacts")
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ("name", "domain", "contact_count", "created_at")
+    search_fields = ("name", "domain")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(contact_count=Count("contacts"))
+
+    @admin.display(ordering="contact_count", description="contacts")
+    def contact_count(self, obj) -> int:
+        return obj.contact_count
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name", "color")
+    search_fields = ("name",)
+
+
+@admin.register(ContactIdentity)
+class ContactIdentityAdmin(admin.ModelAdmin):
+    list_display = ("kind", "external_id", "display_name", "contact", "last_seen_at")
+    list_filter = ("kind",)
+    search_fields = ("external_id", "display_name", "contact__name")
+    raw_id_fields = ("contact",)
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ("contact", "author", "created_at", "__str__")
+    search_fields = ("body", "contact__name")
+    raw_id_fields = ("contact",)
+    list_filter = ("created_at",)
+
+
+@admin.register(ContactMerge)
+class ContactMergeAdmin(admin.ModelAdmin):
+    list_display = ("source_id", "target", "merged_by", "merged_at")
+    readonly_fields = ("target", "source_id", "source_snapshot", "moved", "merged_by", "merged_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

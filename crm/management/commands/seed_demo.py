@@ -1,0 +1,22 @@
+"""Load the demo data of CONTRACT.md. Idempotent; each app seeds its own part (settings.SEED_DEMO_STEPS)."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+
+class Command(BaseCommand):
+    help = "Create the demo users, queues, contacts, inboxes, FAQ entries and canned responses (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Allow seeding in the production profile.")
+
+    def handle(self, *args, force=False, **options):
+        if settings.PRODUCTION and not force:
+            raise CommandError("Refusing to load demo data into the production profile without --force.")
+        for dotted in settings.SEED_DEMO_STEPS:
+            self.stdout.write(f"Seeding {dotted.rsplit('.', 1)[0]}")
+            with transaction.atomic():
+                import_string(dotted)(stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))

@@ -1,0 +1,143 @@
+"""CRM core: contacts, their identities on each channel, companies, notes and tags."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+
+
+class ChannelKind(models.TextChoices):
+    """Where an identity lives. The switch's inboxes use the same kinds."""
+
+    WEB = "web", "Web widget"
+    TELEGRAM = "telegram", "Telegram"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    WECHAT = "wechat", "WeChat"
+    SMS = "sms", "SMS"
+    API = "api", "API channel"
+    EMAIL = "email", "Email"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+    color = models.CharField(
+        max_length=7,
+        default="#6b7280",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")],
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Company(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    domain = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    name = models.CharField(max_length=200, blank=True, db_index=True)
+    # Several addresses and numbers per person; the first is the preferred one.
+    emails = models.JSONField(default=list, blank=True)
+    phones = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=16, blank=True, help_text="BCP 47 tag, e.g. en, fr, zh-Hans.")
+    timezone = models.CharField(max_length=64, blank=True, help_text="IANA name, e.g. Europe/Paris.")
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        permissions = [("merge_contacts", "Can merge contacts")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("crm:contact_detail", args=[self.pk])
+
+    @property
+    def display_name(self) -> str:
+        return (
+            self.name
+            or (self.emails[0] if self.emails else "")
+            or (self.phones[0] if self.phones else "")
+            or (f"Contact #{self.pk}")
+        )
+
+    @property
+    def primary_email(self) -> str:
+        return self.emails[0] if self.emails else ""
+
+    @property
+    def primary_phone(self) -> str:
+        return self.phones[0] if self.phones else ""
+
+
+class ContactIdentity(models.Model):
+    """One contact's address on one channel: a Telegram user id, a WhatsApp number, a widget visitor."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    external_id = models.CharField(max_length=191)
+    display_name = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "contact identities"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "external_id"], name="crm_identity_unique_kind_external")
+        ]
+        ordering = ["kind", "external_id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.external_id}"
+
+
+class Note(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class ContactMerge(models.Model):
+    """The audit trail of merges: what was folded into what, by whom, and what moved."""
+
+    target = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges_received")
+    source_id = models.BigIntegerField()
+    source_snapshot = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    merged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.source_id} → #{self.target_id}"

@@ -1,0 +1,35 @@
+"""Reads for the CRM pages and for other apps."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from crm.models import Contact
+
+
+def contact_search(*, query: str = "", tag: str = "") -> QuerySet[Contact]:
+    contacts = Contact.objects.select_related("company").prefetch_related("tags")
+    query = query.strip()
+    if query:
+        condition = (
+            Q(name__icontains=query)
+            | Q(emails__icontains=query)
+            | Q(phones__icontains=query)
+            | Q(company__name__icontains=query)
+            | Q(identities__external_id__icontains=query)
+            | Q(identities__display_name__icontains=query)
+        )
+        if query.isdigit():
+            condition |= Q(pk=int(query))
+        contacts = contacts.filter(condition).distinct()
+    if tag:
+        contacts = contacts.filter(tags__name=tag)
+    return contacts.annotate(identity_count=Count("identities", distinct=True))
+
+
+def contact_detail(*, contact_id: int) -> Contact:
+    return (
+        Contact.objects.select_related("company")
+        .prefetch_related("tags", "identities", "notes__author", "merges_received")
+        .get(pk=contact_id)
+    )

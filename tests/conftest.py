@@ -1,0 +1,54 @@
+"""Shared fixtures. The suite runs the production profile (tests/test.env): real MySQL and Redis."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from crm.roles import ADMIN, AGENT, SUPERVISOR
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis database (the test database number of tests/test.env)."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        client.flushdb()
+        client.close()
+    yield
+
+
+@pytest.fixture
+def agent(db):
+    return UserFactory(username="agent-a", role=AGENT)
+
+
+@pytest.fixture
+def supervisor(db):
+    return UserFactory(username="super-s", role=SUPERVISOR)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin-x", role=ADMIN)
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def supervisor_client(client, supervisor):
+    client.force_login(supervisor)
+    return client
+
+
+@pytest.fixture
+def admin_client_role(client, admin_user):
+    client.force_login(admin_user)
+    return client

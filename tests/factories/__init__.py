@@ -1,0 +1,10 @@
+"""factory_boy factories, one module per app; import them from here."""
+
+from tests.factories.crm import (  # noqa: F401
+    CompanyFactory,
+    ContactFactory,
+    ContactIdentityFactory,
+    NoteFactory,
+    TagFactory,
+    UserFactory,
+)
