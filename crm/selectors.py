@@ -24,7 +24,8 @@ def contact_search(*, query: str = "", tag: str = "") -> QuerySet[Contact]:
         contacts = contacts.filter(condition).distinct()
     if tag:
         contacts = contacts.filter(tags__name=tag)
-    return contacts.annotate(identity_count=Count("identities", distinct=True))
+    # Meta.ordering is dropped from GROUP BY queries, so the order is named here.
+    return contacts.annotate(identity_count=Count("identities", distinct=True)).order_by("-updated_at", "-id")
 
 
 def contact_detail(*, contact_id: int) -> Contact:

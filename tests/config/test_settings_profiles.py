@@ -1,0 +1,128 @@
+"""The two profiles, and the settings that must refuse to start. Each case loads settings in a fresh
+interpreter with its own environment, as a deployment would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "profile": settings.PROFILE,
+    "db": settings.DATABASES["default"]["ENGINE"],
+    "db_options": settings.DATABASES["default"].get("OPTIONS", {}),
+    "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE"),
+    "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "layer_config": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}),
+    "routing": settings.ROUTING_BACKEND,
+    "eager": settings.CELERY_TASK_ALWAYS_EAGER,
+    "acks_late": settings.CELERY_TASK_ACKS_LATE,
+    "visibility": settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout"),
+    "storage": settings.STORAGES["default"]["BACKEND"],
+    "storage_options": settings.STORAGES["default"].get("OPTIONS", {}),
+    "debug": settings.DEBUG,
+    "media_root": str(settings.MEDIA_ROOT),
+}))
+"""
+
+
+def load(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DEBUG",
+            "AWS_STORAGE_BUCKET_NAME",
+            "CELERY_TASK_ALWAYS_EAGER",
+            "STATIC_MANIFEST",
+            "SECURE_COOKIES",
+            "ROUTING_BACKEND",
+        }
+    }
+    clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SWITCHBOARD_VAR_DIR": str(tmp_path / "var"), **env})
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+
+def loaded(tmp_path: Path, **env: str) -> dict:
+    result = load(tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_embedded_default_needs_nothing(tmp_path):
+    s = loaded(tmp_path)
+    assert s["profile"] == "embedded"
+    assert s["db"] == "django.db.backends.sqlite3"
+    assert s["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert s["routing"] == "routing.backends.memory.MemoryBackend"
+    assert s["eager"] is True
+    assert s["storage"] == "django.core.files.storage.FileSystemStorage"
+    assert s["media_root"] == str(tmp_path / "var" / "media")
+    # The generated key is kept under var/ so sessions survive a restart, and is private to its owner.
+    key = tmp_path / "var" / "secret_key"
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+PRODUCTION = {
+    "DATABASE_URL": "mysql://sb:pw@db.internal:3306/switchboard",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "SECRET_KEY": "x" * 50,
+    "ALLOWED_HOSTS": "chat.example.com",
+}
+
+
+def test_production_profile(tmp_path):
+    s = loaded(tmp_path, **PRODUCTION)
+    assert s["profile"] == "production" and s["debug"] is False
+    assert s["db"] == "django.db.backends.mysql"
+    assert s["db_options"]["charset"] == "utf8mb4"
+    assert "STRICT_TRANS_TABLES" in s["db_options"]["init_command"]
+    assert s["conn_max_age"] == 60
+    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
+    # Chosen on purpose, not the library default of 100 (docs/architecture.md).
+    assert s["layer_config"]["capacity"] >= 1000
+    assert s["routing"] == "routing.backends.redis.RedisBackend"
+    assert s["eager"] is False and s["acks_late"] is True and s["visibility"] == 900
+
+
+def test_production_with_s3(tmp_path):
+    s = loaded(
+        tmp_path, **PRODUCTION, AWS_STORAGE_BUCKET_NAME="attachments", AWS_S3_ENDPOINT_URL="http://minio.internal:9000"
+    )
+    assert s["storage"] == "storages.backends.s3.S3Storage"
+    assert s["storage_options"]["bucket_name"] == "attachments"
+    assert s["storage_options"]["endpoint_url"] == "http://minio.internal:9000"
+    assert s["storage_options"]["querystring_auth"] is True
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({**PRODUCTION, "SECRET_KEY": ""}, "SECRET_KEY must be set"),
+        ({**PRODUCTION, "SECRET_KEY": "short"}, "SECRET_KEY is too short"),
+        ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must be set"),
+        ({**PRODUCTION, "DEBUG": "1"}, "DEBUG is on while ALLOWED_HOSTS names public hosts"),
+        ({"DEBUG": "1", "ALLOWED_HOSTS": "chat.example.com"}, "DEBUG is on while ALLOWED_HOSTS names public hosts"),
+        ({**PRODUCTION, "DATABASE_URL": "postgres://x@y/z"}, "must be a mysql:// URL"),
+    ],
+)
+def test_unsafe_settings_refuse_to_start(tmp_path, env, message):
+    result = load(tmp_path, **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
