@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "routing",
     "media",
     "imsubsystem",
+    "imsubsystem.gateway",
     "bots",
 ]
 
@@ -201,6 +202,16 @@ CELERY_TASK_ROUTES = {
     "bots.*": {"queue": "bots"},
 }
 CELERY_TASK_SERIALIZER = "json"
+
+# --- Gateway (docs/gateway.md) ----------------------------------------------------------------
+# How long a worker owns an outbox row it claimed for sending; a killed worker's row is sent again
+# only after this. Longer than the slowest platform call (the HTTP timeout below).
+GATEWAY_SEND_LEASE_S = env.int("GATEWAY_SEND_LEASE_S", default=60)
+GATEWAY_HTTP_TIMEOUT_S = env.float("GATEWAY_HTTP_TIMEOUT_S", default=15.0)
+GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=8)
+CELERY_BEAT_SCHEDULE = {
+    "gateway-sweep": {"task": "imsubsystem.gateway.tasks.gateway_sweep", "schedule": 30.0},
+}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 

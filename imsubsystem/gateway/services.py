@@ -1,0 +1,461 @@
+"""The gateway's writes: receiving webhooks, processing stored events, the outbox and its drain.
+
+Inbound: `webhook_receive` verifies, stores each event once (unique on inbox + platform id) and queues
+`inbound_event_process` on commit; that task finds the contact and hands the message to the switch.
+Outbound: the switch's `message_stored` signal lands in `outbox_enqueue_for_message` inside the message's
+transaction; `outbox_drain` sends a conversation's rows in order, one at a time, each claimed with a
+conditional UPDATE and a lease. docs/gateway.md explains the delivery guarantees.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crm.services import identity_get_or_create
+from imsubsystem.gateway import selectors
+from imsubsystem.gateway.base import (
+    Adapter,
+    DeliveryReport,
+    InboundMessage,
+    InboxInfo,
+    InboxMisconfigured,
+    OutboundMessage,
+    PayloadInvalid,
+    SendError,
+    SignatureInvalid,
+    WebhookReply,
+    WebhookRequest,
+)
+from imsubsystem.gateway.models import InboundEvent, InboundEventKind, OutboxItem, OutboxState
+from imsubsystem.gateway.registry import adapter_for_inbox, adapter_for_path
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 900.0
+DELIVERY_RANKS = {"": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+class EventNotReady(Exception):
+    """A delivery report for a send whose platform id is not recorded yet (the report can beat our
+    own write by milliseconds): the task tries again shortly."""
+
+
+# --- inbound --------------------------------------------------------------------------------------
+
+
+def webhook_receive(
+    *, kind: str, inbox_key: str, request: WebhookRequest, on_new_event: Callable[[int], Any]
+) -> WebhookReply:
+    """Verify a webhook, store its events once, and queue each new one (`on_new_event(event_id)` after
+    commit). Returns what to answer the platform: 404 unknown inbox, 403 bad signature, 400 unreadable
+    body (nothing stored in those cases), else the platform's expected acknowledgement."""
+    adapter = adapter_for_path(kind)
+    inbox = selectors.inbox_info_by_key(key=inbox_key)
+    if adapter is None or inbox is None or adapter_for_inbox(inbox) is not adapter:
+        return WebhookReply(status=404, body="No such inbox.")
+    try:
+        if request.method == "GET":
+            return adapter.handshake(inbox, request)
+        adapter.verify(inbox, request)
+        events = adapter.parse(inbox, request)
+    except SignatureInvalid as exc:
+        logger.warning("gateway: refused %s webhook for inbox %s: %s", kind, inbox.key, exc)
+        return WebhookReply(status=403, body="Forbidden.")
+    except PayloadInvalid as exc:
+        return WebhookReply(status=400, body=str(exc)[:500])
+    except InboxMisconfigured as exc:
+        logger.error("gateway: inbox %s is misconfigured: %s", inbox.key, exc)
+        return WebhookReply(status=503, body="This inbox is not configured.")
+
+    for event in events:
+        event_id = inbound_event_store(
+            inbox_id=inbox.id,
+            platform_message_id=event.platform_message_id,
+            event_kind=event.event_kind,
+            payload=event.payload,
+            sender_id=event.sender_id,
+            sent_at=event.sent_at,
+        )
+        if event_id is not None:
+            transaction.on_commit(lambda event_id=event_id: on_new_event(event_id))
+    return adapter.reply(inbox, request)
+
+
+def inbound_event_store(
+    *,
+    inbox_id: int,
+    platform_message_id: str,
+    event_kind: str,
+    payload: dict[str, Any],
+    sender_id: str = "",
+    sent_at=None,
+) -> int | None:
+    """Store a raw event; None when this inbox already has it (a retried or repeated webhook)."""
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(
+                inbox_id=inbox_id,
+                platform_message_id=platform_message_id[:191],
+                event_kind=event_kind,
+                payload=payload,
+                sender_id=sender_id[:191],
+                sent_at=sent_at,
+            )
+    except IntegrityError:
+        return None
+    return event.pk
+
+
+def _media_text(message: InboundMessage) -> str:
+    if message.text or not message.media:
+        return message.text
+    return " ".join(f"({ref.kind})" for ref in message.media)
+
+
+def inbound_event_process(*, event_id: int) -> None:
+    """Turn one stored event into a message for the switch, or a delivery status for the agent.
+
+    Idempotent: a processed event is skipped, and the switch itself is idempotent on the platform
+    message id, so a task run twice (a worker lost after the switch stored it) stores one message."""
+    from imsubsystem.services import inbound_message_receive
+
+    event = InboundEvent.objects.filter(pk=event_id).first()
+    if event is None or event.processed_at is not None:
+        return
+    InboundEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1)
+    inbox = selectors.inbox_info_get(inbox_id=event.inbox_id)
+    adapter = adapter_for_inbox(inbox) if inbox else None
+    if inbox is None or adapter is None:
+        _event_done(event_id, error="The inbox no longer exists or has no platform.")
+        return
+    try:
+        if event.event_kind == InboundEventKind.STATUS:
+            delivery_report_apply(inbox_id=inbox.id, report=adapter.status_from_payload(inbox, event.payload))
+            _event_done(event_id)
+            return
+        message = adapter.message_from_payload(inbox, event.payload)
+        if message is None:
+            _event_done(event_id, error="Skipped: not a customer message.")
+            return
+        identity, _created = identity_get_or_create(
+            kind=message.identity_kind or inbox.kind,
+            external_id=message.sender_id,
+            display_name=message.sender_name,
+        )
+        inbound_message_receive(
+            inbox_id=inbox.id,
+            contact_id=identity.contact_id,
+            text=_media_text(message),
+            # Events without a platform message id (WeChat's subscribe) are keyed by our event row.
+            platform_message_id=message.platform_message_id or event.platform_message_id,
+            sent_at=message.sent_at,
+            attachment_ids=(),
+        )
+    except (ValidationError, PayloadInvalid, KeyError, TypeError) as exc:
+        # The switch or the parser refused this event for good: keep it, with why, and do not retry.
+        _event_done(event_id, error=f"Refused: {exc}")
+        return
+    except Exception as exc:
+        InboundEvent.objects.filter(pk=event_id).update(error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    _event_done(event_id)
+
+
+def _event_done(event_id: int, *, error: str = "") -> None:
+    InboundEvent.objects.filter(pk=event_id).update(processed_at=timezone.now(), error=error[:2000])
+
+
+def delivery_report_apply(*, inbox_id: int, report: DeliveryReport) -> bool:
+    """Record a platform's delivery report and tell the agent. Reports only move forward
+    (sent < delivered < read; failed), so a late "delivered" after "read" changes nothing.
+    Returns whether anything changed."""
+    item = OutboxItem.objects.filter(inbox_id=inbox_id, platform_message_id=report.platform_message_id).first()
+    if item is None:
+        raise EventNotReady(f"No send with platform id {report.platform_message_id!r} (yet).")
+    if DELIVERY_RANKS.get(report.status, 0) <= DELIVERY_RANKS.get(item.delivery_status, 0):
+        return False
+    updated = OutboxItem.objects.filter(pk=item.pk, delivery_status=item.delivery_status).update(
+        delivery_status=report.status,
+        last_error=report.error[:2000] if report.status == "failed" else item.last_error,
+    )
+    if updated:
+        _tell_switch(message_id=item.message_id, status=report.status, error=report.error)
+    return bool(updated)
+
+
+def _tell_switch(*, message_id: int, status: str, error: str = "") -> None:
+    from imsubsystem.services import message_delivery_update
+
+    try:
+        message_delivery_update(message_id=message_id, status=status, error=error[:2000])
+    except Exception:
+        # The send state is already recorded; a message deleted meanwhile must not undo it.
+        logger.exception("gateway: could not report %s for message %s", status, message_id)
+
+
+# --- outbound -------------------------------------------------------------------------------------
+
+
+def outbox_enqueue(
+    *,
+    message_id: int,
+    conversation_id: int,
+    inbox_id: int,
+    recipient: str,
+    text: str = "",
+    attachment_ids: list[int] | tuple[int, ...] = (),
+    template: dict[str, Any] | None = None,
+    on_commit_drain: Callable[[int], Any] | None = None,
+) -> OutboxItem:
+    """Queue one message for its platform; the same message again returns the first row."""
+    existing = OutboxItem.objects.filter(message_id=message_id).first()
+    if existing:
+        return existing
+    item = OutboxItem.objects.create(
+        message_id=message_id,
+        conversation_id=conversation_id,
+        inbox_id=inbox_id,
+        recipient=recipient[:191],
+        text=text,
+        attachments=[int(a) for a in attachment_ids],
+        template=template,
+        next_attempt_at=timezone.now(),
+    )
+    if on_commit_drain is not None:
+        transaction.on_commit(lambda: on_commit_drain(conversation_id))
+    return item
+
+
+def recipient_for(*, inbox: InboxInfo, contact_id: int) -> str:
+    """The contact's address on this inbox's platform: of their identities of that kind, the one that
+    last wrote to this inbox (a merged contact may have several)."""
+    from crm.models import ContactIdentity
+
+    kind = inbox.kind
+    addresses = list(
+        ContactIdentity.objects.filter(contact_id=contact_id, kind=kind)
+        .order_by("-last_seen_at", "-id")
+        .values_list("external_id", flat=True)
+    )
+    if len(addresses) <= 1:
+        return addresses[0] if addresses else ""
+    latest = (
+        InboundEvent.objects.filter(inbox_id=inbox.id, sender_id__in=addresses, event_kind=InboundEventKind.MESSAGE)
+        .order_by("-sent_at")
+        .values_list("sender_id", flat=True)
+        .first()
+    )
+    return latest or addresses[0]
+
+
+def outbox_enqueue_for_message(*, message_id: int, on_commit_drain: Callable[[int], Any]) -> OutboxItem | None:
+    """Called inside the message's transaction (the switch's message_stored signal)."""
+    from imsubsystem.models import Message
+
+    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    if message is None:
+        return None
+    inbox = selectors.inbox_info_get(inbox_id=message.inbox_id)
+    if inbox is None or adapter_for_inbox(inbox) is None:
+        return None
+    return outbox_enqueue(
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        inbox_id=inbox.id,
+        recipient=recipient_for(inbox=inbox, contact_id=message.conversation.contact_id),
+        text=message.text,
+        attachment_ids=list(message.attachments or []),
+        on_commit_drain=on_commit_drain,
+    )
+
+
+def _backoff(attempts: int) -> float:
+    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(1.0, 1.2)  # jitter spreads retries of many rows failing together
+
+
+def http_client() -> httpx.Client:
+    timeout = float(settings.GATEWAY_HTTP_TIMEOUT_S)
+    return httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)), follow_redirects=False)
+
+
+def outbox_drain(*, conversation_id: int, client: httpx.Client | None = None) -> float | None:
+    """Send a conversation's outbox rows in order until one must wait.
+
+    Returns the seconds until the head row is due again (a retry is waiting), or None when nothing is
+    left to do here: all sent or failed, or another worker holds the head row's lease."""
+    own_client = client is None
+    client = client or http_client()
+    try:
+        while True:
+            now = timezone.now()
+            head = (
+                OutboxItem.objects.filter(
+                    conversation_id=conversation_id, state__in=[OutboxState.PENDING, OutboxState.SENDING]
+                )
+                .order_by("id")
+                .first()
+            )
+            if head is None:
+                return None
+            if head.state == OutboxState.SENDING and head.lease_until and head.lease_until > now:
+                return None
+            if head.state == OutboxState.PENDING and head.next_attempt_at > now:
+                return max(0.0, (head.next_attempt_at - now).total_seconds())
+            if not _claim(head, now):
+                continue  # another worker moved it first: look again
+            head.refresh_from_db()
+            _send_one(head, client)
+    finally:
+        if own_client:
+            client.close()
+
+
+def _claim(item: OutboxItem, now) -> bool:
+    """pending→sending (or take over an expired lease) in one conditional UPDATE: of two workers that
+    read the same row, exactly one updates it."""
+    lease_until = now + timedelta(seconds=settings.GATEWAY_SEND_LEASE_S)
+    rows = OutboxItem.objects.filter(pk=item.pk, state=item.state, attempts=item.attempts)
+    if item.state == OutboxState.SENDING:
+        rows = rows.filter(lease_until=item.lease_until)
+    return bool(rows.update(state=OutboxState.SENDING, lease_until=lease_until, attempts=F("attempts") + 1))
+
+
+def _outbound_message(item: OutboxItem) -> OutboundMessage:
+    attachments: tuple[dict[str, Any], ...] = ()
+    if item.attachments:
+        from imsubsystem.selectors import attachments_describe
+
+        base = str(getattr(settings, "PUBLIC_BASE_URL", "") or "").rstrip("/")
+        described = attachments_describe(item.attachments)
+        attachments = tuple(
+            {
+                "url": a["url"] if a["url"].startswith(("http://", "https://")) else base + a["url"],
+                "content_type": a.get("content_type", ""),
+                "name": a.get("name", ""),
+            }
+            for a in described
+            if a.get("url")
+        )
+    return OutboundMessage(
+        message_id=item.message_id,
+        conversation_id=item.conversation_id,
+        recipient=item.recipient,
+        text=item.text,
+        attachments=attachments,
+        template=item.template,
+    )
+
+
+def _check_window(inbox: InboxInfo, adapter: Adapter, item: OutboxItem) -> None:
+    hours = adapter.reply_window_for(inbox)
+    if hours is None or item.template:
+        return
+    last = selectors.customer_last_message_at(inbox_id=inbox.id, sender_id=item.recipient)
+    if last is None or timezone.now() - last > timedelta(hours=hours):
+        since = f"last wrote {last:%Y-%m-%d %H:%M} UTC" if last else "has not written to this inbox"
+        raise SendError(
+            f"Outside the platform's {hours}-hour reply window: the customer {since}. "
+            + ("Send an approved template instead." if hours == 24 else "The customer must write first."),
+            permanent=True,
+        )
+
+
+def _send_one(item: OutboxItem, client: httpx.Client) -> None:
+    inbox = selectors.inbox_info_get(inbox_id=item.inbox_id)
+    adapter = adapter_for_inbox(inbox) if inbox else None
+    try:
+        if inbox is None or adapter is None:
+            raise SendError("The inbox no longer exists or has no platform.", permanent=True)
+        if not item.recipient:
+            raise SendError(f"The contact has no {inbox.kind} address to send to.", permanent=True)
+        _check_window(inbox, adapter, item)
+        result = adapter.send(inbox, client, _outbound_message(item))
+    except SendError as exc:
+        _send_failed(item, exc)
+        return
+    except InboxMisconfigured as exc:
+        _send_failed(item, SendError(str(exc), permanent=True))
+        return
+    # Recorded the moment the platform answered: from here on, no worker sends this row again.
+    updated = OutboxItem.objects.filter(pk=item.pk, state=OutboxState.SENDING).update(
+        state=OutboxState.SENT,
+        platform_message_id=result.platform_message_id[:191],
+        sent_at=timezone.now(),
+        lease_until=None,
+        last_error="",
+        delivery_status="sent",
+    )
+    if updated:
+        _tell_switch(message_id=item.message_id, status="sent")
+
+
+def _send_failed(item: OutboxItem, error: SendError) -> None:
+    now = timezone.now()
+    give_up = error.permanent or item.attempts >= settings.GATEWAY_MAX_ATTEMPTS
+    if give_up:
+        updated = OutboxItem.objects.filter(pk=item.pk, state=OutboxState.SENDING).update(
+            state=OutboxState.FAILED, lease_until=None, last_error=error.reason[:2000], delivery_status="failed"
+        )
+        if updated:
+            _tell_switch(message_id=item.message_id, status="failed", error=error.reason)
+        return
+    delay = max(error.retry_after or 0.0, _backoff(item.attempts))
+    OutboxItem.objects.filter(pk=item.pk, state=OutboxState.SENDING).update(
+        state=OutboxState.PENDING,
+        lease_until=None,
+        next_attempt_at=now + timedelta(seconds=delay),
+        last_error=error.reason[:2000],
+    )
+
+
+def outbox_retry(*, item_id: int) -> bool:
+    """Send a failed row again (an admin's choice after fixing the cause); returns whether it was failed."""
+    return bool(
+        OutboxItem.objects.filter(pk=item_id, state=OutboxState.FAILED).update(
+            state=OutboxState.PENDING, attempts=0, next_attempt_at=timezone.now(), delivery_status=""
+        )
+    )
+
+
+# --- inbox administration --------------------------------------------------------------------------
+
+
+def inbox_connection_check(*, inbox_id: int) -> str:
+    inbox = selectors.inbox_info_get(inbox_id=inbox_id)
+    adapter = adapter_for_inbox(inbox) if inbox else None
+    if inbox is None or adapter is None:
+        raise ValidationError("This inbox has no platform behind it.")
+    with http_client() as client:
+        try:
+            return adapter.check_connection(inbox, client)
+        except (SendError, InboxMisconfigured) as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+def telegram_webhook_set(*, inbox_id: int, url: str) -> str:
+    from imsubsystem.gateway.telegram import TelegramAdapter
+
+    inbox = selectors.inbox_info_get(inbox_id=inbox_id)
+    adapter = adapter_for_inbox(inbox) if inbox else None
+    if not isinstance(adapter, TelegramAdapter):
+        raise ValidationError("Only Telegram inboxes have a webhook to set.")
+    if not url.startswith("https://"):
+        raise ValidationError(f"Telegram only calls HTTPS URLs; this site is served at {url}.")
+    with http_client() as client:
+        try:
+            return adapter.set_webhook(inbox, client, url=url)
+        except (SendError, InboxMisconfigured) as exc:
+            raise ValidationError(str(exc)) from exc

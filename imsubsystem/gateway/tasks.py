@@ -1,0 +1,47 @@
+"""Celery tasks of the gateway (queue "gateway", CELERY_TASK_ROUTES). Each takes ids and calls a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from imsubsystem.gateway import selectors, services
+
+INBOUND_MAX_RETRIES = 10
+
+
+@shared_task(
+    name="imsubsystem.gateway.tasks.inbound_event_process",
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    max_retries=INBOUND_MAX_RETRIES,
+)
+def inbound_event_process(event_id: int) -> None:
+    services.inbound_event_process(event_id=event_id)
+
+
+@shared_task(name="imsubsystem.gateway.tasks.outbox_drain")
+def outbox_drain(conversation_id: int) -> None:
+    wait = services.outbox_drain(conversation_id=conversation_id)
+    # Eager mode (the embedded profile) would run the countdown at once, in a loop; the sweep retries there.
+    if wait is not None and not settings.CELERY_TASK_ALWAYS_EAGER:
+        outbox_drain.apply_async(args=[conversation_id], countdown=wait)
+
+
+@shared_task(name="imsubsystem.gateway.tasks.gateway_sweep")
+def gateway_sweep() -> None:
+    """Every 30 s (CELERY_BEAT_SCHEDULE): restart drains whose task was lost or whose worker died, and
+    events whose processing never finished."""
+    for conversation_id in selectors.outbox_conversations_due():
+        outbox_drain.delay(conversation_id)
+    for event_id in selectors.inbound_events_stalled(max_attempts=INBOUND_MAX_RETRIES):
+        inbound_event_process.delay(event_id)
+
+
+def inbound_event_process_later(event_id: int) -> None:
+    inbound_event_process.delay(event_id)
+
+
+def outbox_drain_later(conversation_id: int) -> None:
+    outbox_drain.delay(conversation_id)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from imsubsystem.gateway import views
+
+app_name = "gateway"
+urlpatterns = [
+    path("<slug:kind>/<slug:inbox_key>/", views.webhook, name="webhook"),
+]
