@@ -36,6 +36,15 @@ class Queue(models.Model):
     )
     overflow_queue = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     offer_timeout_s = models.PositiveIntegerField(default=30)
+    sticky_window_s = models.PositiveIntegerField(
+        default=20,
+        help_text="A returning customer's conversation waits this long for their previous agent before any agent"
+        " may take it (0: offer to the previous agent only when free at once).",
+    )
+    # The bots app owns business hours; routing keeps only the id so it never imports bots.
+    business_hours_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Id of the business-hours schedule (bots) this queue follows."
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -64,6 +73,7 @@ class AgentProfile(models.Model):
     auto_away_after_missed = models.PositiveSmallIntegerField(
         default=3, help_text="Set the agent away after this many offers in a row expire unanswered (0: never)."
     )
+    missed_offers = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["user__username"]
@@ -82,3 +92,108 @@ class AgentSkill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} · {self.skill} ({self.level})"
+
+
+class WorkStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered"
+    ASSIGNED = "assigned", "Assigned"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_WORK_STATUSES = (WorkStatus.WAITING, WorkStatus.OFFERED, WorkStatus.ASSIGNED)
+
+
+class WorkItem(models.Model):
+    """One conversation waiting for, offered to or held by an agent. `ref` is the conversation id."""
+
+    ref = models.BigIntegerField(unique=True)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="work_items")
+    channel_kind = models.CharField(max_length=16)
+    priority = models.SmallIntegerField(default=0)
+    skills = models.JSONField(default=list, blank=True)
+    preferred_agent_id = models.BigIntegerField(null=True, blank=True)
+    # The place in the queue: a re-queued item keeps its first enqueued_at, so it never goes to the back.
+    enqueued_at = models.DateTimeField()
+    # When the item entered its current queue: the overflow clock.
+    queued_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=WorkStatus.choices, default=WorkStatus.WAITING)
+    agent_id = models.BigIntegerField(null=True, blank=True)
+    offer_id = models.CharField(max_length=64, blank=True)
+    policy = models.CharField(max_length=16, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=32, blank=True)
+    # The backend's decision number of the last change written here. Processes write their decisions
+    # to MySQL in any order; a row only moves forward.
+    seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["queue", "status", "priority", "enqueued_at"], name="routing_work_queue_idx"),
+            models.Index(fields=["agent_id", "status"], name="routing_work_agent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"work {self.ref} ({self.status})"
+
+
+class OfferStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Offer(models.Model):
+    id = models.CharField(max_length=64, primary_key=True)
+    ref = models.BigIntegerField(db_index=True)
+    queue_id = models.BigIntegerField()
+    agent_id = models.BigIntegerField(db_index=True)
+    policy = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"offer {self.id} of {self.ref} to {self.agent_id} ({self.status})"
+
+
+class AssignmentEvent(models.Model):
+    """The assignment ledger: every decision of the queuing machine, in the backend's order (seq)."""
+
+    class Kind(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        OFFERED = "offered", "Offer made"
+        ACCEPTED = "accepted", "Offer accepted"
+        REJECTED = "rejected", "Offer rejected"
+        EXPIRED = "expired", "Offer expired"
+        OFFER_CANCELLED = "offer_cancelled", "Offer cancelled"
+        ASSIGNED = "assigned", "Assigned"
+        RELEASED = "released", "Released (completed or moved)"
+        REMOVED = "removed", "Left the queue"
+        OVERFLOWED = "overflowed", "Overflowed"
+        AGENT_STATUS = "agent_status", "Agent status"
+
+    seq = models.BigIntegerField(db_index=True)
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    ref = models.BigIntegerField(null=True, blank=True, db_index=True)
+    queue_id = models.BigIntegerField(null=True, blank=True)
+    agent_id = models.BigIntegerField(null=True, blank=True)
+    offer_id = models.CharField(max_length=64, blank=True)
+    policy = models.CharField(max_length=16, blank=True)
+    detail = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["seq", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind} ref={self.ref} agent={self.agent_id}"

@@ -8,3 +8,8 @@ from tests.factories.crm import (  # noqa: F401
     TagFactory,
     UserFactory,
 )
+from tests.factories.routing import (  # noqa: F401
+    AgentProfileFactory,
+    QueueFactory,
+    SkillFactory,
+)

@@ -1,0 +1,163 @@
+"""The interface every routing backend implements.
+
+A backend holds the fast index of the queuing machine (waiting items in order, agents with their load,
+open offers, timers) and makes every decision atomically. MySQL stays the truth: the services write each
+decision the backend returns to the database and the ledger, and `rebuild_routing` can refill a backend
+from MySQL at any time.
+
+Every changing call returns the decisions it made as a list of events, in order, each a dict with a
+`kind` (an `AssignmentEvent.Kind` value) and a `seq` (the backend's decision number, rising), plus:
+
+* queued: ref, queue                      * offered: ref, queue, agent, offer, expires, policy
+* accepted / rejected / expired / offer_cancelled: ref, queue, agent, offer, policy
+* assigned: ref, queue, agent, policy     * released: ref, queue, agent, detail (why)
+* removed: ref, queue, detail             * overflowed: ref, queue (from), to
+* agent_status: agent, status, detail
+
+Times are integer milliseconds since the epoch, passed in by the caller (so tests can move the clock).
+A refused call raises `RoutingError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+Event = dict[str, Any]
+
+# A work item's place: higher priority first, then the oldest first (strict FIFO within a priority).
+# Priorities live in [-PRIORITY_LIMIT, PRIORITY_LIMIT]; the score fits a double exactly.
+PRIORITY_LIMIT = 99
+_PRIORITY_SPAN = 10**13
+
+
+def work_score(*, priority: int, enqueued_ms: int) -> float:
+    return float((PRIORITY_LIMIT + 1 - priority) * _PRIORITY_SPAN + enqueued_ms)
+
+
+def agent_score(*, policy: str, total: int, default_capacity: int, idle_ms: int, rr: int) -> float:
+    """An agent's rank in a queue, lowest first. Ties go to the agent whose id sorts first as a string."""
+    idle_cs = idle_ms // 10
+    if policy == "round_robin":
+        return float(rr)
+    if policy == "longest_idle":
+        return float((10**12 if total > 0 else 0) + idle_cs)
+    permille = min(8000, (total * 1000) // max(default_capacity, 1))
+    return float(permille * 10**12 + idle_cs)
+
+
+class BaseRoutingBackend:
+    """Subclasses implement every method; see memory.py for the reference semantics."""
+
+    def __init__(self, config: dict[str, Any] | None = None, *, channel_kinds: Sequence[str] = ()) -> None:
+        self.config = dict(config or {})
+        self.channel_kinds = tuple(channel_kinds)
+
+    # --- configuration --------------------------------------------------------------------------------
+    def queue_set(
+        self,
+        *,
+        queue_id: int,
+        policy: str,
+        offer_timeout_ms: int,
+        sticky_window_ms: int,
+        max_wait_ms: int,
+        overflow_queue_id: int,
+    ) -> None:
+        raise NotImplementedError
+
+    def agent_set(
+        self,
+        *,
+        agent_id: int,
+        status: str,
+        capacity: dict[str, int],
+        default_capacity: int,
+        skills: Sequence[str],
+        queue_ids: Sequence[int],
+        away_after: int,
+        now_ms: int,
+    ) -> list[Event]:
+        """Create or update an agent (load is kept). An agent that is available gets offers at once."""
+        raise NotImplementedError
+
+    # --- decisions ------------------------------------------------------------------------------------
+    def work_enqueue(
+        self,
+        *,
+        ref: int,
+        queue_id: int,
+        kind: str,
+        priority: int,
+        skills: Sequence[str],
+        preferred_agent_id: int,
+        enqueued_ms: int,
+        now_ms: int,
+    ) -> list[Event]:
+        """Idempotent on ref: an item already known returns no events."""
+        raise NotImplementedError
+
+    def work_release(self, *, ref: int, reason: str, now_ms: int) -> list[Event]:
+        """The item leaves routing (completed, abandoned...): frees whatever it held. Unknown ref: no events."""
+        raise NotImplementedError
+
+    def work_pick(self, *, ref: int, agent_id: int, now_ms: int) -> list[Event]:
+        raise NotImplementedError
+
+    def work_transfer(self, *, ref: int, queue_id: int, agent_id: int, now_ms: int) -> list[Event]:
+        """To an agent (agent_id, queue_id 0) or back into a queue (queue_id, agent_id 0)."""
+        raise NotImplementedError
+
+    def offer_accept(self, *, offer_id: str, agent_id: int, now_ms: int) -> list[Event]:
+        raise NotImplementedError
+
+    def offer_reject(self, *, offer_id: str, agent_id: int, now_ms: int) -> list[Event]:
+        raise NotImplementedError
+
+    def offer_expire(self, *, offer_id: str, now_ms: int) -> list[Event]:
+        """Expire an offer whose deadline passed; an offer answered meanwhile gives no events."""
+        raise NotImplementedError
+
+    def work_reevaluate(self, *, ref: int, now_ms: int) -> list[Event]:
+        """A waiting item's timer fired: overflow, or the end of a stickiness or decline hold."""
+        raise NotImplementedError
+
+    def rematch(self, *, now_ms: int) -> list[Event]:
+        """Offer waiting work to every available agent that can take it (after a restore)."""
+        raise NotImplementedError
+
+    # --- reads ----------------------------------------------------------------------------------------
+    def due(self, *, now_ms: int, limit: int = 500) -> tuple[list[str], list[int]]:
+        """Offers past their deadline and items whose timer is due."""
+        raise NotImplementedError
+
+    def queue_waiting(self, *, queue_id: int) -> list[dict[str, int]]:
+        """Waiting items of a queue in order: [{ref, priority, enqueued_ms}]."""
+        raise NotImplementedError
+
+    def work_position(self, *, ref: int) -> int | None:
+        """1-based place of a waiting item in its queue; None when it is not waiting."""
+        raise NotImplementedError
+
+    def work_get(self, *, ref: int) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def agent_get(self, *, agent_id: int) -> dict[str, Any] | None:
+        """{status, load: {kind: n}, total, missed}."""
+        raise NotImplementedError
+
+    # --- maintenance ----------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Forget everything this backend holds."""
+        raise NotImplementedError
+
+    def restore(
+        self, *, agents: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]], seq: int, now_ms: int
+    ) -> None:
+        """Load agents and items as MySQL has them, making no decision.
+
+        An agent dict has the keys of `agent_set`; an item dict those of `work_enqueue` plus `state`
+        (waiting | assigned), `agent_id`, `policy` and `queued_ms`. `seq` is the last decision number
+        MySQL saw; new decisions number after it.
+        """
+        raise NotImplementedError

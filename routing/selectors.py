@@ -1,0 +1,92 @@
+"""Reads of the queuing machine, for the switch, the agent console and the supervisor dashboard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from routing.backends import channel_kinds, get_backend
+from routing.models import AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def queue_waiting(*, queue_id: int) -> list[dict[str, Any]]:
+    """The queue in routing order: [{ref, priority, enqueued_at, position}] (for manual pick)."""
+    rows = get_backend().queue_waiting(queue_id=queue_id)
+    return [
+        {"ref": row["ref"], "priority": row["priority"], "enqueued_at": _dt(row["enqueued_ms"]), "position": n}
+        for n, row in enumerate(rows, start=1)
+    ]
+
+
+def agent_load(*, agent_id: int) -> dict[str, Any]:
+    """{status, load (conversations held or offered), load_by_kind, capacity (per channel kind)}."""
+    profile = AgentProfile.objects.filter(user_id=agent_id).first()
+    state = get_backend().agent_get(agent_id=agent_id)
+    default = profile.default_capacity if profile else 0
+    caps = (profile.capacity or {}) if profile else {}
+    return {
+        "status": (state or {}).get("status") or (profile.status if profile else AgentStatus.OFFLINE),
+        "load": (state or {}).get("total", 0),
+        "load_by_kind": (state or {}).get("load", {}),
+        "capacity": {kind: int(caps.get(kind, default)) for kind in channel_kinds()},
+    }
+
+
+def queues_for_agent(*, agent_id: int) -> list[dict[str, Any]]:
+    return [
+        {"id": q.pk, "name": q.name, "policy": q.policy}
+        for q in Queue.objects.filter(agents__user_id=agent_id, is_active=True).order_by("name")
+    ]
+
+
+def offers_open_for_agent(*, agent_id: int) -> list[dict[str, Any]]:
+    """Open offers of an agent, for a console that reconnects: [{offer_id, ref, queue_id, expires_at}]."""
+    return [
+        {"offer_id": o.pk, "ref": o.ref, "queue_id": o.queue_id, "expires_at": o.expires_at}
+        for o in Offer.objects.filter(agent_id=agent_id, status=OfferStatus.OPEN, expires_at__gt=timezone.now())
+    ]
+
+
+def queue_stats() -> list[dict[str, Any]]:
+    """Per active queue: waiting, offered, active (assigned), longest wait in seconds, agents by status."""
+    now = timezone.now()
+    counts: dict[int, dict[str, int]] = {}
+    for row in (
+        WorkItem.objects.filter(status__in=(WorkStatus.WAITING, WorkStatus.OFFERED, WorkStatus.ASSIGNED))
+        .values("queue_id", "status")
+        .annotate(n=Count("pk"))
+    ):
+        counts.setdefault(row["queue_id"], {})[row["status"]] = row["n"]
+    oldest = {
+        row["queue_id"]: row["first"]
+        for row in WorkItem.objects.filter(status=WorkStatus.WAITING)
+        .values("queue_id")
+        .annotate(first=Min("queued_at"))
+    }
+    agents: dict[int, dict[str, int]] = {}
+    for row in AgentProfile.objects.values("queues", "status").annotate(n=Count("pk")):
+        if row["queues"]:
+            agents.setdefault(row["queues"], {})[row["status"]] = row["n"]
+    stats = []
+    for queue in Queue.objects.filter(is_active=True):
+        c = counts.get(queue.pk, {})
+        first = oldest.get(queue.pk)
+        stats.append(
+            {
+                "queue_id": queue.pk,
+                "name": queue.name,
+                "waiting": c.get(WorkStatus.WAITING, 0),
+                "offered": c.get(WorkStatus.OFFERED, 0),
+                "active": c.get(WorkStatus.ASSIGNED, 0),
+                "longest_wait_s": int((now - first).total_seconds()) if first else 0,
+                "agents": {status: agents.get(queue.pk, {}).get(status, 0) for status in AgentStatus.values},
+            }
+        )
+    return stats

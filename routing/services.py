@@ -1,0 +1,593 @@
+"""Writes of the queuing machine. The switch, the admin, tasks and commands call these; all keyword-only.
+
+Each decision is made by the routing backend (atomic across processes), then written to MySQL (the work
+item, the offer, the ledger) in the caller's transaction; signals leave after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from routing import signals
+from routing.backends import channel_kinds, get_backend
+from routing.backends.base import PRIORITY_LIMIT, Event
+from routing.exceptions import RoutingError
+from routing.models import (
+    ACTIVE_WORK_STATUSES,
+    AgentProfile,
+    AgentStatus,
+    AssignmentEvent,
+    Offer,
+    OfferStatus,
+    Queue,
+    WorkItem,
+    WorkStatus,
+)
+
+MAX_SKILLS = 20
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+# --- keeping the backend's configuration in step with MySQL ---------------------------------------------
+def queue_sync(*, queue: Queue) -> None:
+    """Tell the backend a queue's routing settings (after an edit, or when the backend lost them)."""
+    get_backend().queue_set(
+        queue_id=queue.pk,
+        policy=queue.policy,
+        offer_timeout_ms=queue.offer_timeout_s * 1000,
+        sticky_window_ms=queue.sticky_window_s * 1000,
+        max_wait_ms=(queue.max_wait_s or 0) * 1000,
+        overflow_queue_id=queue.overflow_queue_id or 0,
+    )
+
+
+def _agent_spec(profile: AgentProfile) -> dict[str, Any]:
+    return {
+        "agent_id": profile.user_id,
+        "status": profile.status,
+        "capacity": {str(k): int(v) for k, v in (profile.capacity or {}).items()},
+        "default_capacity": profile.default_capacity,
+        "skills": sorted(profile.skill_levels.values_list("skill__name", flat=True)),
+        "queue_ids": sorted(profile.queues.values_list("pk", flat=True)),
+        "away_after": profile.auto_away_after_missed,
+    }
+
+
+def agent_sync(*, profile: AgentProfile) -> None:
+    """Tell the backend an agent's skills, queues, capacity and status; an available agent gets offers."""
+    with transaction.atomic():
+        _ensure_queues(profile.queues.all())
+        events = get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now()))
+        _apply(events)
+
+
+def _ensure_queues(queues: Iterable[Queue]) -> None:
+    for queue in queues:
+        queue_sync(queue=queue)
+
+
+def _with_queue(queue_id: int, call: Callable[[], list[Event]]) -> list[Event]:
+    """Run a backend call; if the backend does not know the queue yet (fresh or rebuilt), teach it once."""
+    try:
+        return call()
+    except RoutingError as error:
+        if error.code != "unknown_queue":
+            raise
+        queue = Queue.objects.filter(pk=queue_id, is_active=True).first()
+        if queue is None:
+            raise
+        queue_sync(queue=queue)
+        return call()
+
+
+def _with_agent(agent_id: int, call: Callable[[], list[Event]]) -> list[Event]:
+    try:
+        return call()
+    except RoutingError as error:
+        if error.code != "unknown_agent":
+            raise
+        profile = AgentProfile.objects.filter(user_id=agent_id).first()
+        if profile is None:
+            raise
+        _ensure_queues(profile.queues.all())
+        _apply(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
+        return call()
+
+
+# --- writing decisions to MySQL ---------------------------------------------------------------------------
+class _Outbox:
+    """Signals to send once the transaction commits, queue_changed once per queue."""
+
+    def __init__(self) -> None:
+        self.sends: list[tuple[Any, dict[str, Any]]] = []
+        self.changed_queues: set[int] = set()
+
+    def add(self, signal, **kwargs: Any) -> None:
+        self.sends.append((signal, kwargs))
+
+    def flush_on_commit(self) -> None:
+        sends = list(self.sends)
+        sends += [(signals.queue_changed, {"queue_id": q}) for q in sorted(self.changed_queues)]
+        if not sends:
+            return
+
+        def send() -> None:
+            for signal, kwargs in sends:
+                signal.send(sender=WorkItem, **kwargs)
+
+        transaction.on_commit(send)
+
+
+def _work_update(ref: int, seq: int, **fields: Any) -> None:
+    # Only forward: another process may write a later decision about the same item first.
+    WorkItem.objects.filter(ref=ref, seq__lt=seq).update(seq=seq, **fields)
+
+
+def _offer_close(event: Event, status: str, now: datetime) -> None:
+    updated = Offer.objects.filter(pk=event["offer"], status=OfferStatus.OPEN).update(
+        status=status, closed_at=now, seq=event["seq"]
+    )
+    if updated or Offer.objects.filter(pk=event["offer"]).exists():
+        return
+    # The process that made the offer has not written it yet: write it closed, it will leave it alone.
+    try:
+        with transaction.atomic():
+            Offer.objects.create(
+                id=event["offer"],
+                ref=event["ref"],
+                queue_id=event["queue"],
+                agent_id=event["agent"],
+                policy=event.get("policy", ""),
+                created_at=now,
+                expires_at=now,
+                status=status,
+                closed_at=now,
+                seq=event["seq"],
+            )
+    except IntegrityError:
+        Offer.objects.filter(pk=event["offer"], status=OfferStatus.OPEN).update(
+            status=status, closed_at=now, seq=event["seq"]
+        )
+
+
+_OFFER_REASONS = {
+    "accepted": OfferStatus.ACCEPTED,
+    "rejected": OfferStatus.REJECTED,
+    "expired": OfferStatus.EXPIRED,
+    "offer_cancelled": OfferStatus.CANCELLED,
+}
+
+
+def _apply(events: Sequence[Event], *, outbox: _Outbox | None = None) -> None:
+    """Write the backend's decisions to MySQL and the ledger; queue their signals for after commit."""
+    if not events:
+        return
+    own_outbox = outbox is None
+    outbox = outbox or _Outbox()
+    now = timezone.now()
+    ledger: list[AssignmentEvent] = []
+    for event in events:
+        kind, seq, ref = event["kind"], event["seq"], event.get("ref")
+        ledger.append(
+            AssignmentEvent(
+                seq=seq,
+                at=now,
+                kind=kind,
+                ref=ref,
+                queue_id=event.get("to") or event.get("queue"),
+                agent_id=event.get("agent") or None,
+                offer_id=event.get("offer", ""),
+                policy=event.get("policy", ""),
+                detail=str(event.get("detail") or event.get("status") or "")[:64],
+            )
+        )
+        if kind == "offered":
+            try:
+                with transaction.atomic():
+                    Offer.objects.create(
+                        id=event["offer"],
+                        ref=ref,
+                        queue_id=event["queue"],
+                        agent_id=event["agent"],
+                        policy=event["policy"],
+                        created_at=now,
+                        expires_at=_dt(event["expires"]),
+                        seq=seq,
+                    )
+            except IntegrityError:
+                pass  # already closed by a faster process
+            _work_update(
+                ref,
+                seq,
+                status=WorkStatus.OFFERED,
+                agent_id=event["agent"],
+                offer_id=event["offer"],
+                queue_id=event["queue"],
+            )
+            outbox.changed_queues.add(event["queue"])
+            outbox.add(
+                signals.offer_created,
+                offer_id=event["offer"],
+                ref=ref,
+                agent_id=event["agent"],
+                queue_id=event["queue"],
+                expires_at=_dt(event["expires"]),
+            )
+        elif kind in _OFFER_REASONS:
+            _offer_close(event, _OFFER_REASONS[kind], now)
+            if kind != "accepted":
+                _work_update(ref, seq, status=WorkStatus.WAITING, agent_id=None, offer_id="")
+            reason = "cancelled" if kind == "offer_cancelled" else kind
+            outbox.add(signals.offer_closed, offer_id=event["offer"], ref=ref, agent_id=event["agent"], reason=reason)
+        elif kind == "assigned":
+            _work_update(
+                ref,
+                seq,
+                status=WorkStatus.ASSIGNED,
+                agent_id=event["agent"],
+                offer_id="",
+                policy=event["policy"],
+                assigned_at=now,
+                queue_id=event["queue"],
+            )
+            outbox.add(
+                signals.work_assigned,
+                ref=ref,
+                agent_id=event["agent"],
+                queue_id=event["queue"],
+                policy=event["policy"],
+            )
+        elif kind == "queued":
+            _work_update(ref, seq, status=WorkStatus.WAITING, queue_id=event["queue"], agent_id=None, offer_id="")
+            outbox.changed_queues.add(event["queue"])
+            outbox.add(signals.work_queued, ref=ref, queue_id=event["queue"])
+        elif kind == "overflowed":
+            _work_update(ref, seq, queue_id=event["to"], queued_at=now)
+            outbox.changed_queues.add(event["queue"])
+        elif kind == "released":
+            detail = event.get("detail", "")
+            if detail not in ("transferred", "withdrawn"):
+                final = WorkStatus.COMPLETED if detail == "completed" else WorkStatus.CANCELLED
+                _work_update(ref, seq, status=final, closed_at=now, close_reason=detail[:32])
+            outbox.add(signals.work_released, ref=ref, queue_id=event["queue"], agent_id=event["agent"], reason=detail)
+        elif kind == "removed":
+            detail = event.get("detail", "")
+            final = WorkStatus.COMPLETED if detail == "completed" else WorkStatus.CANCELLED
+            _work_update(ref, seq, status=final, closed_at=now, close_reason=detail[:32], agent_id=None, offer_id="")
+            outbox.changed_queues.add(event["queue"])
+        elif kind == "agent_status":
+            AgentProfile.objects.filter(user_id=event["agent"]).exclude(status=event["status"]).update(
+                status=event["status"], status_changed_at=now
+            )
+            outbox.add(signals.agent_status_changed, agent_id=event["agent"], status=event["status"])
+    AssignmentEvent.objects.bulk_create(ledger)
+    if own_outbox:
+        outbox.flush_on_commit()
+
+
+# --- the services the switch calls ------------------------------------------------------------------------
+def _check_skills(skills: Sequence[str]) -> list[str]:
+    if isinstance(skills, str) or not all(isinstance(s, str) and s for s in skills):
+        raise RoutingError("bad_request", "skills must be a list of skill names.")
+    if len(skills) > MAX_SKILLS:
+        raise RoutingError("bad_request", f"At most {MAX_SKILLS} skills.")
+    return sorted(set(skills))
+
+
+def work_enqueue(
+    *,
+    ref: int,
+    queue_id: int,
+    channel_kind: str,
+    priority: int = 0,
+    skills: Sequence[str] = (),
+    preferred_agent_id: int | None = None,
+    enqueued_at: datetime | None = None,
+) -> None:
+    """Put a conversation in a queue and offer it at once if an agent can take it. Idempotent on ref."""
+    if channel_kind not in channel_kinds():
+        raise RoutingError("bad_request", f"Unknown channel kind {channel_kind!r}.")
+    if not isinstance(priority, int) or not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
+        raise RoutingError("bad_request", f"priority must be an integer from {-PRIORITY_LIMIT} to {PRIORITY_LIMIT}.")
+    skills = _check_skills(skills)
+    queue = Queue.objects.filter(pk=queue_id, is_active=True).first()
+    if queue is None:
+        raise RoutingError("unknown_queue", f"There is no active queue {queue_id}.")
+    now = timezone.now()
+    enqueued_at = enqueued_at or now
+    with transaction.atomic():
+        item = WorkItem.objects.select_for_update().filter(ref=ref).first()
+        if item is not None and item.status in ACTIVE_WORK_STATUSES:
+            return
+        fields = {
+            "queue": queue,
+            "channel_kind": channel_kind,
+            "priority": priority,
+            "skills": skills,
+            "preferred_agent_id": preferred_agent_id,
+            "enqueued_at": enqueued_at,
+            "queued_at": now,
+            "status": WorkStatus.WAITING,
+            "agent_id": None,
+            "offer_id": "",
+            "policy": "",
+            "assigned_at": None,
+            "closed_at": None,
+            "close_reason": "",
+        }
+        if item is None:
+            WorkItem.objects.create(ref=ref, **fields)
+        else:
+            WorkItem.objects.filter(pk=item.pk).update(**fields)
+        events = _with_queue(
+            queue.pk,
+            lambda: get_backend().work_enqueue(
+                ref=ref,
+                queue_id=queue.pk,
+                kind=channel_kind,
+                priority=priority,
+                skills=skills,
+                preferred_agent_id=preferred_agent_id or 0,
+                enqueued_ms=_ms(enqueued_at),
+                now_ms=_ms(now),
+            ),
+        )
+        _apply(events)
+
+
+def _work_release(ref: int, reason: str, final: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        events = get_backend().work_release(ref=ref, reason=reason, now_ms=_ms(now))
+        _apply(events)
+        # Whatever the backend knew, MySQL ends with the item closed.
+        WorkItem.objects.filter(ref=ref, status__in=ACTIVE_WORK_STATUSES).update(
+            status=final, closed_at=now, close_reason=reason[:32]
+        )
+
+
+def work_cancel(*, ref: int, reason: str = "abandoned") -> None:
+    """The customer left or the conversation closed before an agent took it."""
+    _work_release(ref, reason or "abandoned", WorkStatus.CANCELLED)
+
+
+def work_complete(*, ref: int) -> None:
+    """An assigned conversation closed: the agent's capacity frees and the next work is offered."""
+    _work_release(ref, "completed", WorkStatus.COMPLETED)
+
+
+def work_transfer(*, ref: int, queue_id: int | None = None, agent_id: int | None = None) -> None:
+    """Move a conversation to another queue (it keeps its age) or straight to an agent."""
+    if not queue_id and not agent_id:
+        raise RoutingError("bad_request", "Give a queue_id or an agent_id.")
+    if queue_id and not Queue.objects.filter(pk=queue_id, is_active=True).exists():
+        raise RoutingError("unknown_queue", f"There is no active queue {queue_id}.")
+    if agent_id and not AgentProfile.objects.filter(user_id=agent_id).exists():
+        raise RoutingError("unknown_agent", f"User {agent_id} is not set up as an agent.")
+    if not WorkItem.objects.filter(ref=ref, status__in=ACTIVE_WORK_STATUSES).exists():
+        raise RoutingError("unknown_work", f"Conversation {ref} is not routed.")
+    with transaction.atomic():
+
+        def call() -> list[Event]:
+            return get_backend().work_transfer(
+                ref=ref, queue_id=queue_id or 0, agent_id=agent_id or 0, now_ms=_ms(timezone.now())
+            )
+
+        events = _with_agent(agent_id or 0, lambda: _with_queue(queue_id or 0, call))
+        _apply(events)
+        if queue_id:
+            WorkItem.objects.filter(ref=ref).update(queued_at=timezone.now())
+
+
+def work_pick(*, ref: int, agent_id: int) -> None:
+    """An agent takes a waiting conversation from the queue list (manual pick)."""
+    with transaction.atomic():
+        events = _with_agent(
+            agent_id, lambda: get_backend().work_pick(ref=ref, agent_id=agent_id, now_ms=_ms(timezone.now()))
+        )
+        _apply(events)
+
+
+def offer_accept(*, offer_id: str, agent_id: int) -> None:
+    with transaction.atomic():
+        _apply(get_backend().offer_accept(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
+
+
+def offer_reject(*, offer_id: str, agent_id: int) -> None:
+    """The agent says no: the conversation goes to the next agent at once, keeping its place."""
+    with transaction.atomic():
+        _apply(get_backend().offer_reject(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
+
+
+def agent_presence_set(*, agent_id: int, status: str) -> None:
+    """available | away | offline. An agent becoming available is offered waiting work at once."""
+    if status not in AgentStatus.values:
+        raise RoutingError("bad_request", f"status must be one of {', '.join(AgentStatus.values)}.")
+    if not get_user_model().objects.filter(pk=agent_id, is_active=True).exists():
+        raise RoutingError("unknown_agent", f"There is no active user {agent_id}.")
+    with transaction.atomic():
+        profile, _ = AgentProfile.objects.select_for_update().get_or_create(user_id=agent_id)
+        if profile.status != status:
+            profile.status = status
+            profile.status_changed_at = timezone.now()
+            profile.save(update_fields=["status", "status_changed_at"])
+        _ensure_queues(profile.queues.all())
+        _apply(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
+
+
+# --- timers ----------------------------------------------------------------------------------------------
+def routing_tick(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Fire every due timer: expire offers past their deadline (re-offering their work), overflow items
+    that waited too long, and re-evaluate items whose stickiness or decline hold ended. Returns the
+    number of timers handled. Safe to run in several processes at once: each timer fires once."""
+    now_ms = _ms(now or timezone.now())
+    backend = get_backend()
+    offer_ids, refs = backend.due(now_ms=now_ms, limit=limit)
+    for offer_id in offer_ids:
+        with transaction.atomic():
+            _apply(backend.offer_expire(offer_id=offer_id, now_ms=now_ms))
+    for ref in refs:
+        with transaction.atomic():
+            _apply(_with_queue_of(ref, lambda ref=ref: backend.work_reevaluate(ref=ref, now_ms=now_ms)))
+    return len(offer_ids) + len(refs)
+
+
+def _with_queue_of(ref: int, call: Callable[[], list[Event]]) -> list[Event]:
+    item = WorkItem.objects.filter(ref=ref).select_related("queue").first()
+    if item and item.queue.overflow_queue_id:
+        overflow = Queue.objects.filter(pk=item.queue.overflow_queue_id, is_active=True).first()
+        if overflow:
+            queue_sync(queue=overflow)
+    return call()
+
+
+# --- rebuilding the backend from MySQL ---------------------------------------------------------------------
+def routing_rebuild(*, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Refill the backend from MySQL (after Redis was lost): queues, agents with their load, every
+    waiting conversation in its place. Open offers are withdrawn (their agents are told) and made again.
+    `progress(done, total)` is called as items load. Returns counts."""
+    backend = get_backend()
+    now = timezone.now()
+    outbox = _Outbox()
+    with transaction.atomic():
+        last_seq = max(
+            WorkItem.objects.aggregate(m=Max("seq"))["m"] or 0,
+            AssignmentEvent.objects.aggregate(m=Max("seq"))["m"] or 0,
+            Offer.objects.aggregate(m=Max("seq"))["m"] or 0,
+        )
+        open_offers = list(Offer.objects.select_for_update().filter(status=OfferStatus.OPEN))
+        ledger = []
+        for offer in open_offers:
+            last_seq += 1
+            ledger.append(
+                AssignmentEvent(
+                    seq=last_seq,
+                    at=now,
+                    kind=AssignmentEvent.Kind.OFFER_CANCELLED,
+                    ref=offer.ref,
+                    queue_id=offer.queue_id,
+                    agent_id=offer.agent_id,
+                    offer_id=offer.pk,
+                    policy=offer.policy,
+                    detail="rebuild",
+                )
+            )
+            outbox.add(
+                signals.offer_closed, offer_id=offer.pk, ref=offer.ref, agent_id=offer.agent_id, reason="cancelled"
+            )
+        Offer.objects.filter(pk__in=[o.pk for o in open_offers]).update(status=OfferStatus.CANCELLED, closed_at=now)
+        WorkItem.objects.filter(status=WorkStatus.OFFERED).update(status=WorkStatus.WAITING, agent_id=None, offer_id="")
+        AssignmentEvent.objects.bulk_create(ledger)
+
+        backend.flush()
+        queues = list(Queue.objects.filter(is_active=True))
+        for queue in queues:
+            queue_sync(queue=queue)
+        profiles = AgentProfile.objects.prefetch_related("queues", "skill_levels__skill")
+        agents = [
+            {
+                "agent_id": p.user_id,
+                "status": p.status,
+                "capacity": p.capacity or {},
+                "default_capacity": p.default_capacity,
+                "skills": sorted(s.skill.name for s in p.skill_levels.all()),
+                "queue_ids": sorted(q.pk for q in p.queues.all()),
+                "away_after": p.auto_away_after_missed,
+            }
+            for p in profiles
+        ]
+        active_queue_ids = {q.pk for q in queues}
+        rows = WorkItem.objects.filter(
+            status__in=(WorkStatus.WAITING, WorkStatus.ASSIGNED), queue_id__in=active_queue_ids
+        ).order_by("pk")
+        total = rows.count()
+        done = 0
+        batch: list[dict[str, Any]] = []
+        first = True
+        for row in rows.iterator(chunk_size=1000):
+            batch.append(
+                {
+                    "ref": row.ref,
+                    "queue_id": row.queue_id,
+                    "kind": row.channel_kind,
+                    "priority": row.priority,
+                    "skills": row.skills or [],
+                    "preferred_agent_id": 0,
+                    "enqueued_ms": _ms(row.enqueued_at),
+                    "queued_ms": _ms(row.queued_at),
+                    "state": row.status,
+                    "agent_id": row.agent_id or 0,
+                    "policy": row.policy,
+                }
+            )
+            if len(batch) == 1000:
+                backend.restore(agents=agents if first else [], items=batch, seq=last_seq, now_ms=_ms(now))
+                first = False
+                done += len(batch)
+                batch = []
+                if progress:
+                    progress(done, total)
+        backend.restore(agents=agents if first else [], items=batch, seq=last_seq, now_ms=_ms(now))
+        done += len(batch)
+        if progress:
+            progress(done, total)
+        _apply(backend.rematch(now_ms=_ms(timezone.now())), outbox=outbox)
+        outbox.changed_queues.update(active_queue_ids)
+        outbox.flush_on_commit()
+    return {"queues": len(queues), "agents": len(agents), "items": total, "offers_withdrawn": len(open_offers)}
+
+
+# --- estimates --------------------------------------------------------------------------------------------
+DEFAULT_HANDLE_S = 180
+_eta_cache: dict[int, tuple[float, float, int]] = {}
+_ETA_CACHE_S = 5.0
+
+
+def _queue_throughput(queue_id: int) -> tuple[float, int]:
+    """(average handling seconds of the queue's recent conversations, free-or-busy slots of its agents)."""
+    cached = _eta_cache.get(queue_id)
+    if cached and time.monotonic() - cached[0] < _ETA_CACHE_S:
+        return cached[1], cached[2]
+    recent = list(
+        WorkItem.objects.filter(queue_id=queue_id, status=WorkStatus.COMPLETED, assigned_at__isnull=False)
+        .order_by("-closed_at")
+        .values_list("assigned_at", "closed_at")[:50]
+    )
+    durations = [(closed - assigned).total_seconds() for assigned, closed in recent if closed and assigned]
+    handle_s = sum(durations) / len(durations) if durations else DEFAULT_HANDLE_S
+    slots = sum(
+        AgentProfile.objects.filter(queues=queue_id, status=AgentStatus.AVAILABLE).values_list(
+            "default_capacity", flat=True
+        )
+    )
+    _eta_cache[queue_id] = (time.monotonic(), handle_s, slots)
+    return handle_s, slots
+
+
+def queue_position(*, ref: int) -> tuple[int, int] | None:
+    """(1-based position, estimated seconds until an agent takes it) for a waiting conversation."""
+    backend = get_backend()
+    position = backend.work_position(ref=ref)
+    if position is None:
+        return None
+    item = backend.work_get(ref=ref)
+    handle_s, slots = _queue_throughput(item["queue"])
+    # Each of the queue's agent slots frees about once per handling time.
+    eta_s = math.ceil(position * handle_s / max(slots, 1))
+    return position, eta_s
