@@ -7,7 +7,7 @@ BIN := .venv/bin
 # The tests run the production profile against the real services: tests/test.env.
 TEST_ENV := set -a; . tests/test.env; set +a;
 
-.PHONY: run test lint bench migrate seed shell clean
+.PHONY: run test lint bench migrate clean cluster cluster-stop
 
 .venv/.runtime-installed: requirements.txt scripts/bootstrap.sh
 	PY=$(PY) bash scripts/bootstrap.sh runtime
@@ -40,3 +40,9 @@ migrate: .venv/.runtime-installed
 
 clean:
 	rm -rf .venv var .pytest_cache .ruff_cache
+
+cluster: .venv/.dev-installed
+	bash scripts/cluster.sh start
+
+cluster-stop:
+	bash scripts/cluster.sh stop
