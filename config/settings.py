@@ -252,6 +252,18 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG or not env.bool("STATIC_MANIFEST", default=not DEBUG)
 MEDIA_URL_TTL = env.int("MEDIA_URL_TTL", default=300)
+# Attachments (docs/media.md). Per-channel limits live in MediaPolicy rows (admin); these are the
+# ceiling no policy may pass and the defaults for a channel without a row.
+MEDIA_MAX_UPLOAD_SIZE = env.int("MEDIA_MAX_UPLOAD_SIZE", default=100 * 1024 * 1024)
+MEDIA_DEFAULT_MAX_SIZE = env.int("MEDIA_DEFAULT_MAX_SIZE", default=20 * 1024 * 1024)
+MEDIA_DEFAULT_RETENTION_DAYS = env.int("MEDIA_DEFAULT_RETENTION_DAYS", default=365)
+MEDIA_ORPHAN_HOURS = env.int("MEDIA_ORPHAN_HOURS", default=24)
+MEDIA_MAX_IMAGE_PIXELS = env.int("MEDIA_MAX_IMAGE_PIXELS", default=40_000_000)
+MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="")
+MEDIA_FETCH_TIMEOUT_S = env.float("MEDIA_FETCH_TIMEOUT_S", default=30.0)
+MEDIA_FETCH_MAX_RETRIES = env.int("MEDIA_FETCH_MAX_RETRIES", default=5)
+MEDIA_FETCH_DENY_PRIVATE = env.bool("MEDIA_FETCH_DENY_PRIVATE", default=False)
+CELERY_BEAT_SCHEDULE["media-retention-purge"] = {"task": "media.tasks.purge_expired_attachments", "schedule": 3600.0}
 
 # --- Auth and security -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

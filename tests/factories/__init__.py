@@ -8,6 +8,10 @@ from tests.factories.crm import (  # noqa: F401
     TagFactory,
     UserFactory,
 )
+from tests.factories.media import (  # noqa: F401
+    AttachmentFactory,
+    MediaPolicyFactory,
+)
 from tests.factories.routing import (  # noqa: F401
     AgentProfileFactory,
     QueueFactory,

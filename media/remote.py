@@ -1,0 +1,104 @@
+"""Downloading a platform's media file: capped in size, checked per redirect, with errors split into
+"try again later" and "this will never work" so the task knows whether to retry."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import tempfile
+from dataclasses import dataclass
+from typing import IO
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from django.conf import settings
+
+CHUNK_SIZE = 64 * 1024
+MAX_REDIRECTS = 5
+_RETRYABLE_STATUS = {408, 425, 429}
+
+
+class RemoteFetchError(Exception):
+    pass
+
+
+class RemoteFetchRefused(RemoteFetchError):
+    """Permanent: the same request will fail again (a 404, a file over the limit, a forbidden host)."""
+
+
+class RemoteFetchTemporary(RemoteFetchError):
+    """Worth retrying: a timeout, a refused connection, a 5xx or a 429."""
+
+
+@dataclass
+class Download:
+    file: IO[bytes]
+    name: str
+    content_type: str
+    size: int
+
+
+def _check_host(request: httpx.Request) -> None:
+    """Never fetch from link-local addresses (cloud metadata services live there); with
+    MEDIA_FETCH_DENY_PRIVATE, not from loopback or private networks either."""
+    if request.url.scheme not in ("http", "https"):
+        raise RemoteFetchRefused(f"Only http and https URLs are fetched, not {request.url.scheme}.")
+    host = request.url.host
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, request.url.port or 443)}
+    except socket.gaierror as exc:
+        raise RemoteFetchTemporary(f"Cannot resolve {host}.") from exc
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if ip.is_link_local or ip.is_multicast or ip.is_unspecified:
+            raise RemoteFetchRefused(f"Refusing to fetch from {host} ({ip}).")
+        if settings.MEDIA_FETCH_DENY_PRIVATE and (ip.is_private or ip.is_loopback or ip.is_reserved):
+            raise RemoteFetchRefused(f"Refusing to fetch from a private address ({host}).")
+
+
+def _name_from_url(url: httpx.URL) -> str:
+    return unquote(urlsplit(str(url)).path.rsplit("/", 1)[-1])
+
+
+def remote_download(*, url: str, headers: dict[str, str] | None, max_size: int) -> Download:
+    """The file at `url` in a temporary file (the caller closes it), never more than max_size bytes."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise RemoteFetchRefused("Only http and https URLs are fetched.")
+    target = tempfile.TemporaryFile()  # noqa: SIM115 (returned to the caller, who closes it)
+    try:
+        with (
+            httpx.Client(
+                timeout=settings.MEDIA_FETCH_TIMEOUT_S,
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                event_hooks={"request": [_check_host]},
+            ) as client,
+            client.stream("GET", url, headers=headers or {}) as response,
+        ):
+            status = response.status_code
+            if status >= 500 or status in _RETRYABLE_STATUS:
+                raise RemoteFetchTemporary(f"The platform answered HTTP {status}.")
+            if status >= 400:
+                raise RemoteFetchRefused(f"The platform answered HTTP {status} {response.reason_phrase}.")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_size:
+                raise RemoteFetchRefused(f"The file is too large ({declared} bytes; the limit is {max_size}).")
+            received = 0
+            for chunk in response.iter_bytes(CHUNK_SIZE):
+                received += len(chunk)
+                if received > max_size:
+                    raise RemoteFetchRefused(f"The file is too large (over {max_size} bytes).")
+                target.write(chunk)
+            content_type = response.headers.get("content-type", "")
+            name = _name_from_url(response.url)
+    except httpx.TooManyRedirects as exc:
+        target.close()
+        raise RemoteFetchRefused("Too many redirects.") from exc
+    except (httpx.TransportError, httpx.StreamError) as exc:
+        target.close()
+        raise RemoteFetchTemporary(f"Download failed: {exc.__class__.__name__}.") from exc
+    except RemoteFetchError:
+        target.close()
+        raise
+    target.seek(0)
+    return Download(file=target, name=name, content_type=content_type, size=received)

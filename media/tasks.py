@@ -1,0 +1,41 @@
+"""Celery tasks: take ids and plain values, call one service."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+from django.conf import settings
+
+from media import services
+from media.models import Attachment, AttachmentStatus
+from media.remote import RemoteFetchTemporary
+
+BACKOFF_BASE_S = 5
+BACKOFF_MAX_S = 600
+
+
+def backoff_seconds(retries: int) -> float:
+    """5 s, 10 s, 20 s ... up to 10 minutes, with jitter so retries of one outage do not arrive together."""
+    return min(BACKOFF_BASE_S * 2**retries, BACKOFF_MAX_S) * random.uniform(0.8, 1.2)
+
+
+@shared_task(bind=True, max_retries=None)
+def fetch_remote_media(self, attachment_id: int, url: str, headers: dict | None = None) -> str | None:
+    """Fetch a platform's media file into a pending attachment; the attachment ends ready or failed."""
+    try:
+        attachment = services.attachment_fetch_remote(attachment_id=attachment_id, url=url, headers=headers)
+    except RemoteFetchTemporary as exc:
+        attempts = self.request.retries + 1
+        if attempts > settings.MEDIA_FETCH_MAX_RETRIES:
+            pending = Attachment.objects.filter(pk=attachment_id, status=AttachmentStatus.PENDING).first()
+            if pending is not None:
+                services.attachment_mark_failed(attachment=pending, reason=f"Gave up after {attempts} attempts: {exc}")
+            return "failed"
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
+    return attachment.status if attachment is not None else None
+
+
+@shared_task
+def purge_expired_attachments() -> int:
+    return services.attachments_purge_expired()
