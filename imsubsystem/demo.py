@@ -1,5 +1,74 @@
-"""Demo data for `manage.py seed_demo` (idempotent)."""
+"""Demo inboxes and canned responses for `manage.py seed_demo` (idempotent: safe to run again).
+
+The secrets are the public demo values of CONTRACT.md, never real ones.
+"""
+
+from __future__ import annotations
+
+from imsubsystem.models import CannedResponse, Inbox
+
+DEMO_SECRET = "switchboard-demo-secret"
+LOCAL_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
+
+DEMO_INBOXES = [
+    ("demo", "web", "Website chat", {"allowed_origins": LOCAL_ORIGINS}, {}),
+    ("demo-telegram", "telegram", "Telegram", {}, {"bot_token": "000000:demo-token", "secret_token": DEMO_SECRET}),
+    (
+        "demo-whatsapp",
+        "whatsapp",
+        "WhatsApp",
+        {"phone_number_id": "000000000000000"},
+        {"app_secret": DEMO_SECRET, "verify_token": "switchboard-demo-verify", "access_token": "demo-access-token"},
+    ),
+    (
+        "demo-wechat",
+        "wechat",
+        "WeChat official account",
+        {"app_id": "wx0000000000000000"},
+        {
+            "token": "switchboard",
+            "app_id": "wx0000000000000000",
+            "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            "app_secret": "demo-app-secret",
+        },
+    ),
+    (
+        "demo-twilio",
+        "sms",
+        "SMS (Twilio)",
+        {"from_number": "+15550000000"},
+        {"account_sid": "AC00000000000000000000000000000000", "auth_token": DEMO_SECRET},
+    ),
+    ("demo-api", "api", "API channel", {}, {"secret": DEMO_SECRET}),
+]
+
+DEMO_CANNED = [
+    ("hello", "Greeting", "Hello! Thanks for getting in touch. How can I help you today?"),
+    ("wait", "One moment", "Thanks for waiting. I am looking into this now and will be right back."),
+    ("refund", "Refund policy", "You can return any item within 30 days for a full refund. I can start that for you."),
+    ("bye", "Closing", "Is there anything else I can help with? Have a great day!"),
+]
 
 
 def seed(*, stdout=None) -> None:
-    return None
+    from routing.models import Queue
+
+    support = Queue.objects.filter(name="Support").first() or Queue.objects.get_or_create(name="Support")[0]
+    for key, kind, name, config, credentials in DEMO_INBOXES:
+        inbox, created = Inbox.objects.get_or_create(
+            key=key,
+            defaults={
+                "kind": kind,
+                "name": name,
+                "default_queue": support,
+                "config": config,
+                "credentials": credentials,
+            },
+        )
+        if not created and not inbox.credentials:
+            inbox.credentials = credentials
+            inbox.save(update_fields=["credentials"])
+    for shortcut, title, text in DEMO_CANNED:
+        CannedResponse.objects.get_or_create(shortcut=shortcut, owner=None, defaults={"title": title, "text": text})
+    if stdout:
+        stdout.write(f"  inboxes: {', '.join(k for k, *_ in DEMO_INBOXES)} (widget demo: /widget/demo/demo/)")

@@ -1,10 +1,16 @@
-from django.urls import path
+from django.urls import include, path
 
-from imsubsystem import pages
+from imsubsystem import api_agent, api_widget, pages
 
 app_name = "imsubsystem"
 urlpatterns = [
     path("agent/", pages.agent_console, name="agent_console"),
     path("supervisor/", pages.supervisor_dashboard, name="supervisor_dashboard"),
     path("widget/demo/<str:inbox_key>/", pages.widget_demo, name="widget_demo"),
+    # Customer widget API (docs/protocol.md)
+    path("api/v1/widget/<slug:inbox_key>/sessions", api_widget.session_create, name="widget_session_create"),
+    path("api/v1/widget/messages", api_widget.messages, name="widget_messages"),
+    path("api/v1/widget/uploads", api_widget.uploads, name="widget_uploads"),
+    # Agent console API (docs/interface.md)
+    path("api/v1/agent/", include((api_agent.urlpatterns, "agent_api"))),
 ]

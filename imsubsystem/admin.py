@@ -1,0 +1,96 @@
+"""Admin for inboxes, conversations (read-mostly: the switch's services own every state change) and
+canned responses."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from imsubsystem.models import CannedResponse, Conversation, Inbox, Message
+
+# The gateway's URL segment for each inbox kind; SMS arrives through Twilio.
+GATEWAY_KIND = {"telegram": "telegram", "whatsapp": "whatsapp", "wechat": "wechat", "sms": "twilio", "api": "api"}
+
+
+def webhook_path(inbox: Inbox) -> str:
+    kind = GATEWAY_KIND.get(inbox.kind)
+    return f"/gateway/{kind}/{inbox.key}/" if kind else ""
+
+
+@admin.register(Inbox)
+class InboxAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "key", "default_queue", "is_active", "webhook_url")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "key")
+    readonly_fields = ("webhook_url", "created_at")
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "kind", "key", "default_queue", "is_active", "config", "webhook_url", "created_at"]
+        # Secrets only for those who may change inboxes (supervisors see inboxes, not their secrets).
+        if self.has_change_permission(request, obj):
+            fields.insert(6, "credentials")
+        return fields
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj: Inbox) -> str:
+        if obj is None or not obj.pk:
+            return "—"
+        path = webhook_path(obj)
+        if not path:
+            return "— (web widget: /api/v1/widget/…, /ws/v1/widget/)"
+        return format_html("<code>{}</code>", path)
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ("seq", "sender_kind", "sender_user", "text", "attachments", "private", "delivery_status", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("seq",)
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("id", "contact", "inbox", "queue", "assignee", "status", "priority", "created_at", "closed_at")
+    list_filter = ("status", "inbox", "queue", ("assignee", admin.RelatedOnlyFieldListFilter), "created_at")
+    search_fields = ("=id", "contact__name", "contact__emails", "wrap_up", "messages__text")
+    list_select_related = ("contact", "inbox", "queue", "assignee")
+    date_hierarchy = "created_at"
+    inlines = [MessageInline]
+    # Status, queue and assignee change only through the switch (docs/imsubsystem.md): here they are read.
+    readonly_fields = (
+        "contact",
+        "inbox",
+        "queue",
+        "assignee",
+        "status",
+        "created_at",
+        "first_queued_at",
+        "queued_at",
+        "assigned_at",
+        "first_agent_reply_at",
+        "last_message_at",
+        "closed_at",
+        "last_seq",
+        "customer_last_read_seq",
+        "agent_last_read_seq",
+    )
+    fields = (*readonly_fields[:5], "priority", "wrap_up", *readonly_fields[5:])
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    list_display = ("shortcut", "title", "owner")
+    list_filter = (("owner", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("shortcut", "title", "text")

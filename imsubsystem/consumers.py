@@ -1,0 +1,555 @@
+"""The three WebSockets of docs/protocol.md: customer widget, agent console, supervisor dashboard.
+
+Interfaces only: parse and check a frame, make ONE database_sync_to_async call that checks access and
+calls one service or selector, send the result. Frames from the channel layer arrive as `sb.event`
+messages ({"frame", "hide_from_customer", "origin"}) published by imsubsystem.services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from crm.roles import ROLES, user_roles
+from imsubsystem import auth, selectors, services
+from imsubsystem.events import (
+    AGENT_COMMANDS,
+    SUPERVISOR_COMMANDS,
+    WIDGET_COMMANDS,
+    FrameError,
+    error_frame,
+    frame_validate,
+    group_agent,
+    group_agents_of_queue,
+    group_conversation,
+    group_supervisors,
+)
+from imsubsystem.models import SenderKind
+from imsubsystem.ratelimit import TokenBucket
+from imsubsystem.services import SwitchError
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+CLOSE_AUTH_FAILED = 4401
+CLOSE_FORBIDDEN = 4403
+AUTH_TIMEOUT_S = 10
+
+
+class Reply:
+    """What one sync step hands back to the socket: frames to send, groups to join or leave."""
+
+    def __init__(self, frames: list[dict] | None = None, join: list[str] | None = None, leave: list[str] | None = None):
+        self.frames = frames or []
+        self.join = join or []
+        self.leave = leave or []
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class SwitchSocket(AsyncWebsocketConsumer):
+    """Frame parsing, rate limiting, error frames and channel-layer delivery shared by the three sockets."""
+
+    commands: frozenset[str] = frozenset()
+    bucket_capacity = 20.0
+    bucket_rate = 5.0
+    # The media app's viewer scope ("customer:<contact id>", "agent:<user id>") attachment URLs are
+    # signed for; set once the socket knows who is on the other end.
+    viewer: str | None = None
+
+    async def connect(self) -> None:
+        self.bucket = TokenBucket(capacity=self.bucket_capacity, rate=self.bucket_rate)
+        self.groups_joined: set[str] = set()
+        await self.accept()
+        await self.on_open()
+
+    async def on_open(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    async def disconnect(self, code) -> None:
+        for group in list(self.groups_joined):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.clear()
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
+
+    async def leave(self, group: str) -> None:
+        if group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
+
+    async def apply(self, reply: Reply) -> None:
+        for group in reply.leave:
+            await self.leave(group)
+        for group in reply.join:
+            await self.join(group)
+        for frame in reply.frames:
+            await self.send_frame(frame)
+
+    def personalize(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """Add this viewer's signed attachment URLs to a message frame (sync: it reads the database)."""
+        if self.viewer and frame.get("type") in ("message.new", "message.ack") and frame["message"]["attachments"]:
+            return {**frame, "message": selectors.payload_for_viewer(frame["message"], viewer=self.viewer)}
+        return frame
+
+    def run_step(self, step, *args) -> Reply:
+        """One sync step and the personalisation of its frames, in a single database_sync_to_async hop."""
+        reply = step(*args)
+        reply.frames = [self.personalize(f) for f in reply.frames]
+        return reply
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if text_data is None:
+            await self.send_frame(error_frame("bad_json", "Frames are JSON text, not binary."))
+            return
+        if len(text_data) > MAX_FRAME_BYTES:
+            await self.send_frame(error_frame("too_long", f"A frame may be at most {MAX_FRAME_BYTES} bytes."))
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_frame(error_frame("bad_json", "The frame is not valid JSON."))
+            return
+        client_id = frame.get("client_id") if isinstance(frame, dict) else None
+        client_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
+        if not self.bucket.take():
+            await self.send_frame(error_frame("rate_limited", client_id=client_id))
+            return
+        try:
+            frame_validate(frame, direction="client")
+            if frame["type"] not in self.commands:
+                raise FrameError("unknown_type", f"{frame['type']!r} is not accepted on this socket.")
+        except FrameError as exc:
+            command = frame.get("type") if isinstance(frame, dict) and isinstance(frame.get("type"), str) else ""
+            await self.send_frame(error_frame(exc.code, exc.detail, client_id=client_id, command=command[:40]))
+            return
+        try:
+            await self.handle(frame)
+        except SwitchError as exc:
+            await self.send_frame(error_frame(exc.code, exc.detail, client_id=client_id, command=frame["type"]))
+        except Exception:
+            logger.exception("Frame %s failed", frame["type"])
+            await self.send_frame(error_frame("internal", client_id=client_id, command=frame["type"]))
+
+    async def handle(self, frame: dict[str, Any]) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def sb_event(self, event: dict[str, Any]) -> None:
+        if event.get("origin") and event["origin"] == self.channel_name:
+            return
+        await self.deliver(event["frame"], hide_from_customer=event.get("hide_from_customer", False))
+
+    async def deliver(self, frame: dict[str, Any], *, hide_from_customer: bool) -> None:
+        await self.send_frame(await self.personalized(frame))
+
+    async def personalized(self, frame: dict[str, Any]) -> dict[str, Any]:
+        if frame["type"] == "message.new" and frame["message"]["attachments"] and self.viewer:
+            return await database_sync_to_async(self.personalize)(frame)
+        return frame
+
+
+# --- Customer widget ---------------------------------------------------------------------------------------
+class WidgetConsumer(SwitchSocket):
+    commands = WIDGET_COMMANDS
+
+    async def on_open(self) -> None:
+        self.session: dict[str, Any] | None = None
+        self.conversation_id: int | None = None
+        self.auth_timer = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_S, self._auth_timeout)
+
+    def _auth_timeout(self) -> None:
+        if self.session is None:
+            self.auth_close_task = asyncio.ensure_future(self._close_unauthenticated())
+
+    async def _close_unauthenticated(self) -> None:
+        await self.send_frame(error_frame("auth_required", "No auth frame within 10 seconds."))
+        await self.close(code=CLOSE_AUTH_FAILED)
+
+    async def disconnect(self, code) -> None:
+        timer = getattr(self, "auth_timer", None)
+        if timer is not None:
+            timer.cancel()
+        await super().disconnect(code)
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            await self.send_frame({"type": "pong"})
+            return
+        if self.session is None:
+            if kind != "auth":
+                await self.send_frame(error_frame("auth_required", command=kind))
+                await self.close(code=CLOSE_AUTH_FAILED)
+                return
+            await self._auth(frame)
+            return
+        if kind == "auth":
+            raise SwitchError("invalid", "Already authenticated.")
+        if kind == "typing":
+            if self.conversation_id is not None:
+                await services.typing_publish(
+                    conversation_id=self.conversation_id,
+                    sender={"kind": SenderKind.CUSTOMER, "name": self.session["name"]},
+                    active=frame["active"],
+                    origin=self.channel_name,
+                )
+            return
+        step = getattr(self, "_step_" + kind.replace(".", "_"))
+        await self.apply(await database_sync_to_async(self.run_step)(step, frame))
+
+    async def _auth(self, frame: dict[str, Any]) -> None:
+        origin = _header(self.scope, b"origin")
+        host = _header(self.scope, b"host")
+        result = await database_sync_to_async(self._step_auth)(frame["token"], origin, host)
+        if isinstance(result, dict) and result.get("type") == "error":
+            await self.send_frame(result)
+            await self.close(code=CLOSE_AUTH_FAILED)
+            return
+        self.session = result
+        self.viewer = f"customer:{result['contact_id']}"
+        self.auth_timer.cancel()
+        self.conversation_id = result["conversation_id"]
+        # Join before reading the history: a message committed in between arrives live (maybe twice,
+        # which clients drop by seq), never not at all.
+        if self.conversation_id is not None:
+            await self.join(group_conversation(self.conversation_id))
+        reply = await database_sync_to_async(self.run_step)(self._ready_and_replay, frame.get("after_seq", 0))
+        await self.apply(reply)
+
+    def _step_auth(self, token: str, origin: str | None, host: str | None) -> dict[str, Any]:
+        session = auth.widget_session_authenticate(token=token)
+        if session is None:
+            return error_frame("auth_failed")
+        if not auth.origin_allowed(inbox=session.inbox, origin=origin, host=host):
+            return error_frame("origin_not_allowed")
+        current = selectors.customer_conversation_current(inbox_id=session.inbox_id, contact_id=session.contact_id)
+        return {
+            "session_id": session.pk,
+            "inbox_id": session.inbox_id,
+            "contact_id": session.contact_id,
+            "name": session.contact.display_name,
+            "conversation_id": current.pk if current else None,
+        }
+
+    def _ready_and_replay(self, after_seq: int) -> Reply:
+        if self.conversation_id is None:
+            return Reply([{"type": "ready", "conversation_id": None, "last_seq": 0, "status": None}])
+        conversation = selectors.conversation_get(conversation_id=self.conversation_id)
+        frames = [
+            {
+                "type": "ready",
+                "conversation_id": conversation.pk,
+                "last_seq": conversation.last_seq,
+                "status": conversation.status,
+            }
+        ]
+        frames += selectors.history_for_customer(conversation_id=conversation.pk, after_seq=after_seq)
+        return Reply(frames)
+
+    def _step_message_send(self, frame: dict[str, Any]) -> Reply:
+        session = self.session
+        message, created = services.customer_message_send(
+            inbox_id=session["inbox_id"],
+            contact_id=session["contact_id"],
+            text=frame.get("text", ""),
+            client_id=frame["client_id"],
+            attachment_ids=frame.get("attachment_ids", ()),
+        )
+        ack = {"type": "message.ack", "client_id": frame["client_id"], "message": message, "duplicate": not created}
+        if message["conversation_id"] == self.conversation_id:
+            return Reply([ack])
+        # A new (or another reopened) conversation: move the socket to it and replay it from the start,
+        # since its first frames were published before this socket joined its group.
+        previous = self.conversation_id
+        self.conversation_id = message["conversation_id"]
+        conversation = selectors.conversation_get(conversation_id=self.conversation_id)
+        frames = [
+            ack,
+            {"type": "conversation.started", "conversation_id": conversation.pk, "last_seq": conversation.last_seq},
+            *selectors.history_for_customer(conversation_id=conversation.pk, after_seq=0),
+        ]
+        return Reply(
+            frames,
+            join=[group_conversation(self.conversation_id)],
+            leave=[group_conversation(previous)] if previous else [],
+        )
+
+    def _step_resume(self, frame: dict[str, Any]) -> Reply:
+        if self.conversation_id is None:
+            return Reply([{"type": "resume.done", "conversation_id": None, "last_seq": 0}])
+        frames = selectors.history_for_customer(conversation_id=self.conversation_id, after_seq=frame["after_seq"])
+        last_seq = selectors.conversation_get(conversation_id=self.conversation_id).last_seq
+        frames.append({"type": "resume.done", "conversation_id": self.conversation_id, "last_seq": last_seq})
+        return Reply(frames)
+
+    def _step_read(self, frame: dict[str, Any]) -> Reply:
+        if self.conversation_id is None:
+            raise SwitchError("not_found", "There is no conversation yet.")
+        services.conversation_read_mark(
+            conversation_id=self.conversation_id, by="customer", up_to_seq=frame["up_to_seq"]
+        )
+        return Reply()
+
+    async def deliver(self, frame: dict[str, Any], *, hide_from_customer: bool) -> None:
+        if hide_from_customer:
+            if frame["type"] == "message.new":
+                message = frame["message"]
+                await self.send_frame(
+                    {"type": "message.hidden", "conversation_id": message["conversation_id"], "seq": message["seq"]}
+                )
+            return
+        if frame["type"] == "typing" and frame["sender"]["kind"] == SenderKind.CUSTOMER:
+            return
+        await self.send_frame(await self.personalized(frame))
+
+
+# --- Staff sockets --------------------------------------------------------------------------------------------
+def _staff_origin_allowed(scope) -> bool:
+    """Cookie-authenticated sockets refuse other sites' pages (cross-site WebSocket hijacking)."""
+    origin = _header(scope, b"origin")
+    if not origin:
+        return True
+    host = _header(scope, b"host") or ""
+    if urlsplit(origin).netloc == host:
+        return True
+    return origin.rstrip("/") in [o.rstrip("/") for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])]
+
+
+class StaffSocket(SwitchSocket):
+    required_roles: frozenset[str] = frozenset(ROLES)
+
+    async def on_open(self) -> None:
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated:
+            await self.send_frame(error_frame("auth_required", "Log in first."))
+            await self.close(code=CLOSE_AUTH_FAILED)
+            return
+        if not _staff_origin_allowed(self.scope):
+            await self.send_frame(error_frame("origin_not_allowed"))
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        opened = await database_sync_to_async(self._step_open)()
+        if opened is None:
+            await self.send_frame(error_frame("forbidden", "This socket is for staff with a role."))
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.apply(opened)
+
+    def _step_open(self) -> Reply | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class AgentConsumer(StaffSocket):
+    commands = AGENT_COMMANDS
+    bucket_capacity = 60.0
+    bucket_rate = 20.0
+
+    def _step_open(self) -> Reply | None:
+        roles = user_roles(self.user)
+        if not roles & self.required_roles:
+            return None
+        self.roles = sorted(roles)
+        self.viewer = f"agent:{self.user.pk}"
+        self.supervises = self.user.has_perm("imsubsystem.supervise")
+        conversations = selectors.conversations_for_agent(user_id=self.user.pk)
+        self.conversation_ids = {c["id"] for c in conversations}
+        join = [group_agent(self.user.pk)]
+        join += [group_agents_of_queue(q) for q in selectors.agent_queue_ids(user_id=self.user.pk)]
+        join += [group_conversation(c) for c in self.conversation_ids]
+        ready = {
+            "type": "agent.ready",
+            "user": {"id": self.user.pk, "name": selectors.user_display_name(self.user)},
+            "roles": self.roles,
+            "conversations": conversations,
+        }
+        return Reply([ready], join=join)
+
+    def _conversation(self, conversation_id: int):
+        """The conversation if this user may touch it; "not_found" either way, so ids cannot be probed."""
+        from imsubsystem.models import Conversation
+
+        try:
+            conversation = Conversation.objects.only("id", "assignee_id", "status").get(pk=conversation_id)
+        except Conversation.DoesNotExist:
+            raise SwitchError("not_found") from None
+        if not selectors.staff_may_access(user=self.user, conversation=conversation):
+            raise SwitchError("not_found")
+        return conversation
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            await self.send_frame({"type": "pong"})
+            return
+        if kind == "typing":
+            conversation_id = frame.get("conversation_id")
+            if conversation_id is None:
+                raise SwitchError("invalid", "conversation_id is required.")
+            if group_conversation(conversation_id) not in self.groups_joined:
+                raise SwitchError("not_found")
+            await services.typing_publish(
+                conversation_id=conversation_id,
+                sender={"kind": SenderKind.AGENT, "name": selectors.user_display_name(self.user), "id": self.user.pk},
+                active=frame["active"],
+                origin=self.channel_name,
+            )
+            return
+        if kind == "resume":
+            await self._resume(frame)
+            return
+        step = getattr(self, "_step_" + kind.replace(".", "_"))
+        await self.apply(await database_sync_to_async(self.run_step)(step, frame))
+
+    @staticmethod
+    def _required(frame: dict[str, Any], field: str) -> Any:
+        if field not in frame:
+            raise SwitchError("invalid", f"{field} is required.")
+        return frame[field]
+
+    def _step_message_send(self, frame: dict[str, Any]) -> Reply:
+        conversation = self._conversation(self._required(frame, "conversation_id"))
+        message, created = services.message_send(
+            conversation_id=conversation.pk,
+            sender_kind=SenderKind.AGENT,
+            sender_user_id=self.user.pk,
+            text=frame.get("text", ""),
+            client_id=frame["client_id"],
+            attachment_ids=frame.get("attachment_ids", ()),
+            private=frame.get("private", False),
+        )
+        return Reply(
+            [{"type": "message.ack", "client_id": frame["client_id"], "message": message, "duplicate": not created}]
+        )
+
+    async def _resume(self, frame: dict[str, Any]) -> None:
+        conversation_id = self._required(frame, "conversation_id")
+        group = group_conversation(conversation_id)
+        already = group in self.groups_joined
+        # Join before reading, so nothing committed meanwhile is missed (see WidgetConsumer._auth).
+        await self.join(group)
+        try:
+            reply = await database_sync_to_async(self.run_step)(self._step_resume, frame)
+        except SwitchError:
+            if not already:
+                await self.leave(group)
+            raise
+        await self.apply(reply)
+
+    def _step_resume(self, frame: dict[str, Any]) -> Reply:
+        conversation = self._conversation(frame["conversation_id"])
+        frames = [
+            {"type": "message.new", "message": m}
+            for m in selectors.messages_after(
+                conversation_id=conversation.pk, after_seq=frame["after_seq"], include_private=True
+            )
+        ]
+        last_seq = frames[-1]["message"]["seq"] if frames else max(0, frame["after_seq"])
+        frames.append({"type": "resume.done", "conversation_id": conversation.pk, "last_seq": last_seq})
+        return Reply(frames)
+
+    def _step_read(self, frame: dict[str, Any]) -> Reply:
+        conversation = self._conversation(self._required(frame, "conversation_id"))
+        services.conversation_read_mark(conversation_id=conversation.pk, by="agent", up_to_seq=frame["up_to_seq"])
+        return Reply()
+
+    def _ok(self, command: str, conversation_id: int | None = None) -> Reply:
+        return Reply([{"type": "ok", "command": command, "conversation_id": conversation_id}])
+
+    def _step_offer_accept(self, frame: dict[str, Any]) -> Reply:
+        services.offer_answer(offer_id=frame["offer_id"], agent_id=self.user.pk, accept=True)
+        return self._ok("offer.accept")
+
+    def _step_offer_reject(self, frame: dict[str, Any]) -> Reply:
+        services.offer_answer(offer_id=frame["offer_id"], agent_id=self.user.pk, accept=False)
+        return self._ok("offer.reject")
+
+    def _step_presence_set(self, frame: dict[str, Any]) -> Reply:
+        services.agent_presence_set(agent_id=self.user.pk, status=frame["status"])
+        return self._ok("presence.set")
+
+    def _step_conversation_transfer(self, frame: dict[str, Any]) -> Reply:
+        conversation = self._conversation(frame["conversation_id"])
+        services.conversation_transfer(
+            conversation_id=conversation.pk,
+            by_user_id=self.user.pk,
+            queue_id=frame.get("queue_id"),
+            agent_id=frame.get("agent_id"),
+        )
+        return self._ok("conversation.transfer", conversation.pk)
+
+    def _step_conversation_close(self, frame: dict[str, Any]) -> Reply:
+        conversation = self._conversation(frame["conversation_id"])
+        services.conversation_close(
+            conversation_id=conversation.pk, by_user_id=self.user.pk, wrap_up=frame.get("wrap_up", "")
+        )
+        return self._ok("conversation.close", conversation.pk)
+
+    def _step_conversation_pick(self, frame: dict[str, Any]) -> Reply:
+        services.conversation_pick(conversation_id=frame["conversation_id"], agent_id=self.user.pk)
+        return self._ok("conversation.pick", frame["conversation_id"])
+
+    async def deliver(self, frame: dict[str, Any], *, hide_from_customer: bool) -> None:
+        kind = frame["type"]
+        if kind == "conversation.assigned":
+            conversation_id = frame["conversation"]["id"]
+            if frame["agent"].get("id") == self.user.pk:
+                await self.join(group_conversation(conversation_id))
+            elif frame["previous_agent_id"] == self.user.pk and not self.supervises:
+                await self.leave(group_conversation(conversation_id))
+        elif kind == "conversation.released" and not self.supervises:
+            await self.leave(group_conversation(frame["conversation_id"]))
+        await self.send_frame(await self.personalized(frame))
+
+
+class SupervisorConsumer(StaffSocket):
+    commands = SUPERVISOR_COMMANDS
+
+    def _step_open(self) -> Reply | None:
+        if not self.user.has_perm("imsubsystem.supervise"):
+            return None
+        ready = {
+            "type": "supervisor.ready",
+            "user": {"id": self.user.pk, "name": selectors.user_display_name(self.user)},
+        }
+        return Reply([ready, selectors.queue_stats()], join=[group_supervisors()])
+
+    async def apply(self, reply: Reply) -> None:
+        await super().apply(reply)
+        if group_supervisors() in self.groups_joined and getattr(self, "stats_task", None) is None:
+            self.stats_task = asyncio.ensure_future(self._stats_loop())
+
+    async def _stats_loop(self) -> None:
+        interval = getattr(settings, "IM_QUEUE_STATS_INTERVAL_S", 2)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.send_frame(await database_sync_to_async(selectors.queue_stats)())
+            except Exception:
+                logger.exception("queue.stats snapshot failed")
+
+    async def disconnect(self, code) -> None:
+        task = getattr(self, "stats_task", None)
+        if task is not None:
+            task.cancel()
+        await super().disconnect(code)
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        await self.send_frame({"type": "pong"})

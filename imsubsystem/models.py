@@ -1,0 +1,220 @@
+"""The switch's records: inboxes, conversations, messages, widget sessions and canned responses.
+
+Only imsubsystem.services writes conversations and messages (docs/imsubsystem.md).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from crm.models import ChannelKind
+from imsubsystem.fields import EncryptedJSONField
+
+# Inboxes take every channel kind except e-mail, which the switch does not speak.
+INBOX_KINDS = [(value, label) for value, label in ChannelKind.choices if value != ChannelKind.EMAIL]
+
+
+class Inbox(models.Model):
+    kind = models.CharField(max_length=16, choices=INBOX_KINDS)
+    key = models.SlugField(max_length=64, unique=True, help_text="Public key: in widget URLs and webhook URLs.")
+    name = models.CharField(max_length=100)
+    default_queue = models.ForeignKey(
+        "routing.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="inboxes"
+    )
+    config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Non-secret settings, e.g. {"api_base_url": "...", "allowed_origins": ["https://shop.example"]}.',
+    )
+    credentials = EncryptedJSONField(default=dict, blank=True, help_text="Secrets, encrypted at rest.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "inboxes"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        origins = self.config.get("allowed_origins") or []
+        return [str(o).rstrip("/") for o in origins] if isinstance(origins, list) else []
+
+
+class ConversationStatus(models.TextChoices):
+    BOT = "bot", "With the bot"
+    QUEUED = "queued", "Waiting in a queue"
+    OFFERED = "offered", "Offered to an agent"
+    ASSIGNED = "assigned", "Assigned to an agent"
+    CLOSED = "closed", "Closed"
+
+
+OPEN_STATUSES = (
+    ConversationStatus.BOT,
+    ConversationStatus.QUEUED,
+    ConversationStatus.OFFERED,
+    ConversationStatus.ASSIGNED,
+)
+WAITING_STATUSES = (ConversationStatus.QUEUED, ConversationStatus.OFFERED)
+
+
+class Conversation(models.Model):
+    contact = models.ForeignKey("crm.Contact", on_delete=models.CASCADE, related_name="conversations")
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="conversations")
+    queue = models.ForeignKey(
+        "routing.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    status = models.CharField(max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.QUEUED)
+    priority = models.SmallIntegerField(default=0)
+    # "<inbox_id>:<contact_id>" while open, NULL once closed: a unique column that allows many NULLs
+    # (MySQL has no partial unique index), so one contact never has two open conversations in one inbox
+    # even when two webhooks race.
+    open_slot = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    first_queued_at = models.DateTimeField(null=True, blank=True)
+    # Start of the current wait (reset on every (re)queue), for the live dashboards.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+    customer_last_read_seq = models.PositiveIntegerField(default=0)
+    agent_last_read_seq = models.PositiveIntegerField(default=0)
+    wrap_up = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("handle_conversations", "Can take, answer and close conversations"),
+            ("supervise", "Can watch every queue and conversation"),
+        ]
+        indexes = [
+            models.Index(fields=["assignee", "status"], name="im_conv_assignee_status"),
+            models.Index(fields=["queue", "status"], name="im_conv_queue_status"),
+            models.Index(fields=["status", "queued_at"], name="im_conv_status_queued"),
+            models.Index(fields=["contact", "inbox", "closed_at"], name="im_conv_contact_inbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation #{self.pk} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != ConversationStatus.CLOSED
+
+
+class SenderKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "Agent"
+    BOT = "bot", "Bot"
+    SYSTEM = "system", "System"
+
+
+class DeliveryStatus(models.TextChoices):
+    STORED = "stored", "Stored"
+    PENDING = "pending", "Waiting to go out"
+    SENT = "sent", "Sent to the platform"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # Denormalised from the conversation so a platform message id is unique per inbox.
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="+")
+    seq = models.PositiveIntegerField()
+    sender_kind = models.CharField(max_length=16, choices=SenderKind.choices)
+    sender_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # "customer", "bot", "system" or "agent:<user id>": never NULL, so the unique (conversation,
+    # sender_key, client_id) constraint holds on MySQL, where NULLs in a unique key never collide.
+    sender_key = models.CharField(max_length=32, editable=False)
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: no idempotency key
+    text = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True, help_text="Ids of media.Attachment rows.")
+    private = models.BooleanField(default=False, help_text="An internal note: staff only.")
+    # NULL for messages not from a platform: many NULLs never collide in the unique key.
+    platform_message_id = models.CharField(max_length=191, null=True, blank=True)  # noqa: DJ001
+    delivery_status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.STORED)
+    delivery_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the platform says it was sent.")
+
+    class Meta:
+        ordering = ["conversation_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="im_message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender_key", "client_id"], name="im_message_unique_client_id"
+            ),
+            models.UniqueConstraint(fields=["inbox", "platform_message_id"], name="im_message_unique_platform_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.conversation_id}.{self.seq} {self.sender_kind}"
+
+
+def sender_key_for(*, sender_kind: str, sender_user_id: int | None) -> str:
+    if sender_kind == SenderKind.AGENT:
+        return f"agent:{sender_user_id}"
+    return str(sender_kind)
+
+
+class WidgetSession(models.Model):
+    """A web-widget visitor's login: the token itself is never stored, only its SHA-256."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    contact = models.ForeignKey("crm.Contact", on_delete=models.CASCADE, related_name="widget_sessions")
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="widget_sessions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Widget session #{self.pk} of contact #{self.contact_id}"
+
+
+class CannedResponse(models.Model):
+    shortcut = models.SlugField(max_length=64, help_text="Typed after a slash in the console, e.g. /refund.")
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_responses",
+        help_text="Empty: shared with every agent.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+        indexes = [models.Index(fields=["owner", "shortcut"], name="im_canned_owner_shortcut")]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        clash = CannedResponse.objects.filter(shortcut=self.shortcut, owner=self.owner).exclude(pk=self.pk)
+        if clash.exists():
+            raise ValidationError({"shortcut": "This shortcut is already used."})

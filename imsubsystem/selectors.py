@@ -1,0 +1,363 @@
+"""Reads for the consoles, the widget and other apps. Payloads are plain dicts (imsubsystem/events.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Avg, Count, F, Min, Q, QuerySet
+from django.utils import timezone
+
+from crm.models import Contact
+from imsubsystem.models import (
+    OPEN_STATUSES,
+    WAITING_STATUSES,
+    CannedResponse,
+    Conversation,
+    ConversationStatus,
+    Inbox,
+    Message,
+    SenderKind,
+)
+
+BOT_NAME = "Assistant"
+SYSTEM_NAME = "Switchboard"
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def user_display_name(user) -> str:
+    if user is None:
+        return "Agent"
+    return user.get_short_name() or user.get_username()
+
+
+def attachments_describe(ids: Iterable[int]) -> list[dict[str, Any]]:
+    """What every viewer may know of a message's attachments. URLs are signed per viewer, so frames
+    published to a group carry none; each socket adds its own with `payload_for_viewer`."""
+    ids = [int(i) for i in ids]
+    if not ids:
+        return []
+    from media.models import Attachment
+
+    rows = {
+        a["id"]: a
+        for a in Attachment.objects.filter(pk__in=ids).values("id", "original_name", "content_type", "size", "status")
+    }
+    described = []
+    for attachment_id in ids:
+        row = rows.get(attachment_id)
+        if row is None:  # deleted by retention
+            described.append({"id": attachment_id, "status": "deleted"})
+        else:
+            described.append(
+                {
+                    "id": attachment_id,
+                    "name": row["original_name"],
+                    "content_type": row["content_type"],
+                    "size": row["size"],
+                    "status": row["status"],
+                }
+            )
+    return described
+
+
+def payload_for_viewer(payload: dict[str, Any], *, viewer: str) -> dict[str, Any]:
+    """A message payload with fresh signed attachment URLs for one viewer ("customer:<contact id>" or
+    "agent:<user id>"). The caller has already checked that the viewer may see the conversation."""
+    if not payload["attachments"]:
+        return payload
+    from media.models import Attachment
+    from media.selectors import attachment_public_dict
+
+    ids = [a["id"] for a in payload["attachments"]]
+    rows = {a.pk: a for a in Attachment.objects.filter(pk__in=ids)}
+    conversation_id = payload["conversation_id"]
+    attachments = []
+    for described in payload["attachments"]:
+        row = rows.get(described["id"])
+        if row is None:
+            attachments.append(described)
+            continue
+        attachments.append(
+            attachment_public_dict(attachment=row, viewer=viewer, may_view=lambda c: c == conversation_id)
+        )
+    return {**payload, "attachments": attachments}
+
+
+def message_payload(message: Message, *, sender_name: str | None = None) -> dict[str, Any]:
+    """The internal message format (events.MessagePayload) of a stored message."""
+    kind = message.sender_kind
+    if sender_name is None:
+        if kind == SenderKind.CUSTOMER:
+            sender_name = message.conversation.contact.display_name
+        elif kind == SenderKind.AGENT:
+            sender_name = user_display_name(message.sender_user)
+        elif kind == SenderKind.BOT:
+            sender_name = BOT_NAME
+        else:
+            sender_name = SYSTEM_NAME
+    sender: dict[str, Any] = {"kind": kind, "name": sender_name}
+    if kind == SenderKind.AGENT:
+        sender["id"] = message.sender_user_id
+    payload: dict[str, Any] = {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "sender": sender,
+        "text": message.text,
+        "attachments": attachments_describe(message.attachments),
+        "private": message.private,
+        "created_at": message.created_at.isoformat(),
+        "delivery_status": message.delivery_status,
+    }
+    if message.delivery_error:
+        payload["delivery_error"] = message.delivery_error
+    return payload
+
+
+def conversation_summary(conversation: Conversation, *, unread: int | None = None) -> dict[str, Any]:
+    """events.ConversationSummary; the conversation should come with contact and inbox selected."""
+    if unread is None:
+        unread = max(0, conversation.last_seq - conversation.agent_last_read_seq)
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "inbox": {"id": conversation.inbox_id, "kind": conversation.inbox.kind, "name": conversation.inbox.name},
+        "contact": {"id": conversation.contact_id, "name": conversation.contact.display_name},
+        "queue_id": conversation.queue_id,
+        "assignee_id": conversation.assignee_id,
+        "last_seq": conversation.last_seq,
+        "unread": unread,
+        "last_message_at": _iso(conversation.last_message_at),
+        "created_at": conversation.created_at.isoformat(),
+    }
+
+
+def conversation_get(*, conversation_id: int) -> Conversation:
+    return Conversation.objects.select_related("contact", "inbox", "assignee", "queue").get(pk=conversation_id)
+
+
+def conversation_summary_get(*, conversation_id: int) -> dict[str, Any]:
+    return conversation_summary(conversation_get(conversation_id=conversation_id))
+
+
+def conversations_for_agent(*, user_id: int, include_closed_since: timedelta | None = None) -> list[dict[str, Any]]:
+    """An agent's open conversations, newest activity first, each with its unread count.
+
+    Unread counts the customer's public messages after the agent side's read pointer (notes and the
+    agents' own messages are never "unread").
+    """
+    condition = Q(assignee_id=user_id, status__in=OPEN_STATUSES)
+    if include_closed_since is not None:
+        condition |= Q(
+            assignee_id=user_id, status=ConversationStatus.CLOSED, closed_at__gte=timezone.now() - include_closed_since
+        )
+    conversations = (
+        Conversation.objects.filter(condition)
+        .select_related("contact", "inbox")
+        .annotate(
+            unread_count=Count(
+                "messages",
+                filter=Q(
+                    messages__seq__gt=F("agent_last_read_seq"),
+                    messages__sender_kind=SenderKind.CUSTOMER,
+                ),
+            )
+        )
+        .order_by(F("last_message_at").desc(nulls_last=True), "-id")
+    )
+    return [conversation_summary(c, unread=c.unread_count) for c in conversations]
+
+
+def conversations_waiting(*, queue_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Conversations waiting in queues (for the manual-pick list), oldest wait first."""
+    conversations = Conversation.objects.filter(status__in=WAITING_STATUSES).select_related("contact", "inbox")
+    if queue_ids is not None:
+        conversations = conversations.filter(queue_id__in=list(queue_ids))
+    conversations = conversations.order_by("-priority", "queued_at", "id")
+    return [conversation_summary(c, unread=c.last_seq - c.agent_last_read_seq) for c in conversations]
+
+
+def conversations_for_contact(*, contact_id: int, limit: int = 50) -> QuerySet[Conversation]:
+    return (
+        Conversation.objects.filter(contact_id=contact_id)
+        .select_related("inbox", "assignee", "queue")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def conversation_contact(*, conversation_id: int) -> Contact:
+    """The CRM contact behind a conversation (for the console's side panel)."""
+    return (
+        Contact.objects.select_related("company")
+        .prefetch_related("tags", "identities")
+        .get(conversations__id=conversation_id)
+    )
+
+
+def messages_after(
+    *, conversation_id: int, after_seq: int = 0, include_private: bool, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Messages of a conversation after `after_seq`, in seq order.
+
+    With include_private=False (customers) private notes are left out; callers that must account for
+    every seq (the customer replay) use `history_for_customer`.
+    """
+    messages = (
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=max(0, after_seq))
+        .select_related("conversation__contact", "sender_user")
+        .order_by("seq")
+    )
+    if not include_private:
+        messages = messages.filter(private=False)
+    if limit is not None:
+        messages = messages[:limit]
+    return [message_payload(m) for m in messages]
+
+
+def history_for_customer(*, conversation_id: int, after_seq: int = 0) -> list[dict[str, Any]]:
+    """What a customer's replay carries: message.new for public messages, message.hidden for notes,
+    so every seq after `after_seq` is accounted for and a missing one means a lost frame."""
+    frames: list[dict[str, Any]] = []
+    messages = (
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=max(0, after_seq))
+        .select_related("conversation__contact", "sender_user")
+        .order_by("seq")
+    )
+    for message in messages:
+        if message.private:
+            frames.append({"type": "message.hidden", "conversation_id": conversation_id, "seq": message.seq})
+        else:
+            frames.append({"type": "message.new", "message": message_payload(message)})
+    return frames
+
+
+def message_by_client_id(*, conversation_id: int, sender_key: str, client_id: str) -> Message | None:
+    return (
+        Message.objects.select_related("conversation__contact", "sender_user")
+        .filter(conversation_id=conversation_id, sender_key=sender_key, client_id=client_id)
+        .first()
+    )
+
+
+def customer_conversation_current(*, inbox_id: int, contact_id: int) -> Conversation | None:
+    """The conversation a customer's widget shows: the open one, else the latest closed one."""
+    conversations = Conversation.objects.filter(inbox_id=inbox_id, contact_id=contact_id)
+    return (
+        conversations.filter(status__in=OPEN_STATUSES).order_by("-id").first() or conversations.order_by("-id").first()
+    )
+
+
+def inbox_by_key(*, key: str) -> Inbox | None:
+    return Inbox.objects.select_related("default_queue").filter(key=key, is_active=True).first()
+
+
+def canned_responses_for(*, user_id: int) -> QuerySet[CannedResponse]:
+    """Shared responses and the user's own; a user's own wins over a shared one with the same shortcut."""
+    return CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner_id=user_id)).order_by("shortcut", "-owner_id")
+
+
+def staff_may_access(*, user, conversation: Conversation) -> bool:
+    """Agents touch conversations assigned to them; supervisors and admins touch every conversation."""
+    if user.has_perm("imsubsystem.supervise"):
+        return True
+    return conversation.assignee_id == user.pk
+
+
+def queue_stats() -> dict[str, Any]:
+    """A queue.stats snapshot: per queue waiting/active/agents by status and today's figures, per agent
+    status and load. Reads MySQL (the truth), a handful of grouped queries whatever the traffic."""
+    from routing.models import AgentProfile, Queue
+
+    now = timezone.now()
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    live = {
+        row["queue_id"]: row
+        for row in Conversation.objects.filter(status__in=OPEN_STATUSES, queue__isnull=False)
+        .values("queue_id")
+        .annotate(
+            waiting=Count("id", filter=Q(status__in=WAITING_STATUSES)),
+            oldest=Min("queued_at", filter=Q(status__in=WAITING_STATUSES)),
+            active=Count("id", filter=Q(status=ConversationStatus.ASSIGNED)),
+        )
+    }
+    today = {
+        row["queue_id"]: row
+        for row in Conversation.objects.filter(queue__isnull=False, first_queued_at__gte=day_start)
+        .values("queue_id")
+        .annotate(
+            answered=Count("id", filter=Q(assigned_at__isnull=False)),
+            abandoned=Count("id", filter=Q(status=ConversationStatus.CLOSED, assigned_at__isnull=True)),
+            avg_wait=Avg(F("assigned_at") - F("first_queued_at"), filter=Q(assigned_at__isnull=False)),
+        )
+    }
+    agents = list(AgentProfile.objects.select_related("user").prefetch_related("queues"))
+    loads = dict(
+        Conversation.objects.filter(status=ConversationStatus.ASSIGNED, assignee__isnull=False)
+        .values_list("assignee_id")
+        .annotate(n=Count("id"))
+    )
+    queues = []
+    for queue in Queue.objects.filter(is_active=True).order_by("name"):
+        row = live.get(queue.pk, {})
+        day = today.get(queue.pk, {})
+        by_status = {"available": 0, "away": 0, "offline": 0}
+        for profile in agents:
+            if any(q.pk == queue.pk for q in profile.queues.all()):
+                by_status[profile.status] = by_status.get(profile.status, 0) + 1
+        answered = day.get("answered", 0)
+        avg_wait = day.get("avg_wait")
+        queues.append(
+            {
+                "queue_id": queue.pk,
+                "name": queue.name,
+                "waiting": row.get("waiting", 0),
+                "longest_wait_s": int((now - row["oldest"]).total_seconds()) if row.get("oldest") else 0,
+                "average_wait_s": _seconds(avg_wait),
+                "service_level": _service_level(queue, day_start) if answered else None,
+                "abandoned": day.get("abandoned", 0),
+                "active": row.get("active", 0),
+                "agents": by_status,
+            }
+        )
+    return {
+        "type": "queue.stats",
+        "at": now.isoformat(),
+        "queues": queues,
+        "agents": [
+            {
+                "agent_id": p.user_id,
+                "name": user_display_name(p.user),
+                "status": p.status,
+                "load": loads.get(p.user_id, 0),
+            }
+            for p in agents
+        ],
+    }
+
+
+def _seconds(value) -> int | None:
+    """Avg of a datetime difference: a timedelta on most backends, microseconds on MySQL."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    return int(value / 1_000_000)
+
+
+def _service_level(queue, day_start) -> float:
+    answered = Conversation.objects.filter(queue=queue, first_queued_at__gte=day_start, assigned_at__isnull=False)
+    total = answered.count()
+    threshold = timedelta(seconds=queue.service_level_threshold_s)
+    within = sum(1 for q, a in answered.values_list("first_queued_at", "assigned_at") if a - q <= threshold)
+    return round(within / total, 3) if total else 0.0
+
+
+def user_get(*, user_id: int):
+    return get_user_model().objects.filter(pk=user_id).first()

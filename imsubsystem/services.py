@@ -1,0 +1,854 @@
+"""The switch: the only code that writes conversations and messages, and the only code that publishes
+to the channel layer (always after commit, through `event_publish_on_commit`).
+
+Every function is keyword-only and takes and returns plain values (ids, dicts in the shape of
+imsubsystem/events.py), so consumers, views, Celery tasks, the gateway and the bots call them alike.
+Refusals raise SwitchError(code, detail) with a code from events.ERROR_CODES and change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache, partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from imsubsystem import selectors
+from imsubsystem.events import group_agent, group_agents_of_queue, group_conversation, group_supervisors
+from imsubsystem.models import (
+    OPEN_STATUSES,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Inbox,
+    Message,
+    SenderKind,
+    sender_key_for,
+)
+from imsubsystem.signals import message_stored
+
+logger = logging.getLogger(__name__)
+
+S = ConversationStatus
+
+# Which status may follow which. A move not listed is refused with "illegal_transition"; the routing
+# hooks rely on that to ignore late signals (an offer for a conversation closed meanwhile).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.BOT: frozenset({S.QUEUED, S.CLOSED}),
+    S.QUEUED: frozenset({S.QUEUED, S.OFFERED, S.ASSIGNED, S.CLOSED}),
+    S.OFFERED: frozenset({S.OFFERED, S.QUEUED, S.ASSIGNED, S.CLOSED}),
+    S.ASSIGNED: frozenset({S.ASSIGNED, S.QUEUED, S.OFFERED, S.CLOSED}),
+    # A closed conversation only reopens (docs/imsubsystem.md, "Reopen or new").
+    S.CLOSED: frozenset({S.BOT, S.QUEUED}),
+}
+
+
+class SwitchError(Exception):
+    """A refused request; nothing was changed. `code` is an events.ERROR_CODES key."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail or code.replace("_", " ")
+        super().__init__(f"{code}: {self.detail}")
+
+
+def status_move_allowed(*, current: str, new: str) -> bool:
+    return new in TRANSITIONS.get(current, frozenset())
+
+
+def _status_move(conversation: Conversation, new: str) -> None:
+    if not status_move_allowed(current=conversation.status, new=new):
+        raise SwitchError("illegal_transition", f"A conversation cannot go from {conversation.status} to {new}.")
+    conversation.status = new
+
+
+# --- Publishing --------------------------------------------------------------------------------------
+def _group_send(group: str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:
+        # The layer is a fast path, not the record: clients recover the frame by seq + resume.
+        logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)
+
+
+def event_publish_on_commit(
+    *, group: str, frame: dict[str, Any], hide_from_customer: bool = False, origin: str | None = None
+) -> None:
+    """Send `frame` to a channel-layer group once the current transaction commits (at once outside one).
+
+    hide_from_customer: customer sockets drop the frame (a private message.new becomes message.hidden).
+    origin: the sending socket's channel name, which skips its own echo (typing).
+    """
+    event = {"type": "sb.event", "frame": frame, "hide_from_customer": hide_from_customer, "origin": origin}
+    transaction.on_commit(partial(_group_send, group, event), robust=True)
+
+
+def _status_frame(conversation: Conversation, *, queue_info: dict | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "conversation.status",
+        "conversation_id": conversation.pk,
+        "status": conversation.status,
+    }
+    if queue_info is not None:
+        frame["queue"] = queue_info
+    if conversation.status == S.ASSIGNED and conversation.assignee_id:
+        assignee = conversation.assignee or selectors.user_get(user_id=conversation.assignee_id)
+        frame["agent"] = {"name": selectors.user_display_name(assignee)}
+    return frame
+
+
+def _publish_status(conversation: Conversation, *, queue_info: dict | None = None) -> None:
+    event_publish_on_commit(
+        group=group_conversation(conversation.pk), frame=_status_frame(conversation, queue_info=queue_info)
+    )
+
+
+# --- Bots --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _bot_handlers_for(paths: tuple[str, ...]) -> tuple[Callable, ...]:
+    return tuple(import_string(path) for path in paths)
+
+
+def bot_handlers() -> tuple[Callable, ...]:
+    return _bot_handlers_for(tuple(getattr(settings, "IM_BOT_HANDLERS", ()) or ()))
+
+
+def bot_handles_inbox(*, inbox: Inbox) -> bool:
+    """A handler serves every inbox unless it has handles_inbox(inbox_id=, inbox_kind=, inbox_key=)."""
+    for handler in bot_handlers():
+        accepts = getattr(handler, "handles_inbox", None)
+        if accepts is None or accepts(inbox_id=inbox.pk, inbox_kind=inbox.kind, inbox_key=inbox.key):
+            return True
+    return False
+
+
+def _bot_notify(event: dict[str, Any]) -> None:
+    for handler in bot_handlers():
+        try:
+            handler(event)
+        except Exception:
+            logger.exception("Bot handler %r failed on message %s", handler, event["message"]["id"])
+
+
+# --- Routing hand-off ----------------------------------------------------------------------------------
+def _routing():
+    from routing import services as routing_services
+
+    return routing_services
+
+
+def _routing_call(name: str, **kwargs):
+    from routing.exceptions import RoutingError
+
+    try:
+        return getattr(_routing(), name)(**kwargs)
+    except RoutingError as exc:
+        raise SwitchError(exc.code, exc.detail) from exc
+
+
+def conversation_queue(
+    *,
+    conversation_id: int,
+    queue_id: int | None = None,
+    priority: int | None = None,
+    preferred_agent_id: int | None = None,
+) -> None:
+    """Hand a conversation to routing: status queued, then routing.services.work_enqueue.
+
+    The queue is the one given, else the conversation's, else its inbox's default queue. The call to
+    routing runs inside this transaction, so the work item and the status commit together; routing's
+    signals (offer_created...) arrive after the commit.
+    """
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        target_queue = queue_id or conversation.queue_id or conversation.inbox.default_queue_id
+        if target_queue is None:
+            raise SwitchError("unknown_queue", "The conversation has no queue and its inbox has no default queue.")
+        _status_move(conversation, S.QUEUED)
+        now = timezone.now()
+        conversation.queue_id = target_queue
+        conversation.assignee_id = None
+        conversation.queued_at = now
+        conversation.first_queued_at = conversation.first_queued_at or now
+        if priority is not None:
+            conversation.priority = priority
+        conversation.save(update_fields=["status", "queue", "assignee", "queued_at", "first_queued_at", "priority"])
+        _routing_call(
+            "work_enqueue",
+            ref=conversation.pk,
+            queue_id=target_queue,
+            channel_kind=conversation.inbox.kind,
+            priority=conversation.priority,
+            preferred_agent_id=preferred_agent_id,
+            enqueued_at=now,
+        )
+        _publish_status(conversation)
+        event_publish_on_commit(
+            group=group_agents_of_queue(target_queue), frame={"type": "queue.changed", "queue_id": target_queue}
+        )
+
+
+def _lock(conversation_id: int) -> Conversation:
+    try:
+        # No select_related: FOR UPDATE would also lock the joined inbox and contact rows, and every
+        # message of an inbox would wait for every other.
+        return Conversation.objects.select_for_update().get(pk=conversation_id)
+    except Conversation.DoesNotExist:
+        raise SwitchError("not_found", f"No conversation {conversation_id}.") from None
+
+
+# --- Opening and reopening -------------------------------------------------------------------------------
+def _open_slot(inbox_id: int, contact_id: int) -> str:
+    return f"{inbox_id}:{contact_id}"
+
+
+def conversation_for_customer(*, inbox_id: int, contact_id: int) -> int:
+    """The id of the customer's open conversation in this inbox, reopening or opening one if needed.
+
+    A customer writing within IM_REOPEN_WINDOW_S of the last close reopens that conversation (same
+    history, same seq numbering, previous agent preferred); later, a new conversation starts. A new or
+    reopened conversation goes to the bot when a bot handler serves the inbox, else straight to its queue.
+    Two racing first messages cannot open two conversations: the unique open_slot lets one win.
+    """
+    slot = _open_slot(inbox_id, contact_id)
+    existing = Conversation.objects.filter(open_slot=slot).values_list("pk", flat=True).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            return _conversation_open_or_reopen(inbox_id=inbox_id, contact_id=contact_id, slot=slot)
+    except IntegrityError:
+        existing = Conversation.objects.filter(open_slot=slot).values_list("pk", flat=True).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -> int:
+    inbox = Inbox.objects.select_related("default_queue").get(pk=inbox_id)
+    start_status = S.BOT if bot_handles_inbox(inbox=inbox) else S.QUEUED
+    window = timedelta(seconds=getattr(settings, "IM_REOPEN_WINDOW_S", 900))
+    recent = (
+        Conversation.objects.select_for_update()
+        .filter(inbox_id=inbox_id, contact_id=contact_id, status=S.CLOSED, closed_at__gte=timezone.now() - window)
+        .order_by("-closed_at", "-id")
+        .first()
+    )
+    if recent is not None:
+        previous_agent = recent.assignee_id
+        recent.open_slot = slot
+        recent.closed_at = None
+        if start_status == S.BOT:
+            _status_move(recent, S.BOT)
+            recent.save(update_fields=["status", "open_slot", "closed_at"])
+            _publish_status(recent)
+        else:
+            # The status move and the enqueue happen in conversation_queue, under the same row lock.
+            recent.save(update_fields=["open_slot", "closed_at"])
+            conversation_queue(conversation_id=recent.pk, preferred_agent_id=previous_agent)
+        return recent.pk
+
+    conversation = Conversation.objects.create(
+        contact_id=contact_id, inbox=inbox, queue_id=inbox.default_queue_id, status=start_status, open_slot=slot
+    )
+    if start_status == S.QUEUED:
+        conversation_queue(conversation_id=conversation.pk)
+    else:
+        _publish_status(conversation)
+    return conversation.pk
+
+
+# --- Messages -----------------------------------------------------------------------------------------------
+def _validate_message_input(*, text: str, attachment_ids: Sequence[int], client_id: str | None) -> list[int]:
+    if not isinstance(text, str):
+        raise SwitchError("invalid", "text must be a string.")
+    limit = getattr(settings, "IM_MAX_TEXT_LENGTH", 4000)
+    if len(text) > limit:
+        raise SwitchError("too_long", f"The text is {len(text)} characters; the limit is {limit}.")
+    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
+        raise SwitchError("invalid", "client_id must be a string of 1 to 64 characters.")
+    try:
+        ids = [int(i) for i in attachment_ids]
+    except (TypeError, ValueError):
+        raise SwitchError("invalid", "attachment_ids must be a list of integers.") from None
+    if len(ids) > 10:
+        raise SwitchError("invalid", "At most 10 attachments per message.")
+    if not text.strip() and not ids:
+        raise SwitchError("empty", "A message needs text or an attachment.")
+    return ids
+
+
+def message_send(
+    *,
+    conversation_id: int,
+    sender_kind: str,
+    sender_user_id: int | None = None,
+    text: str = "",
+    client_id: str | None = None,
+    attachment_ids: Sequence[int] = (),
+    private: bool = False,
+    platform_message_id: str | None = None,
+    sent_at: datetime | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Store a message with the conversation's next seq and publish it after commit.
+
+    Returns (message payload, created). Idempotent: the same client_id from the same sender in the same
+    conversation (or the same platform message id in the same inbox) returns the first message and
+    created=False. The seq comes from the conversation row, locked with SELECT ... FOR UPDATE for the
+    length of this transaction, so concurrent senders get 1, 2, 3... with no gap and no duplicate.
+    """
+    if sender_kind not in SenderKind.values:
+        raise SwitchError("invalid", f"Unknown sender kind {sender_kind!r}.")
+    if sender_kind == SenderKind.AGENT and not sender_user_id:
+        raise SwitchError("invalid", "An agent message needs its sender.")
+    if private and sender_kind == SenderKind.CUSTOMER:
+        raise SwitchError("forbidden", "Customers cannot write internal notes.")
+    ids = _validate_message_input(text=text, attachment_ids=attachment_ids, client_id=client_id)
+    sender_key = sender_key_for(sender_kind=sender_kind, sender_user_id=sender_user_id)
+
+    def _existing() -> Message | None:
+        if client_id:
+            found = selectors.message_by_client_id(
+                conversation_id=conversation_id, sender_key=sender_key, client_id=client_id
+            )
+            if found:
+                return found
+        if platform_message_id:
+            return (
+                Message.objects.select_related("conversation__contact", "sender_user")
+                .filter(inbox__conversations__pk=conversation_id, platform_message_id=platform_message_id)
+                .first()
+            )
+        return None
+
+    found = _existing()
+    if found is not None:
+        return selectors.message_payload(found), False
+    try:
+        with transaction.atomic():
+            conversation = _lock(conversation_id)
+            # Re-read under the lock: a concurrent retry of the same client_id has committed by now.
+            found = _existing()
+            if found is not None:
+                return selectors.message_payload(found), False
+            if conversation.status == S.CLOSED:
+                raise SwitchError("conversation_closed", "The conversation is closed.")
+            return _message_insert(
+                conversation=conversation,
+                sender_kind=sender_kind,
+                sender_user_id=sender_user_id,
+                sender_key=sender_key,
+                text=text,
+                client_id=client_id,
+                attachment_ids=ids,
+                private=private,
+                platform_message_id=platform_message_id,
+                sent_at=sent_at,
+            ), True
+    except IntegrityError:
+        # Only a unique key can clash here (client_id or platform id from another conversation row lock
+        # path); the first message wins.
+        found = _existing()
+        if found is None:
+            raise
+        return selectors.message_payload(found), False
+
+
+def _uploader_of(conversation: Conversation, sender_kind: str, sender_user_id: int | None, platform: bool):
+    """Who uploaded a message's files, as the media app names uploaders (docs/imsubsystem.md)."""
+    if platform:
+        return "platform", str(conversation.inbox_id)
+    if sender_kind == SenderKind.CUSTOMER:
+        return "customer", str(conversation.contact_id)
+    if sender_kind == SenderKind.AGENT:
+        return "agent", str(sender_user_id)
+    return "bot", "bot"
+
+
+def _attachments_attach(
+    conversation: Conversation, ids: list[int], sender_kind: str, sender_user_id: int | None, platform: bool
+) -> None:
+    from django.core.exceptions import ValidationError
+
+    from media.services import attachment_attach
+
+    uploader_kind, uploader_id = _uploader_of(conversation, sender_kind, sender_user_id, platform)
+    try:
+        attachment_attach(
+            attachment_ids=ids, conversation_id=conversation.pk, uploader_kind=uploader_kind, uploader_id=uploader_id
+        )
+    except ValidationError as exc:
+        raise SwitchError("unknown_attachment", " ".join(exc.messages)) from exc
+
+
+def _message_insert(
+    *,
+    conversation: Conversation,
+    sender_kind: str,
+    sender_user_id: int | None,
+    sender_key: str,
+    text: str,
+    client_id: str | None,
+    attachment_ids: list[int],
+    private: bool,
+    platform_message_id: str | None,
+    sent_at: datetime | None,
+) -> dict[str, Any]:
+    if attachment_ids:
+        _attachments_attach(conversation, attachment_ids, sender_kind, sender_user_id, bool(platform_message_id))
+    now = timezone.now()
+    conversation.last_seq += 1
+    conversation.last_message_at = now
+    update_fields = ["last_seq", "last_message_at"]
+    if sender_kind == SenderKind.AGENT and not private and conversation.first_agent_reply_at is None:
+        conversation.first_agent_reply_at = now
+        update_fields.append("first_agent_reply_at")
+    outbound = sender_kind != SenderKind.CUSTOMER and not private and conversation.inbox.kind != "web"
+    message = Message.objects.create(
+        conversation=conversation,
+        inbox_id=conversation.inbox_id,
+        seq=conversation.last_seq,
+        sender_kind=sender_kind,
+        sender_user_id=sender_user_id,
+        sender_key=sender_key,
+        client_id=client_id,
+        text=text,
+        attachments=attachment_ids,
+        private=private,
+        platform_message_id=platform_message_id,
+        delivery_status=DeliveryStatus.PENDING if outbound else DeliveryStatus.STORED,
+        created_at=now,
+        sent_at=sent_at,
+    )
+    conversation.save(update_fields=update_fields)
+    message_stored.send(
+        sender=Message,
+        message_id=message.pk,
+        conversation_id=conversation.pk,
+        inbox_id=conversation.inbox_id,
+        inbox_kind=conversation.inbox.kind,
+        sender_kind=sender_kind,
+        private=private,
+    )
+    message.conversation = conversation
+    payload = selectors.message_payload(message)
+    event_publish_on_commit(
+        group=group_conversation(conversation.pk),
+        frame={"type": "message.new", "message": payload},
+        hide_from_customer=private,
+    )
+    bot_event = {
+        "message": payload,
+        "conversation": {
+            "id": conversation.pk,
+            "status": conversation.status,
+            "inbox_id": conversation.inbox_id,
+            "inbox_key": conversation.inbox.key,
+            "inbox_kind": conversation.inbox.kind,
+            "contact_id": conversation.contact_id,
+            "queue_id": conversation.queue_id,
+            "assignee_id": conversation.assignee_id,
+        },
+    }
+    if bot_handlers():
+        transaction.on_commit(partial(_bot_notify, bot_event), robust=True)
+    return payload
+
+
+def customer_message_send(
+    *,
+    inbox_id: int,
+    contact_id: int,
+    text: str = "",
+    client_id: str | None = None,
+    attachment_ids: Sequence[int] = (),
+) -> tuple[dict[str, Any], bool]:
+    """A customer writes (widget or API): find, reopen or open the conversation, then message_send.
+
+    Idempotent across conversations too: a retried client_id returns the first message even if that
+    conversation has been closed and a new one opened since.
+    """
+    _validate_message_input(text=text, attachment_ids=attachment_ids, client_id=client_id)
+    if client_id:
+        earlier = (
+            Message.objects.select_related("conversation__contact", "sender_user")
+            .filter(
+                conversation__inbox_id=inbox_id,
+                conversation__contact_id=contact_id,
+                sender_key=SenderKind.CUSTOMER,
+                client_id=client_id,
+            )
+            .first()
+        )
+        if earlier is not None:
+            return selectors.message_payload(earlier), False
+    for _attempt in range(2):
+        conversation_id = conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
+        try:
+            return message_send(
+                conversation_id=conversation_id,
+                sender_kind=SenderKind.CUSTOMER,
+                text=text,
+                client_id=client_id,
+                attachment_ids=attachment_ids,
+            )
+        except SwitchError as exc:
+            # Closed between finding it and writing to it: the second turn opens or reopens.
+            if exc.code != "conversation_closed":
+                raise
+    raise SwitchError("conversation_closed", "The conversation closed while the message was being stored.")
+
+
+def inbound_message_receive(
+    *,
+    inbox_id: int,
+    contact_id: int,
+    text: str,
+    platform_message_id: str,
+    sent_at: datetime | None,
+    attachment_ids: Sequence[int] = (),
+) -> tuple[dict[str, Any], bool]:
+    """A message from an IM platform (the gateway calls this from its Celery task).
+
+    Idempotent on (inbox, platform_message_id): a redelivered webhook returns the stored message with
+    created=False. Finds, reopens or opens the contact's conversation in the inbox.
+    """
+    if not platform_message_id:
+        raise SwitchError("invalid", "platform_message_id is required.")
+    platform_message_id = str(platform_message_id)[:191]
+    earlier = (
+        Message.objects.select_related("conversation__contact", "sender_user")
+        .filter(inbox_id=inbox_id, platform_message_id=platform_message_id)
+        .first()
+    )
+    if earlier is not None:
+        return selectors.message_payload(earlier), False
+    text = text or ""
+    limit = getattr(settings, "IM_MAX_TEXT_LENGTH", 4000)
+    if len(text) > limit:
+        # A platform allows longer texts than the widget; keep the message rather than lose it.
+        text = text[: limit - 1] + "…"
+    for _attempt in range(2):
+        conversation_id = conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
+        try:
+            return message_send(
+                conversation_id=conversation_id,
+                sender_kind=SenderKind.CUSTOMER,
+                text=text,
+                attachment_ids=attachment_ids,
+                platform_message_id=platform_message_id,
+                sent_at=sent_at,
+            )
+        except SwitchError as exc:
+            if exc.code != "conversation_closed":
+                raise
+        except IntegrityError:
+            earlier = Message.objects.filter(inbox_id=inbox_id, platform_message_id=platform_message_id).first()
+            if earlier is None:
+                raise
+            return selectors.message_payload(earlier), False
+    raise SwitchError("conversation_closed", "The conversation closed while the message was being stored.")
+
+
+def message_delivery_update(*, message_id: int, status: str, error: str = "") -> None:
+    """The gateway reports what the platform did with an outgoing message; publishes message.status."""
+    if status not in DeliveryStatus.values:
+        raise SwitchError("invalid", f"Unknown delivery status {status!r}.")
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None:
+            raise SwitchError("not_found", f"No message {message_id}.")
+        message.delivery_status = status
+        message.delivery_error = error[:2000]
+        message.save(update_fields=["delivery_status", "delivery_error"])
+        event_publish_on_commit(
+            group=group_conversation(message.conversation_id),
+            frame={
+                "type": "message.status",
+                "conversation_id": message.conversation_id,
+                "message_id": message.pk,
+                "seq": message.seq,
+                "status": status,
+                "error": message.delivery_error,
+            },
+            hide_from_customer=True,
+        )
+
+
+# --- Status moves driven by routing (imsubsystem/routing_hooks.py) ---------------------------------------
+def conversation_mark_offered(*, conversation_id: int, offer_id: str, agent_id: int, expires_at: datetime) -> bool:
+    """Routing offered the conversation to an agent: status offered, `offer` to the agent's sockets.
+
+    Returns False (and changes nothing) when the conversation can no longer be offered (closed meanwhile).
+    """
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if not status_move_allowed(current=conversation.status, new=S.OFFERED):
+            return False
+        moved = conversation.status != S.OFFERED
+        conversation.status = S.OFFERED
+        conversation.save(update_fields=["status"])
+        event_publish_on_commit(
+            group=group_agent(agent_id),
+            frame={
+                "type": "offer",
+                "offer_id": str(offer_id),
+                "conversation": selectors.conversation_summary(conversation),
+                "expires_at": expires_at.isoformat(),
+            },
+        )
+        if moved:
+            _publish_status(conversation)
+    return True
+
+
+def offer_closed_publish(*, offer_id: str, conversation_id: int, agent_id: int, reason: str) -> None:
+    event_publish_on_commit(
+        group=group_agent(agent_id),
+        frame={"type": "offer.closed", "offer_id": str(offer_id), "conversation_id": conversation_id, "reason": reason},
+    )
+
+
+def conversation_assign(*, conversation_id: int, agent_id: int, queue_id: int | None = None) -> bool:
+    """Routing gave the conversation to an agent (offer accepted, pick, transfer, direct assignment)."""
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if not status_move_allowed(current=conversation.status, new=S.ASSIGNED):
+            return False
+        previous = conversation.assignee_id
+        if conversation.status == S.ASSIGNED and previous == agent_id:
+            return True
+        conversation.status = S.ASSIGNED
+        conversation.assignee_id = agent_id
+        if queue_id:
+            conversation.queue_id = queue_id
+        conversation.assigned_at = conversation.assigned_at or timezone.now()
+        conversation.save(update_fields=["status", "assignee", "queue", "assigned_at"])
+        agent = get_user_model().objects.filter(pk=agent_id).first()
+        conversation.assignee = agent
+        frame = {
+            "type": "conversation.assigned",
+            "conversation": selectors.conversation_summary(conversation),
+            "agent": {"id": agent_id, "name": selectors.user_display_name(agent)},
+            "previous_agent_id": previous,
+        }
+        event_publish_on_commit(group=group_agent(agent_id), frame=frame)
+        if previous and previous != agent_id:
+            event_publish_on_commit(group=group_agent(previous), frame=frame)
+        _publish_status(conversation)
+    return True
+
+
+def conversation_requeued(*, conversation_id: int, queue_id: int) -> bool:
+    """Routing put the conversation (back) in a queue: after a reject or expiry, a transfer, an overflow."""
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if not status_move_allowed(current=conversation.status, new=S.QUEUED):
+            return False
+        previous = conversation.assignee_id
+        conversation.status = S.QUEUED
+        conversation.queue_id = queue_id
+        conversation.assignee_id = None
+        now = timezone.now()
+        conversation.queued_at = now
+        conversation.first_queued_at = conversation.first_queued_at or now
+        conversation.save(update_fields=["status", "queue", "assignee", "queued_at", "first_queued_at"])
+        if previous:
+            event_publish_on_commit(
+                group=group_agent(previous),
+                frame={"type": "conversation.released", "conversation_id": conversation.pk, "status": S.QUEUED},
+            )
+        _publish_status(conversation, queue_info=_queue_info(conversation.pk))
+        event_publish_on_commit(
+            group=group_agents_of_queue(queue_id), frame={"type": "queue.changed", "queue_id": queue_id}
+        )
+    return True
+
+
+def _queue_info(conversation_id: int) -> dict[str, Any] | None:
+    try:
+        found = _routing().queue_position(ref=conversation_id)
+    except Exception:
+        logger.exception("Queue position of %s unavailable", conversation_id)
+        return None
+    if not found:
+        return None
+    position, eta = found
+    return {"position": int(position), "eta_s": int(eta) if eta is not None else None}
+
+
+def queue_positions_publish(*, queue_id: int) -> None:
+    """Positions in a queue moved: tell each waiting customer theirs, and the queue's agents."""
+    waiting = Conversation.objects.filter(queue_id=queue_id, status__in=(S.QUEUED,)).values_list("pk", flat=True)
+    for conversation_id in waiting:
+        info = _queue_info(conversation_id)
+        if info is None:
+            continue
+        event_publish_on_commit(
+            group=group_conversation(conversation_id),
+            frame={
+                "type": "conversation.status",
+                "conversation_id": conversation_id,
+                "status": S.QUEUED,
+                "queue": info,
+            },
+        )
+    event_publish_on_commit(
+        group=group_agents_of_queue(queue_id), frame={"type": "queue.changed", "queue_id": queue_id}
+    )
+
+
+def agent_presence_publish(*, agent_id: int, status: str) -> None:
+    frame = {"type": "presence", "agent_id": agent_id, "status": status}
+    event_publish_on_commit(group=group_agent(agent_id), frame=frame)
+    event_publish_on_commit(group=group_supervisors(), frame=frame)
+
+
+# --- Agent commands ------------------------------------------------------------------------------------
+def offer_answer(*, offer_id: str, agent_id: int, accept: bool) -> None:
+    """Accept or reject an offer; routing's work_assigned / work_queued signals move the conversation."""
+    _routing_call("offer_accept" if accept else "offer_reject", offer_id=str(offer_id), agent_id=agent_id)
+
+
+def conversation_pick(*, conversation_id: int, agent_id: int) -> None:
+    """Manual pick from a queue list; routing checks the agent's queues and capacity."""
+    conversation = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True).first()
+    if conversation is None:
+        raise SwitchError("not_found", f"No conversation {conversation_id}.")
+    if conversation not in (S.QUEUED, S.OFFERED):
+        raise SwitchError("not_waiting", "The conversation is not waiting in a queue.")
+    _routing_call("work_pick", ref=conversation_id, agent_id=agent_id)
+
+
+def agent_presence_set(*, agent_id: int, status: str) -> None:
+    if status not in ("available", "away", "offline"):
+        raise SwitchError("invalid", "status must be available, away or offline.")
+    _routing_call("agent_presence_set", agent_id=agent_id, status=status)
+
+
+def conversation_transfer(
+    *, conversation_id: int, by_user_id: int, queue_id: int | None = None, agent_id: int | None = None
+) -> None:
+    """Move a conversation to another queue or agent. Routing decides; its signals move the status.
+
+    A private system note records who moved it where, so the history explains the change.
+    """
+    if (queue_id is None) == (agent_id is None):
+        raise SwitchError("invalid", "Give exactly one of queue_id or agent_id.")
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if conversation.status == S.CLOSED:
+            raise SwitchError("conversation_closed", "A closed conversation cannot be transferred.")
+        if conversation.status == S.BOT:
+            if queue_id is None:
+                raise SwitchError("illegal_transition", "Hand a bot conversation to a queue first.")
+            conversation_queue(conversation_id=conversation.pk, queue_id=queue_id)
+        else:
+            _routing_call("work_transfer", ref=conversation.pk, queue_id=queue_id, agent_id=agent_id)
+        by = selectors.user_display_name(selectors.user_get(user_id=by_user_id))
+        if queue_id is not None:
+            from routing.models import Queue
+
+            target = Queue.objects.filter(pk=queue_id).values_list("name", flat=True).first() or f"queue {queue_id}"
+        else:
+            target = selectors.user_display_name(selectors.user_get(user_id=agent_id))
+        _message_insert(
+            conversation=conversation,
+            sender_kind=SenderKind.SYSTEM,
+            sender_user_id=None,
+            sender_key=SenderKind.SYSTEM,
+            text=f"Transferred to {target} by {by}.",
+            client_id=None,
+            attachment_ids=[],
+            private=True,
+            platform_message_id=None,
+            sent_at=None,
+        )
+
+
+def conversation_close(*, conversation_id: int, by_user_id: int | None = None, wrap_up: str = "") -> None:
+    """Close with an optional wrap-up note; routing frees the agent (work_complete) or drops the waiting
+    item (work_cancel). Closing a closed conversation is refused."""
+    if not isinstance(wrap_up, str) or len(wrap_up) > 10000:
+        raise SwitchError("invalid", "wrap_up must be a text of at most 10,000 characters.")
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        previous = conversation.status
+        _status_move(conversation, S.CLOSED)
+        conversation.closed_at = timezone.now()
+        conversation.open_slot = None
+        if wrap_up.strip():
+            conversation.wrap_up = wrap_up.strip()
+        conversation.save(update_fields=["status", "closed_at", "open_slot", "wrap_up"])
+        if previous == S.ASSIGNED:
+            _routing_call("work_complete", ref=conversation.pk)
+        elif previous in (S.QUEUED, S.OFFERED):
+            _routing_call("work_cancel", ref=conversation.pk, reason="closed")
+        _publish_status(conversation)
+
+
+def conversation_read_mark(*, conversation_id: int, by: str, up_to_seq: int) -> int:
+    """Move a read pointer forward (never back, never past last_seq); publishes `read` if it moved."""
+    if by not in ("customer", "agent"):
+        raise SwitchError("invalid", "by must be customer or agent.")
+    if not isinstance(up_to_seq, int) or up_to_seq < 0:
+        raise SwitchError("invalid", "up_to_seq must be a non-negative integer.")
+    field = f"{by}_last_read_seq"
+    conversation = Conversation.objects.filter(pk=conversation_id).values("last_seq", field).first()
+    if conversation is None:
+        raise SwitchError("not_found", f"No conversation {conversation_id}.")
+    target = min(up_to_seq, conversation["last_seq"])
+    moved = Conversation.objects.filter(pk=conversation_id, **{f"{field}__lt": target}).update(**{field: target})
+    if moved:
+        event_publish_on_commit(
+            group=group_conversation(conversation_id),
+            frame={"type": "read", "conversation_id": conversation_id, "by": by, "up_to_seq": target},
+        )
+    return max(target, conversation[field])
+
+
+async def typing_publish(
+    *, conversation_id: int, sender: dict[str, Any], active: bool, origin: str | None = None
+) -> None:
+    """Typing is never stored and touches no database: the socket awaits this directly (no thread hop),
+    one frame to the conversation's group, skipping the typing socket itself."""
+    layer = get_channel_layer()
+    frame = {"type": "typing", "conversation_id": conversation_id, "active": bool(active), "sender": sender}
+    try:
+        await layer.group_send(
+            group_conversation(conversation_id),
+            {"type": "sb.event", "frame": frame, "hide_from_customer": False, "origin": origin},
+        )
+    except Exception:
+        logger.exception("Publishing typing to conversation %s failed", conversation_id)
+
+
+# --- CRM ----------------------------------------------------------------------------------------------------
+def conversations_move_contact(*, source_id: int, target_id: int) -> dict[str, int]:
+    """Contact merge: the source's conversations and widget sessions move to the target. Where both
+    have an open conversation in the same inbox, the source's one is closed (one open per inbox)."""
+    from imsubsystem.models import WidgetSession
+
+    closed = 0
+    for conversation in Conversation.objects.filter(contact_id=source_id, status__in=OPEN_STATUSES):
+        target_slot = _open_slot(conversation.inbox_id, target_id)
+        if Conversation.objects.filter(open_slot=target_slot).exists():
+            conversation_close(conversation_id=conversation.pk, wrap_up="Closed by a contact merge.")
+            closed += 1
+        else:
+            Conversation.objects.filter(pk=conversation.pk).update(open_slot=target_slot)
+    moved = Conversation.objects.filter(contact_id=source_id).update(contact_id=target_id)
+    sessions = WidgetSession.objects.filter(contact_id=source_id).update(contact_id=target_id)
+    return {"conversations": moved, "conversations_closed": closed, "widget_sessions": sessions}
