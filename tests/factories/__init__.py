@@ -17,3 +17,8 @@ from tests.factories.routing import (  # noqa: F401
     QueueFactory,
     SkillFactory,
 )
+from tests.factories.imsubsystem import (  # noqa: F401
+    CannedResponseFactory,
+    ConversationFactory,
+    InboxFactory,
+)
