@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from routing import signals
 from routing.backends import channel_kinds, set_backend
 from routing.backends.memory import MemoryBackend
 
@@ -14,3 +15,26 @@ def memory_backend():
     previous = set_backend(backend)
     yield backend
     set_backend(previous)
+
+
+@pytest.fixture(autouse=True)
+def routing_signals_muted():
+    """Routing's own tests run without the switch's receivers (they need conversations to exist)."""
+    saved = {}
+    for name in (
+        "offer_created",
+        "offer_closed",
+        "work_assigned",
+        "work_queued",
+        "work_released",
+        "queue_changed",
+        "agent_status_changed",
+    ):
+        signal = getattr(signals, name)
+        saved[signal] = signal.receivers
+        signal.receivers = []
+        signal.sender_receivers_cache.clear()
+    yield
+    for signal, receivers in saved.items():
+        signal.receivers = receivers
+        signal.sender_receivers_cache.clear()

@@ -1,0 +1,254 @@
+"""The Redis routing backend (production). Every decision is one Lua script, so any number of daphne
+and Celery processes on any number of machines can route at once without double assignment.
+
+Keys (prefix `rt` by default; docs/routing.md has the full list): a queue's keys share the hash tag
+`{q:<id>}` (`rt:{q:7}:waiting`, `rt:{q:7}:ready:web`, ...); agents, items and offers have their own
+keys (`rt:agent:<id>`, `rt:item:<ref>`, `rt:offer:<id>`). A decision touches one item's queue and the
+agents serving it, which an agent shared by several queues links together, so the scripts need one Redis
+primary (with replicas or Sentinel), not a sharded cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+from django.conf import settings
+
+from routing.backends.base import BaseRoutingBackend, Event
+from routing.exceptions import RoutingError
+
+_LUA = Path(__file__).with_name("lua")
+_SEP = "\x1f"
+_OPS = (
+    "queue_set",
+    "agent_set",
+    "enqueue",
+    "release",
+    "pick",
+    "transfer",
+    "accept",
+    "reject",
+    "expire",
+    "reevaluate",
+    "match",
+    "position",
+    "restore",
+)
+
+
+def _joined(names: Sequence[str]) -> str:
+    return _SEP + _SEP.join(names) + _SEP if names else ""
+
+
+def _csv(ids: Sequence[int]) -> str:
+    return "," + ",".join(str(int(i)) for i in ids) + "," if ids else ""
+
+
+class RedisBackend(BaseRoutingBackend):
+    """Config: `url` (default settings.REDIS_URL), `pool_size` (default settings.REDIS_POOL_SIZE),
+    `prefix` (default "rt"), `pool_timeout` seconds to wait for a free connection (default 5)."""
+
+    def __init__(self, config: dict[str, Any] | None = None, *, channel_kinds: Sequence[str] = ()) -> None:
+        super().__init__(config, channel_kinds=channel_kinds)
+        url = self.config.get("url") or settings.REDIS_URL
+        if not url:
+            raise RoutingError("bad_request", "The Redis routing backend needs REDIS_URL.")
+        # A blocking pool waits for a free connection under bursts instead of raising MaxConnectionsError.
+        self.pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=int(self.config.get("pool_size") or settings.REDIS_POOL_SIZE),
+            timeout=float(self.config.get("pool_timeout", 5)),
+        )
+        self.client = redis.Redis(connection_pool=self.pool)
+        self.prefix = self.config.get("prefix", "rt")
+        prelude = (_LUA / "prelude.lua").read_text()
+        kinds = ", ".join(json.dumps(kind) for kind in self.channel_kinds)
+        prelude = prelude.replace("__KINDS__", kinds)
+        self.scripts = {op: self.client.register_script(prelude + (_LUA / f"{op}.lua").read_text()) for op in _OPS}
+
+    def _run(self, op: str, *args: Any, now_ms: int = 0) -> Any:
+        return self.scripts[op](args=[self.prefix, int(now_ms), secrets.token_hex(6), *args])
+
+    def _decide(self, op: str, *args: Any, now_ms: int) -> list[Event]:
+        data = json.loads(self._run(op, *args, now_ms=now_ms))
+        if "error" in data:
+            raise RoutingError(data["error"], data.get("detail", ""))
+        events = data.get("events") or []
+        return events if isinstance(events, list) else []
+
+    # --- configuration ----------------------------------------------------------------------------------
+    def queue_set(self, *, queue_id, policy, offer_timeout_ms, sticky_window_ms, max_wait_ms, overflow_queue_id):
+        self._decide(
+            "queue_set",
+            int(queue_id),
+            policy,
+            int(offer_timeout_ms),
+            int(sticky_window_ms),
+            int(max_wait_ms),
+            int(overflow_queue_id or 0),
+            now_ms=0,
+        )
+
+    def agent_set(self, *, agent_id, status, capacity, default_capacity, skills, queue_ids, away_after, now_ms):
+        caps = {str(k): int(v) for k, v in (capacity or {}).items()}
+        return self._decide(
+            "agent_set",
+            int(agent_id),
+            status,
+            int(default_capacity),
+            json.dumps(caps) if caps else "{}",
+            _joined(sorted(set(skills))),
+            _csv(queue_ids),
+            int(away_after),
+            now_ms=now_ms,
+        )
+
+    # --- decisions --------------------------------------------------------------------------------------
+    def work_enqueue(self, *, ref, queue_id, kind, priority, skills, preferred_agent_id, enqueued_ms, now_ms):
+        return self._decide(
+            "enqueue",
+            int(ref),
+            int(queue_id),
+            kind,
+            int(priority),
+            _joined(list(skills)),
+            int(preferred_agent_id or 0),
+            int(enqueued_ms),
+            now_ms=now_ms,
+        )
+
+    def work_release(self, *, ref, reason, now_ms):
+        return self._decide("release", int(ref), reason, now_ms=now_ms)
+
+    def work_pick(self, *, ref, agent_id, now_ms):
+        return self._decide("pick", int(ref), int(agent_id), now_ms=now_ms)
+
+    def work_transfer(self, *, ref, queue_id, agent_id, now_ms):
+        return self._decide("transfer", int(ref), int(queue_id or 0), int(agent_id or 0), now_ms=now_ms)
+
+    def offer_accept(self, *, offer_id, agent_id, now_ms):
+        return self._decide("accept", offer_id, int(agent_id), now_ms=now_ms)
+
+    def offer_reject(self, *, offer_id, agent_id, now_ms):
+        return self._decide("reject", offer_id, int(agent_id), now_ms=now_ms)
+
+    def offer_expire(self, *, offer_id, now_ms):
+        return self._decide("expire", offer_id, now_ms=now_ms)
+
+    def work_reevaluate(self, *, ref, now_ms):
+        return self._decide("reevaluate", int(ref), now_ms=now_ms)
+
+    def rematch(self, *, now_ms):
+        waiting: list[tuple[float, str]] = []
+        for queue_id in self.client.smembers(f"{self.prefix}:queues"):
+            key = f"{self.prefix}:{{q:{queue_id.decode()}}}:waiting"
+            waiting += [(score, ref.decode()) for ref, score in self.client.zrange(key, 0, -1, withscores=True)]
+        events: list[Event] = []
+        for _, ref in sorted(waiting):
+            events += self._decide("match", ref, now_ms=now_ms)
+        return events
+
+    # --- reads ------------------------------------------------------------------------------------------
+    def due(self, *, now_ms, limit=500):
+        offers = self.client.zrangebyscore(f"{self.prefix}:offers", "-inf", now_ms, start=0, num=limit)
+        refs = self.client.zrangebyscore(f"{self.prefix}:due", "-inf", now_ms, start=0, num=limit)
+        return [o.decode() for o in offers], [int(r) for r in refs]
+
+    def queue_waiting(self, *, queue_id):
+        refs = self.client.zrange(f"{self.prefix}:{{q:{int(queue_id)}}}:waiting", 0, -1)
+        pipe = self.client.pipeline(transaction=False)
+        for ref in refs:
+            pipe.hmget(f"{self.prefix}:item:{ref.decode()}", "prio", "enq")
+        rows = []
+        for ref, (prio, enq) in zip(refs, pipe.execute(), strict=True):
+            if prio is not None:
+                rows.append({"ref": int(ref), "priority": int(prio), "enqueued_ms": int(float(enq))})
+        return rows
+
+    def work_position(self, *, ref):
+        position = int(self._run("position", int(ref)))
+        return position if position > 0 else None
+
+    def work_get(self, *, ref):
+        raw = self.client.hgetall(f"{self.prefix}:item:{int(ref)}")
+        if not raw:
+            return None
+        item = {k.decode(): v.decode() for k, v in raw.items()}
+        return {
+            "ref": int(ref),
+            "queue": int(float(item["queue"])),
+            "kind": item["kind"],
+            "state": item["state"],
+            "agent": int(float(item.get("agent") or 0)),
+            "offer": item.get("offer", ""),
+            "prio": int(float(item["prio"])),
+            "enq": int(float(item["enq"])),
+        }
+
+    def agent_get(self, *, agent_id):
+        raw = self.client.hgetall(f"{self.prefix}:agent:{int(agent_id)}")
+        if not raw:
+            return None
+        agent = {k.decode(): v.decode() for k, v in raw.items()}
+        load = {
+            key.split(":", 1)[1]: int(float(value))
+            for key, value in agent.items()
+            if key.startswith("load:") and int(float(value))
+        }
+        return {
+            "status": agent["status"],
+            "load": load,
+            "total": int(float(agent.get("total") or 0)),
+            "missed": int(float(agent.get("missed") or 0)),
+        }
+
+    # --- maintenance ----------------------------------------------------------------------------------
+    def flush(self) -> None:
+        batch = []
+        for key in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                self.client.delete(*batch)
+                batch = []
+        if batch:
+            self.client.delete(*batch)
+
+    def restore(self, *, agents, items, seq, now_ms):
+        payload = {
+            "agents": [
+                {
+                    "agent_id": int(a["agent_id"]),
+                    "status": a["status"],
+                    "default_capacity": int(a["default_capacity"]),
+                    "capacity": {str(k): int(v) for k, v in (a["capacity"] or {}).items()},
+                    "skills": _joined(sorted(set(a["skills"]))),
+                    "queues": _csv(a["queue_ids"]),
+                    "away_after": int(a["away_after"]),
+                }
+                for a in agents
+            ],
+            "items": [
+                {
+                    "ref": int(i["ref"]),
+                    "queue_id": int(i["queue_id"]),
+                    "kind": i["kind"],
+                    "priority": int(i["priority"]),
+                    "skills": _joined(list(i["skills"])),
+                    "preferred_agent_id": int(i.get("preferred_agent_id") or 0),
+                    "enqueued_ms": int(i["enqueued_ms"]),
+                    "queued_ms": int(i["queued_ms"]),
+                    "state": i["state"],
+                    "agent_id": int(i.get("agent_id") or 0),
+                    "policy": i.get("policy") or "",
+                }
+                for i in items
+            ],
+            "seq": int(seq),
+        }
+        # cjson turns an empty list into an object; scripts iterate with ipairs, which treats both alike.
+        self._decide("restore", json.dumps(payload), now_ms=now_ms)
