@@ -202,6 +202,12 @@ class Adapter:
         """Call a cheap read-only endpoint with the inbox's credentials; return what it says."""
         raise NotImplementedError
 
+    def media_source(self, inbox: InboxInfo, client: httpx.Client, ref: MediaRef) -> tuple[str, dict[str, str]]:
+        """Where to download a platform file from, and the headers that authorise it."""
+        if not ref.url:
+            raise SendError(f"No way to download {ref.kind} {ref.media_id!r} from this platform.", permanent=True)
+        return ref.url, {}
+
     def reply_window_for(self, inbox: InboxInfo) -> int | None:
         return self.reply_window_hours
 

@@ -30,6 +30,7 @@ from imsubsystem.gateway.base import (
     InboundMessage,
     InboxInfo,
     InboxMisconfigured,
+    MediaRef,
     OutboundMessage,
     PayloadInvalid,
     SendError,
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 900.0
+# Switch refusals that will not change on a retry; anything else (a lock timeout...) is retried.
+PERMANENT_SWITCH_ERRORS = frozenset({"invalid", "forbidden", "empty", "too_long", "unknown_attachment"})
 DELIVERY_RANKS = {"": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
@@ -124,12 +127,29 @@ def _media_text(message: InboundMessage) -> str:
     return " ".join(f"({ref.kind})" for ref in message.media)
 
 
-def inbound_event_process(*, event_id: int) -> None:
+def _pending_attachments(*, inbox: InboxInfo, channel_kind: str, message: InboundMessage) -> list[int]:
+    """A pending attachment per platform file, so the message shows them as downloading at once; the
+    files are fetched after commit (platform_media_fetch)."""
+    from media.services import attachment_create_pending
+
+    return [
+        attachment_create_pending(
+            channel_kind=channel_kind,
+            uploader_kind="platform",
+            uploader_id=str(inbox.id),
+            name=ref.name,
+            claimed_type=ref.content_type,
+        ).pk
+        for ref in message.media[:10]
+    ]
+
+
+def inbound_event_process(*, event_id: int, on_media: Callable[[int, int, dict], Any] = lambda *a: None) -> None:
     """Turn one stored event into a message for the switch, or a delivery status for the agent.
 
     Idempotent: a processed event is skipped, and the switch itself is idempotent on the platform
     message id, so a task run twice (a worker lost after the switch stored it) stores one message."""
-    from imsubsystem.services import inbound_message_receive
+    from imsubsystem.services import SwitchError, inbound_message_receive
 
     event = InboundEvent.objects.filter(pk=event_id).first()
     if event is None or event.processed_at is not None:
@@ -149,28 +169,62 @@ def inbound_event_process(*, event_id: int) -> None:
         if message is None:
             _event_done(event_id, error="Skipped: not a customer message.")
             return
+        channel_kind = message.identity_kind or inbox.kind
         identity, _created = identity_get_or_create(
-            kind=message.identity_kind or inbox.kind,
-            external_id=message.sender_id,
-            display_name=message.sender_name,
+            kind=channel_kind, external_id=message.sender_id, display_name=message.sender_name
         )
-        inbound_message_receive(
-            inbox_id=inbox.id,
-            contact_id=identity.contact_id,
-            text=_media_text(message),
-            # Events without a platform message id (WeChat's subscribe) are keyed by our event row.
-            platform_message_id=message.platform_message_id or event.platform_message_id,
-            sent_at=message.sent_at,
-            attachment_ids=(),
-        )
+        with transaction.atomic():
+            attachment_ids = _pending_attachments(inbox=inbox, channel_kind=channel_kind, message=message)
+            inbound_message_receive(
+                inbox_id=inbox.id,
+                contact_id=identity.contact_id,
+                text=_media_text(message) if not attachment_ids else message.text,
+                # Events without a platform message id (WeChat's subscribe) are keyed by our event row.
+                platform_message_id=message.platform_message_id or event.platform_message_id,
+                sent_at=message.sent_at,
+                attachment_ids=attachment_ids,
+            )
+            _event_done(event_id)
+            for attachment_id, ref in zip(attachment_ids, message.media, strict=True):
+                transaction.on_commit(lambda a=attachment_id, r=ref: on_media(a, inbox.id, r.as_dict()), robust=True)
+        return
+    except SwitchError as exc:
+        if exc.code not in PERMANENT_SWITCH_ERRORS:
+            InboundEvent.objects.filter(pk=event_id).update(error=str(exc)[:2000])
+            raise
+        _event_done(event_id, error=f"Refused by the switch: {exc}")
+        return
     except (ValidationError, PayloadInvalid, KeyError, TypeError) as exc:
-        # The switch or the parser refused this event for good: keep it, with why, and do not retry.
+        # The parser or a service refused this event for good: keep it, with why, and do not retry.
         _event_done(event_id, error=f"Refused: {exc}")
         return
     except Exception as exc:
         InboundEvent.objects.filter(pk=event_id).update(error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    _event_done(event_id)
+
+
+def platform_media_failed(*, attachment_id: int, reason: str) -> None:
+    from media.models import Attachment
+    from media.services import attachment_mark_failed
+
+    attachment = Attachment.objects.filter(pk=attachment_id, status="pending").first()
+    if attachment is not None:
+        attachment_mark_failed(attachment=attachment, reason=reason)
+
+
+def platform_media_fetch(*, attachment_id: int, inbox_id: int, ref: dict[str, str]) -> None:
+    """Resolve a platform's file reference to a download (the adapter knows the platform's API and
+    auth) and hand it to the media app, which checks and stores it. The platform's credentials stay in
+    this process: they never travel through the broker."""
+    from media.services import attachment_fetch_remote
+
+    inbox = selectors.inbox_info_get(inbox_id=inbox_id)
+    adapter = adapter_for_inbox(inbox) if inbox else None
+    if inbox is None or adapter is None:
+        return
+    with http_client() as client:
+        url, headers = adapter.media_source(inbox, client, MediaRef(**ref))
+    attachment_fetch_remote(attachment_id=attachment_id, url=url, headers=headers)
 
 
 def _event_done(event_id: int, *, error: str = "") -> None:

@@ -6,6 +6,13 @@ from celery import shared_task
 from django.conf import settings
 
 from imsubsystem.gateway import selectors, services
+from imsubsystem.gateway.base import SendError
+from media.remote import RemoteFetchTemporary
+
+
+class TransientSendError(Exception):
+    """A platform call worth retrying, raised so Celery's autoretry sees it."""
+
 
 INBOUND_MAX_RETRIES = 10
 
@@ -18,7 +25,23 @@ INBOUND_MAX_RETRIES = 10
     max_retries=INBOUND_MAX_RETRIES,
 )
 def inbound_event_process(event_id: int) -> None:
-    services.inbound_event_process(event_id=event_id)
+    services.inbound_event_process(event_id=event_id, on_media=platform_media_fetch_later)
+
+
+@shared_task(
+    name="imsubsystem.gateway.tasks.platform_media_fetch",
+    autoretry_for=(RemoteFetchTemporary, TransientSendError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=6,
+)
+def platform_media_fetch(attachment_id: int, inbox_id: int, ref: dict) -> None:
+    try:
+        services.platform_media_fetch(attachment_id=attachment_id, inbox_id=inbox_id, ref=ref)
+    except SendError as exc:
+        if not exc.permanent:
+            raise TransientSendError(exc.reason) from exc
+        services.platform_media_failed(attachment_id=attachment_id, reason=exc.reason)
 
 
 @shared_task(name="imsubsystem.gateway.tasks.outbox_drain")
@@ -41,6 +64,10 @@ def gateway_sweep() -> None:
 
 def inbound_event_process_later(event_id: int) -> None:
     inbound_event_process.delay(event_id)
+
+
+def platform_media_fetch_later(attachment_id: int, inbox_id: int, ref: dict) -> None:
+    platform_media_fetch.delay(attachment_id, inbox_id, ref)
 
 
 def outbox_drain_later(conversation_id: int) -> None:

@@ -141,6 +141,14 @@ class TelegramAdapter(Adapter):
             last = self.call(inbox, client, "sendMessage", {"chat_id": chat_id, "text": caption})
         return SendResult(platform_message_id=f"{chat_id}:{last['message_id']}" if last.get("message_id") else "")
 
+    def media_source(self, inbox: InboxInfo, client: httpx.Client, ref: MediaRef) -> tuple[str, dict[str, str]]:
+        file = self.call(inbox, client, "getFile", {"file_id": ref.media_id})
+        if not file.get("file_path"):
+            raise SendError(
+                "Telegram gave no file_path (files over 20 MB cannot be downloaded by bots).", permanent=True
+            )
+        return f"{self.api_base_url(inbox)}/file/bot{inbox.secret('bot_token')}/{file['file_path']}", {}
+
     def check_connection(self, inbox: InboxInfo, client: httpx.Client) -> str:
         me = self.call(inbox, client, "getMe", {})
         return f"Connected as @{me.get('username', '?')} (bot id {me.get('id', '?')})."

@@ -18,7 +18,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from django.utils import timezone
@@ -185,7 +185,14 @@ class TwilioAdapter(Adapter):
             form.append(("StatusCallback", inbox.setting("status_callback_url")))
         account_sid, _ = self._auth(inbox)
         url = f"{self.api_base_url(inbox)}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        response = request(client, "POST", url, data=form, auth=self._auth(inbox))
+        response = request(
+            client,
+            "POST",
+            url,
+            content=urlencode(form),  # a list of pairs: MediaUrl repeats once per attachment
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            auth=self._auth(inbox),
+        )
         data = response_json(response)
         if response.is_success and data.get("sid"):
             return SendResult(platform_message_id=str(data["sid"]))
@@ -203,6 +210,11 @@ class TwilioAdapter(Adapter):
         if code in RATE_LIMIT_CODES:
             return SendError(classified.reason, permanent=False, retry_after=classified.retry_after)
         return classified
+
+    def media_source(self, inbox: InboxInfo, client: httpx.Client, ref: MediaRef) -> tuple[str, dict[str, str]]:
+        # Accounts with "HTTP basic authentication for media" need the credentials; others ignore them.
+        credentials = base64.b64encode(":".join(self._auth(inbox)).encode()).decode()
+        return ref.url, {"Authorization": f"Basic {credentials}"}
 
     def check_connection(self, inbox: InboxInfo, client: httpx.Client) -> str:
         account_sid, _ = self._auth(inbox)

@@ -18,6 +18,7 @@ import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -303,6 +304,13 @@ class WeChatAdapter(Adapter):
             self.call(inbox, client, "/cgi-bin/message/custom/send", json=body)
         # The customer-service API answers errcode 0 and no message id.
         return SendResult()
+
+    def media_source(self, inbox: InboxInfo, client: httpx.Client, ref: MediaRef) -> tuple[str, dict[str, str]]:
+        if ref.url:
+            return ref.url, {}
+        token = self.access_token(inbox, client)
+        query = urlencode({"access_token": token, "media_id": ref.media_id})
+        return f"{self.api_base_url(inbox)}/cgi-bin/media/get?{query}", {}
 
     def check_connection(self, inbox: InboxInfo, client: httpx.Client) -> str:
         self.access_token(inbox, client, refresh=True)

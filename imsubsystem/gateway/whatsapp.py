@@ -227,6 +227,14 @@ class WhatsAppAdapter(Adapter):
             return SendError(classified.reason, permanent=False, retry_after=classified.retry_after)
         return classified
 
+    def media_source(self, inbox: InboxInfo, client: httpx.Client, ref: MediaRef) -> tuple[str, dict[str, str]]:
+        # A media id resolves to a short-lived URL that itself needs the access token.
+        response = request(client, "GET", self._url(inbox, ref.media_id), headers=self._headers(inbox))
+        data = response_json(response)
+        if not response.is_success or not data.get("url"):
+            raise self._error(response, data)
+        return str(data["url"]), self._headers(inbox)
+
     def check_connection(self, inbox: InboxInfo, client: httpx.Client) -> str:
         phone_number_id = inbox.setting("phone_number_id", "")
         response = request(
