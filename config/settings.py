@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "imsubsystem",
     "imsubsystem.gateway",
     "bots",
+    "supervisor",
 ]
 
 MIDDLEWARE = [
@@ -180,6 +181,8 @@ ROUTING_BACKEND = env.str(
     "ROUTING_BACKEND",
     default="routing.backends.redis.RedisBackend" if REDIS_URL else "routing.backends.memory.MemoryBackend",
 )
+# Celery beat does not run in the embedded default: a thread in the server process fires routing timers.
+ROUTING_INPROCESS_TIMERS = env.bool("ROUTING_INPROCESS_TIMERS", default=not REDIS_URL)
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -214,6 +217,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Routing timers (offer expiry, overflow, re-evaluation) in production; the embedded default ticks
+# in-process instead (ROUTING_INPROCESS_TIMERS, docs/routing.md).
+CELERY_BEAT_SCHEDULE = {"routing-tick": {"task": "routing.tick", "schedule": 1.0}}
 
 # --- Storage -----------------------------------------------------------------------------------
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
@@ -236,6 +242,8 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_expire": env.int("MEDIA_URL_TTL", default=300),
             "file_overwrite": False,
             "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
+            # Presigned URLs with Signature Version 4: every current region and MinIO accept it.
+            "signature_version": env.str("AWS_S3_SIGNATURE_VERSION", default="s3v4"),
         },
     }
 else:
@@ -283,6 +291,9 @@ if PRODUCTION and not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 
+# Who may scrape /metrics (the Prometheus servers); loopback by default.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -295,11 +306,31 @@ SEED_DEMO_STEPS = ["crm.demo.seed", "routing.demo.seed", "imsubsystem.demo.seed"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            # JSON lines in production (with conversation ids), readable lines for `make run`.
+            "formatter": env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain"),
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
 # Sections other apps add to the CRM contact record (crm imports none of them; see crm/views.py).
-CRM_CONTACT_PANELS: list[str] = []
+CRM_CONTACT_PANELS: list[str] = ["imsubsystem.panels.contact_conversations"]
+
+# --- IM switch (docs/imsubsystem.md) -----------------------------------------------------------
+# Inbox credentials are encrypted with a key derived from this (SECRET_KEY when empty).
+CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
+CREDENTIALS_KEY_FALLBACKS = env.list("CREDENTIALS_KEY_FALLBACKS", default=[])
+# Dotted paths of callables given a plain dict of every new message after commit (the bots register
+# here, so the switch never imports them).
+IM_BOT_HANDLERS: list[str] = []
+# A customer writing within this many seconds of a close reopens that conversation; later, a new one.
+IM_REOPEN_WINDOW_S = env.int("IM_REOPEN_WINDOW_S", default=900)
+IM_MAX_TEXT_LENGTH = 4000

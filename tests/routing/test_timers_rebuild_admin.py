@@ -1,0 +1,147 @@
+"""Timers, rebuilding Redis from MySQL, the admin and the demo data."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
+
+from routing import selectors, services, timers
+from routing.backends import channel_kinds, set_backend
+from routing.backends.redis import RedisBackend
+from routing.models import AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
+from tests.factories import AgentProfileFactory, QueueFactory, UserFactory
+
+
+@pytest.fixture
+def redis_backend():
+    backend = RedisBackend({"url": settings.REDIS_URL}, channel_kinds=channel_kinds())
+    previous = set_backend(backend)
+    yield backend
+    set_backend(previous)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tick_expires_offers_and_sets_agent_away_after_missed_offers():
+    queue = QueueFactory(offer_timeout_s=10)
+    profile = AgentProfileFactory(queues=[queue], auto_away_after_missed=1)
+    services.agent_presence_set(agent_id=profile.user_id, status="available")
+    services.work_enqueue(ref=1, queue_id=queue.pk, channel_kind="web")
+    assert services.routing_tick() == 0
+    handled = services.routing_tick(now=timezone.now() + timedelta(seconds=11))
+    assert handled == 1
+    assert Offer.objects.get(ref=1).status == OfferStatus.EXPIRED
+    assert WorkItem.objects.get(ref=1).status == WorkStatus.WAITING
+    assert AgentProfile.objects.get(pk=profile.pk).status == AgentStatus.AWAY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tick_overflows_after_max_wait():
+    support = QueueFactory(name="Support")
+    sales = QueueFactory(name="Sales", max_wait_s=60, overflow_queue=support)
+    services.work_enqueue(ref=5, queue_id=sales.pk, channel_kind="web")
+    services.routing_tick(now=timezone.now() + timedelta(seconds=30))
+    assert WorkItem.objects.get(ref=5).queue_id == sales.pk
+    services.routing_tick(now=timezone.now() + timedelta(seconds=61))
+    assert WorkItem.objects.get(ref=5).queue_id == support.pk
+    assert [row["ref"] for row in selectors.queue_waiting(queue_id=support.pk)] == [5]
+
+
+def test_inprocess_ticker_calls_the_tick(monkeypatch):
+    fired = threading.Event()
+    stop = threading.Event()
+    monkeypatch.setattr(services, "routing_tick", lambda: fired.set())
+    monkeypatch.setattr(timers, "_started", False)
+    try:
+        assert timers.inprocess_timers_start(interval_s=0.01, stop=stop) is True
+        assert timers.inprocess_timers_start(interval_s=0.01, stop=stop) is False
+        assert fired.wait(5)
+    finally:
+        stop.set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_flushed_then_rebuilt_from_mysql(redis_backend):
+    sales = QueueFactory(name="Sales")
+    support = QueueFactory(name="Support")
+    busy = AgentProfileFactory(queues=[sales], default_capacity=2)
+    services.agent_presence_set(agent_id=busy.user_id, status="available")
+    now = timezone.now()
+    for ref in range(1, 41):
+        queue = sales if ref % 3 else support
+        services.work_enqueue(
+            ref=ref,
+            queue_id=queue.pk,
+            channel_kind="web",
+            priority=int(ref % 4 == 0),
+            enqueued_at=now - timedelta(seconds=1000 - (ref * 7919) % 997),
+        )
+    offer = Offer.objects.filter(status=OfferStatus.OPEN).first()
+    services.offer_accept(offer_id=offer.pk, agent_id=busy.user_id)
+    still_offered = Offer.objects.get(status=OfferStatus.OPEN)
+    before = {q.pk: [r["ref"] for r in selectors.queue_waiting(queue_id=q.pk)] for q in (sales, support)}
+    assert len(before[sales.pk]) + len(before[support.pk]) == 38
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    assert selectors.queue_waiting(queue_id=sales.pk) == []
+
+    call_command("rebuild_routing", verbosity=0)
+    # The open offer was withdrawn; every waiting item is back in its place, and the agent's free slot
+    # goes to the head of the queue in MySQL's order (priority, then the oldest).
+    assert Offer.objects.get(pk=still_offered.pk).status == OfferStatus.CANCELLED
+    order = list(
+        WorkItem.objects.filter(queue=sales, ref__in=[*before[sales.pk], still_offered.ref])
+        .order_by("-priority", "enqueued_at")
+        .values_list("ref", flat=True)
+    )
+    again = Offer.objects.get(status=OfferStatus.OPEN)
+    assert again.ref == order[0]
+    after = {q.pk: [r["ref"] for r in selectors.queue_waiting(queue_id=q.pk)] for q in (sales, support)}
+    assert after[sales.pk] == order[1:]
+    assert after[support.pk] == before[support.pk]
+    assert selectors.agent_load(agent_id=busy.user_id)["load"] == 2
+    # Decisions after the rebuild go on numbering after the ledger.
+    services.work_complete(ref=offer.ref)
+    assert WorkItem.objects.get(ref=offer.ref).status == WorkStatus.COMPLETED
+
+
+@pytest.mark.django_db
+def test_admin_pages_and_rebuild_action(admin_client_role):
+    queue = QueueFactory(name="Sales")
+    AgentProfileFactory(queues=[queue], skills={"billing": 2})
+    services.work_enqueue(ref=3, queue_id=queue.pk, channel_kind="web")
+    for url in (
+        "/admin/routing/queue/",
+        "/admin/routing/agentprofile/",
+        "/admin/routing/assignmentevent/",
+        "/admin/routing/workitem/",
+        "/admin/routing/offer/",
+        "/admin/routing/skill/",
+        f"/admin/routing/agentprofile/{AgentProfile.objects.get().pk}/change/",
+    ):
+        assert admin_client_role.get(url).status_code == 200, url
+    assert admin_client_role.get("/admin/routing/assignmentevent/add/").status_code == 403
+    response = admin_client_role.post(
+        "/admin/routing/queue/", {"action": "rebuild_routing", "_selected_action": [queue.pk]}, follow=True
+    )
+    assert "Routing rebuilt" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_demo_seed_is_idempotent():
+    for name in ("agent1", "agent2", "agent3"):
+        UserFactory(username=name)
+    from routing.demo import seed
+
+    seed()
+    seed()
+    assert set(Queue.objects.values_list("name", flat=True)) == {"Sales", "Support"}
+    assert Queue.objects.get(name="Sales").policy == "least_busy"
+    profiles = AgentProfile.objects.filter(user__username__in=["agent1", "agent2", "agent3"])
+    assert profiles.count() == 3
+    assert all(p.default_capacity == 3 and p.queues.count() == 2 for p in profiles)
