@@ -1,0 +1,342 @@
+"""The agent console's JSON endpoints under /api/v1/agent/ (docs/interface.md).
+
+Session-authenticated, for staff who handle or supervise conversations. Reads go through the switch's
+selectors and writes to the contact record through crm.services; nothing here changes a conversation
+(that is the agent socket's job, through the switch's services).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm import services as crm_services
+from crm.models import Contact
+from imsubsystem import selectors
+from imsubsystem.models import Conversation, Message
+from routing.models import AgentProfile, Queue
+
+HISTORY_PAGE = 500
+NOTES_SHOWN = 20
+PAST_CONVERSATIONS_SHOWN = 20
+CONSOLE_PERMISSIONS = ("imsubsystem.handle_conversations", "imsubsystem.supervise")
+
+
+def user_may_use_console(user) -> bool:
+    return user.is_authenticated and any(user.has_perm(p) for p in CONSOLE_PERMISSIONS)
+
+
+def _error(status: int, code: str, detail: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail, **extra}, status=status)
+
+
+def console_endpoint(view: Callable) -> Callable:
+    """JSON errors instead of login redirects, the role check, and no caching of personal data."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return _error(401, "auth_required", "Log in first.")
+        if not user_may_use_console(request.user):
+            return _error(403, "forbidden", "Your role cannot use the agent console.")
+        return view(request, *args, **kwargs)
+
+    return never_cache(wrapper)
+
+
+def _conversation_for(request: HttpRequest, conversation_id: int) -> Conversation | None:
+    """The conversation if this user may see it; None (answered as 404) otherwise, so ids do not leak."""
+    try:
+        conversation = selectors.conversation_get(conversation_id=conversation_id)
+    except Conversation.DoesNotExist:
+        return None
+    if not selectors.staff_may_access(user=request.user, conversation=conversation):
+        return None
+    return conversation
+
+
+def _not_found() -> JsonResponse:
+    return _error(404, "not_found", "No such conversation, or it is not yours.")
+
+
+def _previews(conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The last message of each conversation (notes included: only staff read this), one query."""
+    if not conversation_ids:
+        return {}
+    rows = Message.objects.filter(conversation_id__in=conversation_ids, seq=F("conversation__last_seq")).values(
+        "conversation_id", "text", "sender_kind", "private", "created_at", "attachments"
+    )
+    return {
+        row["conversation_id"]: {
+            "text": row["text"][:200] or ("Attachment" if row["attachments"] else ""),
+            "sender_kind": row["sender_kind"],
+            "private": row["private"],
+            "created_at": row["created_at"].isoformat(),
+        }
+        for row in rows
+    }
+
+
+def _queue_names(queue_ids) -> dict[int, str]:
+    ids = {q for q in queue_ids if q}
+    return dict(Queue.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def _decorate(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    previews = _previews([s["id"] for s in summaries])
+    names = _queue_names(s["queue_id"] for s in summaries)
+    for summary in summaries:
+        summary["last_message"] = previews.get(summary["id"])
+        summary["queue"] = (
+            {"id": summary["queue_id"], "name": names.get(summary["queue_id"], "")} if summary["queue_id"] else None
+        )
+    return summaries
+
+
+@console_endpoint
+@require_GET
+def my_conversations(request: HttpRequest) -> JsonResponse:
+    summaries = selectors.conversations_for_agent(user_id=request.user.pk, include_closed_since=timedelta(hours=1))
+    return JsonResponse({"conversations": _decorate(summaries)})
+
+
+def _queue_ids_for(user) -> list[int] | None:
+    """The queues whose waiting list this user sees: their own, or every queue for supervisors."""
+    if user.has_perm("imsubsystem.supervise"):
+        return None
+    return list(AgentProfile.objects.filter(user=user).values_list("queues__pk", flat=True).exclude(queues__pk=None))
+
+
+@console_endpoint
+@require_GET
+def queue_list(request: HttpRequest) -> JsonResponse:
+    summaries = selectors.conversations_waiting(queue_ids=_queue_ids_for(request.user))
+    waiting_since = dict(
+        Conversation.objects.filter(pk__in=[s["id"] for s in summaries]).values_list("pk", "queued_at")
+    )
+    positions: dict[int | None, int] = {}
+    for summary in _decorate(summaries):
+        positions[summary["queue_id"]] = positions.get(summary["queue_id"], 0) + 1
+        summary["position"] = positions[summary["queue_id"]]
+        since = waiting_since.get(summary["id"])
+        summary["waiting_since"] = since.isoformat() if since else None
+    return JsonResponse({"conversations": summaries})
+
+
+def _int_param(request: HttpRequest, name: str, default: int) -> int | None:
+    raw = request.GET.get(name, str(default))
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
+@console_endpoint
+@require_GET
+def conversation_messages(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    conversation = _conversation_for(request, conversation_id)
+    if conversation is None:
+        return _not_found()
+    after_seq = _int_param(request, "after_seq", 0)
+    if after_seq is None:
+        return _error(400, "invalid", "after_seq must be a whole number, 0 or more.")
+    messages = selectors.messages_after(
+        conversation_id=conversation.pk, after_seq=after_seq, include_private=True, limit=HISTORY_PAGE + 1
+    )
+    has_more = len(messages) > HISTORY_PAGE
+    # Stored payloads carry no attachment URLs; each viewer gets its own short-lived signed ones.
+    viewer = f"agent:{request.user.pk}"
+    messages = [
+        selectors.payload_for_viewer(m, viewer=viewer) if m["attachments"] else m for m in messages[:HISTORY_PAGE]
+    ]
+    return JsonResponse(
+        {
+            "conversation_id": conversation.pk,
+            "last_seq": conversation.last_seq,
+            "messages": messages,
+            "has_more": has_more,
+        }
+    )
+
+
+def _contact_payload(request: HttpRequest, contact: Contact, *, current_conversation_id: int) -> dict[str, Any]:
+    notes = contact.notes.select_related("author").order_by("-created_at", "-id")[:NOTES_SHOWN]
+    past = selectors.conversations_for_contact(contact_id=contact.pk, limit=PAST_CONVERSATIONS_SHOWN)
+    previews = _previews([c.pk for c in past])
+    return {
+        "id": contact.pk,
+        "display_name": contact.display_name,
+        "name": contact.name,
+        "emails": contact.emails,
+        "phones": contact.phones,
+        "language": contact.language,
+        "timezone": contact.timezone,
+        "company": contact.company.name if contact.company_id else "",
+        "custom_attributes": contact.custom_attributes,
+        "tags": [{"name": t.name, "color": t.color} for t in contact.tags.all()],
+        "identities": [
+            {
+                "kind": i.kind,
+                "kind_label": i.get_kind_display(),
+                "external_id": i.external_id,
+                "display_name": i.display_name,
+            }
+            for i in contact.identities.all()
+        ],
+        "notes": [
+            {
+                "id": n.pk,
+                "body": n.body,
+                "author": selectors.user_display_name(n.author) if n.author_id else "",
+                "created_at": n.created_at.isoformat(),
+            }
+            for n in notes
+        ],
+        "conversations": [
+            {
+                "id": c.pk,
+                "status": c.status,
+                "channel": c.inbox.name,
+                "created_at": c.created_at.isoformat(),
+                "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+                "agent": selectors.user_display_name(c.assignee) if c.assignee_id else "",
+                "wrap_up": c.wrap_up,
+                "current": c.pk == current_conversation_id,
+                "last_message": previews.get(c.pk),
+            }
+            for c in past
+        ],
+        "url": contact.get_absolute_url(),
+        "can_edit": request.user.has_perm("crm.change_contact"),
+        "can_add_note": request.user.has_perm("crm.add_note"),
+    }
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+CONTACT_FIELDS = {"name": str, "emails": list, "phones": list, "language": str, "timezone": str}
+
+
+@console_endpoint
+@require_http_methods(["GET", "POST"])
+def conversation_contact(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    conversation = _conversation_for(request, conversation_id)
+    if conversation is None:
+        return _not_found()
+    contact = selectors.conversation_contact(conversation_id=conversation.pk)
+    if request.method == "POST":
+        if not request.user.has_perm("crm.change_contact"):
+            return _error(403, "forbidden", "You may not edit contacts.")
+        data = _json_body(request)
+        if data is None:
+            return _error(400, "bad_json", "Send a JSON object.")
+        unknown = sorted(set(data) - set(CONTACT_FIELDS))
+        if unknown:
+            return _error(400, "invalid", f"Cannot edit: {', '.join(unknown)}.")
+        for field, kind in CONTACT_FIELDS.items():
+            if field in data and not isinstance(data[field], kind):
+                return _error(400, "invalid", f"{field} must be a {'list' if kind is list else 'string'}.")
+            if kind is list and field in data and not all(isinstance(v, str) for v in data[field]):
+                return _error(400, "invalid", f"{field} must be a list of strings.")
+        try:
+            crm_services.contact_update(contact=contact, data=data)
+        except ValidationError as exc:
+            # full_clean failed: nothing was saved; re-read so the reply shows what is stored.
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+            return _error(400, "invalid", "Some fields are not valid.", errors=errors)
+        contact = selectors.conversation_contact(conversation_id=conversation.pk)
+    return JsonResponse({"contact": _contact_payload(request, contact, current_conversation_id=conversation.pk)})
+
+
+@console_endpoint
+@require_POST
+def contact_note_add(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    conversation = _conversation_for(request, conversation_id)
+    if conversation is None:
+        return _not_found()
+    if not request.user.has_perm("crm.add_note"):
+        return _error(403, "forbidden", "You may not add notes.")
+    data = _json_body(request)
+    if data is None or not isinstance(data.get("body"), str):
+        return _error(400, "invalid", "Send a JSON object with a text body.")
+    contact = selectors.conversation_contact(conversation_id=conversation.pk)
+    try:
+        crm_services.note_create(contact=contact, author=request.user, body=data["body"])
+    except ValidationError as exc:
+        return _error(400, "invalid", " ".join(exc.messages))
+    return JsonResponse(
+        {"contact": _contact_payload(request, contact, current_conversation_id=conversation.pk)}, status=201
+    )
+
+
+@console_endpoint
+@require_GET
+def canned_responses(request: HttpRequest) -> JsonResponse:
+    seen: set[str] = set()
+    items = []
+    # The selector orders a user's own response before a shared one with the same shortcut.
+    for canned in selectors.canned_responses_for(user_id=request.user.pk):
+        if canned.shortcut in seen:
+            continue
+        seen.add(canned.shortcut)
+        items.append(
+            {
+                "id": canned.pk,
+                "shortcut": canned.shortcut,
+                "title": canned.title,
+                "text": canned.text,
+                "shared": canned.owner_id is None,
+            }
+        )
+    return JsonResponse({"canned_responses": items})
+
+
+@console_endpoint
+@require_GET
+def transfer_targets(request: HttpRequest) -> JsonResponse:
+    queues = [{"id": q.pk, "name": q.name} for q in Queue.objects.filter(is_active=True).order_by("name")]
+    profiles = (
+        AgentProfile.objects.select_related("user")
+        .filter(user__is_active=True)
+        .exclude(user=request.user)
+        .order_by("user__username")
+    )
+    agents = [
+        {"id": p.user_id, "name": selectors.user_display_name(p.user), "detail": p.get_status_display()}
+        for p in profiles
+    ]
+    return JsonResponse({"queues": queues, "agents": agents})
+
+
+def agent_presence(*, user) -> str:
+    """The presence the console shows on load (the socket keeps it live afterwards)."""
+    status = AgentProfile.objects.filter(user=user).values_list("status", flat=True).first()
+    return status or "offline"
+
+
+urlpatterns = [
+    path("conversations", my_conversations, name="conversations"),
+    path("queue", queue_list, name="queue"),
+    path("conversations/<int:conversation_id>/messages", conversation_messages, name="conversation_messages"),
+    path("conversations/<int:conversation_id>/contact", conversation_contact, name="conversation_contact"),
+    path("conversations/<int:conversation_id>/contact/notes", contact_note_add, name="contact_note_add"),
+    path("canned", canned_responses, name="canned"),
+    path("transfer-targets", transfer_targets, name="transfer_targets"),
+]
