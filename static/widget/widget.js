@@ -654,8 +654,20 @@
         }
         break;
       case "conversation.started":
-        // The server replays the new conversation from its start right after this frame.
+        // The server replays the new conversation from its start right after this frame, but the
+        // new conversation's first status frame went out before this socket joined it: reconnect
+        // once the replay is in, and the ready frame brings the current status.
         followConversation(data.conversation_id);
+        setTimeout(function () {
+          attempts = 0;
+          if (socket && ready) {
+            var ws = socket;
+            socket = null;
+            ready = false;
+            ws.close();
+            connect();
+          }
+        }, 500);
         break;
       case "message.ack":
         clearTimeout(ackTimers.get(data.client_id));
