@@ -233,7 +233,7 @@ class MemoryBackend(BaseRoutingBackend):
 
     def _withdraw_offers(self, agent_id: int, now_ms: int, token: str, events) -> None:
         """An agent left: its open offers go to other agents at once."""
-        for offer_id in sorted(self.agents[agent_id]["offers"]):
+        for offer_id in sorted(self.agents[agent_id]["offers"], key=lambda o: self.offers[o]["ref"]):
             item = self.items[self.offers[offer_id]["ref"]]
             self._release_holder(item, "withdrawn", now_ms, events)
             item.update(declined=agent_id, declined_until=now_ms + self.queues[item["queue"]]["offer_ms"])

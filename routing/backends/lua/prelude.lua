@@ -291,10 +291,14 @@ local function release_holder(it, detail)
 end
 
 local function withdraw_offers(a)
-  local oids = redis.call('SMEMBERS', akey(a) .. ':offers')
-  table.sort(oids)
-  for _, oid in ipairs(oids) do
-    local it = load_item(redis.call('HGET', okey(oid), 'ref'))
+  -- In the order of the items' refs, as the memory backend does.
+  local refs = {}
+  for _, oid in ipairs(redis.call('SMEMBERS', akey(a) .. ':offers')) do
+    refs[#refs + 1] = tonumber(redis.call('HGET', okey(oid), 'ref'))
+  end
+  table.sort(refs)
+  for _, ref in ipairs(refs) do
+    local it = load_item(tostring(ref))
     release_holder(it, 'withdrawn')
     it.declined = a
     it.declined_until = NOW + num(redis.call('HGET', qkey(it.queue, 'conf'), 'offer_ms'))
