@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class BotsConfig(AppConfig):
     name = "bots"
     verbose_name = "Automatic responses"
+
+    def ready(self) -> None:
+        from bots import receivers
+
+        receivers.connect()

@@ -1,5 +1,13 @@
 """factory_boy factories, one module per app; import them from here."""
 
+from tests.factories.bots import (  # noqa: F401
+    BotFlowFactory,
+    BusinessHoursFactory,
+    FaqEntryFactory,
+    FlowStepFactory,
+    SpecialDayFactory,
+    WeeklyHoursFactory,
+)
 from tests.factories.crm import (  # noqa: F401
     CompanyFactory,
     ContactFactory,
