@@ -21,7 +21,7 @@ def backoff_seconds(retries: int) -> float:
 
 
 @shared_task(bind=True, max_retries=None)
-def fetch_remote_media(self, attachment_id: int, url: str, headers: dict | None = None) -> str | None:
+def fetch_remote_media(self, attachment_id: int, url: str, headers: dict | None = None):
     """Fetch a platform's media file into a pending attachment; the attachment ends ready or failed."""
     try:
         attachment = services.attachment_fetch_remote(attachment_id=attachment_id, url=url, headers=headers)
@@ -32,6 +32,11 @@ def fetch_remote_media(self, attachment_id: int, url: str, headers: dict | None 
             if pending is not None:
                 services.attachment_mark_failed(attachment=pending, reason=f"Gave up after {attempts} attempts: {exc}")
             return "failed"
+        if self.request.is_eager:
+            # Run in-process (embedded profile, tests) there is no worker to come back later, and with
+            # task_eager_propagates a raised Retry would reach the caller: Celery re-runs an eager task
+            # at once when it returns its Retry instead.
+            return self.retry(exc=exc, throw=False)
         raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
     return attachment.status if attachment is not None else None
 

@@ -71,6 +71,7 @@ def s3_storage(settings, s3_endpoint):
                 "querystring_expire": 300,
                 "file_overwrite": False,
                 "addressing_style": "path",
+                "signature_version": "s3v4",
             },
         },
     }
