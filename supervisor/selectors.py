@@ -1,0 +1,118 @@
+"""Reads of the supervisor app: who may watch what (scope), and the conversations a supervisor opens.
+
+Scope: an admin (superuser or the Admin role) sees every queue; a supervisor (the `imsubsystem.supervise`
+permission) sees the queues of the teams they supervise, and the agents who serve those queues; anyone
+else sees nothing. Every view, socket and action goes through these functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from crm.roles import ADMIN, user_roles
+from imsubsystem import selectors as switch_selectors
+from imsubsystem.models import Conversation
+from routing.models import AgentProfile, Queue
+
+
+def user_is_admin(user) -> bool:
+    return bool(user and user.is_authenticated and (user.is_superuser or ADMIN in user_roles(user)))
+
+
+def user_may_supervise(user) -> bool:
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    return user_is_admin(user) or user.has_perm("imsubsystem.supervise")
+
+
+def queue_ids_visible(*, user) -> frozenset[int]:
+    """Ids of the queues this user may watch and act on (empty for non-supervisors)."""
+    if not user_may_supervise(user):
+        return frozenset()
+    if user_is_admin(user):
+        return frozenset(Queue.objects.values_list("pk", flat=True))
+    return frozenset(Queue.objects.filter(supervisor_teams__supervisors=user).values_list("pk", flat=True).distinct())
+
+
+def agent_ids_visible(*, user, queue_ids: frozenset[int] | None = None) -> frozenset[int]:
+    """User ids of the agents serving at least one visible queue (an admin sees every agent)."""
+    if not user_may_supervise(user):
+        return frozenset()
+    if user_is_admin(user):
+        return frozenset(AgentProfile.objects.values_list("user_id", flat=True))
+    queue_ids = queue_ids if queue_ids is not None else queue_ids_visible(user=user)
+    return frozenset(AgentProfile.objects.filter(queues__in=queue_ids).values_list("user_id", flat=True).distinct())
+
+
+def queues_visible(*, user) -> list[dict[str, Any]]:
+    ids = queue_ids_visible(user=user)
+    return [
+        {"id": q.pk, "name": q.name, "is_active": q.is_active}
+        for q in Queue.objects.filter(pk__in=ids).order_by("name")
+    ]
+
+
+def agents_visible(*, user) -> list[dict[str, Any]]:
+    ids = agent_ids_visible(user=user)
+    profiles = AgentProfile.objects.filter(user_id__in=ids).select_related("user").order_by("user__username")
+    return [{"id": p.user_id, "name": switch_selectors.user_display_name(p.user)} for p in profiles]
+
+
+def conversation_visible(*, user, conversation_id: int) -> Conversation | None:
+    """The conversation if it belongs to a visible queue (admins: any conversation), else None.
+
+    A supervisor also sees a conversation without a queue that is assigned to an agent they supervise.
+    """
+    if not user_may_supervise(user):
+        return None
+    conversation = Conversation.objects.select_related("contact", "inbox", "queue", "assignee").filter(
+        pk=conversation_id
+    )
+    if not user_is_admin(user):
+        queue_ids = queue_ids_visible(user=user)
+        agent_ids = agent_ids_visible(user=user, queue_ids=queue_ids)
+        conversation = conversation.filter(Q(queue_id__in=queue_ids) | Q(queue__isnull=True, assignee_id__in=agent_ids))
+    return conversation.first()
+
+
+def conversation_read_only(*, user, conversation_id: int) -> dict[str, Any] | None:
+    """A visible conversation and its whole history, internal notes included, as plain dicts."""
+    conversation = conversation_visible(user=user, conversation_id=conversation_id)
+    if conversation is None:
+        return None
+    return {
+        "conversation": {
+            **switch_selectors.conversation_summary(conversation),
+            "queue": conversation.queue.name if conversation.queue else None,
+            "assignee": switch_selectors.user_display_name(conversation.assignee) if conversation.assignee else None,
+            "inbox": conversation.inbox.name,
+        },
+        "messages": switch_selectors.messages_after(conversation_id=conversation.pk, after_seq=0, include_private=True),
+    }
+
+
+def conversations_open_in_scope(*, user, queue_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Open conversations (waiting or assigned) of the visible queues, oldest wait first."""
+    queue_ids = queue_ids_visible(user=user)
+    if queue_id is not None:
+        queue_ids = queue_ids & {queue_id}
+    rows = (
+        Conversation.objects.filter(queue_id__in=queue_ids, status__in=("queued", "offered", "assigned"))
+        .select_related("contact", "queue", "assignee")
+        .order_by("queued_at", "id")[:limit]
+    )
+    return [
+        {
+            "id": c.pk,
+            "status": c.status,
+            "contact": c.contact.display_name,
+            "queue_id": c.queue_id,
+            "queue": c.queue.name if c.queue else None,
+            "assignee_id": c.assignee_id,
+            "assignee": switch_selectors.user_display_name(c.assignee) if c.assignee else None,
+            "queued_at": c.queued_at.isoformat() if c.queued_at else None,
+        }
+        for c in rows
+    ]

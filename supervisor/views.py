@@ -1,0 +1,260 @@
+"""Pages and JSON endpoints of the supervisor dashboard. Interfaces only: check the user, parse, call one
+selector, statistics function or service, answer."""
+
+from __future__ import annotations
+
+import csv
+import json
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from supervisor import selectors, services, stats
+from supervisor.forms import ReportFilterForm, StaffingFilterForm
+from supervisor.services import SupervisorError
+
+ERROR_STATUS = {"forbidden": 403, "not_found": 404}
+
+
+def supervisor_required(view):
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not selectors.user_may_supervise(request.user):
+            raise PermissionDenied("Only supervisors and admins may open the supervisor pages.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _error(exc: SupervisorError) -> JsonResponse:
+    return JsonResponse({"error": exc.code, "detail": exc.detail}, status=ERROR_STATUS.get(exc.code, 400))
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise SupervisorError("invalid", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise SupervisorError("invalid", "The body must be a JSON object.")
+    return body
+
+
+@supervisor_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    config = {
+        "ws_path": "/ws/v1/supervisor/live/",
+        "snapshot_url": "/supervisor/api/snapshot",
+        "api_base": "/supervisor/api/",
+        "queues": selectors.queues_visible(user=request.user),
+        "agents": selectors.agents_visible(user=request.user),
+    }
+    return render(request, "supervisor/dashboard.html", {"dashboard_config": config})
+
+
+@supervisor_required
+@require_GET
+def api_snapshot(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(stats.queue_stats_snapshot(user=request.user))
+
+
+@supervisor_required
+@require_GET
+def api_conversations(request: HttpRequest) -> JsonResponse:
+    queue_id = request.GET.get("queue_id")
+    try:
+        queue_id = int(queue_id) if queue_id else None
+    except ValueError:
+        return JsonResponse({"error": "invalid", "detail": "queue_id must be an integer."}, status=400)
+    return JsonResponse({"conversations": selectors.conversations_open_in_scope(user=request.user, queue_id=queue_id)})
+
+
+@supervisor_required
+@require_GET
+def api_conversation(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    found = selectors.conversation_read_only(user=request.user, conversation_id=conversation_id)
+    if found is None:
+        return JsonResponse({"error": "not_found", "detail": "No such conversation in your queues."}, status=404)
+    return JsonResponse(found)
+
+
+@supervisor_required
+@require_GET
+def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    found = selectors.conversation_read_only(user=request.user, conversation_id=conversation_id)
+    if found is None:
+        raise Http404("No such conversation in your queues.")
+    return render(request, "supervisor/conversation.html", found)
+
+
+@supervisor_required
+@require_POST
+def api_transfer(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    try:
+        body = _json_body(request)
+        services.conversation_reassign(
+            by_user=request.user,
+            conversation_id=conversation_id,
+            queue_id=body.get("queue_id"),
+            agent_id=body.get("agent_id"),
+        )
+    except SupervisorError as exc:
+        return _error(exc)
+    return JsonResponse({"ok": True})
+
+
+@supervisor_required
+@require_POST
+def api_note(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    try:
+        body = _json_body(request)
+        message = services.whisper_send(
+            by_user=request.user,
+            conversation_id=conversation_id,
+            text=body.get("text"),
+            client_id=body.get("client_id"),
+        )
+    except SupervisorError as exc:
+        return _error(exc)
+    return JsonResponse({"message": message}, status=201)
+
+
+@supervisor_required
+@require_POST
+def api_agent_status(request: HttpRequest, agent_id: int) -> JsonResponse:
+    try:
+        body = _json_body(request)
+        services.agent_status_change(by_user=request.user, agent_id=agent_id, status=body.get("status"))
+    except SupervisorError as exc:
+        return _error(exc)
+    return JsonResponse({"ok": True})
+
+
+# --- reports ----------------------------------------------------------------------------------------------
+REPORT_COLUMNS = [
+    ("volume", "Volume"),
+    ("answered", "Answered"),
+    ("abandoned", "Abandoned"),
+    ("abandonment", "Abandonment"),
+    ("service_level", "Service level"),
+    ("average_wait_s", "Avg wait (s)"),
+    ("first_response_s", "First response (s)"),
+    ("handle_s", "Handle time (s)"),
+    ("resolved", "Resolved"),
+    ("resolution", "Resolution"),
+    ("satisfaction", "Satisfaction (1-5)"),
+    ("rated", "Ratings"),
+]
+
+
+def _report(request: HttpRequest) -> tuple[ReportFilterForm, list[dict[str, Any]] | None]:
+    queues = selectors.queues_visible(user=request.user)
+    # Always bound: every field is optional, so an empty query gives the default report (the last 7 days).
+    form = ReportFilterForm(request.GET, queues=queues)
+    if not form.is_valid():
+        return form, None
+    data = form.cleaned_data
+    queue_ids = {q["id"] for q in queues}
+    if data.get("queue"):
+        queue_ids &= {data["queue"]}
+    names = {q["id"]: q["name"] for q in queues}
+    agent_ids = None
+    if data["dimension"] == "agent":
+        agents = selectors.agents_visible(user=request.user)
+        names = {a["id"]: a["name"] for a in agents}
+        agent_ids = list(names)
+    rows = stats.report_rows(
+        start=data["start_at"],
+        end=data["end_at"],
+        period=data["period"],
+        dimension=data["dimension"],
+        queue_ids=list(queue_ids),
+        agent_ids=agent_ids,
+    )
+    key = data["dimension"] + "_id"
+    for row in rows:
+        row["name"] = names.get(row[key], f"#{row[key]}")
+        row["bucket_label"] = timezone.localtime(row["bucket"]).strftime(
+            "%Y-%m-%d" if data["period"] == "day" else "%Y-%m-%d %H:00"
+        )
+    form.report_data = data
+    return form, rows
+
+
+@supervisor_required
+@require_GET
+def reports(request: HttpRequest) -> HttpResponse:
+    form, rows = _report(request)
+    chart = None
+    if rows is not None:
+        chart = [
+            {
+                "bucket": r["bucket_label"],
+                "name": r["name"],
+                "volume": r["volume"],
+                "service_level": r["service_level"],
+                "abandonment": r["abandonment"],
+            }
+            for r in rows
+        ]
+    return render(
+        request,
+        "supervisor/reports.html",
+        {
+            "form": form,
+            "rows": rows,
+            "columns": REPORT_COLUMNS,
+            "chart": chart,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@supervisor_required
+@require_GET
+def reports_csv(request: HttpRequest) -> HttpResponse:
+    form, rows = _report(request)
+    if rows is None:
+        return HttpResponse(
+            "; ".join(m for e in form.errors.values() for m in e), status=400, content_type="text/plain"
+        )
+    data = form.report_data
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"switchboard-{data['dimension']}-{data['period']}-{data['start']}-{data['end']}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(["period_start", data["dimension"] + "_id", data["dimension"], *[k for k, _ in REPORT_COLUMNS]])
+    for row in rows:
+        name = row["name"]
+        # A cell starting with = + - @ is a formula to spreadsheet programs: neutralise it.
+        if name[:1] in ("=", "+", "-", "@"):
+            name = "'" + name
+        writer.writerow(
+            [
+                timezone.localtime(row["bucket"]).isoformat(),
+                row[data["dimension"] + "_id"],
+                name,
+                *["" if row[k] is None else row[k] for k, _ in REPORT_COLUMNS],
+            ]
+        )
+    return response
+
+
+@supervisor_required
+@require_GET
+def staffing(request: HttpRequest) -> HttpResponse:
+    form = StaffingFilterForm(request.GET)
+    plan = None
+    if form.is_valid():
+        data = form.cleaned_data
+        queue_ids = [q["id"] for q in selectors.queues_visible(user=request.user) if q["is_active"]]
+        plan = stats.staffing_plan(queue_ids=queue_ids, weeks=data["weeks"], weekday=data["weekday"])
+    return render(request, "supervisor/staffing.html", {"form": form, "plan": plan})
