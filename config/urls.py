@@ -5,6 +5,8 @@ from django.urls import include, path
 from config import views
 
 urlpatterns = [
+    # First: the supervisor app's /supervisor/ replaces the switch's placeholder page of the same path.
+    path("supervisor/", include("supervisor.urls")),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
