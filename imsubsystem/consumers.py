@@ -203,6 +203,10 @@ class WidgetConsumer(SwitchSocket):
             return
         if kind == "auth":
             raise SwitchError("invalid", "Already authenticated.")
+        # A widget socket speaks for one customer's own conversation only; naming any other is refused
+        # the same way whether it exists or not.
+        if "conversation_id" in frame and frame["conversation_id"] != self.conversation_id:
+            raise SwitchError("not_found", "No such conversation.")
         if kind == "typing":
             if self.conversation_id is not None:
                 await services.typing_publish(

@@ -361,3 +361,11 @@ def _service_level(queue, day_start) -> float:
 
 def user_get(*, user_id: int):
     return get_user_model().objects.filter(pk=user_id).first()
+
+
+def agent_queue_ids(*, user_id: int) -> list[int]:
+    """The queues an agent works (their sockets join those queues' groups for queue-list updates)."""
+    from routing.models import AgentProfile
+
+    memberships = AgentProfile.queues.through.objects.filter(agentprofile__user_id=user_id)
+    return list(memberships.values_list("queue_id", flat=True))

@@ -655,7 +655,9 @@ def conversation_requeued(*, conversation_id: int, queue_id: int) -> bool:
     """Routing put the conversation (back) in a queue: after a reject or expiry, a transfer, an overflow."""
     with transaction.atomic():
         conversation = _lock(conversation_id)
-        if not status_move_allowed(current=conversation.status, new=S.QUEUED):
+        # Only a conversation routing still holds goes back to a queue; a closed one reopens through
+        # conversation_queue when the customer writes, never through a late signal.
+        if conversation.status not in (S.QUEUED, S.OFFERED, S.ASSIGNED):
             return False
         previous = conversation.assignee_id
         conversation.status = S.QUEUED

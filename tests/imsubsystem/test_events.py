@@ -1,0 +1,65 @@
+"""imsubsystem/events.py: the declarations, the validator, and every frame a full flow emits."""
+
+from __future__ import annotations
+
+import pytest
+
+from imsubsystem.events import CLIENT_FRAMES, ERROR_CODES, SERVER_FRAMES, FrameError, error_frame, frame_validate
+
+MESSAGE = {
+    "id": 1,
+    "conversation_id": 2,
+    "seq": 3,
+    "client_id": None,
+    "sender": {"kind": "agent", "name": "Alice", "id": 7},
+    "text": "Hi",
+    "attachments": [{"id": 5, "status": "ready", "name": "a.png", "content_type": "image/png", "size": 3}],
+    "private": False,
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "delivery_status": "stored",
+}
+
+
+def test_a_valid_message_frame_passes():
+    frame_validate({"type": "message.new", "message": MESSAGE}, direction="server")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "message.new", "message": {**MESSAGE, "seq": "3"}},
+        {"type": "message.new", "message": {**MESSAGE, "sender": {"kind": "robot", "name": "x"}}},
+        {"type": "message.new", "message": {**MESSAGE, "secret": 1}},
+        {"type": "message.new"},
+        {"type": "conversation.status", "conversation_id": 1, "status": "lost"},
+        {"type": "read", "conversation_id": 1, "by": "agent", "up_to_seq": True},
+        {"type": "nope"},
+        [],
+    ],
+)
+def test_invalid_server_frames_are_caught(frame):
+    with pytest.raises(FrameError):
+        frame_validate(frame, direction="server")
+
+
+def test_client_frames_may_carry_extra_fields_but_not_wrong_ones():
+    frame_validate({"type": "ping", "sent_at": 1}, direction="client")
+    with pytest.raises(FrameError) as refused:
+        frame_validate({"type": "offer.accept"}, direction="client")
+    assert refused.value.code == "invalid"
+    with pytest.raises(FrameError) as refused:
+        frame_validate({"type": "message.new", "message": MESSAGE}, direction="client")
+    assert refused.value.code == "unknown_type"
+
+
+def test_error_frames_use_declared_codes():
+    for code in ERROR_CODES:
+        frame_validate(error_frame(code, client_id="c"), direction="server")
+
+
+def test_every_declared_frame_has_a_type_literal_matching_its_key():
+    import typing
+
+    for registry in (SERVER_FRAMES, CLIENT_FRAMES):
+        for name, declaration in registry.items():
+            assert name in typing.get_args(typing.get_type_hints(declaration)["type"])
