@@ -44,7 +44,7 @@ async def _take_offer(communicator) -> dict:
 
 async def test_offer_accept_then_chat_both_ways(inbox, make_agent, widget_session, frame_log):
     """The richest flow; the autouse frame_log spy checks every frame it emits against events.py."""
-    token, session = widget_session
+    token, _ = widget_session
     agent = await database_sync_to_async(make_agent)("alice")
     agent_ws = await _agent_socket(agent)
     await _available(agent_ws)

@@ -58,7 +58,7 @@ async def test_a_retried_client_id_returns_the_first_message_and_stores_one_row(
 
 
 async def test_resume_after_a_dropped_socket_replays_what_was_sent_meanwhile(widget_session, make_agent):
-    token, session = widget_session
+    token, _ = widget_session
     agent = await database_sync_to_async(make_agent)("a1")
     communicator, _ = await _authed(token)
     await send(communicator, {"type": "message.send", "client_id": "c1", "text": "Hi"})
