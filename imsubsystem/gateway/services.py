@@ -175,7 +175,7 @@ def inbound_event_process(*, event_id: int, on_media: Callable[[int, int, dict],
         )
         with transaction.atomic():
             attachment_ids = _pending_attachments(inbox=inbox, channel_kind=channel_kind, message=message)
-            inbound_message_receive(
+            _payload, created = inbound_message_receive(
                 inbox_id=inbox.id,
                 contact_id=identity.contact_id,
                 text=_media_text(message) if not attachment_ids else message.text,
@@ -184,9 +184,12 @@ def inbound_event_process(*, event_id: int, on_media: Callable[[int, int, dict],
                 sent_at=message.sent_at,
                 attachment_ids=attachment_ids,
             )
-            _event_done(event_id)
-            for attachment_id, ref in zip(attachment_ids, message.media, strict=True):
+            if not created:
+                # The switch already had this message: drop the new placeholders and fetch nothing.
+                transaction.set_rollback(True)
+            for attachment_id, ref in zip(attachment_ids, message.media, strict=False):
                 transaction.on_commit(lambda a=attachment_id, r=ref: on_media(a, inbox.id, r.as_dict()), robust=True)
+        _event_done(event_id)
         return
     except SwitchError as exc:
         if exc.code not in PERMANENT_SWITCH_ERRORS:
