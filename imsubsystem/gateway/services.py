@@ -395,7 +395,7 @@ def _outbound_message(item: OutboxItem) -> OutboundMessage:
     if item.attachments:
         from imsubsystem.selectors import attachments_describe
 
-        base = str(getattr(settings, "PUBLIC_BASE_URL", "") or "").rstrip("/")
+        base = str(getattr(settings, "MEDIA_PUBLIC_BASE_URL", "") or "").rstrip("/")
         described = attachments_describe(item.attachments)
         attachments = tuple(
             {
