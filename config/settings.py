@@ -330,7 +330,16 @@ CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
 CREDENTIALS_KEY_FALLBACKS = env.list("CREDENTIALS_KEY_FALLBACKS", default=[])
 # Dotted paths of callables given a plain dict of every new message after commit (the bots register
 # here, so the switch never imports them).
-IM_BOT_HANDLERS: list[str] = []
+IM_BOT_HANDLERS: list[str] = ["bots.handlers.on_message"]
 # A customer writing within this many seconds of a close reopens that conversation; later, a new one.
 IM_REOPEN_WINDOW_S = env.int("IM_REOPEN_WINDOW_S", default=900)
 IM_MAX_TEXT_LENGTH = 4000
+
+# --- Automatic responses (docs/bots.md) --------------------------------------------------------
+# A bot turn past the soft limit hands the customer to a person; the watchdog does the same for a
+# message no worker answered within BOTS_REPLY_TIMEOUT_S (longer than the hard limit, soft + 10 s).
+BOTS_SOFT_TIME_LIMIT_S = env.int("BOTS_SOFT_TIME_LIMIT_S", default=10)
+BOTS_REPLY_TIMEOUT_S = env.int("BOTS_REPLY_TIMEOUT_S", default=30)
+CELERY_BEAT_SCHEDULE["bots-watchdog"] = {"task": "bots.tasks.bot_watchdog", "schedule": 10.0}
+# Idle reminders and auto-close, and queue position messages.
+CELERY_BEAT_SCHEDULE["bots-timers"] = {"task": "bots.tasks.bots_timers", "schedule": 30.0}
