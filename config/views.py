@@ -59,3 +59,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if failing:
         body["errors"] = failing
     return JsonResponse(body, status=status)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format. Reachable from the addresses in METRICS_ALLOWED_IPS only."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from config import metrics as metrics_module
+
+    if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
+        return HttpResponse("Forbidden", status=403, content_type="text/plain")
+    return HttpResponse(metrics_module.render(), content_type=CONTENT_TYPE_LATEST)
