@@ -360,6 +360,7 @@
     }
     if (data.conversation && typeof data.conversation === "object") mergeSummaries([data.conversation], false);
     refreshMine().then(function () {
+      if (state.pickedId === id) showTab("mine");
       if (!state.currentId || state.pickedId === id) openConversation(id);
       state.pickedId = null;
     });
@@ -630,7 +631,7 @@
   function oldestOffer() {
     var first = null;
     state.offers.forEach(function (offer, offerId) {
-      if (!first) first = offerId;
+      if (!first && !offer.node.classList.contains("answered")) first = offerId;
     });
     return first;
   }
