@@ -59,6 +59,12 @@ def frame_log(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _no_bots(settings):
+    """The switch on its own: no bot handler unless a test registers its double."""
+    settings.IM_BOT_HANDLERS = []
+
+
+@pytest.fixture(autouse=True)
 def routing_backend():
     """Routing's in-process backend: these tests drive one process; routing's own contract suite runs
     the same decisions on Redis."""
