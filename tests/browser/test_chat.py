@@ -287,3 +287,29 @@ def test_an_offer_counts_down_and_alt_a_accepts_it(shop, live_server_url, new_co
     expect(agent.locator("#con-mine .con-item")).to_have_count(1)
     conversation = Conversation.objects.get(inbox=shop["inbox"])
     assert conversation.status == "assigned" and conversation.assignee_id == shop["agent"].pk
+
+
+def test_customer_attaches_an_image_and_the_agent_sees_it_and_typing(shop, live_server_url, new_context, tmp_path):
+    from PIL import Image
+
+    image_path = tmp_path / "parcel.png"
+    Image.new("RGB", (40, 30), (200, 80, 40)).save(image_path)
+    customer = open_widget(new_context(), live_server_url)
+    agent = log_in_agent(new_context(), live_server_url)
+    customer_send(customer, "My parcel arrived damaged")
+    pick_from_queue(agent)
+
+    customer.locator(".sbw-input").press_sequentially("here is a photo")
+    expect(agent.locator("#con-typing")).to_contain_text("is typing")
+
+    customer.locator(".sbw-file").set_input_files(str(image_path))
+    expect(customer.locator(".sbw-staged .sbw-chip")).to_contain_text("parcel.png")
+    customer.locator(".sbw-input").press("Enter")
+    expect(customer.locator(".sbw-msg[data-state=sending]")).to_have_count(0)
+    expect(customer.locator(".sbw-msg[data-seq='2'] img.sbw-thumb")).to_be_visible()
+
+    agent_image = agent.locator("#con-messages .msg[data-seq='2'] .msg-attachment img")
+    expect(agent_image).to_be_visible()
+    assert agent_image.evaluate("img => img.complete && img.naturalWidth") == 40
+    message = Message.objects.get(conversation__inbox=shop["inbox"], seq=2)
+    assert message.text == "here is a photo" and len(message.attachments) == 1
