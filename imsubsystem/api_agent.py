@@ -114,7 +114,7 @@ def _queue_ids_for(user) -> list[int] | None:
     """The queues whose waiting list this user sees: their own, or every queue for supervisors."""
     if user.has_perm("imsubsystem.supervise"):
         return None
-    return list(AgentProfile.objects.filter(user=user).values_list("queues__pk", flat=True).exclude(queues__pk=None))
+    return selectors.agent_queue_ids(user_id=user.pk)
 
 
 @console_endpoint
