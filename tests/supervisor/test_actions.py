@@ -1,0 +1,132 @@
+"""Supervisor actions from the page: agent status, transfer, internal note; each limited to the team."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from imsubsystem import services as switch
+from imsubsystem.models import Conversation, Message
+from routing.models import AgentProfile
+from supervisor import services
+from supervisor.services import SupervisorError
+from tests.factories import ContactFactory
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def post(client, url, body):
+    return client.post(url, data=json.dumps(body), content_type="application/json")
+
+
+def waiting_conversation(inbox) -> Conversation:
+    conversation_id = switch.conversation_for_customer(inbox_id=inbox.pk, contact_id=ContactFactory().pk)
+    return Conversation.objects.get(pk=conversation_id)
+
+
+def test_status_change_of_own_agent(teams):
+    response = post(client_for(teams["sup_a"]), f"/supervisor/api/agents/{teams['ag_a'].pk}/status", {"status": "away"})
+    assert response.status_code == 200
+    assert AgentProfile.objects.get(user=teams["ag_a"]).status == "away"
+
+
+def test_status_change_of_another_teams_agent_is_refused(teams):
+    response = post(client_for(teams["sup_a"]), f"/supervisor/api/agents/{teams['ag_b'].pk}/status", {"status": "away"})
+    assert response.status_code == 404
+    assert AgentProfile.objects.get(user=teams["ag_b"]).status == "available"
+
+
+def test_bad_status_is_refused(teams):
+    response = post(
+        client_for(teams["sup_a"]), f"/supervisor/api/agents/{teams['ag_a'].pk}/status", {"status": "lunch"}
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid"
+
+
+def test_whisper_is_a_private_message_from_the_supervisor(teams):
+    conversation = waiting_conversation(teams["sales_inbox"])
+    response = post(
+        client_for(teams["sup_a"]),
+        f"/supervisor/api/conversations/{conversation.pk}/notes",
+        {"text": "Offer the <b>refund</b>", "client_id": "n-1"},
+    )
+    assert response.status_code == 201
+    note = Message.objects.get(conversation=conversation, client_id="n-1")
+    assert note.private and note.sender_user_id == teams["sup_a"].pk and note.text == "Offer the <b>refund</b>"
+    conversation.refresh_from_db()
+    assert conversation.first_agent_reply_at is None  # a note is not an answer to the customer
+    # The same client_id again is the same note.
+    post(
+        client_for(teams["sup_a"]),
+        f"/supervisor/api/conversations/{conversation.pk}/notes",
+        {"text": "Offer the <b>refund</b>", "client_id": "n-1"},
+    )
+    assert Message.objects.filter(conversation=conversation, private=True, client_id="n-1").count() == 1
+
+
+def test_whisper_into_another_teams_conversation_is_refused(teams):
+    conversation = waiting_conversation(teams["support_inbox"])
+    response = post(
+        client_for(teams["sup_a"]), f"/supervisor/api/conversations/{conversation.pk}/notes", {"text": "hi"}
+    )
+    assert response.status_code == 404
+    assert not Message.objects.filter(conversation=conversation, private=True).exists()
+
+
+def test_empty_whisper_is_refused(teams):
+    conversation = waiting_conversation(teams["sales_inbox"])
+    with pytest.raises(SupervisorError) as caught:
+        services.whisper_send(by_user=teams["sup_a"], conversation_id=conversation.pk, text="  ")
+    assert caught.value.code == "empty"
+
+
+def test_transfer_to_an_agent_of_the_team(teams, django_capture_on_commit_callbacks):
+    conversation = waiting_conversation(teams["sales_inbox"])
+    # Routing's signals leave on commit: run them, so the switch moves the conversation.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(
+            client_for(teams["sup_a"]),
+            f"/supervisor/api/conversations/{conversation.pk}/transfer",
+            {"agent_id": teams["ag_a"].pk},
+        )
+    assert response.status_code == 200, response.content
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.assignee_id) == ("assigned", teams["ag_a"].pk)
+    assert Message.objects.filter(conversation=conversation, private=True, text__startswith="Transferred").exists()
+
+
+def test_transfer_to_another_teams_queue_is_refused(teams):
+    conversation = waiting_conversation(teams["sales_inbox"])
+    response = post(
+        client_for(teams["sup_a"]),
+        f"/supervisor/api/conversations/{conversation.pk}/transfer",
+        {"queue_id": teams["support"].pk},
+    )
+    assert response.status_code == 404
+    conversation.refresh_from_db()
+    assert conversation.queue_id == teams["sales"].pk
+
+
+def test_transfer_needs_exactly_one_target(teams):
+    conversation = waiting_conversation(teams["sales_inbox"])
+    response = post(
+        client_for(teams["sup_a"]),
+        f"/supervisor/api/conversations/{conversation.pk}/transfer",
+        {"queue_id": teams["sales"].pk, "agent_id": teams["ag_a"].pk},
+    )
+    assert response.status_code == 400
+
+
+def test_read_only_page_escapes_what_customers_wrote(teams):
+    conversation = waiting_conversation(teams["sales_inbox"])
+    switch.message_send(conversation_id=conversation.pk, sender_kind="customer", text="<script>alert(1)</script>")
+    page = client_for(teams["sup_a"]).get(f"/supervisor/conversations/{conversation.pk}/")
+    assert page.status_code == 200
+    assert b"<script>alert(1)</script>" not in page.content
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.content
