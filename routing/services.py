@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -71,10 +71,8 @@ def _agent_spec(profile: AgentProfile) -> dict[str, Any]:
 
 def agent_sync(*, profile: AgentProfile) -> None:
     """Tell the backend an agent's skills, queues, capacity and status; an available agent gets offers."""
-    with transaction.atomic():
-        _ensure_queues(profile.queues.all())
-        events = get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now()))
-        _apply(events)
+    _ensure_queues(profile.queues.all())
+    _persist(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
 
 
 def _ensure_queues(queues: Iterable[Queue]) -> None:
@@ -106,7 +104,7 @@ def _with_agent(agent_id: int, call: Callable[[], list[Event]]) -> list[Event]:
         if profile is None:
             raise
         _ensure_queues(profile.queues.all())
-        _apply(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
+        _persist(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
         return call()
 
 
@@ -172,6 +170,26 @@ _OFFER_REASONS = {
     "expired": OfferStatus.EXPIRED,
     "offer_cancelled": OfferStatus.CANCELLED,
 }
+
+
+_RETRYABLE_MYSQL_ERRORS = (1205, 1213)  # lock wait timeout, deadlock
+
+
+def _persist(events: Sequence[Event]) -> None:
+    """Write decisions the backend already made. They stand whatever MySQL says, so a deadlock between
+    two processes writing about the same items is retried rather than lost (when we own the transaction)."""
+    if not events:
+        return
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                _apply(events)
+            return
+        except OperationalError as error:
+            code = error.args[0] if error.args else None
+            if attempt == 4 or code not in _RETRYABLE_MYSQL_ERRORS or transaction.get_connection().in_atomic_block:
+                raise
+            time.sleep(0.01 * (attempt + 1))
 
 
 def _apply(events: Sequence[Event], *, outbox: _Outbox | None = None) -> None:
@@ -335,31 +353,29 @@ def work_enqueue(
             WorkItem.objects.create(ref=ref, **fields)
         else:
             WorkItem.objects.filter(pk=item.pk).update(**fields)
-        events = _with_queue(
-            queue.pk,
-            lambda: get_backend().work_enqueue(
-                ref=ref,
-                queue_id=queue.pk,
-                kind=channel_kind,
-                priority=priority,
-                skills=skills,
-                preferred_agent_id=preferred_agent_id or 0,
-                enqueued_ms=_ms(enqueued_at),
-                now_ms=_ms(now),
-            ),
-        )
-        _apply(events)
+    events = _with_queue(
+        queue.pk,
+        lambda: get_backend().work_enqueue(
+            ref=ref,
+            queue_id=queue.pk,
+            kind=channel_kind,
+            priority=priority,
+            skills=skills,
+            preferred_agent_id=preferred_agent_id or 0,
+            enqueued_ms=_ms(enqueued_at),
+            now_ms=_ms(now),
+        ),
+    )
+    _persist(events)
 
 
 def _work_release(ref: int, reason: str, final: str) -> None:
     now = timezone.now()
-    with transaction.atomic():
-        events = get_backend().work_release(ref=ref, reason=reason, now_ms=_ms(now))
-        _apply(events)
-        # Whatever the backend knew, MySQL ends with the item closed.
-        WorkItem.objects.filter(ref=ref, status__in=ACTIVE_WORK_STATUSES).update(
-            status=final, closed_at=now, close_reason=reason[:32]
-        )
+    _persist(get_backend().work_release(ref=ref, reason=reason, now_ms=_ms(now)))
+    # Whatever the backend knew, MySQL ends with the item closed.
+    WorkItem.objects.filter(ref=ref, status__in=ACTIVE_WORK_STATUSES).update(
+        status=final, closed_at=now, close_reason=reason[:32]
+    )
 
 
 def work_cancel(*, ref: int, reason: str = "abandoned") -> None:
@@ -382,37 +398,31 @@ def work_transfer(*, ref: int, queue_id: int | None = None, agent_id: int | None
         raise RoutingError("unknown_agent", f"User {agent_id} is not set up as an agent.")
     if not WorkItem.objects.filter(ref=ref, status__in=ACTIVE_WORK_STATUSES).exists():
         raise RoutingError("unknown_work", f"Conversation {ref} is not routed.")
-    with transaction.atomic():
 
-        def call() -> list[Event]:
-            return get_backend().work_transfer(
-                ref=ref, queue_id=queue_id or 0, agent_id=agent_id or 0, now_ms=_ms(timezone.now())
-            )
+    def call() -> list[Event]:
+        return get_backend().work_transfer(
+            ref=ref, queue_id=queue_id or 0, agent_id=agent_id or 0, now_ms=_ms(timezone.now())
+        )
 
-        events = _with_agent(agent_id or 0, lambda: _with_queue(queue_id or 0, call))
-        _apply(events)
-        if queue_id:
-            WorkItem.objects.filter(ref=ref).update(queued_at=timezone.now())
+    _persist(_with_agent(agent_id or 0, lambda: _with_queue(queue_id or 0, call)))
+    if queue_id:
+        WorkItem.objects.filter(ref=ref).update(queued_at=timezone.now())
 
 
 def work_pick(*, ref: int, agent_id: int) -> None:
     """An agent takes a waiting conversation from the queue list (manual pick)."""
-    with transaction.atomic():
-        events = _with_agent(
-            agent_id, lambda: get_backend().work_pick(ref=ref, agent_id=agent_id, now_ms=_ms(timezone.now()))
-        )
-        _apply(events)
+    _persist(
+        _with_agent(agent_id, lambda: get_backend().work_pick(ref=ref, agent_id=agent_id, now_ms=_ms(timezone.now())))
+    )
 
 
 def offer_accept(*, offer_id: str, agent_id: int) -> None:
-    with transaction.atomic():
-        _apply(get_backend().offer_accept(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
+    _persist(get_backend().offer_accept(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
 
 
 def offer_reject(*, offer_id: str, agent_id: int) -> None:
     """The agent says no: the conversation goes to the next agent at once, keeping its place."""
-    with transaction.atomic():
-        _apply(get_backend().offer_reject(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
+    _persist(get_backend().offer_reject(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
 
 
 def agent_presence_set(*, agent_id: int, status: str) -> None:
@@ -427,8 +437,8 @@ def agent_presence_set(*, agent_id: int, status: str) -> None:
             profile.status = status
             profile.status_changed_at = timezone.now()
             profile.save(update_fields=["status", "status_changed_at"])
-        _ensure_queues(profile.queues.all())
-        _apply(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
+    _ensure_queues(profile.queues.all())
+    _persist(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
 
 
 # --- timers ----------------------------------------------------------------------------------------------
@@ -440,11 +450,9 @@ def routing_tick(*, now: datetime | None = None, limit: int = 500) -> int:
     backend = get_backend()
     offer_ids, refs = backend.due(now_ms=now_ms, limit=limit)
     for offer_id in offer_ids:
-        with transaction.atomic():
-            _apply(backend.offer_expire(offer_id=offer_id, now_ms=now_ms))
+        _persist(backend.offer_expire(offer_id=offer_id, now_ms=now_ms))
     for ref in refs:
-        with transaction.atomic():
-            _apply(_with_queue_of(ref, lambda ref=ref: backend.work_reevaluate(ref=ref, now_ms=now_ms)))
+        _persist(_with_queue_of(ref, lambda ref=ref: backend.work_reevaluate(ref=ref, now_ms=now_ms)))
     return len(offer_ids) + len(refs)
 
 
