@@ -276,3 +276,22 @@ def test_inboxes_without_an_active_flow_go_straight_to_the_queue(inbox, contact)
     conversation_id = write(inbox, contact, "hello")
     assert status(conversation_id) == "queued"
     assert bot_texts(conversation_id) == []
+
+
+def test_embedded_timers_run_the_watchdog(flow, inbox, contact):
+    import threading
+
+    from bots import tasks, timers
+
+    with mock.patch.object(tasks.bot_reply, "delay"):
+        conversation_id = write(inbox, contact, "hello?")
+    BotSession.objects.update(pending_since=timezone.now() - timedelta(minutes=5))
+    stop = threading.Event()
+    with mock.patch.object(timers, "WATCHDOG_EVERY_S", 0.05), mock.patch.object(timers, "_started", False):
+        assert timers.inprocess_timers_start(stop=stop)
+        for _ in range(100):
+            if status(conversation_id) == "queued":
+                break
+            stop.wait(0.05)
+        stop.set()
+    assert status(conversation_id) == "queued"
