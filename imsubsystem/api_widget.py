@@ -195,13 +195,14 @@ def uploads(request: HttpRequest, session) -> HttpResponse:
     """POST multipart `file` → 201 {id, name, content_type, size, url}; sent later by attachment id."""
     if request.method != "POST":
         return _error("method_not_allowed", "Use POST.", 405)
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise SwitchError("invalid", "Send the file as multipart field 'file'.")
     from media.selectors import attachment_public_dict
     from media.services import attachment_upload
+    from media.uploads import upload_receive
 
     try:
+        # Refuses an oversized body from its Content-Length, or as soon as the limit is passed while
+        # reading, before it is all stored.
+        upload = upload_receive(request=request, channel_kind="web")
         attachment = attachment_upload(
             file=upload, channel_kind="web", uploader_kind="customer", uploader_id=str(session.contact_id)
         )

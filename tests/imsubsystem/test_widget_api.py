@@ -148,3 +148,15 @@ def test_an_upload_the_media_rules_refuse_is_a_400(client, inbox):
     evil.name = "invoice.pdf"
     response = client.post("/api/v1/widget/uploads", {"file": evil}, **_auth(token))
     assert response.status_code == 400
+
+
+def test_an_upload_over_the_channel_limit_is_a_413_and_stores_nothing(client, inbox):
+    from media.models import Attachment, MediaPolicy
+
+    MediaPolicy.objects.update_or_create(channel_kind="web", defaults={"max_size": 1024, "allowed_families": ["pdf"]})
+    token = _session(client).json()["session_token"]
+    big = io.BytesIO(b"%PDF-1.4\n" + b"0" * 200_000)
+    big.name = "big.pdf"
+    response = client.post("/api/v1/widget/uploads", {"file": big}, **_auth(token))
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+    assert Attachment.objects.count() == 0
