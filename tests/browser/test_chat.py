@@ -313,3 +313,38 @@ def test_customer_attaches_an_image_and_the_agent_sees_it_and_typing(shop, live_
     assert agent_image.evaluate("img => img.complete && img.naturalWidth") == 40
     message = Message.objects.get(conversation__inbox=shop["inbox"], seq=2)
     assert message.text == "here is a photo" and len(message.attachments) == 1
+
+
+def test_transfer_to_another_agent_moves_the_conversation_out_of_my_list(shop, live_server_url, new_context):
+    colleague = UserFactory(username="agent2", first_name="Sam", role=AGENT)
+    AgentProfileFactory(user=colleague, queues=[shop["queue"]], status="available")
+    customer = open_widget(new_context(), live_server_url)
+    agent = log_in_agent(new_context(), live_server_url)
+    customer_send(customer, "Can someone from billing help?")
+    pick_from_queue(agent)
+    expect(agent.locator("#con-mine .con-item")).to_have_count(1)
+
+    agent.keyboard.press("Alt+T")
+    expect(agent.locator("#con-transfer")).to_be_visible()
+    agent.select_option("#con-transfer-agent", label="Sam · Available")
+    agent.locator("#con-transfer button[value=ok]").click()
+
+    expect(agent.locator("#con-mine .con-item")).to_have_count(0)
+    expect(customer.locator(".sbw-banner")).to_contain_text("Sam")
+    conversation = Conversation.objects.get(inbox=shop["inbox"])
+    assert conversation.assignee_id == colleague.pk and conversation.status == "assigned"
+    # The transfer leaves a private system note: the agents' history explains the move, the customer
+    # never sees it.
+    note = Message.objects.get(conversation=conversation, sender_kind="system")
+    assert note.private and "Sam" in note.text
+    assert [text for _, text in widget_rows(customer)] == ["Can someone from billing help?"]
+
+
+def test_waiting_customers_see_their_queue_position(shop, live_server_url, new_context):
+    first = open_widget(new_context(), live_server_url)
+    customer_send(first, "First in line")
+    expect(first.locator(".sbw-banner")).to_have_text("Waiting for the next available agent…")
+    second = open_widget(new_context(), live_server_url)
+    customer_send(second, "Second in line")
+    # A conversation.status frame with queue {position, eta_s} follows every change in the queue.
+    expect(first.locator(".sbw-banner")).to_have_text(re.compile(r"^You are number 1 in the queue"))
