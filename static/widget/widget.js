@@ -516,7 +516,12 @@
 
   function connect() {
     clearTimeout(reconnectTimer);
-    if (socket || !state.token) return;
+    if (socket || refused) return;
+    if (!state.token) {
+      // No session yet (or it was refused and dropped): create one first, with the same backoff.
+      if (state.pending.length) ensureSession().then(connect, scheduleReconnect);
+      return;
+    }
     var ws = new WebSocket(socketUrl());
     socket = ws;
     ready = false;
@@ -545,9 +550,12 @@
     };
   }
 
+  var refused = false; // the inbox does not accept this site: retrying cannot help
+
   function scheduleReconnect() {
     clearTimeout(reconnectTimer);
-    if (!state.token) return;
+    if (refused) return;
+    if (!state.token && state.pending.length === 0) return;
     // Full jitter: a random wait up to the exponential cap, so a server restart is not answered by
     // every widget at the same instant.
     var cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, attempts));
@@ -701,6 +709,11 @@
 
   function handleError(data) {
     var code = String(data.code || "");
+    if (code === "origin_not_allowed") {
+      refused = true;
+      setConnection("Chat is not available on this site.");
+      return;
+    }
     if (code === "auth_failed" || (code === "auth_required" && !ready)) {
       // The stored session was revoked or expired: start a fresh one, keep unsent messages.
       var ws = socket;

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from crm.models import ChannelKind
@@ -348,3 +349,22 @@ def test_waiting_customers_see_their_queue_position(shop, live_server_url, new_c
     customer_send(second, "Second in line")
     # A conversation.status frame with queue {position, eta_s} follows every change in the queue.
     expect(first.locator(".sbw-banner")).to_have_text(re.compile(r"^You are number 1 in the queue"))
+
+
+def test_a_revoked_session_is_replaced_and_the_customer_can_still_write(shop, live_server_url, new_context):
+    from imsubsystem.models import WidgetSession
+
+    customer = open_widget(new_context(), live_server_url)
+    customer_send(customer, "Hello from the old session")
+    expect(customer.locator(".sbw-msg[data-seq='1'] .sbw-receipt")).to_have_text("Sent")
+    old = WidgetSession.objects.get()
+    WidgetSession.objects.filter(pk=old.pk).update(revoked_at=timezone.now())
+
+    customer.reload()
+    customer_send(customer, "Hello from a new session")
+    expect(customer.locator(".sbw-msg[data-state=sending]")).to_have_count(0)
+    new = WidgetSession.objects.exclude(pk=old.pk).get()
+    assert new.contact_id != old.contact_id
+    # The old visitor's history is not shown to whoever holds the new session.
+    assert [text for _, text in widget_rows(customer)] == ["Hello from a new session"]
+    assert Message.objects.filter(conversation__contact_id=new.contact_id).count() == 1
