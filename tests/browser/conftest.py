@@ -1,6 +1,6 @@
 """Real Chromium against a real daphne server on the test database and Redis.
 
-The server is a daphne subprocess started once per session on a free port, with the environment of the
+The server is a daphne subprocess started once per test module on a free port, with the environment of the
 tests (tests/test.env) pointed at the test database pytest-django created. Tests use `transactional_db`
 so what they write is committed and the server sees it.
 """
@@ -51,7 +51,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) 
     raise RuntimeError(f"daphne did not listen on {port} within {timeout}s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
     with django_db_blocker.unblock():
         test_database = connection.settings_dict["NAME"]
@@ -85,12 +85,13 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
             print(log_path.read_text(errors="replace")[-4000:])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make between
-    # browser steps are ordinary blocking calls, which Django would otherwise refuse there.
+    # Playwright's sync API runs the test inside its event loop for as long as it is started: module
+    # scope ends it before the next folder's (async) tests run. The ORM calls the tests make between
+    # browser steps are ordinary blocking calls, which Django would otherwise refuse inside a loop.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
