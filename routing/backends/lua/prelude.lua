@@ -138,11 +138,15 @@ local function set_waiting(it)
   it.state = 'waiting'; it.agent = 0; it.offer = ''; it.policy = ''
   save_item(it, 'state', 'agent', 'offer', 'policy', 'queue', 'qat', 'pref', 'sticky_until', 'declined',
             'declined_until', 'overflow_at')
-  redis.call('ZADD', qkey(it.queue, 'waiting'), work_score(it.prio, it.enq), it.ref)
+  local score = work_score(it.prio, it.enq)
+  redis.call('ZADD', qkey(it.queue, 'waiting'), score, it.ref)
+  -- The same order per channel kind, so an agent looks only at work of the kinds it has room for.
+  redis.call('ZADD', qkey(it.queue, 'waiting:' .. it.kind), score, it.ref)
   update_due(it)
 end
 local function leave_waiting(it)
   redis.call('ZREM', qkey(it.queue, 'waiting'), it.ref)
+  redis.call('ZREM', qkey(it.queue, 'waiting:' .. it.kind), it.ref)
   redis.call('ZREM', DUE, it.ref)
 end
 
@@ -228,8 +232,9 @@ local function match_agent(a)
     local best, best_score, best_ref, best_policy = nil, nil, nil, nil
     for q in each_queue(ag.queues) do
       local policy = redis.call('HGET', qkey(q, 'conf'), 'policy')
-      if policy and policy ~= 'manual' then
-        local wk = qkey(q, 'waiting')
+      for _, kind in ipairs(KINDS) do
+       if policy and policy ~= 'manual' and free(ag, kind) then
+        local wk = qkey(q, 'waiting:' .. kind)
         local start = 0
         local searching = true
         while searching do
@@ -245,7 +250,7 @@ local function match_agent(a)
                                  'declined_until')
             local it = {pref = num(h[3]), sticky_until = num(h[4]), declined = num(h[5]),
                         declined_until = num(h[6])}
-            if free(ag, h[1]) and skills_ok(ag.skills, split(h[2])) and open_to(it, a) then
+            if skills_ok(ag.skills, split(h[2])) and open_to(it, a) then
               best, best_score, best_ref, best_policy = ref, score, ref, policy
               searching = false
               break
@@ -253,6 +258,7 @@ local function match_agent(a)
           end
           start = start + 64
         end
+       end
       end
     end
     if not best then return end
