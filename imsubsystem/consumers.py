@@ -19,6 +19,7 @@ from django.conf import settings
 
 from crm.roles import ROLES, user_roles
 from imsubsystem import auth, selectors, services
+from imsubsystem.batching import customer_message_batcher
 from imsubsystem.events import (
     AGENT_COMMANDS,
     SUPERVISOR_COMMANDS,
@@ -216,8 +217,31 @@ class WidgetConsumer(SwitchSocket):
                     origin=self.channel_name,
                 )
             return
+        batchable = kind == "message.send" and not frame.get("attachment_ids") and self.conversation_id is not None
+        if batchable and await self._message_send_batched(frame):
+            return
         step = getattr(self, "_step_" + kind.replace(".", "_"))
         await self.apply(await database_sync_to_async(self.run_step)(step, frame))
+
+    async def _message_send_batched(self, frame: dict[str, Any]) -> bool:
+        """A text message into the socket's open conversation, stored together with other sockets'
+        (imsubsystem/batching.py). False when the conversation must be reopened or opened first."""
+        result = await customer_message_batcher().submit(
+            {
+                "inbox_id": self.session["inbox_id"],
+                "contact_id": self.session["contact_id"],
+                "conversation_id": self.conversation_id,
+                "text": frame.get("text", ""),
+                "client_id": frame["client_id"],
+            }
+        )
+        if "error" in result:
+            raise SwitchError(result["error"], result["detail"])
+        if "fallback" in result:
+            return False
+        ack = {"type": "message.ack", "client_id": frame["client_id"], "message": result["message"]}
+        await self.send_frame({**ack, "duplicate": not result["created"]})
+        return True
 
     async def _auth(self, frame: dict[str, Any]) -> None:
         origin = _header(self.scope, b"origin")

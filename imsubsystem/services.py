@@ -8,13 +8,18 @@ Refusals raise SwitchError(code, detail) with a code from events.ERROR_CODES and
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import weakref
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,6 +27,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.metrics import MESSAGES_IN
+from crm.models import Contact
 from imsubsystem import selectors
 from imsubsystem.events import group_agent, group_agents_of_queue, group_conversation, group_supervisors
 from imsubsystem.models import (
@@ -72,14 +79,70 @@ def _status_move(conversation: Conversation, new: str) -> None:
 
 
 # --- Publishing --------------------------------------------------------------------------------------
+class _LoopPublisher:
+    """Sends a process's events to the channel layer from its event loop, one after another.
+
+    Services run in database_sync_to_async threads. Sending from there with async_to_sync would block
+    the thread (and with it every other socket's database work in this process) for the Redis round
+    trips of each event; instead the thread hands the event to the loop and goes on. One drain task
+    sends in the order events were handed over, so frames of one conversation leave in seq order.
+    """
+
+    def __init__(self) -> None:
+        self.pending: deque[tuple[str, dict[str, Any]]] = deque()
+        self.task: asyncio.Task | None = None
+
+    def push(self, group: str, event: dict[str, Any]) -> None:  # runs in the loop's thread
+        self.pending.append((group, event))
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.drain())
+
+    async def drain(self) -> None:
+        layer = get_channel_layer()
+        while self.pending:
+            group, event = self.pending.popleft()
+            try:
+                await layer.group_send(group, event)
+            except Exception:
+                # The layer is a fast path, not the record: clients recover the frame by seq + resume.
+                logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)
+
+
+_publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPublisher] = weakref.WeakKeyDictionary()
+
+
+def _calling_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that called into this sync thread through sync_to_async, if any and still running."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
+
+
 def _group_send(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = _calling_loop()
+    if loop is not None:
+        publisher = _publishers.get(loop)
+        if publisher is None:
+            publisher = _publishers[loop] = _LoopPublisher()
+        loop.call_soon_threadsafe(publisher.push, group, event)
+        return
+    # Celery workers, commands and plain threads have no loop of their own to hand over to.
     try:
-        async_to_sync(layer.group_send)(group, event)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            async_to_sync(layer.group_send)(group, event)
+        else:
+            # Sync code running on a thread that owns a running loop (a sync library driving its own
+            # loop) cannot block on async_to_sync there: send from a helper thread instead.
+            with ThreadPoolExecutor(max_workers=1) as helper:
+                helper.submit(async_to_sync(layer.group_send), group, event).result(timeout=10)
     except Exception:
-        # The layer is a fast path, not the record: clients recover the frame by seq + resume.
         logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)
 
 
@@ -333,13 +396,10 @@ def message_send(
             )
         return None
 
-    found = _existing()
-    if found is not None:
-        return selectors.message_payload(found), False
     try:
         with transaction.atomic():
             conversation = _lock(conversation_id)
-            # Re-read under the lock: a concurrent retry of the same client_id has committed by now.
+            # Checked under the lock, so a concurrent retry of the same client_id has committed by now.
             found = _existing()
             if found is not None:
                 return selectors.message_payload(found), False
@@ -433,36 +493,46 @@ def _message_insert(
         sent_at=sent_at,
     )
     conversation.save(update_fields=update_fields)
+    message.conversation = conversation
+    return _message_announce(message=message, conversation=conversation, inbox=conversation.inbox)
+
+
+def _message_announce(
+    *, message: Message, conversation: Conversation, inbox: Inbox, sender_name: str | None = None
+) -> dict[str, Any]:
+    """What follows every stored message, inside its transaction: the message_stored signal (the
+    gateway's outbox row commits with the message), and on commit the message.new frame, the bot
+    handlers and the counters. Returns the message payload."""
     message_stored.send(
         sender=Message,
         message_id=message.pk,
         conversation_id=conversation.pk,
         inbox_id=conversation.inbox_id,
-        inbox_kind=conversation.inbox.kind,
-        sender_kind=sender_kind,
-        private=private,
+        inbox_kind=inbox.kind,
+        sender_kind=message.sender_kind,
+        private=message.private,
     )
-    message.conversation = conversation
-    payload = selectors.message_payload(message)
+    payload = selectors.message_payload(message, sender_name=sender_name)
     event_publish_on_commit(
         group=group_conversation(conversation.pk),
         frame={"type": "message.new", "message": payload},
-        hide_from_customer=private,
+        hide_from_customer=message.private,
     )
-    bot_event = {
-        "message": payload,
-        "conversation": {
-            "id": conversation.pk,
-            "status": conversation.status,
-            "inbox_id": conversation.inbox_id,
-            "inbox_key": conversation.inbox.key,
-            "inbox_kind": conversation.inbox.kind,
-            "contact_id": conversation.contact_id,
-            "queue_id": conversation.queue_id,
-            "assignee_id": conversation.assignee_id,
-        },
-    }
+    transaction.on_commit(partial(MESSAGES_IN.labels(sender_kind=message.sender_kind, channel=inbox.kind).inc))
     if bot_handlers():
+        bot_event = {
+            "message": payload,
+            "conversation": {
+                "id": conversation.pk,
+                "status": conversation.status,
+                "inbox_id": conversation.inbox_id,
+                "inbox_key": inbox.key,
+                "inbox_kind": inbox.kind,
+                "contact_id": conversation.contact_id,
+                "queue_id": conversation.queue_id,
+                "assignee_id": conversation.assignee_id,
+            },
+        }
         transaction.on_commit(partial(_bot_notify, bot_event), robust=True)
     return payload
 
@@ -509,6 +579,123 @@ def customer_message_send(
             if exc.code != "conversation_closed":
                 raise
     raise SwitchError("conversation_closed", "The conversation closed while the message was being stored.")
+
+
+def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Text messages of many customers, each into the open conversation its socket is in, stored in
+    one transaction (the widget sockets of a process hand them over together: imsubsystem/batching.py).
+
+    A request is {"inbox_id", "contact_id", "conversation_id", "text", "client_id"}. Each result is
+    {"message": payload, "created": bool}, {"error": code, "detail": str}, or {"fallback": True} when
+    the conversation is no longer the customer's open one (closed, or never theirs): the caller then
+    uses customer_message_send, which reopens or opens one. The guarantees are message_send's: seq from
+    the locked conversation rows, one row per client_id (a retry, even within the same batch, returns
+    the first message), the message_stored signal inside the transaction, frames after commit.
+    """
+    results: list[dict[str, Any] | None] = [None] * len(requests)
+    valid: list[int] = []
+    for n, request in enumerate(requests):
+        try:
+            if request.get("attachment_ids"):
+                raise SwitchError("invalid", "Messages with attachments go through customer_message_send.")
+            _validate_message_input(text=request["text"], attachment_ids=(), client_id=request["client_id"])
+        except SwitchError as exc:
+            results[n] = {"error": exc.code, "detail": exc.detail}
+            continue
+        valid.append(n)
+    if not valid:
+        return results  # type: ignore[return-value]
+    conversation_ids = sorted({requests[n]["conversation_id"] for n in valid})
+    contact_ids = {requests[n]["contact_id"] for n in valid}
+    with transaction.atomic():
+        # Locked in id order, so two processes' batches never wait on each other in a cycle.
+        conversations = {
+            c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk")
+        }
+        earlier = {
+            (m.conversation.contact_id, m.conversation.inbox_id, m.client_id): m
+            for m in Message.objects.select_related("conversation__contact").filter(
+                conversation__contact_id__in=contact_ids,
+                sender_key=SenderKind.CUSTOMER,
+                client_id__in=[requests[n]["client_id"] for n in valid],
+            )
+        }
+        now = timezone.now()
+        created: list[tuple[int, Message]] = []
+        first_of: dict[tuple, int] = {}
+        for n in valid:
+            request = requests[n]
+            key = (request["contact_id"], request["inbox_id"], request["client_id"])
+            if key in earlier:
+                results[n] = {"message": selectors.message_payload(earlier[key]), "created": False}
+                continue
+            if key in first_of:  # the same client_id twice in one batch: a retry
+                continue
+            conversation = conversations.get(request["conversation_id"])
+            if (
+                conversation is None
+                or conversation.contact_id != request["contact_id"]
+                or conversation.inbox_id != request["inbox_id"]
+                or conversation.status == S.CLOSED
+            ):
+                results[n] = {"fallback": True}
+                continue
+            conversation.last_seq += 1
+            conversation.last_message_at = now
+            first_of[key] = n
+            created.append(
+                (
+                    n,
+                    Message(
+                        conversation=conversation,
+                        inbox_id=conversation.inbox_id,
+                        seq=conversation.last_seq,
+                        sender_kind=SenderKind.CUSTOMER,
+                        sender_key=SenderKind.CUSTOMER,
+                        client_id=request["client_id"],
+                        text=request["text"],
+                        attachments=[],
+                        delivery_status=DeliveryStatus.STORED,
+                        created_at=now,
+                    ),
+                )
+            )
+        if created:
+            messages = [message for _, message in created]
+            Message.objects.bulk_create(messages)
+            if messages[0].pk is None:  # a database without INSERT ... RETURNING (MySQL 8): read them back
+                ids = {
+                    (conversation_id, seq): pk
+                    for pk, conversation_id, seq in Message.objects.filter(
+                        conversation_id__in=conversation_ids, seq__in={m.seq for m in messages}
+                    ).values_list("pk", "conversation_id", "seq")
+                }
+                for message in messages:
+                    message.pk = ids[(message.conversation_id, message.seq)]
+            touched = {message.conversation_id: message.conversation for message in messages}
+            Conversation.objects.bulk_update(list(touched.values()), ["last_seq", "last_message_at"])
+            inboxes = {i.pk: i for i in Inbox.objects.filter(pk__in={c.inbox_id for c in touched.values()})}
+            names = {
+                c.pk: c.display_name
+                for c in Contact.objects.filter(pk__in={c.contact_id for c in touched.values()}).only(
+                    "name", "emails", "phones"
+                )
+            }
+            for n, message in created:
+                conversation = message.conversation
+                payload = _message_announce(
+                    message=message,
+                    conversation=conversation,
+                    inbox=inboxes[conversation.inbox_id],
+                    sender_name=names.get(conversation.contact_id, ""),
+                )
+                results[n] = {"message": payload, "created": True}
+        for n in valid:
+            if results[n] is None:  # the repeat of a client_id first sent in this batch
+                request = requests[n]
+                first = results[first_of[(request["contact_id"], request["inbox_id"], request["client_id"])]]
+                results[n] = {"message": first["message"], "created": False}
+    return results  # type: ignore[return-value]
 
 
 def inbound_message_receive(
