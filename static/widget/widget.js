@@ -390,7 +390,7 @@
         text = "Waiting for the next available agent…";
       }
     } else if (frameData.status === "assigned") {
-      text = frameData.agent && frameData.agent.name ? "You are chatting with " + frameData.agent.name + "." : "";
+      text = "You are chatting with " + (frameData.agent && frameData.agent.name ? frameData.agent.name : "an agent") + ".";
     } else if (frameData.status === "closed") {
       text = "This conversation was closed. Write again any time.";
     }
@@ -637,7 +637,8 @@
         } else if (data.conversation_id) {
           state.conversationId = data.conversation_id;
         }
-        if (data.status) showStatus({ status: data.status });
+        // ready names the status only: keep the banner when it already says more about that status.
+        if (data.status !== state.status || banner.hidden) showStatus({ status: data.status });
         persist();
         flushPending();
         if (state.open) markRead();
@@ -662,20 +663,18 @@
         }
         break;
       case "conversation.started":
-        // The server replays the new conversation from its start right after this frame, but the
-        // new conversation's first status frame went out before this socket joined it: reconnect
-        // once the replay is in, and the ready frame brings the current status.
+        // The new conversation's first status frame went out before this socket joined it, so
+        // reconnect at once: the ready frame brings the current status, and the replay after the
+        // last seq brings whatever this socket would have replayed.
         followConversation(data.conversation_id);
-        setTimeout(function () {
-          attempts = 0;
-          if (socket && ready) {
-            var ws = socket;
-            socket = null;
-            ready = false;
-            ws.close();
-            connect();
-          }
-        }, 500);
+        attempts = 0;
+        if (socket) {
+          var moved = socket;
+          socket = null;
+          ready = false;
+          moved.close();
+          connect();
+        }
         break;
       case "message.ack":
         clearTimeout(ackTimers.get(data.client_id));

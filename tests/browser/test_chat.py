@@ -324,6 +324,7 @@ def test_transfer_to_another_agent_moves_the_conversation_out_of_my_list(shop, l
     customer_send(customer, "Can someone from billing help?")
     pick_from_queue(agent)
     expect(agent.locator("#con-mine .con-item")).to_have_count(1)
+    expect(customer.locator(".sbw-banner")).to_contain_text("Alex")
 
     agent.keyboard.press("Alt+T")
     expect(agent.locator("#con-transfer")).to_be_visible()
@@ -357,6 +358,8 @@ def test_a_revoked_session_is_replaced_and_the_customer_can_still_write(shop, li
     customer = open_widget(new_context(), live_server_url)
     customer_send(customer, "Hello from the old session")
     expect(customer.locator(".sbw-msg[data-seq='1'] .sbw-receipt")).to_have_text("Sent")
+    # The banner shows once the socket has moved to the new conversation and authenticated again.
+    expect(customer.locator(".sbw-banner")).to_be_visible()
     old = WidgetSession.objects.get()
     WidgetSession.objects.filter(pk=old.pk).update(revoked_at=timezone.now())
 
