@@ -149,7 +149,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL}],
+                # redis-py 8 pools stop at 100 connections and then raise MaxConnectionsError; the
+                # switch bounds its own concurrent publishes (IM_PUBLISH_CONCURRENCY) well below this.
+                "hosts": [{"address": REDIS_URL, "max_connections": env.int("CHANNEL_POOL_SIZE", default=500)}],
                 # The layer is a fast path, not the record (docs/architecture.md): the default capacity of
                 # 100 drops messages silently under bursts, so a socket's inbox holds a few seconds of peak
                 # traffic. Lost frames are still recovered by seq + resume from MySQL.
@@ -334,6 +336,11 @@ IM_BOT_HANDLERS: list[str] = ["bots.handlers.on_message"]
 # A customer writing within this many seconds of a close reopens that conversation; later, a new one.
 IM_REOPEN_WINDOW_S = env.int("IM_REOPEN_WINDOW_S", default=900)
 IM_MAX_TEXT_LENGTH = 4000
+# Channel-layer sends one process runs at once (each holds a Redis connection while it runs).
+IM_PUBLISH_CONCURRENCY = env.int("IM_PUBLISH_CONCURRENCY", default=64)
+# New widget sessions one address may open a minute. Behind a proxy, daphne runs with --proxy-headers
+# so the address is the customer's, not the proxy's (docs/deployment.md).
+IM_WIDGET_SESSIONS_PER_MINUTE = env.int("IM_WIDGET_SESSIONS_PER_MINUTE", default=30)
 
 # --- Automatic responses (docs/bots.md) --------------------------------------------------------
 # A bot turn past the soft limit hands the customer to a person; the watchdog does the same for a

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -123,7 +124,9 @@ def session_create(request: HttpRequest, inbox_key: str) -> HttpResponse:
     origin = request.headers.get("Origin")
     if not _origin_ok(request, inbox):
         return _error("origin_not_allowed", "This inbox does not accept requests from this origin.")
-    if not rate_limit_hit(key=f"widget-session:{_client_ip(request)}", limit=30, window_s=60):
+    if not rate_limit_hit(
+        key=f"widget-session:{_client_ip(request)}", limit=settings.IM_WIDGET_SESSIONS_PER_MINUTE, window_s=60
+    ):
         return _cors(_error("rate_limited", "Too many new sessions from this address; wait a minute."), origin)
     try:
         data = _json_body(request)

@@ -80,32 +80,44 @@ def _status_move(conversation: Conversation, new: str) -> None:
 
 # --- Publishing --------------------------------------------------------------------------------------
 class _LoopPublisher:
-    """Sends a process's events to the channel layer from its event loop, one after another.
+    """Sends a process's events to the channel layer from its event loop.
 
     Services run in database_sync_to_async threads. Sending from there with async_to_sync would block
     the thread (and with it every other socket's database work in this process) for the Redis round
-    trips of each event; instead the thread hands the event to the loop and goes on. One drain task
-    sends in the order events were handed over, so frames of one conversation leave in seq order.
+    trips of each event; instead the thread hands the event to the loop and goes on. Each group has
+    its own drain task, so one conversation's frames leave in the order they were handed over (seq
+    order) while different conversations' frames go out side by side.
     """
 
     def __init__(self) -> None:
-        self.pending: deque[tuple[str, dict[str, Any]]] = deque()
-        self.task: asyncio.Task | None = None
+        self.pending: dict[str, deque[dict[str, Any]]] = {}
+        # Bounded so a burst over thousands of conversations never asks Redis for thousands of
+        # connections at once (redis-py raises MaxConnectionsError past its pool size).
+        self.slots = asyncio.Semaphore(getattr(settings, "IM_PUBLISH_CONCURRENCY", 64))
 
     def push(self, group: str, event: dict[str, Any]) -> None:  # runs in the loop's thread
-        self.pending.append((group, event))
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self.drain())
+        queue = self.pending.get(group)
+        if queue is not None:
+            queue.append(event)
+            return
+        self.pending[group] = deque([event])
+        asyncio.get_running_loop().create_task(self.drain(group))
 
-    async def drain(self) -> None:
+    async def drain(self, group: str) -> None:
         layer = get_channel_layer()
-        while self.pending:
-            group, event = self.pending.popleft()
-            try:
-                await layer.group_send(group, event)
-            except Exception:
-                # The layer is a fast path, not the record: clients recover the frame by seq + resume.
-                logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)
+        queue = self.pending[group]
+        try:
+            while queue:
+                event = queue[0]
+                try:
+                    async with self.slots:
+                        await layer.group_send(group, event)
+                except Exception:
+                    # The layer is a fast path, not the record: clients recover the frame by seq + resume.
+                    logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)
+                queue.popleft()
+        finally:
+            del self.pending[group]
 
 
 _publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPublisher] = weakref.WeakKeyDictionary()

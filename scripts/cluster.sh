@@ -33,7 +33,7 @@ start() {
   upstreams=""
   for i in $(seq 0 $((PROCS - 1))); do
     port=$((FIRST + i))
-    nohup "$BIN/daphne" -b 127.0.0.1 -p "$port" config.asgi:application >"$RUN/daphne-$port.log" 2>&1 &
+    nohup "$BIN/daphne" --proxy-headers -b 127.0.0.1 -p "$port" config.asgi:application >"$RUN/daphne-$port.log" 2>&1 &
     echo $! >"$RUN/daphne-$port.pid"
     upstreams+="        server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"$'\n'
   done
