@@ -214,14 +214,16 @@ CELERY_TASK_SERIALIZER = "json"
 GATEWAY_SEND_LEASE_S = env.int("GATEWAY_SEND_LEASE_S", default=60)
 GATEWAY_HTTP_TIMEOUT_S = env.float("GATEWAY_HTTP_TIMEOUT_S", default=15.0)
 GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=8)
-CELERY_BEAT_SCHEDULE = {
-    "gateway-sweep": {"task": "imsubsystem.gateway.tasks.gateway_sweep", "schedule": 30.0},
-}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-# Routing timers (offer expiry, overflow, re-evaluation) in production; the embedded default ticks
-# in-process instead (ROUTING_INPROCESS_TIMERS, docs/routing.md).
-CELERY_BEAT_SCHEDULE = {"routing-tick": {"task": "routing.tick", "schedule": 1.0}}
+# Every timer of the system; one Celery beat runs them in production (docs/deployment.md). Apps add
+# their entries below, each by key.
+CELERY_BEAT_SCHEDULE = {
+    "gateway-sweep": {"task": "imsubsystem.gateway.tasks.gateway_sweep", "schedule": 30.0},
+    # Routing timers (offer expiry, overflow, re-evaluation); the embedded default ticks in-process
+    # instead (ROUTING_INPROCESS_TIMERS, docs/routing.md).
+    "routing-tick": {"task": "routing.tick", "schedule": 1.0},
+}
 
 # --- Storage -----------------------------------------------------------------------------------
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))

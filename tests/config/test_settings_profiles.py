@@ -31,6 +31,7 @@ print(json.dumps({
     "storage_options": settings.STORAGES["default"].get("OPTIONS", {}),
     "debug": settings.DEBUG,
     "media_root": str(settings.MEDIA_ROOT),
+    "beat": sorted(settings.CELERY_BEAT_SCHEDULE),
 }))
 """
 
@@ -99,6 +100,8 @@ def test_production_profile(tmp_path):
     assert s["layer_config"]["capacity"] >= 1000
     assert s["routing"] == "routing.backends.redis.RedisBackend"
     assert s["eager"] is False and s["acks_late"] is True and s["visibility"] == 900
+    # Every app's timers are scheduled (one app's entries must not replace another's).
+    assert {"gateway-sweep", "routing-tick", "media-retention-purge", "bots-watchdog", "bots-timers"} <= set(s["beat"])
 
 
 def test_production_with_s3(tmp_path):
