@@ -30,12 +30,12 @@ start() {
   bash scripts/services.sh >/dev/null
   "$BIN/python" manage.py migrate --noinput -v0
   "$BIN/python" manage.py collectstatic --noinput -v0
-  upstreams=""
+  upstreams=()
   for i in $(seq 0 $((PROCS - 1))); do
     port=$((FIRST + i))
     nohup "$BIN/daphne" --proxy-headers -b 127.0.0.1 -p "$port" config.asgi:application >"$RUN/daphne-$port.log" 2>&1 &
     echo $! >"$RUN/daphne-$port.pid"
-    upstreams+="        server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"$'\n'
+    upstreams+=("127.0.0.1:$port")
   done
   nohup "$BIN/celery" -A config worker -Q default,gateway,routing,media,bots -c 2 -n "worker1@%h" \
     --loglevel=INFO >"$RUN/worker1.log" 2>&1 &
@@ -44,14 +44,7 @@ start() {
     >"$RUN/beat.log" 2>&1 &
   echo $! >"$RUN/beat.pid"
   static_root=$("$BIN/python" -c "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings');django.setup();from django.conf import settings;print(settings.STATIC_ROOT)")
-  UPSTREAMS="$upstreams" python3 - "$RUN" "$PORT" "$static_root" <<'PY'
-import os, sys
-run, port, static_root = sys.argv[1:]
-text = open("deploy/nginx.conf.template").read()
-text = text.replace("@RUN@", run).replace("@LISTEN@", f"127.0.0.1:{port}").replace("@STATIC_ROOT@", static_root)
-text = text.replace("@UPSTREAMS@", os.environ["UPSTREAMS"].rstrip("\n"))
-open(os.path.join(run, "nginx.conf"), "w").write(text)
-PY
+  "$BIN/python" deploy/nginx_conf.py "$RUN" "$PORT" "$static_root" "${upstreams[@]}" >/dev/null
   nginx -c "$RUN/nginx.conf" -p "$RUN"
   for _ in $(seq 1 60); do
     curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && { echo "Cluster up on http://127.0.0.1:$PORT ($PROCS daphne)"; return 0; }

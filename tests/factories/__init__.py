@@ -16,6 +16,11 @@ from tests.factories.crm import (  # noqa: F401
     TagFactory,
     UserFactory,
 )
+from tests.factories.imsubsystem import (  # noqa: F401
+    CannedResponseFactory,
+    ConversationFactory,
+    InboxFactory,
+)
 from tests.factories.media import (  # noqa: F401
     AttachmentFactory,
     MediaPolicyFactory,
@@ -24,9 +29,4 @@ from tests.factories.routing import (  # noqa: F401
     AgentProfileFactory,
     QueueFactory,
     SkillFactory,
-)
-from tests.factories.imsubsystem import (  # noqa: F401
-    CannedResponseFactory,
-    ConversationFactory,
-    InboxFactory,
 )
