@@ -281,14 +281,8 @@ class WidgetConsumer(SwitchSocket):
         if self.conversation_id is None:
             return Reply([{"type": "ready", "conversation_id": None, "last_seq": 0, "status": None}])
         conversation = selectors.conversation_get(conversation_id=self.conversation_id)
-        frames = [
-            {
-                "type": "ready",
-                "conversation_id": conversation.pk,
-                "last_seq": conversation.last_seq,
-                "status": conversation.status,
-            }
-        ]
+        # What the status frames said while this socket was away: who is chatting, or where in the queue.
+        frames = [{"type": "ready", "last_seq": conversation.last_seq, **selectors.customer_status(conversation)}]
         frames += selectors.history_for_customer(conversation_id=conversation.pk, after_seq=after_seq)
         return Reply(frames)
 
@@ -408,7 +402,9 @@ class AgentConsumer(StaffSocket):
             "roles": self.roles,
             "conversations": conversations,
         }
-        return Reply([ready], join=join)
+        # An offer made while this console was away (a reload, a daphne process that died) is still
+        # open: show it again rather than let it run out unseen.
+        return Reply([ready, *selectors.offer_frames_open(agent_id=self.user.pk)], join=join)
 
     def _conversation(self, conversation_id: int):
         """The conversation if this user may touch it; "not_found" either way, so ids cannot be probed."""

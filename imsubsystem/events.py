@@ -88,6 +88,8 @@ class ReadyFrame(TypedDict):
     conversation_id: int | None
     last_seq: int
     status: NotRequired[StatusName | None]
+    agent: NotRequired[AgentRef]  # who is chatting, when assigned
+    queue: NotRequired[QueueInfo]  # position and wait, when queued or offered
 
 
 class AgentReadyFrame(TypedDict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,9 @@ from imsubsystem.models import (
 
 BOT_NAME = "Assistant"
 SYSTEM_NAME = "Switchboard"
+
+
+logger = logging.getLogger(__name__)
 
 
 def _iso(value) -> str | None:
@@ -369,3 +373,52 @@ def agent_queue_ids(*, user_id: int) -> list[int]:
 
     memberships = AgentProfile.queues.through.objects.filter(agentprofile__user_id=user_id)
     return list(memberships.values_list("queue_id", flat=True))
+
+
+def offer_frames_open(*, agent_id: int) -> list[dict[str, Any]]:
+    """`offer` frames for the agent's offers still open (routing's record), oldest first."""
+    from routing.selectors import offers_open_for_agent
+
+    offers = sorted(offers_open_for_agent(agent_id=agent_id), key=lambda o: o["expires_at"])
+    conversations = {
+        c.pk: c
+        for c in Conversation.objects.select_related("contact", "inbox").filter(pk__in=[o["ref"] for o in offers])
+    }
+    return [
+        {
+            "type": "offer",
+            "offer_id": str(offer["offer_id"]),
+            "conversation": conversation_summary(conversations[offer["ref"]]),
+            "expires_at": offer["expires_at"].isoformat(),
+        }
+        for offer in offers
+        if offer["ref"] in conversations
+    ]
+
+
+def queue_info(conversation_id: int) -> dict[str, Any] | None:
+    """{"position", "eta_s"} of a waiting conversation, from routing; None when it is not waiting."""
+    from routing.services import queue_position
+
+    try:
+        found = queue_position(ref=conversation_id)
+    except Exception:
+        logger.exception("Queue position of %s unavailable", conversation_id)
+        return None
+    if not found:
+        return None
+    position, eta = found
+    return {"position": int(position), "eta_s": int(eta) if eta is not None else None}
+
+
+def customer_status(conversation: Conversation) -> dict[str, Any]:
+    """What a customer's widget shows of a conversation's state: its status, with the agent's name when
+    assigned, or the queue position when waiting (the `ready` frame carries it)."""
+    status: dict[str, Any] = {"conversation_id": conversation.pk, "status": conversation.status}
+    if conversation.status == ConversationStatus.ASSIGNED and conversation.assignee_id:
+        status["agent"] = {"name": user_display_name(user_get(user_id=conversation.assignee_id))}
+    elif conversation.status in (ConversationStatus.QUEUED, ConversationStatus.OFFERED):
+        info = queue_info(conversation.pk)
+        if info is not None:
+            status["queue"] = info
+    return status

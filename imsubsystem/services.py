@@ -871,30 +871,18 @@ def conversation_requeued(*, conversation_id: int, queue_id: int) -> bool:
                 group=group_agent(previous),
                 frame={"type": "conversation.released", "conversation_id": conversation.pk, "status": S.QUEUED},
             )
-        _publish_status(conversation, queue_info=_queue_info(conversation.pk))
+        _publish_status(conversation, queue_info=selectors.queue_info(conversation.pk))
         event_publish_on_commit(
             group=group_agents_of_queue(queue_id), frame={"type": "queue.changed", "queue_id": queue_id}
         )
     return True
 
 
-def _queue_info(conversation_id: int) -> dict[str, Any] | None:
-    try:
-        found = _routing().queue_position(ref=conversation_id)
-    except Exception:
-        logger.exception("Queue position of %s unavailable", conversation_id)
-        return None
-    if not found:
-        return None
-    position, eta = found
-    return {"position": int(position), "eta_s": int(eta) if eta is not None else None}
-
-
 def queue_positions_publish(*, queue_id: int) -> None:
     """Positions in a queue moved: tell each waiting customer theirs, and the queue's agents."""
     waiting = Conversation.objects.filter(queue_id=queue_id, status__in=(S.QUEUED,)).values_list("pk", flat=True)
     for conversation_id in waiting:
-        info = _queue_info(conversation_id)
+        info = selectors.queue_info(conversation_id)
         if info is None:
             continue
         event_publish_on_commit(

@@ -637,8 +637,9 @@
         } else if (data.conversation_id) {
           state.conversationId = data.conversation_id;
         }
-        // ready names the status only: keep the banner when it already says more about that status.
-        if (data.status !== state.status || banner.hidden) showStatus({ status: data.status });
+        // ready carries the agent's name or the queue position too; with only the status, keep a
+        // banner that already says more about that status.
+        if (data.agent || data.queue || data.status !== state.status || banner.hidden) showStatus(data);
         persist();
         flushPending();
         if (state.open) markRead();
@@ -720,6 +721,20 @@
       forgetSession();
       if (ws) ws.close();
       ensureSession().then(connect, scheduleReconnect);
+      return;
+    }
+    if (code === "rate_limited" && data.client_id) {
+      // Too many frames at once (a burst of resends after a reconnect): the message stays pending
+      // and goes again, with the same client_id, once the socket's allowance has refilled.
+      clearTimeout(ackTimers.get(data.client_id));
+      var waiting = state.pending.filter(function (p) {
+        return p.client_id === data.client_id;
+      })[0];
+      if (waiting) {
+        setTimeout(function () {
+          if (state.pending.indexOf(waiting) !== -1) transmit(waiting);
+        }, 1000 + Math.random() * 1000);
+      }
       return;
     }
     if (data.client_id) {

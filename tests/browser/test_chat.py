@@ -345,10 +345,12 @@ def test_transfer_to_another_agent_moves_the_conversation_out_of_my_list(shop, l
 def test_waiting_customers_see_their_queue_position(shop, live_server_url, new_context):
     first = open_widget(new_context(), live_server_url)
     customer_send(first, "First in line")
-    expect(first.locator(".sbw-banner")).to_have_text("Waiting for the next available agent…")
+    # The position shows as soon as the customer is waiting (ready carries it), then follows every
+    # change in the queue (conversation.status frames with queue {position, eta_s}).
+    expect(first.locator(".sbw-banner")).to_have_text(re.compile(r"^You are number 1 in the queue"))
     second = open_widget(new_context(), live_server_url)
     customer_send(second, "Second in line")
-    # A conversation.status frame with queue {position, eta_s} follows every change in the queue.
+    expect(second.locator(".sbw-banner")).to_have_text(re.compile(r"^You are number 2 in the queue"))
     expect(first.locator(".sbw-banner")).to_have_text(re.compile(r"^You are number 1 in the queue"))
 
 
