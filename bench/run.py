@@ -19,6 +19,7 @@ from importlib import import_module
 
 BENCHMARKS: dict[str, str] = {
     "relay": "bench.relay",
+    "idle": "bench.idle",
     "routing": "bench.routing",
 }
 

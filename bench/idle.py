@@ -1,0 +1,99 @@
+"""Idle connections: how much one daphne process spends holding many authenticated widget sockets.
+
+    python -m bench.run --only idle --idle-sockets 5000
+
+Opens the sockets (each with its own widget session, authenticated, in its conversation's group), then
+measures the process's resident memory and its CPU use over a quiet window while they stay open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import time
+import uuid
+
+from bench.relay import ROOT, django_run, prepare_database, server_env, start_server
+
+SESSIONS = """
+import json, sys
+import django
+django.setup()
+from imsubsystem import auth
+from imsubsystem.models import Inbox
+from routing.models import Queue
+
+queue, _ = Queue.objects.get_or_create(name="Idle")
+inbox, _ = Inbox.objects.get_or_create(key="idle", defaults={"kind": "web", "name": "Idle", "default_queue": queue})
+tokens = [auth.widget_session_create(inbox=inbox, name=f"idle {n}")[0] for n in range(int(sys.argv[1]))]
+print(json.dumps(tokens))
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("idle")
+    group.add_argument("--idle-sockets", type=int, default=5000)
+    group.add_argument("--idle-window", type=float, default=10.0, help="seconds of quiet measured")
+
+
+def _process_stats(pid: int) -> tuple[int, float]:
+    """(resident bytes, CPU seconds used so far) of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss_kb * 1024, (int(fields[11]) + int(fields[12])) / ticks
+
+
+async def _hold(port: int, tokens: list[str], window: float, pid: int) -> dict:
+    from websockets.asyncio.client import connect
+
+    base = f"ws://127.0.0.1:{port}"
+    sockets = []
+
+    async def open_one(token: str):
+        ws = await connect(f"{base}/ws/v1/widget/", ping_interval=None, max_queue=None)
+        await ws.send(json.dumps({"type": "auth", "token": token, "after_seq": 0}))
+        await ws.send(json.dumps({"type": "message.send", "client_id": str(uuid.uuid4()), "text": "hi"}))
+        while True:  # until the ack: the socket is authenticated and in its conversation's group
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "message.ack":
+                return ws
+
+    rss_before, _ = _process_stats(pid)
+    for start in range(0, len(tokens), 200):
+        sockets += await asyncio.gather(*(open_one(t) for t in tokens[start : start + 200]))
+    await asyncio.sleep(2)
+    rss_open, cpu_start = _process_stats(pid)
+    began = time.monotonic()
+    await asyncio.sleep(window)
+    rss_after, cpu_end = _process_stats(pid)
+    elapsed = time.monotonic() - began
+    for ws in sockets:
+        with contextlib.suppress(Exception):
+            await ws.close()
+    return {
+        "sockets": len(sockets),
+        "rss_mb_before": round(rss_before / 2**20, 1),
+        "rss_mb_open": round(max(rss_open, rss_after) / 2**20, 1),
+        "kb_per_socket": round((max(rss_open, rss_after) - rss_before) / 1024 / max(1, len(sockets)), 1),
+        "idle_cpu_percent": round(100 * (cpu_end - cpu_start) / elapsed, 2),
+    }
+
+
+def run(args) -> list[dict]:
+    var_dir = ROOT / "var" / "bench"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = server_env("production", var_dir)
+    prepare_database("production", env, var_dir)
+    tokens = django_run(SESSIONS, env, str(args.idle_sockets))
+    server = start_server(1, env, pin=False, log_dir=var_dir)
+    try:
+        result = asyncio.run(_hold(server.ports[0], tokens, args.idle_window, server.procs[0].pid))
+    finally:
+        server.stop()
+    return [{"name": "idle", "profile": "production", "procs": 1, **result}]
