@@ -34,3 +34,11 @@ def connect() -> None:
 
     signals.work_assigned.connect(on_work_assigned, dispatch_uid="bots.on_work_assigned")
     signals.work_released.connect(on_work_released, dispatch_uid="bots.on_work_released")
+
+    from django.db.models.signals import post_delete, post_save
+
+    from bots.models import BotFlow
+    from bots.selectors import active_flow_cache_clear
+
+    post_save.connect(active_flow_cache_clear, sender=BotFlow, dispatch_uid="bots.flow_cache_save")
+    post_delete.connect(active_flow_cache_clear, sender=BotFlow, dispatch_uid="bots.flow_cache_delete")

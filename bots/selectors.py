@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db.models import Q
@@ -42,8 +43,25 @@ def flow_for_inbox(*, inbox_id: int) -> BotFlow | None:
     return BotFlow.objects.filter(inbox_id=inbox_id, is_active=True).first()
 
 
+# inbox id -> (has an active flow, when read). The switch asks on every customer message; flows change
+# rarely, so each process keeps the answer a few seconds. A flow saved or deleted in this process clears
+# it at once (bots/receivers.py); other processes see the change within FLOW_CACHE_S.
+FLOW_CACHE_S = 5.0
+_active_flow: dict[int, tuple[bool, float]] = {}
+
+
 def inbox_has_active_flow(*, inbox_id: int) -> bool:
-    return BotFlow.objects.filter(inbox_id=inbox_id, is_active=True).exists()
+    now = time.monotonic()
+    cached = _active_flow.get(inbox_id)
+    if cached is not None and now - cached[1] < FLOW_CACHE_S:
+        return cached[0]
+    active = BotFlow.objects.filter(inbox_id=inbox_id, is_active=True).exists()
+    _active_flow[inbox_id] = (active, now)
+    return active
+
+
+def active_flow_cache_clear(**kwargs) -> None:
+    _active_flow.clear()
 
 
 def _queue_ids_by_name() -> dict[str, int]:

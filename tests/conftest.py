@@ -10,6 +10,15 @@ from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
+def _clean_process_caches():
+    """Per-process caches keyed by ids, which a flushed database hands out again in the next test."""
+    from bots.selectors import active_flow_cache_clear
+
+    active_flow_cache_clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty Redis database (the test database number of tests/test.env)."""
     if settings.REDIS_URL:
