@@ -226,6 +226,7 @@ class Tally:
     acked: set[str] = field(default_factory=set)
     received: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    ack_latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     conversations: set[int] = field(default_factory=set)
 
@@ -325,6 +326,9 @@ class Customer:
                 frame = json.loads(raw)
                 kind = frame.get("type")
                 if kind == "message.ack":
+                    sent_at = self.tally.sent_at.get(frame["client_id"])
+                    if sent_at is not None:
+                        self.tally.ack_latencies.append(time.perf_counter() - sent_at)
                     self.tally.acked.add(frame["client_id"])
                     self.conversation_id = frame["message"]["conversation_id"]
                     self.tally.conversations.add(self.conversation_id)
@@ -359,6 +363,7 @@ async def run_step(customers: list[Customer], rate: float, duration: float, tall
     for key in ("sent_at", "received"):
         getattr(tally, key).clear()
     tally.latencies.clear()
+    tally.ack_latencies.clear()
     tally.errors.clear()
     interval = 1.0 / rate
     total = int(rate * duration)
@@ -386,6 +391,9 @@ async def run_step(customers: list[Customer], rate: float, duration: float, tall
         "p50_ms": round(percentile(tally.latencies, 0.50) * 1000, 2),
         "p99_ms": round(percentile(tally.latencies, 0.99) * 1000, 2),
         "max_ms": round(max(tally.latencies, default=0) * 1000, 2),
+        # Send to the sender's own ack: the stored-and-sequenced part of the path, without fan-out.
+        "ack_p50_ms": round(percentile(tally.ack_latencies, 0.50) * 1000, 2),
+        "ack_p99_ms": round(percentile(tally.ack_latencies, 0.99) * 1000, 2),
         "errors": len(tally.errors),
     }
 

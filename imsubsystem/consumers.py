@@ -553,7 +553,7 @@ class SupervisorConsumer(StaffSocket):
             "type": "supervisor.ready",
             "user": {"id": self.user.pk, "name": selectors.user_display_name(self.user)},
         }
-        return Reply([ready, selectors.queue_stats()], join=[group_supervisors()])
+        return Reply([ready, selectors.queue_stats_for(user=self.user)], join=[group_supervisors()])
 
     async def apply(self, reply: Reply) -> None:
         await super().apply(reply)
@@ -565,7 +565,7 @@ class SupervisorConsumer(StaffSocket):
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.send_frame(await database_sync_to_async(selectors.queue_stats)())
+                await self.send_frame(await database_sync_to_async(selectors.queue_stats_for)(user=self.user))
             except Exception:
                 logger.exception("queue.stats snapshot failed")
 

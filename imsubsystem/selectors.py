@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Avg, Count, F, Min, Q, QuerySet
 from django.utils import timezone
@@ -122,6 +123,8 @@ def message_payload(message: Message, *, sender_name: str | None = None) -> dict
     }
     if message.delivery_error:
         payload["delivery_error"] = message.delivery_error
+    if message.buttons:
+        payload["buttons"] = message.buttons
     return payload
 
 
@@ -422,3 +425,28 @@ def customer_status(conversation: Conversation) -> dict[str, Any]:
         if info is not None:
             status["queue"] = info
     return status
+
+
+def queue_stats_for(*, user) -> dict[str, Any]:
+    """The queue.stats frame limited to the queues `user` may watch.
+
+    Who watches which queue is the supervisor app's business (teams): settings.IM_SUPERVISOR_SCOPE
+    names a function(user=) -> queue ids, so the switch imports nothing above it. Unset, every queue
+    is shown (a deployment without teams)."""
+    frame = queue_stats()
+    path = getattr(settings, "IM_SUPERVISOR_SCOPE", None)
+    if not path:
+        return frame
+    from django.utils.module_loading import import_string
+
+    from routing.models import AgentProfile
+
+    visible = set(import_string(path)(user=user))
+    agents = set(
+        AgentProfile.queues.through.objects.filter(queue_id__in=visible).values_list("agentprofile__user_id", flat=True)
+    )
+    return {
+        **frame,
+        "queues": [q for q in frame["queues"] if q["queue_id"] in visible],
+        "agents": [a for a in frame["agents"] if a["agent_id"] in agents],
+    }

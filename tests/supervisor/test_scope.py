@@ -72,7 +72,7 @@ def test_reports_and_csv_hold_only_team_queues(teams):
     assert response.status_code == 200 and response.context["rows"] is None
 
 
-def _communicator(user, origin: str | None = None):
+def _communicator(user, origin: str | None = None, path: str = "/ws/v1/supervisor/live/"):
     from config.asgi import application
 
     headers = [
@@ -81,7 +81,7 @@ def _communicator(user, origin: str | None = None):
     ]
     if origin:
         headers.append((b"origin", origin.encode()))
-    return WebsocketCommunicator(application, "/ws/v1/supervisor/live/", headers=headers)
+    return WebsocketCommunicator(application, path, headers=headers)
 
 
 async def _first_snapshot(communicator) -> dict:
@@ -124,4 +124,21 @@ async def test_live_socket_refuses_agents_and_other_sites(teams):
     await communicator.connect()
     frame = json.loads(await communicator.receive_from(timeout=5))
     assert frame["code"] == "origin_not_allowed"
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_switch_supervisor_socket_keeps_to_the_team_too(teams):
+    """/ws/v1/supervisor/ (CONTRACT.md's queue.stats) shows a supervisor only their teams' queues."""
+    from asgiref.sync import sync_to_async
+
+    communicator = await sync_to_async(_communicator)(teams["sup_a"], path="/ws/v1/supervisor/")
+    connected, _ = await communicator.connect()
+    assert connected
+    ready = json.loads(await communicator.receive_from(timeout=5))
+    assert ready["type"] == "supervisor.ready"
+    stats = json.loads(await communicator.receive_from(timeout=5))
+    assert stats["type"] == "queue.stats"
+    assert [q["name"] for q in stats["queues"]] == ["Sales"]
+    assert [a["agent_id"] for a in stats["agents"]] == [teams["ag_a"].pk]
     await communicator.disconnect()
