@@ -2,7 +2,8 @@
 
 Session-authenticated, for staff who handle or supervise conversations. Reads go through the switch's
 selectors and writes to the contact record through crm.services; nothing here changes a conversation
-(that is the agent socket's job, through the switch's services).
+(that is the agent socket's job, through the switch's services). Files an agent sends are uploaded here
+first and then named by id in the socket's message.send frame.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from django.db.models import F
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import services as crm_services
 from crm.models import Contact
 from imsubsystem import selectors
 from imsubsystem.models import Conversation, Message
+from media.selectors import attachment_public_dict
+from media.services import attachment_upload
+from media.uploads import upload_receive
 from routing.models import AgentProfile, Queue
 
 HISTORY_PAGE = 500
@@ -325,6 +330,47 @@ def transfer_targets(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"queues": queues, "agents": agents})
 
 
+@csrf_protect
+def _upload_store(request: HttpRequest, *, conversation: Conversation, upload) -> JsonResponse:
+    """Runs after the body was received under the size limit, so the CSRF check may read request.POST."""
+    attachment = attachment_upload(
+        file=upload,
+        channel_kind=conversation.inbox.kind,
+        uploader_kind="agent",
+        uploader_id=str(request.user.pk),
+    )
+    described = attachment_public_dict(
+        attachment=attachment,
+        viewer=f"agent:{request.user.pk}",
+        may_view=lambda conversation_id: _conversation_for(request, conversation_id) is not None,
+    )
+    return JsonResponse(described, status=201)
+
+
+# csrf_exempt only on the outside: the token is checked by _upload_store once the upload handlers are in
+# place, because the middleware's check reads request.POST and would parse the whole body unlimited.
+@csrf_exempt
+@console_endpoint
+@require_POST
+def upload_create(request: HttpRequest) -> JsonResponse:
+    """POST ?conversation_id=N, multipart `file` → 201 {id, name, content_type, size, url, thumbnail_url, ...}.
+
+    The file belongs to this agent until a message.send frame names its id in that conversation."""
+    try:
+        conversation_id = int(request.GET.get("conversation_id", ""))
+    except ValueError:
+        return _error(400, "invalid", "Give the conversation_id in the query string.")
+    conversation = _conversation_for(request, conversation_id)
+    if conversation is None:
+        return _not_found()
+    try:
+        upload = upload_receive(request=request, channel_kind=conversation.inbox.kind)
+        return _upload_store(request, conversation=conversation, upload=upload)
+    except ValidationError as exc:
+        code = getattr(exc, "code", None) or "invalid"
+        return _error(413 if code == "too_large" else 400, code, " ".join(exc.messages))
+
+
 def agent_presence(*, user) -> str:
     """The presence the console shows on load (the socket keeps it live afterwards)."""
     status = AgentProfile.objects.filter(user=user).values_list("status", flat=True).first()
@@ -339,4 +385,5 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/contact/notes", contact_note_add, name="contact_note_add"),
     path("canned", canned_responses, name="canned"),
     path("transfer-targets", transfer_targets, name="transfer_targets"),
+    path("uploads", upload_create, name="uploads"),
 ]
