@@ -90,7 +90,8 @@
     currentId: null,
     tab: "mine",
     canned: [],
-    pending: new Map(), // client_id -> {conversationId, text, private, timer}
+    pending: new Map(), // client_id -> {conversationId, text, private, attachmentIds, timer}
+    staged: new Map(), // conversation id -> [{name, state, progress, attachment, xhr}] not yet sent
   };
 
   function thread(id) {
@@ -821,6 +822,8 @@
       if (state.currentId === id) markRead(id);
     });
     loadContact(id);
+    showUploadError("");
+    renderStaged();
     input.focus();
   }
 
@@ -903,7 +906,7 @@
       link.rel = "noopener noreferrer";
       if (/^image\//.test(attachment.content_type || "")) {
         var image = el("img");
-        image.src = href;
+        image.src = safeUrl(attachment.thumbnail_url) || href;
         image.alt = attachment.name || "image";
         link.appendChild(image);
       } else {
@@ -996,18 +999,49 @@
   function submit() {
     var id = state.currentId;
     var text = input.value.trim();
-    if (!id || !text) return;
+    if (!id) return;
+    var staged = stagedFor(id);
+    if (staged.some(function (item) {
+      return item.state === "uploading";
+    })) {
+      showUploadError("Wait for the files to finish uploading.");
+      return;
+    }
+    var ready = staged.filter(function (item) {
+      return item.state === "ready";
+    });
+    if (!text && !ready.length) return;
+    var attachments = ready.map(function (item) {
+      return item.attachment;
+    });
     var clientId = newClientId();
     var isPrivate = privateToggle.checked;
-    state.pending.set(clientId, { conversationId: id, text: text, private: isPrivate, timer: null });
+    state.pending.set(clientId, {
+      conversationId: id,
+      text: text,
+      private: isPrivate,
+      attachmentIds: attachments.map(function (a) {
+        return a.id;
+      }),
+      timer: null,
+    });
     var row = buildRow(
-      { client_id: clientId, text: text, private: isPrivate, sender: { kind: "agent", name: config.user.name }, created_at: new Date().toISOString() },
+      {
+        client_id: clientId,
+        text: text,
+        private: isPrivate,
+        attachments: attachments,
+        sender: { kind: "agent", name: config.user.name },
+        created_at: new Date().toISOString(),
+      },
       true,
     );
     thread(id).byClientId.set(clientId, row);
     messagesNode.appendChild(row);
     scrollToEnd();
     input.value = "";
+    state.staged.set(id, []);
+    renderStaged();
     stopTyping();
     closePicker();
     transmit(clientId);
@@ -1016,13 +1050,193 @@
   function transmit(clientId) {
     var item = state.pending.get(clientId);
     if (!item) return;
-    var sent = send({ type: "message.send", conversation_id: item.conversationId, client_id: clientId, text: item.text, private: item.private });
+    var frame = { type: "message.send", conversation_id: item.conversationId, client_id: clientId, text: item.text, private: item.private };
+    if (item.attachmentIds && item.attachmentIds.length) frame.attachment_ids = item.attachmentIds;
+    var sent = send(frame);
     if (!sent) return; // resent with the same client_id once the socket is back
     clearTimeout(item.timer);
     item.timer = setTimeout(function () {
       if (state.pending.has(clientId)) dropSocket();
     }, ACK_TIMEOUT_MS);
   }
+
+  // ---- attachments ---------------------------------------------------------------------------
+  // Each file is uploaded as soon as it is picked (POST uploads?conversation_id=N), staged as a chip,
+  // and sent by id with the next message.send. Uploads belong to the conversation they were made in.
+  var stagedNode = $("con-staged");
+  var fileInput = $("con-file");
+  var uploadErrorNode = $("con-upload-error");
+
+  function stagedFor(id) {
+    if (!state.staged.has(id)) state.staged.set(id, []);
+    return state.staged.get(id);
+  }
+
+  function showUploadError(text) {
+    uploadErrorNode.textContent = text || "";
+    uploadErrorNode.hidden = !text;
+  }
+
+  function sizeLabel(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  function renderStaged() {
+    var items = state.currentId ? stagedFor(state.currentId) : [];
+    stagedNode.textContent = "";
+    stagedNode.hidden = items.length === 0;
+    items.forEach(function (item) {
+      var chip = el("li", "con-chip");
+      chip.dataset.state = item.state;
+      var attachment = item.attachment;
+      var thumb = attachment && safeUrl(attachment.thumbnail_url || (/^image\//.test(attachment.content_type || "") ? attachment.url : ""));
+      if (thumb) {
+        var image = el("img");
+        image.src = thumb;
+        image.alt = item.name;
+        chip.appendChild(image);
+      }
+      // Once stored, the name the server kept (it makes unsafe names safe) is the one the customer sees.
+      chip.appendChild(el("span", "con-chip-name", attachment ? attachment.name : item.name));
+      if (item.state === "uploading") {
+        var progress = el("progress", "con-chip-progress");
+        progress.max = 100;
+        progress.value = item.progress;
+        progress.setAttribute("aria-label", "Uploading " + item.name);
+        chip.appendChild(progress);
+      } else if (item.state === "ready") {
+        chip.appendChild(el("span", "muted small", sizeLabel(attachment.size || 0)));
+      } else {
+        chip.appendChild(el("span", "error small", "failed"));
+      }
+      var remove = el("button", "con-chip-remove", "\u00d7");
+      remove.type = "button";
+      remove.title = "Remove " + item.name;
+      remove.setAttribute("aria-label", "Remove " + item.name);
+      remove.addEventListener("click", function () {
+        if (item.xhr && item.state === "uploading") item.xhr.abort();
+        var list = stagedFor(item.conversationId);
+        var index = list.indexOf(item);
+        if (index >= 0) list.splice(index, 1);
+        renderStaged();
+      });
+      chip.appendChild(remove);
+      stagedNode.appendChild(chip);
+    });
+  }
+
+  function uploadError(xhr) {
+    var data = null;
+    try {
+      data = JSON.parse(xhr.responseText);
+    } catch (err) {
+      data = null;
+    }
+    if (data && data.detail) return data.detail;
+    if (xhr.status === 413) return "The file is too large.";
+    if (xhr.status === 403) return "Refused: reload the page and log in again.";
+    if (xhr.status === 0) return "The upload was interrupted. Check the connection and try again.";
+    return "Upload failed (HTTP " + xhr.status + ").";
+  }
+
+  function uploadFile(file) {
+    var id = state.currentId;
+    if (!id) return;
+    var item = { conversationId: id, name: file.name || "file", state: "uploading", progress: 0, attachment: null, xhr: null };
+    stagedFor(id).push(item);
+    var xhr = new XMLHttpRequest();
+    item.xhr = xhr;
+    xhr.open("POST", API + "uploads?conversation_id=" + encodeURIComponent(id));
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", function (event) {
+      if (!event.lengthComputable) return;
+      item.progress = Math.round((event.loaded / event.total) * 100);
+      var bar = item.state === "uploading" && state.currentId === id ? findProgress(item) : null;
+      if (bar) bar.value = item.progress;
+    });
+    xhr.addEventListener("load", function () {
+      item.xhr = null;
+      if (xhr.status === 201) {
+        try {
+          item.attachment = JSON.parse(xhr.responseText);
+          item.state = "ready";
+        } catch (err) {
+          item.state = "failed";
+        }
+      } else {
+        item.state = "failed";
+        var list = stagedFor(id);
+        list.splice(list.indexOf(item), 1);
+        showUploadError(item.name + ": " + uploadError(xhr));
+      }
+      renderStaged();
+    });
+    xhr.addEventListener("error", function () {
+      item.xhr = null;
+      var list = stagedFor(id);
+      if (list.indexOf(item) >= 0) list.splice(list.indexOf(item), 1);
+      showUploadError(item.name + ": " + uploadError(xhr));
+      renderStaged();
+    });
+    var form = new FormData();
+    form.append("file", file, file.name);
+    xhr.send(form);
+    renderStaged();
+  }
+
+  function findProgress(item) {
+    var items = stagedFor(item.conversationId);
+    var chip = stagedNode.children[items.indexOf(item)];
+    return chip ? chip.querySelector("progress") : null;
+  }
+
+  function uploadFiles(files) {
+    if (!state.currentId || !files) return;
+    showUploadError("");
+    Array.from(files).forEach(uploadFile);
+  }
+
+  $("con-attach").addEventListener("click", function () {
+    fileInput.click();
+  });
+  fileInput.addEventListener("change", function () {
+    uploadFiles(fileInput.files);
+    fileInput.value = "";
+  });
+  var dragDepth = 0;
+  function hasFiles(event) {
+    return event.dataTransfer && Array.from(event.dataTransfer.types || []).indexOf("Files") >= 0;
+  }
+  composer.addEventListener("dragenter", function (event) {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    dragDepth += 1;
+    composer.classList.add("dragging");
+    $("con-drop-hint").hidden = false;
+  });
+  composer.addEventListener("dragover", function (event) {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  });
+  function endDrag() {
+    dragDepth = 0;
+    composer.classList.remove("dragging");
+    $("con-drop-hint").hidden = true;
+  }
+  composer.addEventListener("dragleave", function () {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) endDrag();
+  });
+  composer.addEventListener("drop", function (event) {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    endDrag();
+    uploadFiles(event.dataTransfer.files);
+  });
 
   composer.addEventListener("submit", function (event) {
     event.preventDefault();
