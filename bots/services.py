@@ -555,8 +555,10 @@ def _idle_step(conversation_id: int, statuses: set[str], now: datetime, *, close
 def survey_send(
     *, conversation_id: int, agent_id: int | None = None, queue_id: int | None = None
 ) -> SurveyResponse | None:
-    """An agent closed the conversation: ask for a 1-5 rating, then a comment. The answers arrive as
-    customer messages (the switch reopens the conversation to the bot) and are stored by the next turns."""
+    """An agent closed the conversation: ask for a 1-5 rating, then a comment. The switch takes a bot
+    message on a conversation closed within its reopen window without reopening it, so the question
+    reaches the customer; the answers arrive as customer messages (which reopen the conversation to the
+    bot, like any message within the window) and are stored by the next turns."""
     SwitchError = _switch_error()
     with transaction.atomic():
         session = BotSession.objects.select_for_update().filter(conversation_id=conversation_id).first()
@@ -587,7 +589,7 @@ def survey_send(
                     f"bot:survey:{survey.pk}",
                 )
         except SwitchError as exc:
-            # The switch refuses messages in a closed conversation: the survey is recorded as not delivered.
+            # Past the reopen window (a queued task that ran late) the switch refuses it: not delivered.
             logger.info("Survey for conversation %s not delivered: %s", conversation_id, exc.code)
             survey.delivered = False
             survey.save(update_fields=["delivered"])

@@ -38,6 +38,13 @@ class Attachment(TypedDict):
     error: NotRequired[str | None]
 
 
+class Button(TypedDict):
+    """A choice under a bot message: the widget shows `label` and sends it back as the customer's text."""
+
+    label: str
+    value: str
+
+
 class MessagePayload(TypedDict):
     """The internal message format: what services return, frames carry and bot handlers receive."""
 
@@ -52,6 +59,7 @@ class MessagePayload(TypedDict):
     created_at: str
     delivery_status: DeliveryName
     delivery_error: NotRequired[str]
+    buttons: NotRequired[list[Button]]  # only on bot messages that offer choices
 
 
 class QueueInfo(TypedDict):

@@ -146,6 +146,9 @@ class Message(models.Model):
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: no idempotency key
     text = models.TextField(blank=True)
     attachments = models.JSONField(default=list, blank=True, help_text="Ids of media.Attachment rows.")
+    buttons = models.JSONField(
+        default=list, blank=True, help_text='Choices under a bot message: [{"label": ..., "value": ...}].'
+    )
     private = models.BooleanField(default=False, help_text="An internal note: staff only.")
     # NULL for messages not from a platform: many NULLs never collide in the unique key.
     platform_message_id = models.CharField(max_length=191, null=True, blank=True)  # noqa: DJ001

@@ -239,10 +239,13 @@ def conversation_queue(
     queue_id: int | None = None,
     priority: int | None = None,
     preferred_agent_id: int | None = None,
+    skills: Sequence[str] = (),
 ) -> None:
     """Hand a conversation to routing: status queued, then routing.services.work_enqueue.
 
-    The queue is the one given, else the conversation's, else its inbox's default queue. The call to
+    The queue is the one given, else the conversation's, else its inbox's default queue. `skills` (the
+    bot's hand-over picks them from the customer's answers) go to routing, which offers the conversation
+    to agents having them; malformed ones are refused ("bad_request") and nothing changes. The call to
     routing runs inside this transaction, so the work item and the status commit together; routing's
     signals (offer_created...) arrive after the commit.
     """
@@ -268,6 +271,7 @@ def conversation_queue(
             priority=conversation.priority,
             preferred_agent_id=preferred_agent_id,
             enqueued_at=now,
+            skills=list(skills),
         )
         _publish_status(conversation)
         event_publish_on_commit(
@@ -365,6 +369,29 @@ def _validate_message_input(*, text: str, attachment_ids: Sequence[int], client_
     return ids
 
 
+MAX_BUTTONS = 10
+MAX_BUTTON_LABEL = 200
+
+
+def _validate_buttons(buttons: Sequence[dict[str, str]], *, sender_kind: str, private: bool) -> list[dict[str, str]]:
+    if not buttons:
+        return []
+    if sender_kind != SenderKind.BOT or private:
+        raise SwitchError("invalid", "Only a bot message to the customer can carry buttons.")
+    if isinstance(buttons, (str, dict)) or len(buttons) > MAX_BUTTONS:
+        raise SwitchError("invalid", f"buttons must be a list of at most {MAX_BUTTONS} choices.")
+    cleaned = []
+    for button in buttons:
+        label = button.get("label") if isinstance(button, dict) else None
+        value = button.get("value", label) if isinstance(button, dict) else None
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_BUTTON_LABEL:
+            raise SwitchError("invalid", f"Each button needs a label of 1 to {MAX_BUTTON_LABEL} characters.")
+        if not isinstance(value, str) or len(value) > MAX_BUTTON_LABEL:
+            raise SwitchError("invalid", f"A button value must be a text of at most {MAX_BUTTON_LABEL} characters.")
+        cleaned.append({"label": label, "value": value})
+    return cleaned
+
+
 def message_send(
     *,
     conversation_id: int,
@@ -376,8 +403,14 @@ def message_send(
     private: bool = False,
     platform_message_id: str | None = None,
     sent_at: datetime | None = None,
+    buttons: Sequence[dict[str, str]] = (),
 ) -> tuple[dict[str, Any], bool]:
     """Store a message with the conversation's next seq and publish it after commit.
+
+    `buttons` ([{"label", "value"}], bot messages only) travel in the payload for clients that show
+    them (the widget); platforms get the text alone, so a bot sends numbered options there instead.
+    A bot or system message is accepted on a conversation closed within IM_REOPEN_WINDOW_S and leaves
+    it closed (the satisfaction survey); anything else on a closed conversation is refused.
 
     Returns (message payload, created). Idempotent: the same client_id from the same sender in the same
     conversation (or the same platform message id in the same inbox) returns the first message and
@@ -391,6 +424,7 @@ def message_send(
     if private and sender_kind == SenderKind.CUSTOMER:
         raise SwitchError("forbidden", "Customers cannot write internal notes.")
     ids = _validate_message_input(text=text, attachment_ids=attachment_ids, client_id=client_id)
+    button_list = _validate_buttons(buttons, sender_kind=sender_kind, private=private)
     sender_key = sender_key_for(sender_kind=sender_kind, sender_user_id=sender_user_id)
 
     def _existing() -> Message | None:
@@ -415,7 +449,7 @@ def message_send(
             found = _existing()
             if found is not None:
                 return selectors.message_payload(found), False
-            if conversation.status == S.CLOSED:
+            if conversation.status == S.CLOSED and not _closed_accepts(conversation, sender_kind):
                 raise SwitchError("conversation_closed", "The conversation is closed.")
             return _message_insert(
                 conversation=conversation,
@@ -428,6 +462,7 @@ def message_send(
                 private=private,
                 platform_message_id=platform_message_id,
                 sent_at=sent_at,
+                buttons=button_list,
             ), True
     except IntegrityError:
         # Only a unique key can clash here (client_id or platform id from another conversation row lock
@@ -436,6 +471,16 @@ def message_send(
         if found is None:
             raise
         return selectors.message_payload(found), False
+
+
+def _closed_accepts(conversation: Conversation, sender_kind: str) -> bool:
+    """A bot or system message may follow a close within the reopen window (the satisfaction survey,
+    a goodbye) without reopening: the customer's answer is what reopens. People never write into a
+    closed conversation; customers reopen it through customer_message_send."""
+    if sender_kind not in (SenderKind.BOT, SenderKind.SYSTEM) or conversation.closed_at is None:
+        return False
+    window = timedelta(seconds=getattr(settings, "IM_REOPEN_WINDOW_S", 900))
+    return conversation.closed_at >= timezone.now() - window
 
 
 def _uploader_of(conversation: Conversation, sender_kind: str, sender_user_id: int | None, platform: bool):
@@ -477,6 +522,7 @@ def _message_insert(
     private: bool,
     platform_message_id: str | None,
     sent_at: datetime | None,
+    buttons: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     if attachment_ids:
         _attachments_attach(conversation, attachment_ids, sender_kind, sender_user_id, bool(platform_message_id))
@@ -498,6 +544,7 @@ def _message_insert(
         client_id=client_id,
         text=text,
         attachments=attachment_ids,
+        buttons=buttons or [],
         private=private,
         platform_message_id=platform_message_id,
         delivery_status=DeliveryStatus.PENDING if outbound else DeliveryStatus.STORED,

@@ -216,6 +216,9 @@
     bubble.appendChild(text);
     renderAttachments(bubble, message.attachments);
     row.appendChild(bubble);
+    if (kind === "bot" && Array.isArray(message.buttons) && message.buttons.length) {
+      row.appendChild(buildChoices(message));
+    }
     var meta = el("div", "sbw-meta");
     var time = el("span", "sbw-time");
     time.textContent = formatTime(message.created_at);
@@ -227,6 +230,33 @@
     row.appendChild(meta);
     setRowState(row, pending ? "sending" : "sent");
     return row;
+  }
+
+  function buildChoices(message) {
+    // A bot's choices: clicking one sends its label as the customer's own text (the bot reads labels
+    // and numbers alike) and retires the choices of that message, also after a reload.
+    var choices = el("div", "sbw-choices", { role: "group" });
+    message.buttons.forEach(function (choice) {
+      if (!choice || typeof choice.label !== "string") return;
+      var button = el("button", "sbw-choice", { type: "button" });
+      button.textContent = choice.label;
+      button.disabled = !!message.answered;
+      button.addEventListener("click", function () {
+        if (button.disabled) return;
+        choices.querySelectorAll("button").forEach(function (b) {
+          b.disabled = true;
+        });
+        button.classList.add("sbw-chosen");
+        message.answered = true;
+        state.history.forEach(function (kept) {
+          if (kept.conversation_id === message.conversation_id && kept.seq === message.seq) kept.answered = true;
+        });
+        persist();
+        sendText(choice.label, []);
+      });
+      choices.appendChild(button);
+    });
+    return choices;
   }
 
   function setRowState(row, value) {
@@ -782,20 +812,25 @@
   function submit() {
     var text = input.value.trim();
     if (!text && stagedAttachments.length === 0) return;
-    var item = {
-      client_id: newClientId(),
-      text: text,
-      attachment_ids: stagedAttachments.map(function (a) {
-        return a.id;
-      }),
-      attachments: stagedAttachments.slice(),
-      created_at: new Date().toISOString(),
-    };
+    var attachments = stagedAttachments.slice();
     input.value = "";
     autosize();
     stagedAttachments = [];
     renderStaged();
     stopLocalTyping();
+    sendText(text, attachments);
+  }
+
+  function sendText(text, attachments) {
+    var item = {
+      client_id: newClientId(),
+      text: text,
+      attachment_ids: attachments.map(function (a) {
+        return a.id;
+      }),
+      attachments: attachments,
+      created_at: new Date().toISOString(),
+    };
     state.pending.push(item);
     persist();
     addPendingRow(item);

@@ -42,7 +42,10 @@ async def test_widget_customer_is_welcomed_routed_and_queued(inbox, queues):
     await send(communicator, {"type": "message.send", "client_id": "c1", "text": "hello"})
     welcome, greet, menu = await bot_messages(communicator, 3)
     assert (welcome["text"], greet["text"]) == ("Welcome to the shop!", "Hi Vera!")
-    assert menu["text"] == "Sales or Support?\n1. Sales\n2. Support"
+    # The widget shows buttons, so the options travel on the frame instead of as numbered lines.
+    assert menu["text"] == "Sales or Support?"
+    assert menu["buttons"] == [{"label": "Sales", "value": "1"}, {"label": "Support", "value": "2"}]
+    assert "buttons" not in welcome and "buttons" not in greet
     assert welcome["sender"] == {"kind": "bot", "name": "Assistant"}
 
     await send(communicator, {"type": "message.send", "client_id": "c2", "text": "{{ settings.SECRET_KEY }}"})

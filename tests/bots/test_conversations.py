@@ -40,6 +40,13 @@ def bot_texts(conversation_id: int) -> list[str]:
     return [text for kind, text in transcript(conversation_id) if kind == "bot"]
 
 
+def button_labels(conversation_id: int, *, back: int = 1) -> list[str]:
+    """The labels of the buttons under the bot's message `back` messages from its last one."""
+    bot_messages = Message.objects.filter(conversation_id=conversation_id, sender_kind="bot", private=False)
+    message = list(bot_messages.order_by("-seq")[:back])[-1]
+    return [button["label"] for button in message.buttons]
+
+
 def status(conversation_id: int) -> str:
     return Conversation.objects.get(pk=conversation_id).status
 
@@ -63,8 +70,10 @@ def schedule_zone(name):
 def test_welcome_menu_and_hand_over_to_the_chosen_queue(flow, inbox, contact, queues):
     conversation_id = write(inbox, contact, "hello")
     assert status(conversation_id) == "bot"
-    # The widget has no button field in the switch yet, so options go out numbered.
-    assert bot_texts(conversation_id) == ["Welcome to the shop!", "Hi Ada!", "Sales or Support?\n1. Sales\n2. Support"]
+    # The widget shows buttons: the options go on the message, not into its text.
+    assert bot_texts(conversation_id) == ["Welcome to the shop!", "Hi Ada!", "Sales or Support?"]
+    menu = Message.objects.filter(conversation_id=conversation_id, sender_kind="bot").order_by("seq").last()
+    assert menu.buttons == [{"label": "Sales", "value": "1"}, {"label": "Support", "value": "2"}]
 
     write(inbox, contact, "sales")
     conversation = Conversation.objects.get(pk=conversation_id)
@@ -101,10 +110,8 @@ def test_hand_over_words_queue_at_once(flow, inbox, contact, word):
 def test_faq_matches_and_misses_are_logged(flow, inbox, contact):
     conversation_id = write(inbox, contact, "hello")
     write(inbox, contact, "opning hours?")
-    assert bot_texts(conversation_id)[-2:] == [
-        'Monday to Friday, 08:00-20:00 UTC.\nReply "agent" to talk to a person.',
-        "Sales or Support?\n1. Sales\n2. Support",
-    ]
+    assert bot_texts(conversation_id)[-2:] == ["Monday to Friday, 08:00-20:00 UTC.", "Sales or Support?"]
+    assert button_labels(conversation_id, back=2) == ["Talk to a person"]
     write(inbox, contact, "my parrot is blue")
     logs = list(FaqLog.objects.order_by("id"))
     assert [(log.query, log.matched) for log in logs] == [("opning hours?", True), ("my parrot is blue", False)]
@@ -121,7 +128,7 @@ def test_out_of_hours_tells_the_next_opening_and_takes_a_message_first_in_line(f
     # Midnight UTC shown in the contact's timezone (Europe/Paris).
     assert "We are closed right now. We open again " in offer and "(Europe/Paris)" in offer
     assert f"{tomorrow.day} " in offer
-    assert offer.endswith("1. Leave a message\n2. No, thanks")
+    assert button_labels(conversation_id) == ["Leave a message", "No, thanks"]
 
     write(inbox, contact, "My parcel is late, order AB-12")
     conversation = Conversation.objects.get(pk=conversation_id)
@@ -182,7 +189,7 @@ def test_a_reopened_conversation_that_is_not_a_survey_answer_restarts_the_flow(f
     switch.conversation_close(conversation_id=conversation_id, by_user_id=alice.pk)
     write(inbox, contact, "I have another question")
     assert SurveyResponse.objects.get(conversation_id=conversation_id).rating is None
-    assert bot_texts(conversation_id)[-1] == "Sales or Support?\n1. Sales\n2. Support"
+    assert bot_texts(conversation_id)[-1] == "Sales or Support?"
 
 
 def test_queue_position_is_sent_after_hand_over_and_when_it_changes(flow, inbox, contact, queues):
@@ -268,8 +275,9 @@ def test_contact_language_picks_translations(flow, inbox, queues):
     assert bot_texts(conversation_id) == [
         "Bienvenue !",
         "Hi Amélie!",
-        "Ventes ou assistance ?\n1. Ventes\n2. Assistance",
+        "Ventes ou assistance ?",
     ]
+    assert button_labels(conversation_id) == ["Ventes", "Assistance"]
 
 
 def test_inboxes_without_an_active_flow_go_straight_to_the_queue(inbox, contact):
