@@ -393,10 +393,22 @@ def _claim(item: OutboxItem, now) -> bool:
 def _outbound_message(item: OutboxItem) -> OutboundMessage:
     attachments: tuple[dict[str, Any], ...] = ()
     if item.attachments:
-        from imsubsystem.selectors import attachments_describe
+        from media.models import Attachment
+        from media.selectors import attachment_public_dict
 
+        # A fresh link on every attempt, signed for the platform (an expiring capability it fetches
+        # without our cookies), made absolute for platforms that fetch by URL.
         base = str(getattr(settings, "MEDIA_PUBLIC_BASE_URL", "") or "").rstrip("/")
-        described = attachments_describe(item.attachments)
+        rows = {a.pk: a for a in Attachment.objects.filter(pk__in=item.attachments)}
+        described = [
+            attachment_public_dict(
+                attachment=rows[pk],
+                viewer=f"platform:{item.inbox_id}",
+                may_view=lambda conversation_id: conversation_id == item.conversation_id,
+            )
+            for pk in item.attachments
+            if pk in rows
+        ]
         attachments = tuple(
             {
                 "url": a["url"] if a["url"].startswith(("http://", "https://")) else base + a["url"],

@@ -204,3 +204,39 @@ def test_whatsapp_window_closed_gives_the_agent_a_clear_error(
         and "24-hour" in message.delivery_error
         and "template" in message.delivery_error
     )
+
+
+def test_an_agents_file_reaches_the_platform_as_a_link_it_can_fetch(
+    conversation, agent, stand_in, django_capture_on_commit_callbacks, client, settings, tmp_path
+):
+    """An agent's PDF on a Telegram conversation goes out as sendDocument with a signed, absolute link
+    that serves the same bytes to a client without our cookies."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from media.services import attachment_upload
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.MEDIA_PUBLIC_BASE_URL = "https://switchboard.example"
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    attachment = attachment_upload(
+        file=SimpleUploadedFile("invoice.pdf", pdf, content_type="application/pdf"),
+        channel_kind="telegram",
+        uploader_kind="agent",
+        uploader_id=str(agent.pk),
+    )
+    stand_in.default = ok()
+    with django_capture_on_commit_callbacks(execute=True):
+        message_send(
+            conversation_id=conversation.pk,
+            sender_kind="agent",
+            sender_user_id=agent.pk,
+            text="Your invoice",
+            attachment_ids=[attachment.pk],
+        )
+    [request] = stand_in.requests  # the text rides as the document's caption
+    assert request.path == "/bot9:Z/sendDocument" and request.json()["caption"] == "Your invoice"
+    link = request.json()["document"]
+    assert link.startswith("https://switchboard.example/")
+    fetched = client.__class__().get(link.removeprefix("https://switchboard.example"))
+    assert fetched.status_code == 200 and b"".join(fetched.streaming_content) == pdf
+    assert OutboxItem.objects.get().state == "sent"
