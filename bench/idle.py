@@ -2,8 +2,9 @@
 
     python -m bench.run --only idle --idle-sockets 5000
 
-Opens the sockets (each with its own widget session, authenticated, in its conversation's group), then
-measures the process's resident memory and its CPU use over a quiet window while they stay open.
+Opens the sockets (each with its own widget session, authenticated: a visitor who opened the widget and
+has not written yet), then measures the process's resident memory and its CPU use over a quiet window
+while they stay open.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import contextlib
 import json
 import os
 import time
-import uuid
 
 from bench.relay import ROOT, django_run, prepare_database, server_env, start_server
 
@@ -58,15 +58,14 @@ async def _hold(port: int, tokens: list[str], window: float, pid: int) -> dict:
     async def open_one(token: str):
         ws = await connect(f"{base}/ws/v1/widget/", ping_interval=None, max_queue=None)
         await ws.send(json.dumps({"type": "auth", "token": token, "after_seq": 0}))
-        await ws.send(json.dumps({"type": "message.send", "client_id": str(uuid.uuid4()), "text": "hi"}))
-        while True:  # until the ack: the socket is authenticated and in its conversation's group
+        while True:  # until ready: the socket is authenticated
             frame = json.loads(await ws.recv())
-            if frame["type"] == "message.ack":
+            if frame["type"] == "ready":
                 return ws
 
     rss_before, _ = _process_stats(pid)
-    for start in range(0, len(tokens), 200):
-        sockets += await asyncio.gather(*(open_one(t) for t in tokens[start : start + 200]))
+    for start in range(0, len(tokens), 100):
+        sockets += await asyncio.gather(*(open_one(t) for t in tokens[start : start + 100]))
     await asyncio.sleep(2)
     rss_open, cpu_start = _process_stats(pid)
     began = time.monotonic()
