@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from django.conf import settings
 
 from imsubsystem.gateway import selectors, services
 from imsubsystem.gateway.base import SendError
 from media.remote import RemoteFetchTemporary
-
-
-class TransientSendError(Exception):
-    """A platform call worth retrying, raised so Celery's autoretry sees it."""
 
 
 INBOUND_MAX_RETRIES = 10
@@ -28,20 +26,32 @@ def inbound_event_process(event_id: int) -> None:
     services.inbound_event_process(event_id=event_id, on_media=platform_media_fetch_later)
 
 
-@shared_task(
-    name="imsubsystem.gateway.tasks.platform_media_fetch",
-    autoretry_for=(RemoteFetchTemporary, TransientSendError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=6,
-)
-def platform_media_fetch(attachment_id: int, inbox_id: int, ref: dict) -> None:
-    try:
-        services.platform_media_fetch(attachment_id=attachment_id, inbox_id=inbox_id, ref=ref)
-    except SendError as exc:
-        if not exc.permanent:
-            raise TransientSendError(exc.reason) from exc
-        services.platform_media_failed(attachment_id=attachment_id, reason=exc.reason)
+@shared_task(bind=True, name="imsubsystem.gateway.tasks.platform_media_fetch", max_retries=6)
+def platform_media_fetch(self, attachment_id: int, inbox_id: int, ref: dict) -> None:
+    """Fetch a platform's file into its pending attachment, with retries and backoff; after the last
+    attempt the attachment is marked failed with the reason, so the agent sees it (never "downloading"
+    for ever)."""
+    attempts = 0
+    while True:
+        try:
+            services.platform_media_fetch(attachment_id=attachment_id, inbox_id=inbox_id, ref=ref)
+            return
+        except (RemoteFetchTemporary, SendError) as exc:
+            reason = getattr(exc, "reason", "") or str(exc)
+            if isinstance(exc, SendError) and exc.permanent:
+                services.platform_media_failed(attachment_id=attachment_id, reason=reason)
+                return
+            attempts += 1
+            made = self.request.retries + attempts
+            if made > self.max_retries:
+                services.platform_media_failed(
+                    attachment_id=attachment_id, reason=f"Gave up after {made} attempts: {reason}"
+                )
+                return
+            if not self.request.is_eager:
+                raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries)) from exc
+            # Run in-process (the embedded profile): there is no worker to come back later.
+            time.sleep(min(2.0, 0.25 * 2**attempts))
 
 
 @shared_task(name="imsubsystem.gateway.tasks.outbox_drain")

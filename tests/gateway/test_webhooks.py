@@ -231,3 +231,26 @@ def test_wechat_plain_text_in(client, django_capture_on_commit_callbacks):
         response = client.post(f"/gateway/wechat/wx-in/?{query}", xml.encode(), content_type="text/xml")
     assert (response.status_code, response.content) == (200, b"success")
     assert Message.objects.get().text == "<b>hi</b>"
+
+
+def test_platform_media_that_never_comes_is_marked_failed_after_the_last_attempt(stand_in):
+    """The attachment shows "downloading" while retries remain and a clear failure after the last one."""
+    from imsubsystem.gateway.tasks import platform_media_fetch
+    from media.models import Attachment
+    from media.services import attachment_create_pending
+
+    inbox = InboxFactory(
+        kind="whatsapp",
+        key="wa-broken",
+        config={"phone_number_id": "1", "api_base_url": stand_in.url},
+        credentials={"access_token": "tok", "app_secret": "wa-app-secret", "verify_token": "v"},
+    )
+    stand_in.default = lambda r: Reply(503, {"error": {"message": "Service temporarily unavailable"}})
+    attachment = attachment_create_pending(channel_kind="whatsapp", uploader_id=str(inbox.pk))
+    ref = {"kind": "image", "media_id": "MEDIA9", "content_type": "image/png"}
+    # The last retry a worker would run (retries=max_retries): one more attempt, then the give-up.
+    platform_media_fetch.apply(args=(attachment.pk, inbox.pk, ref), retries=platform_media_fetch.max_retries)
+    attachment.refresh_from_db()
+    assert attachment.status == "failed"
+    assert attachment.error.startswith("Gave up after 7 attempts")
+    assert stand_in.requests, "the platform was asked"
