@@ -11,7 +11,6 @@ from imsubsystem.gateway import selectors, services
 from imsubsystem.gateway.base import SendError
 from media.remote import RemoteFetchTemporary
 
-
 INBOUND_MAX_RETRIES = 10
 
 

@@ -236,7 +236,6 @@ def test_wechat_plain_text_in(client, django_capture_on_commit_callbacks):
 def test_platform_media_that_never_comes_is_marked_failed_after_the_last_attempt(stand_in):
     """The attachment shows "downloading" while retries remain and a clear failure after the last one."""
     from imsubsystem.gateway.tasks import platform_media_fetch
-    from media.models import Attachment
     from media.services import attachment_create_pending
 
     inbox = InboxFactory(
