@@ -2,7 +2,8 @@
 
 Session-authenticated, for staff who handle or supervise conversations. Reads go through the switch's
 selectors and writes to the contact record through crm.services; nothing here changes a conversation
-(that is the agent socket's job, through the switch's services). Files an agent sends are uploaded here
+(that is the agent socket's job, through the switch's services), except sending an approved platform
+template, which goes through the gateway's template_send. Files an agent sends are uploaded here
 first and then named by id in the socket's message.send frame.
 """
 
@@ -25,7 +26,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm import services as crm_services
 from crm.models import Contact
 from imsubsystem import selectors
+from imsubsystem.gateway import services as gateway_services
 from imsubsystem.models import Conversation, Message
+from imsubsystem.services import SwitchError
 from media.selectors import attachment_public_dict
 from media.services import attachment_upload
 from media.uploads import upload_receive
@@ -371,6 +374,56 @@ def upload_create(request: HttpRequest) -> JsonResponse:
         return _error(413 if code == "too_large" else 400, code, " ".join(exc.messages))
 
 
+SWITCH_ERROR_STATUS = {"not_found": 404, "forbidden": 403, "conversation_closed": 409}
+
+
+@console_endpoint
+@require_GET
+def conversation_templates(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    """The approved templates of the conversation's inbox (empty for platforms without templates)."""
+    conversation = _conversation_for(request, conversation_id)
+    if conversation is None:
+        return _not_found()
+    return JsonResponse(
+        {
+            "conversation_id": conversation.pk,
+            "inbox_kind": conversation.inbox.kind,
+            "templates": gateway_services.inbox_templates(inbox_id=conversation.inbox_id),
+        }
+    )
+
+
+@console_endpoint
+@require_POST
+def conversation_template_send(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    """POST {"name", "language", "params": [str, ...], "client_id"?} → 201 {"message": payload}
+    (200 when the client_id was already sent). The CSRF middleware has checked the token."""
+    conversation = _conversation_for(request, conversation_id)
+    if conversation is None:
+        return _not_found()
+    data = _json_body(request)
+    if data is None:
+        return _error(400, "bad_json", "Send a JSON object.")
+    name, language, params = data.get("name"), data.get("language"), data.get("params", [])
+    client_id = data.get("client_id")
+    if not isinstance(name, str) or not isinstance(language, str):
+        return _error(400, "invalid", "Give the template's name and language.")
+    if client_id is not None and not isinstance(client_id, str):
+        return _error(400, "invalid", "client_id must be a string.")
+    try:
+        payload, created = gateway_services.template_send(
+            conversation_id=conversation.pk,
+            agent_id=request.user.pk,
+            name=name,
+            language=language,
+            params=params,
+            client_id=client_id or None,
+        )
+    except SwitchError as exc:
+        return _error(SWITCH_ERROR_STATUS.get(exc.code, 400), exc.code, exc.detail)
+    return JsonResponse({"message": payload}, status=201 if created else 200)
+
+
 def agent_presence(*, user) -> str:
     """The presence the console shows on load (the socket keeps it live afterwards)."""
     status = AgentProfile.objects.filter(user=user).values_list("status", flat=True).first()
@@ -383,6 +436,8 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/messages", conversation_messages, name="conversation_messages"),
     path("conversations/<int:conversation_id>/contact", conversation_contact, name="conversation_contact"),
     path("conversations/<int:conversation_id>/contact/notes", contact_note_add, name="contact_note_add"),
+    path("conversations/<int:conversation_id>/templates", conversation_templates, name="conversation_templates"),
+    path("conversations/<int:conversation_id>/template", conversation_template_send, name="conversation_template_send"),
     path("canned", canned_responses, name="canned"),
     path("transfer-targets", transfer_targets, name="transfer_targets"),
     path("uploads", upload_create, name="uploads"),

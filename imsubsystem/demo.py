@@ -17,7 +17,17 @@ DEMO_INBOXES = [
         "demo-whatsapp",
         "whatsapp",
         "WhatsApp",
-        {"phone_number_id": "000000000000000"},
+        {
+            "phone_number_id": "000000000000000",
+            "templates": [
+                {
+                    "name": "follow_up",
+                    "language": "en_US",
+                    "params": 2,
+                    "text": "Hello {{1}}, we have an update on your request {{2}}. Reply here to continue.",
+                }
+            ],
+        },
         {"app_secret": DEMO_SECRET, "verify_token": "switchboard-demo-verify", "access_token": "demo-access-token"},
     ),
     (

@@ -372,13 +372,29 @@
     var t = thread(Number(data.conversation_id));
     var row = t.bySeq.get(data.seq);
     if (!row) return;
-    row.dataset.delivery = data.status;
+    showDelivery(row, data.status, data.error, Number(data.conversation_id));
+  }
+  function showDelivery(row, status, error, conversationId) {
+    row.dataset.delivery = status;
     var label = row.querySelector(".msg-delivery");
     if (!label) {
       label = el("div", "msg-delivery");
       row.appendChild(label);
     }
-    label.textContent = data.status === "failed" ? "Not delivered: " + (data.error || "failed") : data.status;
+    label.textContent = status === "failed" ? "Not delivered: " + (error || "failed") : status;
+    var offer = row.querySelector(".msg-template-offer");
+    // The outbox's 24-hour refusal: the way on is an approved template.
+    var windowClosed = status === "failed" && /24-hour/.test(error || "") && /template/i.test(error || "");
+    if (windowClosed && !offer) {
+      offer = el("button", "msg-template-offer", "Send an approved template…");
+      offer.type = "button";
+      offer.addEventListener("click", function () {
+        if (state.currentId === conversationId) openTemplates();
+      });
+      row.appendChild(offer);
+    } else if (!windowClosed && offer) {
+      offer.remove();
+    }
   }
 
   function onRead(data) {
@@ -839,6 +855,8 @@
     var closed = summary.status === "closed";
     $("con-transfer-open").disabled = closed;
     $("con-close-open").disabled = closed;
+    $("con-template-open").hidden = !(summary.inbox && summary.inbox.kind === "whatsapp");
+    $("con-template-open").disabled = closed;
     input.disabled = closed;
     $("con-send").disabled = closed;
     input.placeholder = closed ? "This conversation is closed." : privateToggle.checked ? "Internal note, only agents see it…" : "Reply to the customer…";
@@ -915,6 +933,9 @@
       body.appendChild(link);
     });
     row.appendChild(body);
+    if (message.delivery_status && message.sender && message.sender.kind !== "customer") {
+      showDelivery(row, message.delivery_status, message.delivery_error, Number(message.conversation_id));
+    }
     if (pending) {
       row.dataset.state = "sending";
       row.appendChild(el("div", "msg-state", "Sending…"));
@@ -1403,6 +1424,108 @@
     if (note) frame.wrap_up = note;
     if (!send(frame)) showNotice("Not connected.", "error");
   });
+  // ---- approved templates (WhatsApp's 24-hour window) ----------------------------------------
+  var templateDialog = $("con-template");
+  var templateSelect = $("con-template-name");
+  var templateParams = $("con-template-params");
+  var templateState = { conversationId: null, templates: [], clientId: null };
+
+  function chosenTemplate() {
+    return templateState.templates[Number(templateSelect.value)] || null;
+  }
+  function paramValues() {
+    return Array.from(templateParams.querySelectorAll("input")).map(function (input) {
+      return input.value.trim();
+    });
+  }
+  function fillPreview(text, values) {
+    // Plain replacement of {{n}}, in one pass; shown with textContent, so nothing is interpreted.
+    return String(text || "").replace(/\{\{(\d+)\}\}/g, function (whole, number) {
+      var value = values[Number(number) - 1];
+      return value ? value : whole;
+    });
+  }
+  function renderTemplatePreview() {
+    var template = chosenTemplate();
+    $("con-template-preview").textContent = template ? fillPreview(template.text, paramValues()) || "(no preview text)" : "";
+  }
+  function renderTemplateParams() {
+    templateParams.textContent = "";
+    var template = chosenTemplate();
+    for (var i = 1; template && i <= template.params; i++) {
+      var label = el("label", null, "{{" + i + "}} ");
+      var input = el("input");
+      input.type = "text";
+      input.maxLength = 1024;
+      input.required = true;
+      input.addEventListener("input", renderTemplatePreview);
+      label.appendChild(input);
+      templateParams.appendChild(label);
+    }
+    templateState.clientId = newClientId();
+    renderTemplatePreview();
+  }
+  templateSelect.addEventListener("change", renderTemplateParams);
+
+  function openTemplates() {
+    var id = state.currentId;
+    if (!id) return;
+    $("con-template-error").textContent = "";
+    api("conversations/" + id + "/templates").then(
+      function (data) {
+        if (state.currentId !== id) return;
+        templateState.conversationId = id;
+        templateState.templates = data.templates || [];
+        templateSelect.textContent = "";
+        templateState.templates.forEach(function (template, index) {
+          var option = el("option", null, template.name + " (" + template.language + ")");
+          option.value = String(index);
+          templateSelect.appendChild(option);
+        });
+        var none = templateState.templates.length === 0;
+        $("con-template-empty").hidden = !none;
+        templateSelect.disabled = none;
+        $("con-template-send").disabled = none;
+        renderTemplateParams();
+        templateDialog.showModal();
+      },
+      function (err) {
+        showNotice("Could not load the templates: " + err.message, "error");
+      },
+    );
+  }
+  $("con-template-form").addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    if (submitter && submitter.value === "cancel") return;
+    event.preventDefault();
+    var template = chosenTemplate();
+    if (!template) return;
+    var values = paramValues();
+    if (values.some(function (v) { return !v; })) {
+      $("con-template-error").textContent = "Fill in every parameter.";
+      return;
+    }
+    var sendButton = $("con-template-send");
+    sendButton.disabled = true;
+    var conversationId = templateState.conversationId;
+    api("conversations/" + conversationId + "/template", {
+      method: "POST",
+      body: { name: template.name, language: template.language, params: values, client_id: templateState.clientId },
+    })
+      .then(function (data) {
+        if (data.message) addToThread(conversationId, data.message);
+        templateDialog.close("sent");
+        showNotice("Template sent.");
+      })
+      .catch(function (err) {
+        $("con-template-error").textContent = err.message;
+      })
+      .finally(function () {
+        sendButton.disabled = false;
+      });
+  });
+  $("con-template-open").addEventListener("click", openTemplates);
+
   $("con-transfer-open").addEventListener("click", openTransfer);
   $("con-close-open").addEventListener("click", openClose);
 
