@@ -174,6 +174,7 @@ class WidgetConsumer(SwitchSocket):
     async def on_open(self) -> None:
         self.session: dict[str, Any] | None = None
         self.conversation_id: int | None = None
+        self.sent_seq: dict[int, int] = {}  # conversation id -> highest seq this socket sent in a replay
         self.auth_timer = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_S, self._auth_timeout)
 
     def _auth_timeout(self) -> None:
@@ -330,7 +331,31 @@ class WidgetConsumer(SwitchSocket):
         )
         return Reply()
 
+    def _seq_of(self, frame: dict[str, Any]) -> tuple[int, int] | None:
+        if frame["type"] == "message.new":
+            return frame["message"]["conversation_id"], frame["message"]["seq"]
+        if frame["type"] == "message.hidden":
+            return frame["conversation_id"], frame["seq"]
+        return None
+
+    def _note_replayed(self, frame: dict[str, Any]) -> None:
+        found = self._seq_of(frame)
+        if found is not None:
+            conversation_id, seq = found
+            self.sent_seq[conversation_id] = max(seq, self.sent_seq.get(conversation_id, 0))
+
+    async def apply(self, reply: Reply) -> None:
+        await super().apply(reply)
+        for frame in reply.frames:
+            self._note_replayed(frame)
+
     async def deliver(self, frame: dict[str, Any], *, hide_from_customer: bool) -> None:
+        found = self._seq_of(frame)
+        if found is not None and found[1] <= self.sent_seq.get(found[0], 0):
+            # Already sent in a replay (the socket joined the group just before reading the history):
+            # the live copy adds nothing. Only replays raise the mark, so live frames that arrive out
+            # of order (published by two processes) are all delivered.
+            return
         if hide_from_customer:
             if frame["type"] == "message.new":
                 message = frame["message"]
