@@ -338,9 +338,10 @@ IM_BOT_HANDLERS: list[str] = ["bots.handlers.on_message"]
 # A customer writing within this many seconds of a close reopens that conversation; later, a new one.
 IM_REOPEN_WINDOW_S = env.int("IM_REOPEN_WINDOW_S", default=900)
 IM_MAX_TEXT_LENGTH = 4000
-# Which queues a supervisor may watch on /ws/v1/supervisor/: a function(user=) -> queue ids (the
-# supervisor app's teams). Empty: every queue.
-IM_SUPERVISOR_SCOPE = "supervisor.selectors.queue_ids_visible"
+# The queue.stats frames of /ws/v1/supervisor/: a function(user=) -> frame, scoped to the user's teams
+# (the supervisor app's one statistics service). Empty: routing's live counts for every queue.
+IM_QUEUE_STATS_PROVIDER = "supervisor.stats.queue_stats_frame"
+IM_QUEUE_STATS_INTERVAL_S = env.float("IM_QUEUE_STATS_INTERVAL_S", default=2.0)
 # Channel-layer sends one process runs at once (each holds a Redis connection while it runs).
 IM_PUBLISH_CONCURRENCY = env.int("IM_PUBLISH_CONCURRENCY", default=64)
 # New widget sessions one address may open a minute. Behind a proxy, daphne runs with --proxy-headers

@@ -586,7 +586,7 @@ class SupervisorConsumer(StaffSocket):
             self.stats_task = asyncio.ensure_future(self._stats_loop())
 
     async def _stats_loop(self) -> None:
-        interval = getattr(settings, "IM_QUEUE_STATS_INTERVAL_S", 2)
+        interval = settings.IM_QUEUE_STATS_INTERVAL_S
         while True:
             await asyncio.sleep(interval)
             try:

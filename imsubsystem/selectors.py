@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, F, Min, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from crm.models import Contact
@@ -150,10 +150,6 @@ def conversation_get(*, conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("contact", "inbox", "assignee", "queue").get(pk=conversation_id)
 
 
-def conversation_summary_get(*, conversation_id: int) -> dict[str, Any]:
-    return conversation_summary(conversation_get(conversation_id=conversation_id))
-
-
 def conversations_for_agent(*, user_id: int, include_closed_since: timedelta | None = None) -> list[dict[str, Any]]:
     """An agent's open conversations, newest activity first, each with its unread count.
 
@@ -253,6 +249,15 @@ def message_by_client_id(*, conversation_id: int, sender_key: str, client_id: st
     )
 
 
+def message_by_platform_id(*, inbox_id: int | None, platform_message_id: str) -> Message | None:
+    """The message an IM platform delivered with this id to this inbox (unique together)."""
+    return (
+        Message.objects.select_related("conversation__contact", "sender_user")
+        .filter(inbox_id=inbox_id, platform_message_id=platform_message_id)
+        .first()
+    )
+
+
 def customer_conversation_current(*, inbox_id: int, contact_id: int) -> Conversation | None:
     """The conversation a customer's widget shows: the open one, else the latest closed one."""
     conversations = Conversation.objects.filter(inbox_id=inbox_id, contact_id=contact_id)
@@ -275,95 +280,6 @@ def staff_may_access(*, user, conversation: Conversation) -> bool:
     if user.has_perm("imsubsystem.supervise"):
         return True
     return conversation.assignee_id == user.pk
-
-
-def queue_stats() -> dict[str, Any]:
-    """A queue.stats snapshot: per queue waiting/active/agents by status and today's figures, per agent
-    status and load. Reads MySQL (the truth), a handful of grouped queries whatever the traffic."""
-    from routing.models import AgentProfile, Queue
-
-    now = timezone.now()
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    live = {
-        row["queue_id"]: row
-        for row in Conversation.objects.filter(status__in=OPEN_STATUSES, queue__isnull=False)
-        .values("queue_id")
-        .annotate(
-            waiting=Count("id", filter=Q(status__in=WAITING_STATUSES)),
-            oldest=Min("queued_at", filter=Q(status__in=WAITING_STATUSES)),
-            active=Count("id", filter=Q(status=ConversationStatus.ASSIGNED)),
-        )
-    }
-    today = {
-        row["queue_id"]: row
-        for row in Conversation.objects.filter(queue__isnull=False, first_queued_at__gte=day_start)
-        .values("queue_id")
-        .annotate(
-            answered=Count("id", filter=Q(assigned_at__isnull=False)),
-            abandoned=Count("id", filter=Q(status=ConversationStatus.CLOSED, assigned_at__isnull=True)),
-            avg_wait=Avg(F("assigned_at") - F("first_queued_at"), filter=Q(assigned_at__isnull=False)),
-        )
-    }
-    agents = list(AgentProfile.objects.select_related("user").prefetch_related("queues"))
-    loads = dict(
-        Conversation.objects.filter(status=ConversationStatus.ASSIGNED, assignee__isnull=False)
-        .values_list("assignee_id")
-        .annotate(n=Count("id"))
-    )
-    queues = []
-    for queue in Queue.objects.filter(is_active=True).order_by("name"):
-        row = live.get(queue.pk, {})
-        day = today.get(queue.pk, {})
-        by_status = {"available": 0, "away": 0, "offline": 0}
-        for profile in agents:
-            if any(q.pk == queue.pk for q in profile.queues.all()):
-                by_status[profile.status] = by_status.get(profile.status, 0) + 1
-        answered = day.get("answered", 0)
-        avg_wait = day.get("avg_wait")
-        queues.append(
-            {
-                "queue_id": queue.pk,
-                "name": queue.name,
-                "waiting": row.get("waiting", 0),
-                "longest_wait_s": int((now - row["oldest"]).total_seconds()) if row.get("oldest") else 0,
-                "average_wait_s": _seconds(avg_wait),
-                "service_level": _service_level(queue, day_start) if answered else None,
-                "abandoned": day.get("abandoned", 0),
-                "active": row.get("active", 0),
-                "agents": by_status,
-            }
-        )
-    return {
-        "type": "queue.stats",
-        "at": now.isoformat(),
-        "queues": queues,
-        "agents": [
-            {
-                "agent_id": p.user_id,
-                "name": user_display_name(p.user),
-                "status": p.status,
-                "load": loads.get(p.user_id, 0),
-            }
-            for p in agents
-        ],
-    }
-
-
-def _seconds(value) -> int | None:
-    """Avg of a datetime difference: a timedelta on most backends, microseconds on MySQL."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        return int(value.total_seconds())
-    return int(value / 1_000_000)
-
-
-def _service_level(queue, day_start) -> float:
-    answered = Conversation.objects.filter(queue=queue, first_queued_at__gte=day_start, assigned_at__isnull=False)
-    total = answered.count()
-    threshold = timedelta(seconds=queue.service_level_threshold_s)
-    within = sum(1 for q, a in answered.values_list("first_queued_at", "assigned_at") if a - q <= threshold)
-    return round(within / total, 3) if total else 0.0
 
 
 def user_get(*, user_id: int):
@@ -416,10 +332,11 @@ def queue_info(conversation_id: int) -> dict[str, Any] | None:
 
 def customer_status(conversation: Conversation) -> dict[str, Any]:
     """What a customer's widget shows of a conversation's state: its status, with the agent's name when
-    assigned, or the queue position when waiting (the `ready` frame carries it)."""
+    assigned, or the queue position when waiting (the `ready` frame carries it). The conversation comes
+    from conversation_get (assignee selected)."""
     status: dict[str, Any] = {"conversation_id": conversation.pk, "status": conversation.status}
     if conversation.status == ConversationStatus.ASSIGNED and conversation.assignee_id:
-        status["agent"] = {"name": user_display_name(user_get(user_id=conversation.assignee_id))}
+        status["agent"] = {"name": user_display_name(conversation.assignee)}
     elif conversation.status in (ConversationStatus.QUEUED, ConversationStatus.OFFERED):
         info = queue_info(conversation.pk)
         if info is not None:
@@ -428,25 +345,49 @@ def customer_status(conversation: Conversation) -> dict[str, Any]:
 
 
 def queue_stats_for(*, user) -> dict[str, Any]:
-    """The queue.stats frame limited to the queues `user` may watch.
+    """The queue.stats frame for a supervisor's socket.
 
-    Who watches which queue is the supervisor app's business (teams): settings.IM_SUPERVISOR_SCOPE
-    names a function(user=) -> queue ids, so the switch imports nothing above it. Unset, every queue
-    is shown (a deployment without teams)."""
-    frame = queue_stats()
-    path = getattr(settings, "IM_SUPERVISOR_SCOPE", None)
-    if not path:
-        return frame
-    from django.utils.module_loading import import_string
+    The statistics are the supervisor app's one service (settings.IM_QUEUE_STATS_PROVIDER, a dotted
+    path to function(user=) -> frame, scoped to the user's teams), so the switch imports nothing above
+    it. Without one (a deployment without that app), routing's live counts, every queue."""
+    path = getattr(settings, "IM_QUEUE_STATS_PROVIDER", None)
+    if path:
+        from django.utils.module_loading import import_string
 
+        return import_string(path)(user=user)
     from routing.models import AgentProfile
+    from routing.selectors import queue_stats
 
-    visible = set(import_string(path)(user=user))
-    agents = set(
-        AgentProfile.queues.through.objects.filter(queue_id__in=visible).values_list("agentprofile__user_id", flat=True)
+    agents = AgentProfile.objects.select_related("user")
+    loads = dict(
+        Conversation.objects.filter(status=ConversationStatus.ASSIGNED, assignee__isnull=False)
+        .values_list("assignee_id")
+        .annotate(n=Count("id"))
     )
     return {
-        **frame,
-        "queues": [q for q in frame["queues"] if q["queue_id"] in visible],
-        "agents": [a for a in frame["agents"] if a["agent_id"] in agents],
+        "type": "queue.stats",
+        "at": timezone.now().isoformat(),
+        "queues": [
+            {
+                "queue_id": q["queue_id"],
+                "name": q["name"],
+                "waiting": q["waiting"],
+                "longest_wait_s": q["longest_wait_s"],
+                "average_wait_s": None,
+                "service_level": None,
+                "abandoned": 0,
+                "active": q["active"],
+                "agents": q["agents"],
+            }
+            for q in queue_stats()
+        ],
+        "agents": [
+            {
+                "agent_id": p.user_id,
+                "name": user_display_name(p.user),
+                "status": p.status,
+                "load": loads.get(p.user_id, 0),
+            }
+            for p in agents
+        ],
     }

@@ -435,11 +435,8 @@ def message_send(
             if found:
                 return found
         if platform_message_id:
-            return (
-                Message.objects.select_related("conversation__contact", "sender_user")
-                .filter(inbox__conversations__pk=conversation_id, platform_message_id=platform_message_id)
-                .first()
-            )
+            inbox_id = Conversation.objects.filter(pk=conversation_id).values_list("inbox_id", flat=True).first()
+            return selectors.message_by_platform_id(inbox_id=inbox_id, platform_message_id=platform_message_id)
         return None
 
     try:
@@ -774,11 +771,7 @@ def inbound_message_receive(
     if not platform_message_id:
         raise SwitchError("invalid", "platform_message_id is required.")
     platform_message_id = str(platform_message_id)[:191]
-    earlier = (
-        Message.objects.select_related("conversation__contact", "sender_user")
-        .filter(inbox_id=inbox_id, platform_message_id=platform_message_id)
-        .first()
-    )
+    earlier = selectors.message_by_platform_id(inbox_id=inbox_id, platform_message_id=platform_message_id)
     if earlier is not None:
         return selectors.message_payload(earlier), False
     text = text or ""
@@ -801,7 +794,7 @@ def inbound_message_receive(
             if exc.code != "conversation_closed":
                 raise
         except IntegrityError:
-            earlier = Message.objects.filter(inbox_id=inbox_id, platform_message_id=platform_message_id).first()
+            earlier = selectors.message_by_platform_id(inbox_id=inbox_id, platform_message_id=platform_message_id)
             if earlier is None:
                 raise
             return selectors.message_payload(earlier), False

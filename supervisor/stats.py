@@ -380,6 +380,35 @@ def queue_stats_snapshot(*, user) -> dict[str, Any]:
     }
 
 
+def queue_stats_frame(*, user) -> dict[str, Any]:
+    """CONTRACT.md's `queue.stats` frame for /ws/v1/supervisor/, from the same scoped snapshot the
+    dashboard shows (settings.IM_QUEUE_STATS_PROVIDER names this function; the switch imports nothing
+    of this app). Today's figures for the averages, service level and abandoned."""
+    snapshot = queue_stats_snapshot(user=user)
+    return {
+        "type": "queue.stats",
+        "at": snapshot["at"],
+        "queues": [
+            {
+                "queue_id": q["queue_id"],
+                "name": q["name"],
+                "waiting": q["waiting"],
+                "longest_wait_s": q["longest_wait_s"],
+                "average_wait_s": q["today"]["average_wait_s"],
+                "service_level": q["today"]["service_level"],
+                "abandoned": q["today"]["abandoned"],
+                "active": q["active"],
+                "agents": q["agents"],
+            }
+            for q in snapshot["queues"]
+        ],
+        "agents": [
+            {"agent_id": a["agent_id"], "name": a["name"], "status": a["status"], "load": a["load"]}
+            for a in snapshot["agents"]
+        ],
+    }
+
+
 def _scope_cached(user) -> tuple[frozenset[int], frozenset[int]]:
     """A user's visible queue and agent ids, re-read every few seconds (team edits show up quickly)."""
     key = f"supervisor:scope:{user.pk}"

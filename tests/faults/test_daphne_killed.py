@@ -25,6 +25,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from crm.roles import AGENT
 from imsubsystem.models import Message
@@ -261,8 +262,8 @@ async def keep_alive(peer: Peer, stop: asyncio.Event) -> None:
             peer.ready.set()
             async for raw in peer.ws:
                 peer.on_frame(json.loads(raw))
-        except Exception:  # the connection died (or could not open yet): try again shortly
-            pass
+        except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
+            pass  # the connection died (or could not open yet): try again shortly; anything else fails
         if stop.is_set():
             break
         peer.reconnects += 1
@@ -315,8 +316,10 @@ def test_a_killed_daphne_loses_and_doubles_nothing(cluster):
         for peer in peers:
             with contextlib.suppress(Exception):
                 await peer.ws.close()
+        failed = [r.exception() for r in readers if r.done() and not r.cancelled() and r.exception()]
         for reader in readers:
             reader.cancel()
+        assert not failed, failed  # e.g. two different messages seen at one seq
         return agent_peer, customers
 
     agent_peer, customers = asyncio.run(scenario())

@@ -232,7 +232,7 @@ async def test_anonymous_users_and_foreign_origins_are_closed(make_agent, db):
 
 async def test_supervisor_socket_sends_queue_stats_snapshots(inbox, make_agent, supervisor_user, settings):
     settings.IM_QUEUE_STATS_INTERVAL_S = 0.2
-    settings.IM_SUPERVISOR_SCOPE = None  # the switch alone: no teams, every queue (tests/supervisor scopes it)
+    settings.IM_QUEUE_STATS_PROVIDER = None  # the switch alone: routing's counts (tests/supervisor: the provider)
     await database_sync_to_async(make_agent)("alice")
     contact = await database_sync_to_async(ContactFactory)()
     await _customer_writes(inbox, contact.pk)

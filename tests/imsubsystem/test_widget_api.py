@@ -148,6 +148,10 @@ def test_an_upload_the_media_rules_refuse_is_a_400(client, inbox):
     evil.name = "invoice.pdf"
     response = client.post("/api/v1/widget/uploads", {"file": evil}, **_auth(token))
     assert response.status_code == 400
+    assert response.json()["error"]["code"] in {"executable", "type_mismatch"}
+    from media.models import Attachment
+
+    assert Attachment.objects.count() == 0
 
 
 def test_an_upload_over_the_channel_limit_is_a_413_and_stores_nothing(client, inbox):

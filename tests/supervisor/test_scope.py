@@ -9,6 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from crm.roles import ADMIN
+from imsubsystem.events import frame_validate
 from imsubsystem.models import ConversationStatus as S
 from supervisor.selectors import queue_ids_visible
 from tests.factories import ContactFactory, ConversationFactory, UserFactory
@@ -139,6 +140,7 @@ async def test_the_switch_supervisor_socket_keeps_to_the_team_too(teams):
     assert ready["type"] == "supervisor.ready"
     stats = json.loads(await communicator.receive_from(timeout=5))
     assert stats["type"] == "queue.stats"
+    frame_validate(stats, direction="server")  # CONTRACT's queue.stats, from the supervisor's statistics
     assert [q["name"] for q in stats["queues"]] == ["Sales"]
     assert [a["agent_id"] for a in stats["agents"]] == [teams["ag_a"].pk]
     await communicator.disconnect()

@@ -301,7 +301,7 @@ class TestContact:
         response = agent_client.post(
             f"{API}conversations/{assigned.pk}/contact", "name=x", content_type="application/x-www-form-urlencoded"
         )
-        assert response.status_code == 400
+        assert response.status_code == 400 and response.json()["error"] == "bad_json"
 
     def test_add_a_note(self, agent_client, agent, assigned):
         response = agent_client.post(
