@@ -6,14 +6,16 @@ item, the offer, the ledger) in the caller's transaction; signals leave after th
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -33,6 +35,8 @@ from routing.models import (
     WorkStatus,
 )
 
+logger = logging.getLogger(__name__)
+
 MAX_SKILLS = 20
 
 
@@ -44,10 +48,39 @@ def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+# --- the backend, rebuilt from MySQL when it lost its state -------------------------------------------
+class _Rebuilt:
+    """The backend, whose refused decisions on a state not loaded (`not_built`: a Redis that restarted
+    empty) rebuild the state from MySQL once across processes (`routing_ensure_built`) and run again."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._backend, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except RoutingError as error:
+                if error.code != "not_built":
+                    raise
+            routing_ensure_built()
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def _backend() -> Any:
+    return _Rebuilt(get_backend())
+
+
 # --- keeping the backend's configuration in step with MySQL ---------------------------------------------
 def queue_sync(*, queue: Queue) -> None:
     """Tell the backend a queue's routing settings (after an edit, or when the backend lost them)."""
-    get_backend().queue_set(
+    _backend().queue_set(
         queue_id=queue.pk,
         policy=queue.policy,
         offer_timeout_ms=queue.offer_timeout_s * 1000,
@@ -72,7 +105,7 @@ def _agent_spec(profile: AgentProfile) -> dict[str, Any]:
 def agent_sync(*, profile: AgentProfile) -> None:
     """Tell the backend an agent's skills, queues, capacity and status; an available agent gets offers."""
     _ensure_queues(profile.queues.all())
-    _persist(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
+    _persist(_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
 
 
 def _ensure_queues(queues: Iterable[Queue]) -> None:
@@ -104,7 +137,7 @@ def _with_agent(agent_id: int, call: Callable[[], list[Event]]) -> list[Event]:
         if profile is None:
             raise
         _ensure_queues(profile.queues.all())
-        _persist(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
+        _persist(_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
         return call()
 
 
@@ -355,7 +388,7 @@ def work_enqueue(
             WorkItem.objects.filter(pk=item.pk).update(**fields)
     events = _with_queue(
         queue.pk,
-        lambda: get_backend().work_enqueue(
+        lambda: _backend().work_enqueue(
             ref=ref,
             queue_id=queue.pk,
             kind=channel_kind,
@@ -371,7 +404,7 @@ def work_enqueue(
 
 def _work_release(ref: int, reason: str, final: str) -> None:
     now = timezone.now()
-    _persist(get_backend().work_release(ref=ref, reason=reason, now_ms=_ms(now)))
+    _persist(_backend().work_release(ref=ref, reason=reason, now_ms=_ms(now)))
     # Whatever the backend knew, MySQL ends with the item closed.
     WorkItem.objects.filter(ref=ref, status__in=ACTIVE_WORK_STATUSES).update(
         status=final, closed_at=now, close_reason=reason[:32]
@@ -400,7 +433,7 @@ def work_transfer(*, ref: int, queue_id: int | None = None, agent_id: int | None
         raise RoutingError("unknown_work", f"Conversation {ref} is not routed.")
 
     def call() -> list[Event]:
-        return get_backend().work_transfer(
+        return _backend().work_transfer(
             ref=ref, queue_id=queue_id or 0, agent_id=agent_id or 0, now_ms=_ms(timezone.now())
         )
 
@@ -412,17 +445,17 @@ def work_transfer(*, ref: int, queue_id: int | None = None, agent_id: int | None
 def work_pick(*, ref: int, agent_id: int) -> None:
     """An agent takes a waiting conversation from the queue list (manual pick)."""
     _persist(
-        _with_agent(agent_id, lambda: get_backend().work_pick(ref=ref, agent_id=agent_id, now_ms=_ms(timezone.now())))
+        _with_agent(agent_id, lambda: _backend().work_pick(ref=ref, agent_id=agent_id, now_ms=_ms(timezone.now())))
     )
 
 
 def offer_accept(*, offer_id: str, agent_id: int) -> None:
-    _persist(get_backend().offer_accept(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
+    _persist(_backend().offer_accept(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
 
 
 def offer_reject(*, offer_id: str, agent_id: int) -> None:
     """The agent says no: the conversation goes to the next agent at once, keeping its place."""
-    _persist(get_backend().offer_reject(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
+    _persist(_backend().offer_reject(offer_id=str(offer_id), agent_id=agent_id, now_ms=_ms(timezone.now())))
 
 
 def agent_presence_set(*, agent_id: int, status: str) -> None:
@@ -438,7 +471,7 @@ def agent_presence_set(*, agent_id: int, status: str) -> None:
             profile.status_changed_at = timezone.now()
             profile.save(update_fields=["status", "status_changed_at"])
     _ensure_queues(profile.queues.all())
-    _persist(get_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
+    _persist(_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
 
 
 # --- timers ----------------------------------------------------------------------------------------------
@@ -446,8 +479,9 @@ def routing_tick(*, now: datetime | None = None, limit: int = 500) -> int:
     """Fire every due timer: expire offers past their deadline (re-offering their work), overflow items
     that waited too long, and re-evaluate items whose stickiness or decline hold ended. Returns the
     number of timers handled. Safe to run in several processes at once: each timer fires once."""
+    routing_ensure_built()
     now_ms = _ms(now or timezone.now())
-    backend = get_backend()
+    backend = _backend()
     offer_ids, refs = backend.due(now_ms=now_ms, limit=limit)
     for offer_id in offer_ids:
         _persist(backend.offer_expire(offer_id=offer_id, now_ms=now_ms))
@@ -466,19 +500,93 @@ def _with_queue_of(ref: int, call: Callable[[], list[Event]]) -> list[Event]:
 
 
 # --- rebuilding the backend from MySQL ---------------------------------------------------------------------
+# How long a rebuild may hold its lock before another process may take over (its holder died), and how
+# long a caller waits for someone else's rebuild before giving up with `not_built`.
+REBUILD_LOCK_S = 300.0
+REBUILD_WAIT_S = 60.0
+# Decisions after a rebuild are numbered this far past the highest number in MySQL, and the rebuild
+# stamps every active work item with the new base: a decision the lost Redis made but whose process
+# had not written it yet (a few milliseconds of work) then cannot overwrite the rebuilt state.
+REBUILD_SEQ_GAP = 1_000_000
+
+
 def routing_rebuild(*, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Refill the backend from MySQL (after Redis was lost): queues, agents with their load, every
     waiting conversation in its place. Open offers are withdrawn (their agents are told) and made again.
-    `progress(done, total)` is called as items load. Returns counts."""
+    `progress(done, total)` is called as items load. Returns counts. One rebuild runs at a time across
+    processes (it waits for one already running); decisions elsewhere wait until it is done."""
+    backend = get_backend()
+    deadline = time.monotonic() + REBUILD_LOCK_S
+    while (token := backend.rebuild_lock(ttl_s=REBUILD_LOCK_S)) is None:
+        if time.monotonic() > deadline:
+            raise RoutingError("not_built", "Another rebuild of the routing state is still running.")
+        time.sleep(0.05)
+    try:
+        return _rebuild(progress)
+    finally:
+        backend.rebuild_unlock(token)
+
+
+def routing_ensure_built(*, wait_s: float = REBUILD_WAIT_S) -> bool:
+    """Rebuild the backend from MySQL if it lost its state (a Redis restarted empty has no `built`
+    marker), once across every process: the one that takes the lock rebuilds, the others wait for it.
+    Beat's `routing.tick` calls this every second, and every decision refused with `not_built` calls it
+    before running again. Returns whether this call rebuilt. Costs one Redis read when in step."""
+    backend = get_backend()
+    deadline = time.monotonic() + wait_s
+    while not backend.built():
+        token = backend.rebuild_lock(ttl_s=REBUILD_LOCK_S)
+        if token is not None:
+            try:
+                if backend.built():
+                    return False
+                logger.warning("The routing backend lost its state: rebuilding it from MySQL.")
+                counts = _rebuild_committed()
+                logger.warning("Routing rebuilt from MySQL: %s", counts)
+                return True
+            finally:
+                backend.rebuild_unlock(token)
+        if time.monotonic() > deadline:
+            raise RoutingError("not_built", "The routing state is being rebuilt; try again.")
+        time.sleep(0.05)
+    return False
+
+
+def _rebuild_committed() -> dict[str, int]:
+    """Rebuild in a transaction of its own: inside the caller's transaction the rebuild's writes (and the
+    signals telling agents) would wait for, or vanish with, the caller's commit, while the backend
+    already holds the rebuilt state. A helper thread has its own database connection."""
+    if not connection.in_atomic_block:
+        return _rebuild(None)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["counts"] = _rebuild(None)
+        except BaseException as error:  # handed to the caller below
+            result["error"] = error
+        finally:
+            connection.close()
+
+    helper = threading.Thread(target=run, name="routing-rebuild", daemon=True)
+    helper.start()
+    helper.join()
+    if "error" in result:
+        raise result["error"]
+    return result["counts"]
+
+
+def _rebuild(progress: Callable[[int, int], None] | None) -> dict[str, int]:
     backend = get_backend()
     now = timezone.now()
     outbox = _Outbox()
     with transaction.atomic():
-        last_seq = max(
+        last_seq = REBUILD_SEQ_GAP + max(
             WorkItem.objects.aggregate(m=Max("seq"))["m"] or 0,
             AssignmentEvent.objects.aggregate(m=Max("seq"))["m"] or 0,
             Offer.objects.aggregate(m=Max("seq"))["m"] or 0,
         )
+        WorkItem.objects.filter(status__in=ACTIVE_WORK_STATUSES).update(seq=last_seq)
         open_offers = list(Offer.objects.select_for_update().filter(status=OfferStatus.OPEN))
         ledger = []
         for offer in open_offers:
@@ -555,6 +663,7 @@ def routing_rebuild(*, progress: Callable[[int, int], None] | None = None) -> di
         done += len(batch)
         if progress:
             progress(done, total)
+        backend.mark_built()
         _apply(backend.rematch(now_ms=_ms(timezone.now())), outbox=outbox)
         outbox.changed_queues.update(active_queue_ids)
         outbox.flush_on_commit()
@@ -590,7 +699,7 @@ def _queue_throughput(queue_id: int) -> tuple[float, int]:
 
 def queue_position(*, ref: int) -> tuple[int, int] | None:
     """(1-based position, estimated seconds until an agent takes it) for a waiting conversation."""
-    backend = get_backend()
+    backend = _backend()
     position = backend.work_position(ref=ref)
     if position is None:
         return None

@@ -20,6 +20,7 @@ A refused call raises `RoutingError` and changes nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,7 @@ class BaseRoutingBackend:
     def __init__(self, config: dict[str, Any] | None = None, *, channel_kinds: Sequence[str] = ()) -> None:
         self.config = dict(config or {})
         self.channel_kinds = tuple(channel_kinds)
+        self._rebuild_mutex = threading.Lock()
 
     # --- configuration --------------------------------------------------------------------------------
     def queue_set(
@@ -148,8 +150,25 @@ class BaseRoutingBackend:
 
     # --- maintenance ----------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Forget everything this backend holds."""
+        """Forget everything this backend holds (and with it the mark that it is in step with MySQL)."""
         raise NotImplementedError
+
+    def built(self) -> bool:
+        """Whether the backend holds the state MySQL has (False once a shared store lost it, e.g. a Redis
+        restarted empty, until `routing_rebuild` refills it). A backend that lives and dies with the
+        process, like the memory one, is always in step."""
+        return True
+
+    def mark_built(self) -> None:
+        """Say the state is loaded: decisions are allowed again (the last step of a rebuild)."""
+
+    def rebuild_lock(self, *, ttl_s: float) -> str | None:
+        """Take the rebuild lock without waiting: a token, or None when someone else holds it. Shared by
+        every process using the same store; it lapses after `ttl_s` if its holder died."""
+        return "local" if self._rebuild_mutex.acquire(blocking=False) else None
+
+    def rebuild_unlock(self, token: str) -> None:
+        self._rebuild_mutex.release()
 
     def restore(
         self, *, agents: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]], seq: int, now_ms: int

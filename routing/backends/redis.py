@@ -41,6 +41,22 @@ _OPS = (
 )
 
 
+# Scripts that may run while the state is not loaded: configuration, a read, and the load itself.
+_UNGUARDED = frozenset({"queue_set", "position", "restore"})
+# Every decision first checks that the state is loaded (the `built` marker that a rebuild sets last), in
+# the same atomic script: a Redis that restarted empty refuses to decide on a partial state, and to
+# number decisions from 1 again, until the state is rebuilt from MySQL (services.routing_ensure_built).
+_GUARD = """
+if redis.call('EXISTS', P .. ':built') == 0 then
+  return fail('not_built', 'The routing state is not loaded; it is rebuilt from MySQL.')
+end
+"""
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 def _joined(names: Sequence[str]) -> str:
     return _SEP + _SEP.join(names) + _SEP if names else ""
 
@@ -69,7 +85,15 @@ class RedisBackend(BaseRoutingBackend):
         prelude = (_LUA / "prelude.lua").read_text()
         kinds = ", ".join(json.dumps(kind) for kind in self.channel_kinds)
         prelude = prelude.replace("__KINDS__", kinds)
-        self.scripts = {op: self.client.register_script(prelude + (_LUA / f"{op}.lua").read_text()) for op in _OPS}
+        self.scripts = {
+            op: self.client.register_script(
+                prelude + ("" if op in _UNGUARDED else _GUARD) + (_LUA / f"{op}.lua").read_text()
+            )
+            for op in _OPS
+        }
+        self.built_key = f"{self.prefix}:built"
+        # Outside the prefix's keys, so the flush of a rebuild does not drop the lock of the one rebuilding.
+        self.lock_key = f"{self.prefix}-lock:rebuild"
 
     def _run(self, op: str, *args: Any, now_ms: int = 0) -> Any:
         return self.scripts[op](args=[self.prefix, int(now_ms), secrets.token_hex(6), *args])
@@ -217,6 +241,19 @@ class RedisBackend(BaseRoutingBackend):
                 batch = []
         if batch:
             self.client.delete(*batch)
+
+    def built(self) -> bool:
+        return bool(self.client.exists(self.built_key))
+
+    def mark_built(self) -> None:
+        self.client.set(self.built_key, "1")
+
+    def rebuild_lock(self, *, ttl_s: float) -> str | None:
+        token = secrets.token_hex(8)
+        return token if self.client.set(self.lock_key, token, nx=True, px=int(ttl_s * 1000)) else None
+
+    def rebuild_unlock(self, token: str) -> None:
+        self.client.eval(_UNLOCK, 1, self.lock_key, token)
 
     def restore(self, *, agents, items, seq, now_ms):
         payload = {

@@ -41,6 +41,7 @@ class RoutingMachine(RuleBasedStateMachine):
         super().__init__()
         self.b = type(self).backend_factory()
         self.b.flush()
+        self.b.mark_built()
         self.now = T0
         for queue_id, policy in QUEUES.items():
             self.b.queue_set(

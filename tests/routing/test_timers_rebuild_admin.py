@@ -9,11 +9,13 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from routing import selectors, services, timers
 from routing.backends import channel_kinds, set_backend
 from routing.backends.redis import RedisBackend
+from routing.exceptions import RoutingError
 from routing.models import AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
 from tests.factories import AgentProfileFactory, QueueFactory, UserFactory
 
@@ -145,3 +147,76 @@ def test_demo_seed_is_idempotent():
     profiles = AgentProfile.objects.filter(user__username__in=["agent1", "agent2", "agent3"])
     assert profiles.count() == 3
     assert all(p.default_capacity == 3 and p.queues.count() == 2 for p in profiles)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redis_restarted_empty_is_rebuilt_once_by_the_tick_or_the_next_decision(redis_backend, monkeypatch):
+    queue = QueueFactory(name="Sales", offer_timeout_s=60)
+    holder = AgentProfileFactory(queues=[queue], default_capacity=1)
+    late = AgentProfileFactory(queues=[queue], default_capacity=2, status="offline")
+    services.agent_presence_set(agent_id=holder.user_id, status="available")
+    for ref in (1, 2, 3):
+        services.work_enqueue(ref=ref, queue_id=queue.pk, channel_kind="web")
+    services.offer_accept(offer_id=Offer.objects.get(ref=1).pk, agent_id=holder.user_id)
+    assert [r["ref"] for r in selectors.queue_waiting(queue_id=queue.pk)] == [2, 3]
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()  # what a Redis without persistence holds after a restart
+    assert not redis_backend.built()
+    # A decision on the empty state is refused by the script itself (nothing numbered from 1 again).
+    with pytest.raises(RoutingError) as refused:
+        redis_backend.work_enqueue(
+            ref=9, queue_id=queue.pk, kind="web", priority=0, skills=(), preferred_agent_id=0, enqueued_ms=0, now_ms=0
+        )
+    assert refused.value.code == "not_built"
+
+    # Several processes notice at once (beat's tick, decisions): exactly one rebuilds, the others wait.
+    rebuilds = []
+    real_rebuild = services._rebuild
+
+    def counted(progress):
+        rebuilds.append(1)
+        return real_rebuild(progress)
+
+    monkeypatch.setattr(services, "_rebuild", counted)
+    results = []
+
+    def tick():
+        try:
+            services.routing_tick()
+            results.append("ok")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["ok"] * 4
+    assert len(rebuilds) == 1
+    assert redis_backend.built()
+    assert [r["ref"] for r in selectors.queue_waiting(queue_id=queue.pk)] == [2, 3]
+    assert selectors.agent_load(agent_id=holder.user_id)["load"] == 1
+
+    # After the rebuild the work goes on: an agent who becomes available gets the waiting work, and
+    # the decisions land in MySQL (numbered past everything the ledger had).
+    services.agent_presence_set(agent_id=late.user_id, status="available")
+    offered = {o.ref: o for o in Offer.objects.filter(status=OfferStatus.OPEN)}
+    assert set(offered) == {2, 3} and {o.agent_id for o in offered.values()} == {late.user_id}
+    assert WorkItem.objects.get(ref=2).status == WorkStatus.OFFERED
+    services.offer_accept(offer_id=offered[2].pk, agent_id=late.user_id)
+    assert WorkItem.objects.get(ref=2).status == WorkStatus.ASSIGNED
+
+    # A decision, not the tick, may be the first to notice; inside a caller's transaction the rebuild
+    # commits on its own.
+    client.flushdb()
+    with transaction.atomic():
+        services.work_enqueue(ref=4, queue_id=queue.pk, channel_kind="web")
+    assert len(rebuilds) == 2
+    # The offer of 3 open at the loss was withdrawn and made again; 4 waits for a free slot.
+    assert Offer.objects.filter(ref=3, status=OfferStatus.CANCELLED).count() == 1
+    assert list(Offer.objects.filter(status=OfferStatus.OPEN).values_list("ref", "agent_id")) == [(3, late.user_id)]
+    assert [r["ref"] for r in selectors.queue_waiting(queue_id=queue.pk)] == [4]
+    held = WorkItem.objects.filter(status__in=[WorkStatus.OFFERED, WorkStatus.ASSIGNED]).order_by("ref")
+    assert list(held.values_list("ref", "agent_id")) == [(1, holder.user_id), (2, late.user_id), (3, late.user_id)]
