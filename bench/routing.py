@@ -32,6 +32,7 @@ def run() -> list[dict]:
     decisions_wanted = int(os.environ.get("BENCH_ROUTING_DECISIONS", "20000"))
     backend = RedisBackend({"url": url, "pool_size": 4, "prefix": "rt-bench"}, channel_kinds=KINDS)
     backend.flush()
+    backend.mark_built()
     rng = random.Random(7)
     skills = [f"skill{n}" for n in range(SKILLS)]
     now = int(time.time() * 1000)
