@@ -753,6 +753,12 @@
       ensureSession().then(connect, scheduleReconnect);
       return;
     }
+    if (data.command === "auth") {
+      // The server failed half-way through auth (Redis restarting, say) and sent no ready: start
+      // again on a new socket, with the same session and backoff.
+      dropSocket();
+      return;
+    }
     if (code === "rate_limited" && data.client_id) {
       // Too many frames at once (a burst of resends after a reconnect): the message stays pending
       // and goes again, with the same client_id, once the socket's allowance has refilled.
