@@ -147,17 +147,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Local fan-out in each process, Redis pub/sub between processes (config/channel_layer.py,
+            # docs/performance.md): both ends of a conversation in one process cost no Redis round trip.
+            "BACKEND": "config.channel_layer.FanoutChannelLayer",
             "CONFIG": {
-                # redis-py 8 pools stop at 100 connections and then raise MaxConnectionsError; the
-                # switch bounds its own concurrent publishes (IM_PUBLISH_CONCURRENCY) well below this.
-                "hosts": [{"address": REDIS_URL, "max_connections": env.int("CHANNEL_POOL_SIZE", default=500)}],
-                # The layer is a fast path, not the record (docs/architecture.md): the default capacity of
-                # 100 drops messages silently under bursts, so a socket's inbox holds a few seconds of peak
-                # traffic. Lost frames are still recovered by seq + resume from MySQL.
+                # Publishing connections per process (pipelined: a burst of sends shares round trips).
+                "hosts": [{"address": REDIS_URL, "max_connections": env.int("CHANNEL_POOL_SIZE", default=50)}],
+                # How many frames a socket may be behind before the layer resets it (it then closes with
+                # 1012 and its client resumes from MySQL): never a silent drop.
                 "capacity": env.int("CHANNEL_CAPACITY", default=2000),
-                "expiry": 30,
-                "group_expiry": 86400,
                 "prefix": env.str("CHANNEL_PREFIX", default="sb"),
             },
         }

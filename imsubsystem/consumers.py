@@ -13,6 +13,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_AUTH_FAILED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_SERVICE_RESTART = 1012
 AUTH_TIMEOUT_S = 10
 
 
@@ -78,6 +80,16 @@ class SwitchSocket(AsyncWebsocketConsumer):
 
     async def on_open(self) -> None:  # pragma: no cover - overridden
         pass
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every message: that is a hop
+        onto the one database thread for each frame in and each event out, queued behind the database
+        work of every other socket. Every database touch here goes through database_sync_to_async,
+        which closes stale connections itself before and after."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code) -> None:
         for group in list(self.groups_joined):
@@ -160,6 +172,11 @@ class SwitchSocket(AsyncWebsocketConsumer):
 
     async def deliver(self, frame: dict[str, Any], *, hide_from_customer: bool) -> None:
         await self.send_frame(await self.personalized(frame))
+
+    async def sb_layer_reset(self, event: dict[str, Any]) -> None:
+        """The channel layer may have lost frames for this socket (it fell too far behind, or the layer's
+        Redis subscription was lost): close with 1012 so the client reconnects and resumes from MySQL."""
+        await self.close(code=CLOSE_SERVICE_RESTART)
 
     async def personalized(self, frame: dict[str, Any]) -> dict[str, Any]:
         if frame["type"] == "message.new" and frame["message"]["attachments"] and self.viewer:

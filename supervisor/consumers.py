@@ -100,6 +100,10 @@ class SupervisorLiveConsumer(AsyncWebsocketConsumer):
     async def sb_event(self, event: dict[str, Any]) -> None:
         self.wake.set()
 
+    async def sb_layer_reset(self, event: dict[str, Any]) -> None:
+        # Events may have been lost: the next snapshot is read whole from the database anyway.
+        self.wake.set()
+
     async def receive(self, text_data=None, bytes_data=None) -> None:
         try:
             frame = json.loads(text_data or "")

@@ -95,7 +95,7 @@ def test_production_profile(tmp_path):
     assert s["db_options"]["charset"] == "utf8mb4"
     assert "STRICT_TRANS_TABLES" in s["db_options"]["init_command"]
     assert s["conn_max_age"] == 60
-    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert s["layer"] == "config.channel_layer.FanoutChannelLayer"
     # Chosen on purpose, not the library default of 100 (docs/architecture.md).
     assert s["layer_config"]["capacity"] >= 1000
     assert s["routing"] == "routing.backends.redis.RedisBackend"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from channels_redis.core import RedisChannelLayer
 from django.test import Client
 
+from config.channel_layer import FanoutChannelLayer
 from crm.roles import AGENT, SUPERVISOR
 from imsubsystem import auth
 from imsubsystem.consumers import SwitchSocket
@@ -39,21 +39,30 @@ class FrameLog:
 def frame_log(monkeypatch):
     log = FrameLog()
     send_frame = SwitchSocket.send_frame
-    group_send = RedisChannelLayer.group_send
+    group_send = FanoutChannelLayer.group_send
+    group_send_blocking = FanoutChannelLayer.group_send_blocking
 
     async def checked_send_frame(self, frame):
         log.check(frame)
         log.sent.append(frame)
         await send_frame(self, frame)
 
-    async def checked_group_send(self, group, message):
+    def record(group, message):
         if message.get("type") == "sb.event":
             log.check(message["frame"])
             log.published.append((group, message["frame"]))
+
+    async def checked_group_send(self, group, message):
+        record(group, message)
         await group_send(self, group, message)
 
+    def checked_group_send_blocking(self, group, message):
+        record(group, message)
+        group_send_blocking(self, group, message)
+
     monkeypatch.setattr(SwitchSocket, "send_frame", checked_send_frame)
-    monkeypatch.setattr(RedisChannelLayer, "group_send", checked_group_send)
+    monkeypatch.setattr(FanoutChannelLayer, "group_send", checked_group_send)
+    monkeypatch.setattr(FanoutChannelLayer, "group_send_blocking", checked_group_send_blocking)
     yield log
     assert not log.invalid, f"frames that do not match imsubsystem/events.py: {log.invalid}"
 

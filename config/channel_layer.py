@@ -1,0 +1,421 @@
+"""Switchboard's channel layer: local fan-out in each process, Redis pub/sub between processes.
+
+Why not channels-redis: its list-based layer receives one message per Redis round trip per process and
+sends a copy per member socket, so a daphne process spends its time waiting on Redis long before it
+runs out of CPU (docs/performance.md); its pub/sub layer delivers even a process's own messages through
+Redis and loses them silently while a subscription is down.
+
+How this one works, per process and event loop (a "hub"):
+
+- Each socket's channel is an in-memory queue of the process (`specific.<hub id>!<random>`).
+- Groups are kept in memory: the hub knows which of its own channels are in which group, and subscribes
+  to the group's Redis pub/sub channel (`<prefix>:grp:<group>`) once, when its first member joins;
+  `group_add` returns after Redis has confirmed the subscription, so nothing published after it is
+  missed.
+- `group_send` puts the message straight into the queues of the process's own members (no Redis round
+  trip when both ends share a process) and publishes one copy to Redis for the other processes. Sends
+  made while a publish is on the wire go together in the next pipeline, in order.
+- A message from another process is decoded once and put into the queues of the local members; the
+  process's own publications coming back from Redis are recognised by their origin and skipped.
+- `send` to another process's channel goes to that hub's own pub/sub channel (`<prefix>:hub:<id>`).
+
+The layer is a fast path, not the record (messages are in MySQL before they are published, with a
+per-conversation seq). It never drops a frame silently: when a socket's queue passes `capacity`, or the
+subscription to Redis was lost and had to be made again, the affected sockets get `sb.layer_reset`
+instead and close with 1012, so their clients reconnect and resume from MySQL (docs/protocol.md).
+
+Callers without an event loop (Celery tasks, commands) publish with `group_send_blocking`, one PUBLISH
+on a thread-safe connection pool, without making a loop per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import threading
+import types
+import uuid
+import weakref
+from collections import deque
+from typing import Any
+
+import msgpack
+import redis
+import redis.asyncio as aredis
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer
+
+logger = logging.getLogger(__name__)
+
+RESET = "sb.layer_reset"
+SUBSCRIBE_TIMEOUT_S = 5.0
+_hubs_by_id: weakref.WeakValueDictionary[str, _Hub] = weakref.WeakValueDictionary()
+
+
+def _hub_id_of(channel: str) -> str | None:
+    """The hub id inside a process-specific channel name (`<prefix><hub id>!<random>`)."""
+    head, bang, _ = channel.partition("!")
+    return head.rsplit(".", 1)[-1] if bang else None
+
+
+class _Hub:
+    """The layer's state for one event loop of one process."""
+
+    def __init__(self, layer: FanoutChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
+        self.layer = layer
+        self.loop = loop
+        self.id = uuid.uuid4().hex[:16]
+        self.direct = layer.key("hub", self.id)
+        self.queues: dict[str, deque[dict[str, Any]]] = {}
+        self.waiters: dict[str, asyncio.Future] = {}
+        self.groups: dict[str, set[str]] = {}
+        self.member_of: dict[str, set[str]] = {}
+        self.client: aredis.Redis | None = None
+        self.pubsub: Any = None
+        self.reader: asyncio.Task | None = None
+        self.confirmed: dict[str, asyncio.Future] = {}  # Redis channel -> subscription confirmed
+        self.sub_lock = asyncio.Lock()
+        self.direct_seen = False
+        self.outgoing: list[tuple[str, bytes, asyncio.Future]] = []
+        self.flusher: asyncio.Task | None = None
+        _hubs_by_id[self.id] = self
+
+    # --- Redis ---------------------------------------------------------------------------------
+    def redis(self) -> aredis.Redis:
+        if self.client is None:
+            self.client = aredis.Redis(
+                connection_pool=aredis.BlockingConnectionPool.from_url(
+                    self.layer.url,
+                    max_connections=self.layer.max_connections,
+                    timeout=10,
+                    client_name=f"sb-layer-{self.id}",  # CLIENT LIST shows which process holds what
+                )
+            )
+        return self.client
+
+    async def start(self) -> None:
+        """Subscribe to this hub's own channel and start reading (once)."""
+        if self.pubsub is None:
+            self.pubsub = self.redis().pubsub()
+            await self.subscribe(self.direct)
+
+    async def subscribe(self, rchan: str) -> None:
+        future = self.confirmed.get(rchan)
+        if future is None:
+            future = self.confirmed[rchan] = self.loop.create_future()
+            async with self.sub_lock:
+                if self.pubsub is None:
+                    self.pubsub = self.redis().pubsub()
+                await self.pubsub.subscribe(rchan)
+            if self.reader is None or self.reader.done():
+                self.reader = self.loop.create_task(self.read())
+        await asyncio.wait_for(asyncio.shield(future), SUBSCRIBE_TIMEOUT_S)
+
+    async def unsubscribe(self, rchan: str) -> None:
+        if self.confirmed.pop(rchan, None) is not None and self.pubsub is not None:
+            async with self.sub_lock:
+                await self.pubsub.unsubscribe(rchan)
+
+    async def read(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                message = await self.pubsub.get_message(ignore_subscribe_messages=False, timeout=None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the connection is gone and redis-py's own retries gave up
+                logger.warning("Channel layer lost its Redis subscription (%s); subscribing again", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                await self.resubscribe()
+                continue
+            backoff = 0.05
+            if message is None:
+                continue
+            kind = message["type"]
+            if kind == "message":
+                self.on_message(message["data"])
+            elif kind == "subscribe":
+                rchan = message["channel"].decode()
+                if rchan == self.direct:
+                    if self.direct_seen:
+                        # redis-py reconnected and subscribed again: what was published meanwhile is gone.
+                        self.reset_all("the Redis subscription was made again")
+                    self.direct_seen = True
+                future = self.confirmed.get(rchan)
+                if future is not None and not future.done():
+                    future.set_result(True)
+
+    async def resubscribe(self) -> None:
+        old, self.pubsub = self.pubsub, None
+        if old is not None:
+            with contextlib.suppress(Exception):  # the connection is broken already
+                await old.aclose()
+        channels = list(self.confirmed)
+        self.confirmed.clear()
+        self.direct_seen = False
+        try:
+            self.pubsub = self.redis().pubsub()
+            for rchan in channels:
+                self.confirmed[rchan] = self.loop.create_future()
+            await self.pubsub.subscribe(*channels)
+        except Exception as exc:
+            logger.warning("Channel layer could not subscribe again yet (%s)", exc)
+            self.pubsub = old if self.pubsub is None else self.pubsub
+            return
+        self.reset_all("the Redis subscription was lost")
+
+    # --- local delivery ------------------------------------------------------------------------
+    def on_message(self, data: bytes) -> None:
+        try:
+            envelope = msgpack.unpackb(data, raw=False)
+        except Exception:
+            logger.warning("Channel layer dropped an undecodable message")
+            return
+        if envelope.get("o") == self.id:
+            return  # this hub's own publication, delivered locally when it was sent
+        message = envelope["m"]
+        group = envelope.get("g")
+        if group is not None:
+            for channel in tuple(self.groups.get(group, ())):
+                self.put(channel, message)
+        elif envelope.get("c") in self.queues or envelope.get("c") in self.waiters:
+            self.put(envelope["c"], message)
+
+    def put(self, channel: str, message: dict[str, Any], *, strict: bool = False) -> None:
+        queue = self.queues.get(channel)
+        if queue is None:
+            if channel not in self.waiters:
+                return  # no such socket (any more) in this process
+            queue = self.queues[channel] = deque()
+        if len(queue) >= self.layer.capacity:
+            if strict:
+                raise ChannelFull(channel)
+            logger.warning("Channel %s is %s messages behind; it is reset", channel, len(queue))
+            queue.clear()
+            queue.append({"type": RESET, "reason": "overflow"})
+        else:
+            queue.append(dict(message))
+        waiter = self.waiters.get(channel)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def reset_all(self, reason: str) -> None:
+        logger.warning("Channel layer resets %s local channels: %s", len(self.queues), reason)
+        for channel, queue in self.queues.items():
+            queue.clear()
+            queue.append({"type": RESET, "reason": reason})
+            waiter = self.waiters.get(channel)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        queue = self.queues.setdefault(channel, deque())
+        try:
+            while not queue:
+                waiter = self.waiters[channel] = self.loop.create_future()
+                await waiter
+                queue = self.queues.get(channel) or queue
+        except asyncio.CancelledError:
+            # The consumer is gone: forget its channel and its memberships.
+            self.forget(channel)
+            raise
+        finally:
+            self.waiters.pop(channel, None)
+        return queue.popleft()
+
+    def forget(self, channel: str) -> None:
+        self.queues.pop(channel, None)
+        for group in self.member_of.pop(channel, ()):
+            members = self.groups.get(group)
+            if members is not None:
+                members.discard(channel)
+                if not members:
+                    del self.groups[group]
+                    self.loop.create_task(self._unsubscribe_quietly(self.layer.key("grp", group)))
+
+    async def _unsubscribe_quietly(self, rchan: str) -> None:
+        try:
+            await self.unsubscribe(rchan)
+        except Exception:
+            logger.warning("Channel layer could not unsubscribe from %s", rchan)
+
+    # --- publishing ----------------------------------------------------------------------------
+    async def publish(self, rchan: str, payload: dict[str, Any]) -> None:
+        future = self.loop.create_future()
+        self.outgoing.append((rchan, msgpack.packb(payload, use_bin_type=True), future))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = self.loop.create_task(self.flush_outgoing())
+        await future
+
+    async def flush_outgoing(self) -> None:
+        while self.outgoing:
+            batch, self.outgoing = self.outgoing, []
+            try:
+                if len(batch) == 1:
+                    await self.redis().publish(batch[0][0], batch[0][1])
+                else:
+                    async with self.redis().pipeline(transaction=False) as pipe:
+                        for rchan, data, _ in batch:
+                            pipe.publish(rchan, data)
+                        await pipe.execute()
+            except Exception as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def aclose(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self.reader
+        if self.pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self.pubsub.aclose()
+        if self.client is not None:
+            await self.client.aclose(close_connection_pool=True)
+        self.queues.clear()
+        self.groups.clear()
+        self.member_of.clear()
+
+
+class FanoutChannelLayer(BaseChannelLayer):
+    """CHANNEL_LAYERS backend. CONFIG: `hosts` ([{"address": redis url, "max_connections": n}]),
+    `prefix` (Redis channel prefix), `capacity` (messages a socket may be behind before it is reset)."""
+
+    extensions = ["groups", "flush"]
+
+    def __init__(self, hosts=None, prefix: str = "sb", capacity: int = 2000, expiry: int = 60, **kwargs) -> None:
+        super().__init__(expiry=expiry, capacity=capacity)
+        host = (hosts or [{"address": "redis://127.0.0.1:6379/0"}])[0]
+        if isinstance(host, str):
+            host = {"address": host}
+        self.url = host["address"]
+        self.max_connections = int(host.get("max_connections", 100))
+        self.prefix = prefix
+        self.capacity = capacity
+        self._hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+        self._sync_client: redis.Redis | None = None
+        self._sync_lock = threading.Lock()
+
+    def key(self, kind: str, name: str) -> str:
+        return f"{self.prefix}:{kind}:{name}"
+
+    def hub(self) -> _Hub:
+        loop = asyncio.get_running_loop()
+        hub = self._hubs.get(loop)
+        if hub is None:
+            hub = self._hubs[loop] = _Hub(self, loop)
+            self._close_with(loop)
+        return hub
+
+    def _close_with(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the loop's connections before the loop closes (asgiref and tests make short-lived loops)."""
+        original = loop.close
+        layer = self
+
+        def close(self_loop, *args, **kwargs):
+            hub = layer._hubs.pop(loop, None)
+            if hub is not None and not self_loop.is_running():
+                with contextlib.suppress(Exception):  # closing anyway; a dead connection is fine
+                    self_loop.run_until_complete(hub.aclose())
+            self_loop.close = original
+            return original(*args, **kwargs)
+
+        loop.close = types.MethodType(close, loop)
+
+    # --- channels ------------------------------------------------------------------------------
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        hub = self.hub()
+        await hub.start()
+        channel = f"{prefix}{hub.id}!{secrets.token_hex(6)}"
+        hub.queues[channel] = deque()
+        return channel
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        hub = self.hub()
+        owner_id = _hub_id_of(channel)
+        if owner_id is None:
+            raise ValueError(f"{channel!r}: this layer delivers only to channels made by new_channel().")
+        owner = _hubs_by_id.get(owner_id)
+        if owner is hub:
+            hub.put(channel, message, strict=True)
+        elif owner is not None:  # another event loop of this process
+            owner.loop.call_soon_threadsafe(owner.put, channel, message)
+        else:
+            await hub.publish(self.key("hub", owner_id), {"o": hub.id, "c": channel, "m": message})
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        self.require_valid_channel_name(channel)
+        return await self.hub().receive(channel)
+
+    # --- groups --------------------------------------------------------------------------------
+    async def group_add(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        hub = self.hub()
+        if _hub_id_of(channel) != hub.id:
+            raise ValueError(f"{channel!r} belongs to another process: groups are joined by their own channels.")
+        members = hub.groups.setdefault(group, set())
+        members.add(channel)
+        hub.member_of.setdefault(channel, set()).add(group)
+        try:
+            await hub.subscribe(self.key("grp", group))
+        except BaseException:
+            members.discard(channel)
+            hub.member_of.get(channel, set()).discard(group)
+            if not members:
+                hub.groups.pop(group, None)
+                hub.confirmed.pop(self.key("grp", group), None)
+            raise
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        hub = self.hub()
+        members = hub.groups.get(group)
+        hub.member_of.get(channel, set()).discard(group)
+        if members is None:
+            return
+        members.discard(channel)
+        if not members:
+            del hub.groups[group]
+            await hub.unsubscribe(self.key("grp", group))
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        hub = self.hub()
+        for channel in tuple(hub.groups.get(group, ())):
+            hub.put(channel, message)
+        await hub.publish(self.key("grp", group), {"o": hub.id, "g": group, "m": message})
+
+    def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:
+        """group_send for code without an event loop (Celery tasks, commands): one PUBLISH."""
+        self.require_valid_group_name(group)
+        with self._sync_lock:
+            if self._sync_client is None:
+                self._sync_client = redis.Redis(
+                    connection_pool=redis.BlockingConnectionPool.from_url(
+                        self.url, max_connections=self.max_connections, timeout=10
+                    )
+                )
+        data = msgpack.packb({"o": "", "g": group, "m": message}, use_bin_type=True)
+        self._sync_client.publish(self.key("grp", group), data)
+
+    async def flush(self) -> None:
+        hub = self._hubs.get(asyncio.get_running_loop())
+        if hub is not None:
+            for rchan in [r for r in hub.confirmed if r != hub.direct]:
+                await hub.unsubscribe(rchan)
+            hub.queues.clear()
+            hub.groups.clear()
+            hub.member_of.clear()
