@@ -47,6 +47,8 @@ import redis.asyncio as aredis
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
+from config.metrics import LAYER_RESETS
+
 logger = logging.getLogger(__name__)
 
 RESET = "sb.layer_reset"
@@ -194,6 +196,7 @@ class _Hub:
             if strict:
                 raise ChannelFull(channel)
             logger.warning("Channel %s is %s messages behind; it is reset", channel, len(queue))
+            LAYER_RESETS.labels(reason="overflow").inc()
             queue.clear()
             queue.append({"type": RESET, "reason": "overflow"})
         else:
@@ -204,6 +207,7 @@ class _Hub:
 
     def reset_all(self, reason: str) -> None:
         logger.warning("Channel layer resets %s local channels: %s", len(self.queues), reason)
+        LAYER_RESETS.labels(reason="subscription").inc(len(self.queues))
         for channel, queue in self.queues.items():
             queue.clear()
             queue.append({"type": RESET, "reason": reason})

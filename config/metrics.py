@@ -51,6 +51,13 @@ OUTBOX = Counter(
     registry=REGISTRY,
 )
 
+LAYER_RESETS = Counter(
+    "switchboard_channel_layer_resets_total",
+    "Sockets the channel layer reset (they close with 1012 and resume): overflow, or subscription lost.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
 CELERY_QUEUES = ("default", "gateway", "routing", "media", "bots")
 
 

@@ -4,7 +4,7 @@ Two profiles, one code path (docs/architecture.md):
 
 * embedded default (nothing set): SQLite under var/, Channels' in-memory layer, the in-memory routing
   backend, Celery tasks run eagerly, files on local disk under var/media;
-* production (DATABASE_URL and REDIS_URL set): MySQL through mysqlclient, channels-redis, the Redis
+* production (DATABASE_URL and REDIS_URL set): MySQL through mysqlclient, our Redis channel layer, the Redis
   routing backend, Celery workers on a Redis broker, S3 storage when a bucket is named.
 
 Every variable is documented in README.md and docs/deployment.md.

@@ -16,6 +16,7 @@ from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
 from config.channel_layer import RESET, FanoutChannelLayer
+from config.metrics import LAYER_RESETS
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -147,10 +148,12 @@ async def test_a_socket_too_far_behind_is_reset_not_silently_dropped():
     layer = fanout(capacity=5)
     channel = await layer.new_channel()
     await layer.group_add("conv.7", channel)
+    before = LAYER_RESETS.labels(reason="overflow")._value.get()
     for n in range(6):
         await layer.group_send("conv.7", {"type": "sb.event", "n": n})
     first = await receive(layer, channel)
     assert first["type"] == RESET and first["reason"] == "overflow"
+    assert LAYER_RESETS.labels(reason="overflow")._value.get() == before + 1  # seen on /metrics
     assert await nothing_for(layer, channel)
 
 
