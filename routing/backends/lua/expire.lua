@@ -1,6 +1,6 @@
 -- ARGV: offer id
 local oid = ARGV[4]
-local expires = redis.call('HGET', okey(oid), 'expires')
-if not expires or tonumber(expires) > NOW then return done() end
-decline(oid, 'expired')
+local o = redis.call('HMGET', okey(oid), 'ref', 'agent', 'policy', 'expires')
+if not o[4] or tonumber(o[4]) > NOW then return done() end
+decline(oid, 'expired', o)
 return done()

@@ -1,7 +1,7 @@
 -- ARGV: offer id, agent
 local oid, a = ARGV[4], tonumber(ARGV[5])
-local owner = redis.call('HGET', okey(oid), 'agent')
-if not owner then return fail('offer_gone', 'This offer was answered, withdrawn or has expired.') end
-if tonumber(owner) ~= a then return fail('not_yours', 'This offer was made to another agent.') end
-decline(oid, 'rejected')
+local o = redis.call('HMGET', okey(oid), 'ref', 'agent', 'policy')
+if not o[2] then return fail('offer_gone', 'This offer was answered, withdrawn or has expired.') end
+if tonumber(o[2]) ~= a then return fail('not_yours', 'This offer was made to another agent.') end
+decline(oid, 'rejected', o)
 return done()

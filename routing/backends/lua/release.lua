@@ -1,5 +1,6 @@
 -- ARGV: ref, reason
-local it = load_item(ARGV[4])
+local it = load_item(ARGV[4], {'state', 'agent', 'offer', 'kind', 'queue', 'sticky_until', 'declined_until',
+                                   'overflow_at'})
 if not it then return done() end
 local was_waiting = it.state ~= 'assigned'
 local holder = release_holder(it, ARGV[5])

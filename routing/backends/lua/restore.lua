@@ -14,27 +14,34 @@ for _, spec in ipairs(data.agents) do
     fields[#fields + 1] = 0
   end
   redis.call('HSET', k, unpack(fields))
+  AG[tonumber(a)] = nil
   redis.call('SADD', P .. ':agents', a)
   for q in each_queue(spec.queues) do redis.call('SADD', qkey(q, 'members'), a) end
-  touched[a] = true
+  touched[#touched + 1] = a
 end
 for _, spec in ipairs(data.items) do
   local it = {ref = tostring(spec.ref), queue = spec.queue_id, kind = spec.kind, prio = spec.priority,
               skills = spec.skills, pref = spec.preferred_agent_id, enq = spec.enqueued_ms, qat = spec.queued_ms,
-              sticky_until = 0, declined = 0, declined_until = 0, agent = 0, offer = '', policy = ''}
+              sticky_until = 0, declined = 0, declined_until = 0, agent = 0, offer = '', policy = '',
+              listed = false, in_due = true}
   it.overflow_at = overflow_at(it.queue, it.qat)
-  save_item(it, 'kind', 'prio', 'skills', 'enq')
-  if spec.state == 'assigned' and redis.call('EXISTS', akey(spec.agent_id)) == 1 then
+  if spec.state == 'assigned' and load_agent(spec.agent_id) then
     it.state = 'assigned'; it.agent = spec.agent_id; it.policy = spec.policy
-    save_item(it, 'state', 'agent', 'offer', 'policy', 'queue', 'qat', 'pref', 'sticky_until', 'declined',
-              'declined_until', 'overflow_at')
+    save_item(it, {'kind', 'prio', 'skills', 'enq', 'state', 'agent', 'offer', 'policy', 'queue', 'qat', 'pref',
+                   'sticky_until', 'declined', 'declined_until', 'overflow_at'})
     load_change(spec.agent_id, spec.kind, 1)
-    touched[spec.agent_id] = true
+    touched[#touched + 1] = spec.agent_id
   else
-    set_waiting(it)
+    set_waiting(it, {'kind', 'prio', 'skills', 'enq'})
   end
 end
-for a, _ in pairs(touched) do refresh_agent(a) end
+for _, a in ipairs(touched) do
+  local ag = load_agent(a)
+  if ag then
+    changed(ag)
+    reshow(ag)
+  end
+end
 local seq = num(redis.call('GET', P .. ':seq'))
 if data.seq > seq then redis.call('SET', P .. ':seq', data.seq) end
 return done()

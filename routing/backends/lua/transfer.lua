@@ -8,7 +8,7 @@ if a ~= 0 then
   if not ag then return fail('unknown_agent', 'Agent ' .. a .. ' is not set up for routing.') end
   if it.state == 'assigned' and it.agent == a then return done() end
   if not free(ag, it.kind) then return fail('over_capacity', 'That agent is at capacity for this channel.') end
-  if q ~= 0 and redis.call('EXISTS', qkey(q, 'conf')) == 0 then
+  if q ~= 0 and not conf(q) then
     return fail('unknown_queue', 'Queue ' .. q .. ' is not configured.')
   end
   holder = release_holder(it, 'transferred')
@@ -16,7 +16,8 @@ if a ~= 0 then
   if q ~= 0 then it.queue = q end
   assign(it, a, 'transfer')
 else
-  if redis.call('EXISTS', qkey(q, 'conf')) == 0 then
+  local c = conf(q)
+  if not c then
     return fail('unknown_queue', 'Queue ' .. q .. ' is not configured.')
   end
   holder = release_holder(it, 'transferred')
@@ -24,7 +25,7 @@ else
   it.queue = q; it.qat = NOW; it.pref = 0; it.sticky_until = 0
   it.declined = holder
   it.declined_until = 0
-  if holder ~= 0 then it.declined_until = NOW + num(redis.call('HGET', qkey(q, 'conf'), 'offer_ms')) end
+  if holder ~= 0 then it.declined_until = NOW + c.offer_ms end
   it.overflow_at = overflow_at(q, NOW)
   set_waiting(it)
   requeue(it)
