@@ -9,15 +9,16 @@ How this one works, per process and event loop (a "hub"):
 
 - Each socket's channel is an in-memory queue of the process (`specific.<hub id>!<random>`).
 - Groups are kept in memory: the hub knows which of its own channels are in which group, and subscribes
-  to the group's Redis pub/sub channel (`<prefix>:grp:<group>`) once, when its first member joins;
-  `group_add` returns after Redis has confirmed the subscription, so nothing published after it is
-  missed.
+  to the group's Redis pub/sub channel (`<prefix>:<Redis db>:grp:<group>`: pub/sub ignores database
+  numbers, so the channel names carry it) once, when its first member joins; `group_add` returns
+  after Redis has confirmed the subscription, so nothing published after it is missed.
 - `group_send` puts the message straight into the queues of the process's own members (no Redis round
   trip when both ends share a process) and publishes one copy to Redis for the other processes. Sends
   made while a publish is on the wire go together in the next pipeline, in order.
 - A message from another process is decoded once and put into the queues of the local members; the
   process's own publications coming back from Redis are recognised by their origin and skipped.
-- `send` to another process's channel goes to that hub's own pub/sub channel (`<prefix>:hub:<id>`).
+- `send` to another process's channel goes to that hub's own pub/sub channel
+  (`<prefix>:<Redis db>:hub:<id>`).
 
 The layer is a fast path, not the record (messages are in MySQL before they are published, with a
 per-conversation seq). It never drops a frame silently: when a socket's queue passes `capacity`, or the
@@ -46,6 +47,7 @@ import redis
 import redis.asyncio as aredis
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
+from redis.connection import parse_url
 
 from config.metrics import LAYER_RESETS
 
@@ -301,6 +303,10 @@ class FanoutChannelLayer(BaseChannelLayer):
         if isinstance(host, str):
             host = {"address": host}
         self.url = host["address"]
+        # Pub/sub channels belong to no Redis database: two deployments (or test runs) on one Redis
+        # server with different database numbers would hear each other's groups. Every channel name
+        # carries the database number.
+        self.db = int(parse_url(self.url).get("db") or 0)
         self.max_connections = int(host.get("max_connections", 100))
         self.prefix = prefix
         self.capacity = capacity
@@ -309,7 +315,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         self._sync_lock = threading.Lock()
 
     def key(self, kind: str, name: str) -> str:
-        return f"{self.prefix}:{kind}:{name}"
+        return f"{self.prefix}:{self.db}:{kind}:{name}"
 
     def hub(self) -> _Hub:
         loop = asyncio.get_running_loop()

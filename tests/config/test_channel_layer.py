@@ -209,3 +209,16 @@ async def test_a_finished_socket_leaves_its_groups():
     assert "conv.9" not in hub.groups and channel not in hub.queues
     await asyncio.sleep(0.1)
     assert layer.key("grp", "conv.9") not in hub.confirmed
+
+
+async def test_deployments_on_other_redis_databases_of_one_server_do_not_hear_each_other():
+    # Pub/sub ignores database numbers; the layer's channel names carry the number instead.
+    base = settings.REDIS_URL.rsplit("/", 1)[0]
+    here = FanoutChannelLayer(hosts=[{"address": f"{base}/3"}], prefix=f"sbtest{os.getpid()}")
+    there = FanoutChannelLayer(hosts=[{"address": f"{base}/4"}], prefix=f"sbtest{os.getpid()}")
+    mine, theirs = await here.new_channel(), await there.new_channel()
+    await here.group_add("conv.9", mine)
+    await there.group_add("conv.9", theirs)
+    await there.group_send("conv.9", {"type": "sb.event", "from": "there"})
+    assert (await receive(there, theirs))["from"] == "there"
+    assert await nothing_for(here, mine, wait=0.5)
