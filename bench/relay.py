@@ -11,6 +11,13 @@ conversation's seq must run 1..N with no gap.
     python -m bench.run --only relay --ramp                # raise the rate until p99 > 100 ms or a loss
     python -m bench.run --only relay --procs 2             # two daphne processes
     python -m bench.run --only relay --profile embedded    # SQLite + in-memory layer, one process
+    python -m bench.run --only relay --drop-fraction 0.1 --drop-every 1   # 10% of sockets drop each second
+
+Clients behave as the widget and the console do: a socket that drops reconnects, resumes from the last
+seq it shows and sends again, with the same client_id, what was not acknowledged; a gap in seq asks for
+a resume. At the end every client settles (all acknowledged, one last resume) and VERIFY compares every
+screen with MySQL (`screens_differ`), counts conversations on two agents' consoles (`held_twice`) and
+ones where the consoles, the switch and routing name different agents (`holder_mismatch`).
 """
 
 from __future__ import annotations
@@ -48,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ramp-start", type=float, default=250.0)
     group.add_argument("--ramp-step", type=float, default=250.0)
     group.add_argument("--ramp-max", type=float, default=6000.0)
+    group.add_argument(
+        "--drop-fraction",
+        type=float,
+        default=0.0,
+        help="abruptly close this fraction of the sockets every --drop-every seconds (they reconnect and resume)",
+    )
+    group.add_argument("--drop-every", type=float, default=1.0, help="seconds between socket drops")
     group.add_argument("--pin", action="store_true", default=True, help="pin daphne and the generator to cores")
     group.add_argument("--no-pin", dest="pin", action="store_false")
 
@@ -124,27 +138,56 @@ VERIFY = """
 import json, sys
 import django
 django.setup()
-from django.db.models import Count, Max, Min
-from imsubsystem.models import Conversation, Message
-
-ids = json.loads(sys.stdin.read())
-conv_ids, acked = ids["conversations"], set(ids["acked"])
-messages = Message.objects.filter(conversation_id__in=conv_ids)
-rows = list(messages.values_list("conversation_id", "seq", "client_id"))
-by_client = {}
-for conv, seq, client_id in rows:
-    if client_id:
-        by_client.setdefault(client_id, 0)
-        by_client[client_id] += 1
-dup_rows = sum(n - 1 for n in by_client.values() if n > 1)
-missing = len([c for c in acked if c not in by_client])
-gaps = 0
-for conv in Conversation.objects.filter(pk__in=conv_ids):
-    seqs = sorted(s for c, s, _ in rows if c == conv.pk)
-    if seqs != list(range(1, len(seqs) + 1)) or (seqs and seqs[-1] != conv.last_seq):
-        gaps += 1
-print(json.dumps({"db_messages": len(rows), "db_duplicated": dup_rows, "db_missing": missing, "seq_gaps": gaps}))
+from bench.relay import verify
+print(json.dumps(verify(json.loads(sys.stdin.read()))))
 """
+
+
+def verify(ids: dict) -> dict:
+    """The end state against MySQL (run with Django set up, on the server's database): acknowledged
+    messages stored once, seq 1..N per conversation, every screen equal to MySQL's conversation, every
+    conversation held by one agent, and the switch and routing agreeing on who."""
+    from imsubsystem.models import Conversation, Message
+    from routing.models import WorkItem, WorkStatus
+
+    conv_ids, acked = ids["conversations"], set(ids["acked"])
+    rows = list(
+        Message.objects.filter(conversation_id__in=conv_ids).values_list("conversation_id", "seq", "client_id", "id")
+    )
+    by_client: dict[str, int] = {}
+    by_conversation: dict[int, list[list[int]]] = {}
+    for conv, seq, client_id, pk in rows:
+        if client_id:
+            by_client[client_id] = by_client.get(client_id, 0) + 1
+        by_conversation.setdefault(conv, []).append([seq, pk])
+    gaps = 0
+    for conv in Conversation.objects.filter(pk__in=conv_ids):
+        seqs = sorted(s for s, _ in by_conversation.get(conv.pk, []))
+        if seqs != list(range(1, len(seqs) + 1)) or (seqs and seqs[-1] != conv.last_seq):
+            gaps += 1
+    screens_differ = 0
+    for screen in ids.get("screens", []):
+        hidden = set(screen.get("hidden", ()))
+        stored = sorted(m for m in by_conversation.get(screen["conversation"], []) if m[0] not in hidden)
+        screens_differ += [list(m) for m in screen["messages"]] != stored
+    assigned = dict(Conversation.objects.filter(pk__in=conv_ids, status="assigned").values_list("pk", "assignee_id"))
+    work = dict(WorkItem.objects.filter(ref__in=conv_ids, status=WorkStatus.ASSIGNED).values_list("ref", "agent_id"))
+    held = {int(c): agents for c, agents in ids.get("held", {}).items()}
+    return {
+        "db_messages": len(rows),
+        "db_duplicated": sum(n - 1 for n in by_client.values() if n > 1),
+        "db_missing": len([c for c in acked if c not in by_client]),
+        "seq_gaps": gaps,
+        "never_acked": ids.get("unacked", 0),
+        "screens_checked": len(ids.get("screens", [])),
+        "screens_differ": screens_differ,
+        "held_twice": sum(1 for agents in held.values() if len(agents) > 1),
+        "holder_mismatch": sum(
+            1
+            for c in set(assigned) | set(work) | set(held)
+            if not (assigned.get(c) == work.get(c) == (held.get(c) or [None])[0])
+        ),
+    }
 
 
 def django_run(code: str, env: dict[str, str], *args: str, stdin: str | None = None) -> dict:
@@ -229,6 +272,8 @@ class Tally:
     ack_latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     conversations: set[int] = field(default_factory=set)
+    drops: int = 0
+    reconnects: int = 0
 
 
 async def agent_session(base: str, username: str) -> str:
@@ -247,108 +292,285 @@ async def agent_session(base: str, username: str) -> str:
         return http.cookies["sessionid"]
 
 
-class Agent:
-    def __init__(self, base_ws: str, session: str, tally: Tally, measuring: asyncio.Event) -> None:
-        self.base_ws, self.session, self.tally, self.measuring = base_ws, session, tally, measuring
-        self.origin = base_ws.replace("ws://", "http://")
+class Client:
+    """A socket that, like the widget and the console, comes back when it drops: it reconnects, resumes
+    from the last seq it holds and sends again, with the same client_id, what was not acknowledged.
+    What it shows is kept per conversation by seq (`screen`); a replay that overlaps is dropped by seq."""
+
+    path = ""
+
+    def __init__(self, base: str, tally: Tally) -> None:
+        self.base, self.tally = base, tally
+        self.base_ws = base.replace("http://", "ws://")
         self.ws = None
         self.task: asyncio.Task | None = None
+        self.closing = False
+        self.connected = asyncio.Event()
+        self.unacked: dict[str, dict] = {}  # client_id -> the message.send frame
+        self.screen: dict[int, dict[int, int]] = {}  # conversation -> seq -> message id
+        self.hidden: dict[int, set[int]] = {}  # conversation -> seqs of notes not shown to this client
+        self.resumed_at: dict[int, float] = {}
+        self.later: set[asyncio.Task] = set()
+
+    def headers(self) -> dict[str, str]:
+        return {"Origin": self.base}
+
+    async def on_connect(self) -> None:  # the first frames of a (re)connection
+        raise NotImplementedError
+
+    async def on_frame(self, frame: dict, now: float) -> None:
+        raise NotImplementedError
+
+    def resume_frame(self, conversation_id: int) -> dict:
+        raise NotImplementedError
+
+    def held(self) -> list[int]:
+        raise NotImplementedError
+
+    def last_seq(self, conversation_id: int | None) -> int:
+        return max([0, *self.screen.get(conversation_id, {}), *self.hidden.get(conversation_id, ())])
+
+    async def send_json(self, frame: dict) -> bool:
+        try:
+            await self.ws.send(json.dumps(frame))
+            return True
+        except Exception:
+            return False  # the socket is down: the reconnect sends it again
+
+    def soon(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.later.add(task)
+        task.add_done_callback(self.later.discard)
 
     async def start(self) -> None:
+        self.task = asyncio.create_task(self.run())
+        await asyncio.wait_for(self.connected.wait(), 60)
+
+    async def run(self) -> None:
         from websockets.asyncio.client import connect
 
-        self.ws = await connect(
-            f"{self.base_ws}/ws/v1/agent/",
-            additional_headers={"Cookie": f"sessionid={self.session}", "Origin": self.origin},
-            max_queue=None,
-            ping_interval=None,
-        )
-        await self.ws.send(json.dumps({"type": "presence.set", "status": "available"}))
-        self.task = asyncio.create_task(self.read())
+        first = True
+        while not self.closing:
+            try:
+                self.ws = await connect(
+                    f"{self.base_ws}{self.path}", additional_headers=self.headers(), max_queue=None, ping_interval=None
+                )
+                await self.on_connect()
+                for frame in list(self.unacked.values()):
+                    await self.ws.send(json.dumps(frame))
+                self.connected.set()
+                async for raw in self.ws:
+                    await self.on_frame(json.loads(raw), time.perf_counter())
+            except Exception as exc:  # a dropped or refused socket: connect again
+                if not isinstance(exc, OSError | TimeoutError) and "ConnectionClosed" not in type(exc).__name__:
+                    self.tally.errors.append(type(exc).__name__)
+            if self.closing:
+                break
+            if not first or self.connected.is_set():
+                self.tally.reconnects += 1
+            first = False
+            await asyncio.sleep(0.1 + random.random() * 0.2)
 
-    async def read(self) -> None:
+    def drop(self) -> bool:
+        """Close the socket as a lost network does (no closing handshake)."""
+        if self.ws is None or self.closing:
+            return False
         with contextlib.suppress(Exception):
-            async for raw in self.ws:
-                now = time.perf_counter()
-                frame = json.loads(raw)
-                kind = frame.get("type")
-                if kind == "offer":
-                    await self.ws.send(json.dumps({"type": "offer.accept", "offer_id": frame["offer_id"]}))
-                elif kind == "message.new":
-                    message = frame["message"]
-                    client_id = message.get("client_id")
-                    if message["sender"]["kind"] == "customer" and client_id in self.tally.sent_at:
-                        count = self.tally.received.get(client_id, 0) + 1
-                        self.tally.received[client_id] = count
-                        if count == 1:
-                            self.tally.latencies.append(now - self.tally.sent_at[client_id])
-                elif kind == "error":
-                    self.tally.errors.append(frame.get("code", "?"))
+            self.ws.transport.abort()
+        return True
+
+    def remember(self, message: dict) -> bool:
+        """Keep a message on the screen; False when it was there already (a replay overlapping)."""
+        conversation_id, seq = message["conversation_id"], message["seq"]
+        shown = self.screen.setdefault(conversation_id, {})
+        if seq in shown:
+            if shown[seq] != message["id"]:
+                self.tally.errors.append("two_messages_at_one_seq")
+            return False
+        if seq > self.last_seq(conversation_id) + 1:
+            # A gap: a frame lost on the fast path. Ask MySQL for what follows, at most every 2 s.
+            now = time.monotonic()
+            if now - self.resumed_at.get(conversation_id, 0) > 2:
+                self.resumed_at[conversation_id] = now
+                self.soon(self.send_json(self.resume_frame(conversation_id)))
+        shown[seq] = message["id"]
+        return True
+
+    def on_error(self, frame: dict) -> None:
+        code = frame.get("code", "?")
+        if code == "rate_limited" and frame.get("client_id") in self.unacked:
+            # As the widget does: the message stays pending and goes again a moment later.
+            self.soon(self.resend_later(frame["client_id"]))
+        elif code == "rate_limited":
+            self.soon(self.catch_up_later())  # a resume refused in a burst: ask again
+        elif code == "offer_gone" and frame.get("command") == "offer.accept":
+            pass  # answered twice around a reconnect, or withdrawn meanwhile: routing offers on
+        elif frame.get("command") == "auth":
+            self.drop()  # the server failed half-way through auth: connect again (the widget's rule)
+        else:
+            self.tally.errors.append(code)
+
+    async def resend_later(self, client_id: str) -> None:
+        await asyncio.sleep(1 + random.random())
+        if client_id in self.unacked:
+            await self.send_json(self.unacked[client_id])
+
+    async def catch_up_later(self) -> None:
+        await asyncio.sleep(1 + random.random())
+        for conversation_id in self.held():
+            await self.send_json(self.resume_frame(conversation_id))
+
+    async def catch_up(self) -> None:
+        for conversation_id in self.held():
+            await self.send_json(self.resume_frame(conversation_id))
 
     async def close(self) -> None:
+        self.closing = True
         if self.ws:
-            await self.ws.close()
-        if self.task:
-            self.task.cancel()
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        for task in [self.task, *self.later]:
+            if task:
+                task.cancel()
 
 
-class Customer:
-    def __init__(self, base: str, base_ws: str, inbox: str, tally: Tally) -> None:
-        self.base, self.base_ws, self.inbox, self.tally = base, base_ws, inbox, tally
-        self.assigned = asyncio.Event()
+class Agent(Client):
+    path = "/ws/v1/agent/"
+
+    def __init__(self, base: str, session: str, tally: Tally) -> None:
+        super().__init__(base, tally)
+        self.session = session
+        self.user_id: int | None = None
+        self.conversations: set[int] = set()  # held, as this console was told
+        self.accepted: dict[str, int] = {}  # offer id -> the connection it was answered on
+        self.connections = 0
+
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": f"sessionid={self.session}", "Origin": self.base}
+
+    def held(self) -> list[int]:
+        return sorted(self.conversations)
+
+    def resume_frame(self, conversation_id: int) -> dict:
+        return {"type": "resume", "conversation_id": conversation_id, "after_seq": self.last_seq(conversation_id)}
+
+    async def on_connect(self) -> None:
+        self.connections += 1
+        await self.ws.send(json.dumps({"type": "presence.set", "status": "available"}))
+        for conversation_id in self.held():
+            await self.ws.send(json.dumps(self.resume_frame(conversation_id)))
+
+    async def on_frame(self, frame: dict, now: float) -> None:
+        kind = frame.get("type")
+        if kind == "offer":
+            # Once per connection: an offer shown again after a reconnect may have lost its answer.
+            if self.accepted.get(frame["offer_id"]) != self.connections:
+                self.accepted[frame["offer_id"]] = self.connections
+                await self.send_json({"type": "offer.accept", "offer_id": frame["offer_id"]})
+        elif kind == "agent.ready":
+            self.user_id = frame["user"]["id"]
+            for conversation in frame["conversations"]:
+                if conversation["status"] == "assigned" and conversation["assignee_id"] == self.user_id:
+                    self.hold(conversation["id"])
+        elif kind == "conversation.assigned":
+            if frame["agent"]["id"] == self.user_id:
+                self.hold(frame["conversation"]["id"])
+            else:
+                self.conversations.discard(frame["conversation"]["id"])
+        elif kind == "conversation.released":
+            self.conversations.discard(frame["conversation_id"])
+        elif kind == "message.new":
+            message = frame["message"]
+            if not self.remember(message):
+                return
+            client_id = message.get("client_id")
+            if message["sender"]["kind"] == "customer" and client_id in self.tally.sent_at:
+                count = self.tally.received.get(client_id, 0) + 1
+                self.tally.received[client_id] = count
+                if count == 1:
+                    self.tally.latencies.append(now - self.tally.sent_at[client_id])
+        elif kind == "error":
+            self.on_error(frame)
+
+    def hold(self, conversation_id: int) -> None:
+        if conversation_id not in self.conversations:
+            self.conversations.add(conversation_id)
+            # Its history, as the console loads it when the conversation arrives.
+            self.soon(self.send_json(self.resume_frame(conversation_id)))
+
+
+class Customer(Client):
+    path = "/ws/v1/widget/"
+
+    def __init__(self, base: str, inbox: str, tally: Tally) -> None:
+        super().__init__(base, tally)
+        self.inbox = inbox
         self.conversation_id: int | None = None
-        self.ws = None
-        self.task: asyncio.Task | None = None
+        self.token = ""
 
-    async def start(self, http) -> None:
-        from websockets.asyncio.client import connect
-
+    async def begin(self, http) -> None:
         response = await http.post(
             f"{self.base}/api/v1/widget/{self.inbox}/sessions",
             json={"name": "Bench customer"},
             headers={"Origin": self.base},
         )
         response.raise_for_status()
-        token = response.json()["session_token"]
-        self.ws = await connect(
-            f"{self.base_ws}/ws/v1/widget/",
-            additional_headers={"Origin": self.base},
-            max_queue=None,
-            ping_interval=None,
-        )
-        await self.ws.send(json.dumps({"type": "auth", "token": token, "after_seq": 0}))
-        self.task = asyncio.create_task(self.read())
-        await self.ws.send(json.dumps({"type": "message.send", "client_id": str(uuid.uuid4()), "text": "hello"}))
+        self.token = response.json()["session_token"]
+        self.queue_message("hello")
+        await self.start()
 
-    async def read(self) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in self.ws:
-                frame = json.loads(raw)
-                kind = frame.get("type")
-                if kind == "message.ack":
-                    sent_at = self.tally.sent_at.get(frame["client_id"])
-                    if sent_at is not None:
-                        self.tally.ack_latencies.append(time.perf_counter() - sent_at)
-                    self.tally.acked.add(frame["client_id"])
-                    self.conversation_id = frame["message"]["conversation_id"]
-                    self.tally.conversations.add(self.conversation_id)
-                elif kind == "conversation.assigned" or (
-                    kind == "conversation.status" and frame.get("status") == "assigned"
-                ):
-                    self.assigned.set()
-                elif kind == "error":
-                    self.tally.errors.append(frame.get("code", "?"))
+    def held(self) -> list[int]:
+        return [self.conversation_id] if self.conversation_id else []
+
+    def resume_frame(self, conversation_id: int) -> dict:
+        return {"type": "resume", "after_seq": self.last_seq(conversation_id)}
+
+    async def on_connect(self) -> None:
+        after = self.last_seq(self.conversation_id)
+        await self.ws.send(json.dumps({"type": "auth", "token": self.token, "after_seq": after}))
+
+    async def on_frame(self, frame: dict, now: float) -> None:
+        kind = frame.get("type")
+        if kind == "message.ack":
+            client_id = frame["client_id"]
+            if self.unacked.pop(client_id, None) is not None:
+                sent_at = self.tally.sent_at.get(client_id)
+                if sent_at is not None:
+                    self.tally.ack_latencies.append(now - sent_at)
+            self.tally.acked.add(client_id)
+            self.conversation_id = frame["message"]["conversation_id"]
+            self.tally.conversations.add(self.conversation_id)
+            self.remember(frame["message"])
+        elif kind == "message.new":
+            self.remember(frame["message"])
+        elif kind == "message.hidden":
+            self.hidden.setdefault(frame["conversation_id"], set()).add(frame["seq"])
+        elif kind == "ready" and frame.get("conversation_id"):
+            self.conversation_id = frame["conversation_id"]
+        elif kind == "error":
+            self.on_error(frame)
+
+    def queue_message(self, text: str) -> str:
+        client_id = str(uuid.uuid4())
+        self.unacked[client_id] = {"type": "message.send", "client_id": client_id, "text": text}
+        return client_id
 
     async def send(self, n: int) -> None:
-        client_id = str(uuid.uuid4())
+        client_id = self.queue_message(f"bench {n}")
         self.tally.sent_at[client_id] = time.perf_counter()
-        await self.ws.send(json.dumps({"type": "message.send", "client_id": client_id, "text": f"bench {n}"}))
+        await self.send_json(self.unacked[client_id])
 
-    async def close(self) -> None:
-        if self.ws:
-            await self.ws.close()
-        if self.task:
-            self.task.cancel()
+
+async def dropper(clients: list[Client], fraction: float, every: float, tally: Tally, stop: asyncio.Event) -> None:
+    """Every `every` seconds, close a random `fraction` of the sockets abruptly."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        if stop.is_set():
+            break
+        for client in random.sample(clients, max(1, round(fraction * len(clients)))):
+            if client.drop():
+                tally.drops += 1
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -398,32 +620,43 @@ async def run_step(customers: list[Customer], rate: float, duration: float, tall
     }
 
 
-async def drive(args, ports: list[int], inbox: str) -> list[dict]:
+async def drive(args, bases: list[str], inbox: str) -> list[dict]:
+    """Connect the agents and customers (spread over `bases`), wait until routing assigned every
+    conversation, run the steps (with sockets dropping when asked), then let every client settle: all
+    its messages acknowledged and its screen caught up with MySQL. The last item is what VERIFY needs."""
     import httpx
 
     tally = Tally()
-    measuring = asyncio.Event()
-    bases = [f"http://127.0.0.1:{p}" for p in ports]
     agents = []
     for i in range(args.agents):
         base = bases[i % len(bases)]
-        session = await agent_session(base, f"bench-agent-{i}")
-        agent = Agent(base.replace("http", "ws"), session, tally, measuring)
+        agent = Agent(base, await agent_session(base, f"bench-agent-{i}"), tally)
         await agent.start()
         agents.append(agent)
     customers = []
     async with httpx.AsyncClient(timeout=30) as http:
         for i in range(args.customers):
-            base = bases[i % len(bases)]
-            customer = Customer(base, base.replace("http", "ws"), inbox, tally)
-            await customer.start(http)
+            customer = Customer(bases[i % len(bases)], inbox, tally)
+            await customer.begin(http)
             customers.append(customer)
-    try:
-        await asyncio.wait_for(asyncio.gather(*(c.assigned.wait() for c in customers)), timeout=120)
-    except TimeoutError:
-        waiting = sum(1 for c in customers if not c.assigned.is_set())
-        raise RuntimeError(f"{waiting} of {len(customers)} conversations were never assigned") from None
+    clients: list[Client] = [*agents, *customers]
+
+    def unassigned() -> int:
+        # The agents' consoles say who holds what (a customer's socket may miss the status frame sent
+        # while it moved into its new conversation).
+        held = set().union(*(a.conversations for a in agents))
+        return sum(1 for c in customers if c.conversation_id is None or c.conversation_id not in held)
+
+    deadline = time.perf_counter() + 120
+    while unassigned():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{unassigned()} of {len(customers)} conversations were never assigned")
+        await asyncio.sleep(0.1)
     results = []
+    stop = asyncio.Event()
+    churn = None
+    if getattr(args, "drop_fraction", 0) > 0:
+        churn = asyncio.create_task(dropper(clients, args.drop_fraction, args.drop_every, tally, stop))
     try:
         rates = [args.rate]
         if args.ramp:
@@ -434,15 +667,51 @@ async def drive(args, ports: list[int], inbox: str) -> list[dict]:
                 r += args.ramp_step
         for rate in rates:
             step = await run_step(customers, rate, args.duration, tally)
+            step.update(drops=tally.drops, reconnects=tally.reconnects)
             results.append(step)
             if args.ramp:
                 print(json.dumps({"name": "relay.step", **step}), file=sys.stderr, flush=True)
                 if step["p99_ms"] > 100 or step["lost"] or step["duplicated"]:
                     break
+        stop.set()
+        if churn:
+            await churn
+        # Settle: every message acknowledged, then one last resume per conversation held.
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline and any(c.unacked for c in clients):
+            await asyncio.sleep(0.1)
+        for client in clients:
+            await client.catch_up()
+        await asyncio.sleep(2)
+        while time.perf_counter() < deadline + 10 and any(c.later for c in clients):
+            await asyncio.sleep(0.1)
     finally:
-        for client in [*customers, *agents]:
+        stop.set()
+        for client in clients:
             await client.close()
-    results.append({"acked": sorted(tally.acked), "conversations": sorted(tally.conversations)})
+    screens = [
+        {
+            "conversation": conversation_id,
+            "messages": sorted(client.screen.get(conversation_id, {}).items()),
+            "hidden": sorted(client.hidden.get(conversation_id, ())),
+        }
+        for client in clients
+        for conversation_id in client.held()
+    ]
+    held: dict[int, list[int]] = {}
+    for agent in agents:
+        for conversation_id in agent.conversations:
+            held.setdefault(conversation_id, []).append(agent.user_id)
+    results.append(
+        {
+            "acked": sorted(tally.acked),
+            "conversations": sorted(tally.conversations),
+            "unacked": sum(len(c.unacked) for c in clients),
+            "client_errors": sorted(set(tally.errors)),
+            "screens": screens,
+            "held": {str(c): agents_ for c, agents_ in held.items()},
+        }
+    )
     return results
 
 
@@ -458,7 +727,7 @@ def run(args) -> list[dict]:
     try:
         if args.pin and shutil.which("taskset") and (os.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {(os.cpu_count() or 1) - 1})
-        steps = asyncio.run(drive(args, server.ports, setup["inbox"]))
+        steps = asyncio.run(drive(args, [f"http://127.0.0.1:{p}" for p in server.ports], setup["inbox"]))
     finally:
         server.stop()
     ids = steps.pop()
@@ -472,6 +741,8 @@ def run(args) -> list[dict]:
         "agents": args.agents,
         "cores": os.cpu_count(),
         "loadavg_1m": round(load, 2),
+        **({"drop_fraction": args.drop_fraction, "drop_every_s": args.drop_every} if args.drop_fraction else {}),
+        "client_errors": ids["client_errors"],
         **check,
     }
     if args.ramp:
