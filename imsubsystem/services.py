@@ -23,7 +23,7 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -641,6 +641,32 @@ def customer_message_send(
     raise SwitchError("conversation_closed", "The conversation closed while the message was being stored.")
 
 
+def _messages_insert(messages: Sequence[Message]) -> None:
+    """bulk_create for a batch of new messages as one multi-row INSERT, with the values prepared by each
+    field as Django would, without the per-value compiler work (the largest Python cost of a batch).
+    Sets the primary keys where the database returns them (MariaDB 10.5+, SQLite 3.35+, PostgreSQL)."""
+    db = connections[DEFAULT_DB_ALIAS]  # resolved once: the proxy looks it up on every attribute
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    table = db.ops.quote_name(Message._meta.db_table)
+    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join("%s" for _ in fields) + ")"
+    params: list[Any] = []
+    for message in messages:
+        params += [f.get_db_prep_save(f.pre_save(message, add=True), db) for f in fields]
+    returning = db.features.can_return_rows_from_bulk_insert
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(row for _ in messages)}"  # noqa: S608 - names from the model
+    if returning:
+        sql += f" RETURNING {db.ops.quote_name(Message._meta.pk.column)}"
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        if returning:
+            for message, (value,) in zip(messages, cursor.fetchall(), strict=True):
+                message.pk = value
+    for message in messages:
+        message._state.adding = False
+        message._state.db = db.alias
+
+
 def _conversations_seq_update(conversations: Sequence[Conversation], *, last_message_at: datetime) -> None:
     """One UPDATE for the new last_seq of many locked conversations (bulk_update's CASE expressions,
     built through the ORM, cost more Python than the rest of a batch)."""
@@ -739,7 +765,7 @@ def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[d
             )
         if created:
             messages = [message for _, message in created]
-            Message.objects.bulk_create(messages)
+            _messages_insert(messages)
             if messages[0].pk is None:  # a database without INSERT ... RETURNING (MySQL 8): read them back
                 ids = {
                     (conversation_id, seq): pk
