@@ -45,7 +45,12 @@ BENCH_DB = "switchboard_bench"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("relay")
-    group.add_argument("--profile", choices=["production", "embedded"], default="production")
+    group.add_argument(
+        "--profile",
+        choices=["both", "production", "embedded"],
+        default="both",
+        help="production (MySQL, Redis, --procs daphne processes), embedded (SQLite, in-memory, one process) or both",
+    )
     group.add_argument("--procs", type=int, default=1, help="daphne processes (production profile only)")
     group.add_argument("--customers", type=int, default=500)
     group.add_argument("--agents", type=int, default=50)
@@ -716,6 +721,9 @@ async def drive(args, bases: list[str], inbox: str) -> list[dict]:
 
 
 def run(args) -> list[dict]:
+    if args.profile == "both":
+        results = run(argparse.Namespace(**{**vars(args), "profile": "production"}))
+        return results + run(argparse.Namespace(**{**vars(args), "profile": "embedded", "procs": 1}))
     if args.profile == "embedded" and args.procs != 1:
         raise SystemExit("The embedded profile is one process (in-memory layer): use --procs 1.")
     var_dir = ROOT / "var" / "bench"
