@@ -1,5 +1,10 @@
-"""The Redis routing backend (production). Every decision is one Lua script, so any number of daphne
-and Celery processes on any number of machines can route at once without double assignment.
+"""The Redis routing backend (production). Every decision is one Lua function call (FCALL), atomic, so
+any number of daphne and Celery processes on any number of machines can route at once without double
+assignment. The functions are one Redis library (Redis 7+): `lua/prelude.lua`, then each
+`lua/<op>.lua` as the body of the function `<library>_<op>`. The library is named after a hash of its
+source (`switchboard_routing_<hash>`), so processes of two releases each call their own during a rolling
+deploy; it is loaded on the first call that finds it missing (a fresh or restarted Redis, a `FUNCTION
+FLUSH`). Loaded once, its shared code runs at load, not on every call as a script's would.
 
 Keys (prefix `rt` by default; docs/routing.md has the full list): a queue's keys share the hash tag
 `{q:<id>}` (`rt:{q:7}:waiting`, `rt:{q:7}:ready:web`, ...); agents, items and offers have their own
@@ -10,6 +15,7 @@ primary (with replicas or Sentinel), not a sharded cluster.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -41,10 +47,10 @@ _OPS = (
 )
 
 
-# Scripts that may run while the state is not loaded: configuration, a read, and the load itself.
+# Operations that may run while the state is not loaded: configuration, a read, and the load itself.
 _UNGUARDED = frozenset({"queue_set", "position", "restore"})
 # Every decision first checks that the state is loaded (the `built` marker that a rebuild sets last), in
-# the same atomic script: a Redis that restarted empty refuses to decide on a partial state, and to
+# the same atomic call: a Redis that restarted empty refuses to decide on a partial state, and to
 # number decisions from 1 again, until the state is rebuilt from MySQL (services.routing_ensure_built).
 _GUARD = """
 if redis.call('EXISTS', P .. ':built') == 0 then
@@ -55,6 +61,20 @@ _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+def _library(channel_kinds: Sequence[str]) -> tuple[str, str]:
+    """(name, source) of the Redis library holding every routing operation."""
+    body = (_LUA / "prelude.lua").read_text().replace("__KINDS__", ", ".join(json.dumps(k) for k in channel_kinds))
+    for op in _OPS:
+        body += (
+            f"\nredis.register_function('@@_{op}', function(KEYS, ARGV)\nbegin(ARGV)\n"
+            + ("" if op in _UNGUARDED else _GUARD)
+            + (_LUA / f"{op}.lua").read_text()
+            + "\nend)\n"
+        )
+    name = "switchboard_routing_" + hashlib.sha256(body.encode()).hexdigest()[:16]
+    return name, f"#!lua name={name}\n" + body.replace("@@_", f"{name}_")
 
 
 def _joined(names: Sequence[str]) -> str:
@@ -82,21 +102,30 @@ class RedisBackend(BaseRoutingBackend):
         )
         self.client = redis.Redis(connection_pool=self.pool)
         self.prefix = self.config.get("prefix", "rt")
-        prelude = (_LUA / "prelude.lua").read_text()
-        kinds = ", ".join(json.dumps(kind) for kind in self.channel_kinds)
-        prelude = prelude.replace("__KINDS__", kinds)
-        self.scripts = {
-            op: self.client.register_script(
-                prelude + ("" if op in _UNGUARDED else _GUARD) + (_LUA / f"{op}.lua").read_text()
-            )
-            for op in _OPS
-        }
+        self.library, self.library_source = _library(self.channel_kinds)
         self.built_key = f"{self.prefix}:built"
         # Outside the prefix's keys, so the flush of a rebuild does not drop the lock of the one rebuilding.
         self.lock_key = f"{self.prefix}-lock:rebuild"
 
     def _run(self, op: str, *args: Any, now_ms: int = 0) -> Any:
-        return self.scripts[op](args=[self.prefix, int(now_ms), secrets.token_hex(6), *args])
+        argv = [self.prefix, int(now_ms), secrets.token_hex(6), *args]
+        name = f"{self.library}_{op}"
+        for _ in range(2):  # the library may be missing, even again right after loading it
+            try:
+                return self.client.fcall(name, 0, *argv)
+            except redis.ResponseError as error:
+                if "function not found" not in str(error).lower():
+                    raise
+            self.library_load()
+        return self.client.fcall(name, 0, *argv)
+
+    def library_load(self) -> None:
+        """Load the routing functions into Redis (done by the first call that finds them missing)."""
+        try:
+            self.client.function_load(self.library_source)
+        except redis.ResponseError as error:
+            if "already exists" not in str(error):
+                raise
 
     def _decide(self, op: str, *args: Any, now_ms: int) -> list[Event]:
         data = json.loads(self._run(op, *args, now_ms=now_ms))

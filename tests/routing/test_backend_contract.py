@@ -420,3 +420,18 @@ class TestMemoryBackend(BaseRoutingBackendTests):
 class TestRedisBackend(BaseRoutingBackendTests):
     def make_backend(self):
         return RedisBackend({"url": settings.REDIS_URL, "prefix": "rt-contract"}, channel_kinds=channel_kinds())
+
+    def test_functions_lost_by_redis_are_loaded_again(self):
+        # A library of its own (another kind list), so that deleting it disturbs no other test.
+        b = RedisBackend(
+            {"url": settings.REDIS_URL, "prefix": "rt-contract-lost"}, channel_kinds=(*channel_kinds(), "lost")
+        )
+        b.flush()
+        b.mark_built()
+        self.queue(b)
+        self.agent(b, 5)
+        b.client.function_delete(b.library)
+        assert offers(self.enqueue(b, 1)) == [(1, 5)]
+        assert b.client.function_list(library=b.library)
+        b.client.function_delete(b.library)
+        b.flush()

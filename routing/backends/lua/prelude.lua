@@ -1,5 +1,9 @@
--- Shared by every routing script. ARGV[1] key prefix, ARGV[2] now (ms), ARGV[3] token for offer ids;
--- the operation's own arguments follow. Semantics mirror routing/backends/memory.py line by line.
+-- Shared by every routing operation. The operations are the functions of one Redis library (redis.py
+-- builds it: this prelude, then each lua/<op>.lua as the body of a function), loaded once, so this
+-- part runs once at load and each call only runs begin() and its operation. A call's ARGV: [1] key
+-- prefix, [2] now (ms), [3] token for offer ids; the operation's own arguments follow. Semantics mirror
+-- routing/backends/memory.py line by line. (At load only what the library defines may run: no
+-- redis.call, and loops by index, as Redis 7.0 gives the loading code no ipairs.)
 --
 -- Each call of a script is one decision and reads as little as it can: what it reads it keeps until it
 -- returns (each queue's conf and kinds, each agent's hash). An agent's changes are made to the kept
@@ -7,20 +11,19 @@
 -- anything reads that index or the call ends, its hash when the call ends (done). The events' decision
 -- numbers are taken with one INCRBY at the end; the script is atomic, so they are the numbers one INCR
 -- per event would give.
-local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
-local TOKEN = ARGV[3]
 local KINDS = {__KINDS__}
 local SEP = '\31'
-local events = {}
-local noffers = 0
+-- The call's own state, set by begin(): the key prefix, the clock, the offer token, the keys that
+-- depend on the prefix, the events so far, and what the call has read (CONF: each queue's settings, QK:
+-- each queue's kinds, AG: agents by id, false when there is none, CHANGED: agents changed, in order).
+local P, NOW, TOKEN, OFFERS, DUE
+local events, noffers
+local CONF, QK, AG, CHANGED
 
 local function qkey(q, name) return P .. ':{q:' .. q .. '}:' .. name end
 local function akey(a) return P .. ':agent:' .. a end
 local function ikey(r) return P .. ':item:' .. r end
 local function okey(o) return P .. ':offer:' .. o end
-local OFFERS = P .. ':offers'
-local DUE = P .. ':due'
 
 local function num(x) return tonumber(x) or 0 end
 -- Numbers go to Redis as integer strings: Redis would format a Lua number with %.17g, several times
@@ -61,7 +64,6 @@ local function agent_score(policy, total, default, idle, rr)
 end
 
 -- A queue's settings, read once per call (nil: not configured).
-local CONF = {}
 local function conf(q)
   local key = tonumber(q)
   local c = CONF[key]
@@ -83,7 +85,6 @@ end
 -- finds a kind's waiting set empty sets '0', so agents skip it without reading it. The field '*' says
 -- the hash is kept; a queue without it (set up before the hash existed) keeps every kind indexed and
 -- treats a kind without a field as possibly waiting.
-local QK = {}
 local function queue_kinds(q)
   local key = tonumber(q)
   local kinds = QK[key]
@@ -146,12 +147,10 @@ end
 
 -- --- agents -------------------------------------------------------------------------------------------
 local AGENT_FIELDS = {'status', 'queues', 'skills', 'total', 'default', 'idle', 'rr', 'missed', 'away_after'}
-for _, k in ipairs(KINDS) do
-  AGENT_FIELDS[#AGENT_FIELDS + 1] = 'load:' .. k
-  AGENT_FIELDS[#AGENT_FIELDS + 1] = 'cap:' .. k
+for i = 1, #KINDS do
+  AGENT_FIELDS[#AGENT_FIELDS + 1] = 'load:' .. KINDS[i]
+  AGENT_FIELDS[#AGENT_FIELDS + 1] = 'cap:' .. KINDS[i]
 end
-local AG = {}       -- agents read in this call, by id (false: no such agent)
-local CHANGED = {}  -- agents changed in this call, in the order of their first change
 
 -- What the ready index shows of an agent: the values its scores and memberships were computed from.
 local function snapshot(ag)
@@ -550,4 +549,12 @@ local function decline(oid, reason, o)
   else
     match_agent(a)
   end
+end
+
+-- The first thing every call does.
+local function begin(argv)
+  P, NOW, TOKEN = argv[1], tonumber(argv[2]), argv[3]
+  OFFERS, DUE = P .. ':offers', P .. ':due'
+  events, noffers = {}, 0
+  CONF, QK, AG, CHANGED = {}, {}, {}, {}
 end
