@@ -273,12 +273,19 @@ class WidgetConsumer(SwitchSocket):
         self.viewer = f"customer:{result['contact_id']}"
         self.auth_timer.cancel()
         self.conversation_id = result["conversation_id"]
-        # Join before reading the history: a message committed in between arrives live (maybe twice,
-        # which clients drop by seq), never not at all.
-        if self.conversation_id is not None:
-            await self.join(group_conversation(self.conversation_id))
-        reply = await database_sync_to_async(self.run_step)(self._ready_and_replay, frame.get("after_seq", 0))
-        await self.apply(reply)
+        try:
+            # Join before reading the history: a message committed in between arrives live (maybe twice,
+            # which clients drop by seq), never not at all.
+            if self.conversation_id is not None:
+                await self.join(group_conversation(self.conversation_id))
+            reply = await database_sync_to_async(self.run_step)(self._ready_and_replay, frame.get("after_seq", 0))
+            await self.apply(reply)
+        except Exception:
+            # Never left half-open (authenticated, without `ready`, outside its group): the client
+            # reconnects and authenticates again once Redis or the database answers.
+            logger.exception("Widget auth failed after the session was found")
+            await self.send_frame(error_frame("internal", "Please reconnect.", command="auth"))
+            await self.close(code=CLOSE_SERVICE_RESTART)
 
     def _step_auth(self, token: str, origin: str | None, host: str | None) -> dict[str, Any]:
         session = auth.widget_session_authenticate(token=token)
