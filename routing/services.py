@@ -697,6 +697,16 @@ def _queue_throughput(queue_id: int) -> tuple[float, int]:
     return handle_s, slots
 
 
+def queue_positions(*, queue_id: int) -> dict[int, tuple[int, int]]:
+    """{ref: (1-based position, estimated seconds)} for every conversation waiting in a queue, from one
+    backend read (what `queue_position` gives for each of them)."""
+    positions = _backend().queue_positions(queue_id=queue_id)
+    if not positions:
+        return {}
+    handle_s, slots = _queue_throughput(queue_id)
+    return {ref: (position, math.ceil(position * handle_s / max(slots, 1))) for ref, position in positions.items()}
+
+
 def queue_position(*, ref: int) -> tuple[int, int] | None:
     """(1-based position, estimated seconds until an agent takes it) for a waiting conversation."""
     backend = _backend()

@@ -141,6 +141,11 @@ class BaseRoutingBackend:
         """1-based place of a waiting item in its queue; None when it is not waiting."""
         raise NotImplementedError
 
+    def queue_positions(self, *, queue_id: int) -> dict[int, int]:
+        """The 1-based place of every waiting item of a queue, by ref, read at once (what
+        `work_position` gives for each of them, in one call)."""
+        raise NotImplementedError
+
     def work_get(self, *, ref: int) -> dict[str, Any] | None:
         raise NotImplementedError
 

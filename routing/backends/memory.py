@@ -480,6 +480,10 @@ class MemoryBackend(BaseRoutingBackend):
                 return None
             return [i["ref"] for i in self._waiting(item["queue"])].index(ref) + 1
 
+    def queue_positions(self, *, queue_id):
+        with self._lock:
+            return {item["ref"]: n for n, item in enumerate(self._waiting(queue_id), start=1)}
+
     def work_get(self, *, ref):
         with self._lock:
             item = self.items.get(ref)

@@ -227,6 +227,11 @@ class RedisBackend(BaseRoutingBackend):
         position = int(self._run("position", int(ref)))
         return position if position > 0 else None
 
+    def queue_positions(self, *, queue_id):
+        # One ZRANGE: an item is in its queue's waiting set exactly while it waits.
+        refs = self.client.zrange(f"{self.prefix}:{{q:{int(queue_id)}}}:waiting", 0, -1)
+        return {int(ref): n for n, ref in enumerate(refs, start=1)}
+
     def work_get(self, *, ref):
         raw = self.client.hgetall(f"{self.prefix}:item:{int(ref)}")
         if not raw:

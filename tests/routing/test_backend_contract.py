@@ -84,6 +84,20 @@ class BaseRoutingBackendTests:
         assert b.work_position(ref=12) == 1
         assert b.work_position(ref=999) is None
 
+    def test_queue_positions_are_every_waiting_items_position_at_once(self, b):
+        self.queue(b)
+        self.queue(b, queue_id=2)
+        self.agent(b, 5, cap=1)
+        self.enqueue(b, 10, enq=T0 + 1)  # offered to agent 5: no longer waiting
+        self.enqueue(b, 11, enq=T0 + 3)
+        self.enqueue(b, 12, enq=T0 + 4, priority=5)
+        self.enqueue(b, 13, enq=T0 + 2)
+        self.enqueue(b, 20, queue=2)
+        assert b.queue_positions(queue_id=1) == {12: 1, 13: 2, 11: 3}
+        assert b.queue_positions(queue_id=1) == {ref: b.work_position(ref=ref) for ref in (11, 12, 13)}
+        assert b.queue_positions(queue_id=2) == {20: 1}
+        assert b.queue_positions(queue_id=3) == {}
+
     def test_enqueue_is_idempotent_and_unknown_queue_is_refused(self, b):
         self.queue(b)
         self.enqueue(b, 1)

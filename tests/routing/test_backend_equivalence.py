@@ -205,6 +205,7 @@ class Twins(RuleBasedStateMachine):
     def same_state(self):
         for queue_id in (*QUEUES, 99):
             assert self.memory.queue_waiting(queue_id=queue_id) == self.redis.queue_waiting(queue_id=queue_id)
+            assert self.memory.queue_positions(queue_id=queue_id) == self.redis.queue_positions(queue_id=queue_id)
         for agent_id in AGENTS:
             assert self.memory.agent_get(agent_id=agent_id) == self.redis.agent_get(agent_id=agent_id)
         for ref in self.refs:

@@ -83,6 +83,9 @@ def test_waiting_position_and_enqueue_is_idempotent(received):
     assert [row["ref"] for row in selectors.queue_waiting(queue_id=queue.pk)] == [1, 2, 3]
     position, eta_s = services.queue_position(ref=3)
     assert position == 3 and eta_s > 0
+    positions = services.queue_positions(queue_id=queue.pk)
+    assert positions == {ref: services.queue_position(ref=ref) for ref in (1, 2, 3)}
+    assert services.queue_positions(queue_id=QueueFactory().pk) == {}
     assert WorkItem.objects.count() == 3
     assert names(received).count("work_queued") == 3
 
