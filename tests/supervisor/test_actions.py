@@ -7,9 +7,10 @@ import json
 import pytest
 from django.test import Client
 
+from config.channel_layer import FanoutChannelLayer
 from imsubsystem import services as switch
 from imsubsystem.models import Conversation, Message
-from routing.models import AgentProfile
+from routing.models import AgentProfile, AssignmentEvent, Offer, WorkItem
 from supervisor import services
 from supervisor.services import SupervisorError
 from tests.factories import ContactFactory
@@ -86,7 +87,40 @@ def test_empty_whisper_is_refused(teams):
     assert caught.value.code == "empty"
 
 
-def test_transfer_to_an_agent_of_the_team(teams, django_capture_on_commit_callbacks):
+def routing_and_switch_state(conversation: Conversation) -> dict:
+    """What a refused transfer must leave as it was: the conversation, its messages, routing's rows."""
+    return {
+        "conversation": Conversation.objects.filter(pk=conversation.pk)
+        .values("status", "queue_id", "assignee_id", "last_seq")
+        .get(),
+        "messages": list(Message.objects.filter(conversation=conversation).values_list("pk", flat=True)),
+        "ledger": list(AssignmentEvent.objects.order_by("seq", "id").values()),
+        "work": list(WorkItem.objects.filter(ref=conversation.pk).values()),
+        "offers": list(Offer.objects.filter(ref=conversation.pk).values()),
+    }
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[tuple[str, dict]]:
+    """Every message sent to a channel-layer group while the test runs."""
+    sent: list[tuple[str, dict]] = []
+    group_send = FanoutChannelLayer.group_send
+    group_send_blocking = FanoutChannelLayer.group_send_blocking
+
+    async def recording_group_send(self, group, message):
+        sent.append((group, message))
+        await group_send(self, group, message)
+
+    def recording_group_send_blocking(self, group, message):
+        sent.append((group, message))
+        group_send_blocking(self, group, message)
+
+    monkeypatch.setattr(FanoutChannelLayer, "group_send", recording_group_send)
+    monkeypatch.setattr(FanoutChannelLayer, "group_send_blocking", recording_group_send_blocking)
+    return sent
+
+
+def test_transfer_to_an_agent_of_the_team(teams, published, django_capture_on_commit_callbacks):
     conversation = waiting_conversation(teams["sales_inbox"])
     # Routing's signals leave on commit: run them, so the switch moves the conversation.
     with django_capture_on_commit_callbacks(execute=True):
@@ -99,18 +133,33 @@ def test_transfer_to_an_agent_of_the_team(teams, django_capture_on_commit_callba
     conversation.refresh_from_db()
     assert (conversation.status, conversation.assignee_id) == ("assigned", teams["ag_a"].pk)
     assert Message.objects.filter(conversation=conversation, private=True, text__startswith="Transferred").exists()
+    # The consoles hear of it (and so the refusals' `published == []` below is a real check).
+    assert any(message.get("frame", {}).get("type") == "conversation.status" for _, message in published)
 
 
-def test_transfer_to_another_teams_queue_is_refused(teams):
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(lambda teams: {"queue_id": teams["support"].pk}, id="another-teams-queue"),
+        pytest.param(lambda teams: {"agent_id": teams["ag_b"].pk}, id="another-teams-agent"),
+    ],
+)
+def test_transfer_outside_the_team_is_refused_and_changes_nothing(
+    teams, target, published, django_capture_on_commit_callbacks
+):
     conversation = waiting_conversation(teams["sales_inbox"])
-    response = post(
-        client_for(teams["sup_a"]),
-        f"/supervisor/api/conversations/{conversation.pk}/transfer",
-        {"queue_id": teams["support"].pk},
-    )
-    assert response.status_code == 404
-    conversation.refresh_from_db()
-    assert conversation.queue_id == teams["sales"].pk
+    before = routing_and_switch_state(conversation)
+    assert before["conversation"]["queue_id"] == teams["sales"].pk
+    # Anything the refusal queued for commit runs here, so a frame sent by mistake would be seen.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post(
+            client_for(teams["sup_a"]),
+            f"/supervisor/api/conversations/{conversation.pk}/transfer",
+            target(teams),
+        )
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert routing_and_switch_state(conversation) == before
+    assert callbacks == [] and published == []
 
 
 def test_transfer_needs_exactly_one_target(teams):
@@ -120,7 +169,7 @@ def test_transfer_needs_exactly_one_target(teams):
         f"/supervisor/api/conversations/{conversation.pk}/transfer",
         {"queue_id": teams["sales"].pk, "agent_id": teams["ag_a"].pk},
     )
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["error"] == "invalid"
 
 
 def test_read_only_page_escapes_what_customers_wrote(teams):
