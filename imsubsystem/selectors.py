@@ -330,6 +330,22 @@ def queue_info(conversation_id: int) -> dict[str, Any] | None:
     return {"position": int(position), "eta_s": int(eta) if eta is not None else None}
 
 
+def queue_infos(queue_id: int) -> dict[int, dict[str, Any]]:
+    """{conversation id: {"position", "eta_s"}} of every conversation waiting in a routing queue, from one
+    routing read (what queue_info gives for each); empty when routing cannot say."""
+    from routing.services import queue_positions
+
+    try:
+        found = queue_positions(queue_id=queue_id)
+    except Exception:
+        logger.exception("Queue positions of queue %s unavailable", queue_id)
+        return {}
+    return {
+        ref: {"position": int(position), "eta_s": int(eta) if eta is not None else None}
+        for ref, (position, eta) in found.items()
+    }
+
+
 def customer_status(conversation: Conversation) -> dict[str, Any]:
     """What a customer's widget shows of a conversation's state: its status, with the agent's name when
     assigned, or the queue position when waiting (the `ready` frame carries it). The conversation comes
