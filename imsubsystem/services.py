@@ -968,8 +968,9 @@ def conversation_requeued(*, conversation_id: int, queue_id: int) -> bool:
 def queue_positions_publish(*, queue_id: int) -> None:
     """Positions in a queue moved: tell each waiting customer theirs, and the queue's agents."""
     waiting = Conversation.objects.filter(queue_id=queue_id, status__in=(S.QUEUED,)).values_list("pk", flat=True)
+    infos = selectors.queue_infos(queue_id)  # every position from one routing read
     for conversation_id in waiting:
-        info = selectors.queue_info(conversation_id)
+        info = infos.get(conversation_id)
         if info is None:
             continue
         event_publish_on_commit(
