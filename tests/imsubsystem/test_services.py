@@ -12,6 +12,7 @@ from imsubsystem import selectors, services
 from imsubsystem.models import Conversation, Inbox, Message
 from imsubsystem.services import SwitchError
 from imsubsystem.signals import message_stored
+from routing.backends import get_backend
 from routing.models import WorkItem
 from tests.factories import ContactFactory, InboxFactory
 
@@ -190,6 +191,25 @@ def test_delivery_update_is_stored_and_published(queue, frame_log):
     assert any(f["type"] == "message.status" and f["status"] == "failed" for _, f in frame_log.published)
     with pytest.raises(SwitchError):
         services.message_delivery_update(message_id=message["id"], status="teleported")
+
+
+def test_a_queue_move_tells_every_waiting_customer_their_place(inbox, queue, frame_log, monkeypatch):
+    conversations = [_customer_writes(inbox, ContactFactory())[0]["conversation_id"] for _ in range(3)]
+    frame_log.published.clear()
+    backend = type(get_backend())
+    with monkeypatch.context() as patched:  # one read for the whole queue, not one per conversation
+        patched.setattr(backend, "work_position", lambda self, **kwargs: pytest.fail("position asked one by one"))
+        services.queue_positions_publish(queue_id=queue.pk)
+    places = {
+        frame["conversation_id"]: frame["queue"]
+        for _, frame in frame_log.published
+        if frame["type"] == "conversation.status"
+    }
+    assert {conversation_id: place["position"] for conversation_id, place in places.items()} == {
+        conversation_id: n for n, conversation_id in enumerate(conversations, start=1)
+    }
+    assert places == {conversation_id: selectors.queue_info(conversation_id) for conversation_id in conversations}
+    assert ("queue.changed", queue.pk) in {(f["type"], f.get("queue_id")) for _, f in frame_log.published}
 
 
 def test_read_pointers_only_move_forward_and_stop_at_last_seq(inbox):
