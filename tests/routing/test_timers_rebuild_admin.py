@@ -113,7 +113,7 @@ def test_redis_flushed_then_rebuilt_from_mysql(redis_backend):
 
 
 @pytest.mark.django_db
-def test_admin_pages_and_rebuild_action(admin_client_role):
+def test_admin_pages(admin_client_role):
     queue = QueueFactory(name="Sales")
     AgentProfileFactory(queues=[queue], skills={"billing": 2})
     services.work_enqueue(ref=3, queue_id=queue.pk, channel_kind="web")
@@ -128,10 +128,45 @@ def test_admin_pages_and_rebuild_action(admin_client_role):
     ):
         assert admin_client_role.get(url).status_code == 200, url
     assert admin_client_role.get("/admin/routing/assignmentevent/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_rebuild_action_refills_a_flushed_redis(admin_client_role, redis_backend):
+    queue = QueueFactory(name="Sales")
+    holder = AgentProfileFactory(queues=[queue], default_capacity=1)
+    services.agent_presence_set(agent_id=holder.user_id, status="available")
+    services.work_enqueue(ref=10, queue_id=queue.pk, channel_kind="web")
+    services.offer_accept(offer_id=Offer.objects.get(ref=10).pk, agent_id=holder.user_id)
+    # The holder is full, so these wait: (ref, priority, seconds waited).
+    now = timezone.now()
+    for ref, priority, waited_s in ((11, 0, 300), (12, 1, 100), (13, 0, 500), (14, 0, 200)):
+        services.work_enqueue(
+            ref=ref,
+            queue_id=queue.pk,
+            channel_kind="web",
+            priority=priority,
+            enqueued_at=now - timedelta(seconds=waited_s),
+        )
+    # Routing order: priority first (12), then the longest waiting: 13 (500 s), 11 (300 s), 14 (200 s).
+    expected = [12, 13, 11, 14]
+    assert [row["ref"] for row in selectors.queue_waiting(queue_id=queue.pk)] == expected
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # every routing key, the `built` marker too
+    assert not redis_backend.built()
+    assert selectors.queue_waiting(queue_id=queue.pk) == []
+    assert selectors.agent_load(agent_id=holder.user_id)["load"] == 0
+
     response = admin_client_role.post(
         "/admin/routing/queue/", {"action": "rebuild_routing", "_selected_action": [queue.pk]}, follow=True
     )
-    assert "Routing rebuilt" in response.content.decode()
+    assert response.status_code == 200
+    assert "Routing rebuilt: 1 queues, 1 agents, 5 items." in response.content.decode()
+    assert redis_backend.built()
+    assert [row["ref"] for row in selectors.queue_waiting(queue_id=queue.pk)] == expected
+    assert selectors.agent_load(agent_id=holder.user_id)["load"] == 1
+    assert list(WorkItem.objects.filter(status=WorkStatus.ASSIGNED).values_list("ref", "agent_id")) == [
+        (10, holder.user_id)
+    ]
 
 
 @pytest.mark.django_db
