@@ -290,16 +290,29 @@ def test_staffing_from_past_weeks(day):
             )
     QueueAlertThresholds.objects.filter(queue=sales).update(service_level_target_pct=80, concurrency=2)
     plan = {p["queue_id"]: p for p in stats.staffing_plan(queue_ids=[sales.pk], weeks=2, now=NOW)}[sales.pk]
-    # The handle time is the whole history's: the eight above and H (4200 s, yesterday).
-    aht = round((8 * 900 + 4200) / 9, 1)
-    assert plan["aht_s"] == aht
+    # The handle time is the whole history's: the eight above and H (4200 s, yesterday):
+    # (8 * 900 + 4200) / 9 = 11400 / 9 = 1266.67 s, shown as 1266.7.
+    assert plan["aht_s"] == 1266.7
     slot = plan["slots"][18]  # 09:00
     assert slot["start"] == "09:00"
     assert slot["arrivals"] == 4.0  # 8 arrivals over 2 weeks
-    assert slot["traffic"] == round(4 * aht / 1800, 3)
-    expected = erlang.agents_needed(arrivals=4, period_s=1800, aht_s=aht, target_s=60, target_level=0.8)
-    assert slot["servers"] == expected
-    assert slot["agents_needed"] == -(-expected // 2)
+    # Traffic A = 4 * 1266.7 / 1800 = 2.8149 erlangs.
+    assert slot["traffic"] == 2.815
+    # Erlang C by the textbook formula, C(N) = (A^N/N! * N/(N-A)) / (sum_{k<N} A^k/k! + A^N/N! * N/(N-A)),
+    # service level SL(N) = 1 - C(N) * exp(-(N - A) * 60 / 1266.7); A^2 = 7.9236, A^3 = 22.3041:
+    #   N = 3: top = 22.3041/6 * 3/0.1851 = 60.245, sum = 1 + 2.8149 + 3.9618 = 7.7767,
+    #          C = 60.245/68.022 = 0.8857, SL = 1 - 0.8857 * exp(-0.00877) = 0.122
+    #   N = 4: top = 2.6160 * 4/1.1851 = 8.829, sum = 7.7767 + 3.7173 = 11.494,
+    #          C = 8.829/20.323 = 0.4344, SL = 1 - 0.4344 * exp(-0.05613) = 0.589
+    #   N = 5: top = 1.4727 * 5/2.1851 = 3.370, sum = 11.494 + 2.6160 = 14.110,
+    #          C = 3.370/17.480 = 0.1928, SL = 1 - 0.1928 * exp(-0.10350) = 0.826 >= 0.80
+    # so 5 conversations must be in hand at once, and at 2 per agent that is ceil(5 / 2) = 3 agents.
+    for agents, level in ((3, 0.122), (4, 0.589), (5, 0.826)):
+        assert erlang.service_level(traffic=2.8149, agents=agents, aht_s=1266.7, target_s=60) == pytest.approx(
+            level, abs=5e-4
+        )
+    assert slot["servers"] == 5
+    assert slot["agents_needed"] == 3
     assert plan["slots"][17]["arrivals"] == 0 and plan["slots"][17]["agents_needed"] == 0
     # Today's 08:00-08:30 slot: ag1 took A; 09:00: ag2 took B.
     assert plan["slots"][16]["agents_staffed"] == 1
