@@ -54,17 +54,36 @@ def test_tick_overflows_after_max_wait():
     assert [row["ref"] for row in selectors.queue_waiting(queue_id=support.pk)] == [5]
 
 
-def test_inprocess_ticker_calls_the_tick(monkeypatch):
-    fired = threading.Event()
-    stop = threading.Event()
-    monkeypatch.setattr(services, "routing_tick", lambda: fired.set())
+@pytest.mark.django_db(transaction=True)
+def test_inprocess_ticker_expires_an_offer_and_offers_the_next_agent(monkeypatch):
+    queue = QueueFactory(offer_timeout_s=1)
+    agents = [AgentProfileFactory(queues=[queue], default_capacity=1) for _ in range(2)]
+    for profile in agents:
+        services.agent_presence_set(agent_id=profile.user_id, status="available")
+    services.work_enqueue(ref=7, queue_id=queue.pk, channel_kind="web")
+    first = Offer.objects.get(ref=7)
+    (other,) = {profile.user_id for profile in agents} - {first.agent_id}
+
     monkeypatch.setattr(timers, "_started", False)
+    stop = threading.Event()
     try:
-        assert timers.inprocess_timers_start(interval_s=0.01, stop=stop) is True
-        assert timers.inprocess_timers_start(interval_s=0.01, stop=stop) is False
-        assert fired.wait(5)
+        assert timers.inprocess_timers_start(interval_s=0.05, stop=stop) is True
+        assert timers.inprocess_timers_start(interval_s=0.05, stop=stop) is False  # once per process
+        # Nothing here ticks: only the ticker's thread, calling the real routing_tick, can expire the offer.
+        # The bound is generous (the 1 s timeout plus a loaded machine); no speed is asserted.
+        for _ in range(600):
+            if Offer.objects.filter(ref=7, status=OfferStatus.OPEN).exclude(pk=first.pk).exists():
+                break
+            stop.wait(0.05)
     finally:
         stop.set()
+        for thread in threading.enumerate():
+            if thread.name == "routing-timers":
+                thread.join(10)
+    assert Offer.objects.get(pk=first.pk).status == OfferStatus.EXPIRED
+    second = Offer.objects.get(ref=7, status=OfferStatus.OPEN)
+    assert second.agent_id == other
+    assert WorkItem.objects.get(ref=7).status == WorkStatus.OFFERED
 
 
 @pytest.mark.django_db(transaction=True)
