@@ -5,9 +5,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from crm.roles import AGENT
 from imsubsystem.models import ConversationStatus as S
@@ -17,6 +23,7 @@ from supervisor.models import QueueAlertThresholds
 from tests.factories import AgentProfileFactory, ContactFactory, ConversationFactory, UserFactory
 
 NOW = datetime(2030, 3, 13, 12, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def at(hh: int, mm: int, ss: int = 0, *, day: int = 13) -> datetime:
@@ -211,10 +218,71 @@ def test_assignments_per_agent_per_hour_from_the_ledger(day):
     assert fairness["by_agent"][str(ag1)]["per_hour"] == 0.25  # 3 over the 12 hours since midnight
 
 
-def test_snapshot_is_cached_and_shared(day, django_assert_max_num_queries):
-    stats.snapshot_cached()
+# Another process: reads the snapshot (counting its queries), then drops it and computes its own from what
+# its database connection sees, and prints both.
+OTHER_PROCESS = """
+import json
+import django
+
+django.setup()
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from supervisor import stats
+
+settings.SUPERVISOR_SNAPSHOT_TTL_S = 600
+queries = []
+
+def counted(execute, sql, params, many, context):
+    queries.append(sql)
+    return execute(sql, params, many, context)
+
+with connection.execute_wrapper(counted):
+    read = stats.snapshot_cached()
+read_queries = len(queries)
+cache.delete(stats.SNAPSHOT_KEY)
+with connection.execute_wrapper(counted):
+    computed = stats.snapshot_cached()
+print(json.dumps({"read": read, "read_queries": read_queries, "computed": computed,
+                  "computed_queries": len(queries) - read_queries}))
+"""
+
+
+def run_other_process(settings) -> dict:
+    db = connection.settings_dict
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    env = {
+        **os.environ,
+        # The test database, where this test's own rows are not committed: the other process cannot see them.
+        "DATABASE_URL": f"mysql://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_snapshot_is_cached_and_shared_between_processes(day, settings, django_assert_max_num_queries):
+    settings.SUPERVISOR_SNAPSHOT_TTL_S = 600  # fresh for the whole test: no clock in the assertions
+    mine = stats.snapshot_cached()
+    assert [q["name"] for q in mine["queues"]] == ["Sales", "Support"]
     with django_assert_max_num_queries(0):
-        stats.snapshot_cached()
+        assert stats.snapshot_cached() == mine
+
+    other = run_other_process(settings)
+    # The other process got this process's snapshot through the shared cache, without one query: its
+    # database cannot see Sales and Support (they are not committed).
+    assert other["read_queries"] == 0
+    assert other["read"] == json.loads(json.dumps(mine))
+    # What it computed itself, from its own view of the database, knows neither queue...
+    assert other["computed_queries"] > 0
+    assert "Sales" not in [q["name"] for q in other["computed"]["queues"]]
+    # ...and is what this process now reads, again without a query.
+    with django_assert_max_num_queries(0):
+        assert json.loads(json.dumps(stats.snapshot_cached())) == other["computed"]
 
 
 def test_report_by_day_per_queue(day):
