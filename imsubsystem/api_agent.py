@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm import services as crm_services
 from crm.models import Contact
 from imsubsystem import selectors
+from imsubsystem.events import http_status
 from imsubsystem.gateway import services as gateway_services
 from imsubsystem.models import Conversation, Message
 from imsubsystem.services import SwitchError
@@ -374,9 +375,6 @@ def upload_create(request: HttpRequest) -> JsonResponse:
         return _error(413 if code == "too_large" else 400, code, " ".join(exc.messages))
 
 
-SWITCH_ERROR_STATUS = {"not_found": 404, "forbidden": 403, "conversation_closed": 409}
-
-
 @console_endpoint
 @require_GET
 def conversation_templates(request: HttpRequest, conversation_id: int) -> JsonResponse:
@@ -420,7 +418,7 @@ def conversation_template_send(request: HttpRequest, conversation_id: int) -> Js
             client_id=client_id or None,
         )
     except SwitchError as exc:
-        return _error(SWITCH_ERROR_STATUS.get(exc.code, 400), exc.code, exc.detail)
+        return _error(http_status(exc.code), exc.code, exc.detail)
     return JsonResponse({"message": payload}, status=201 if created else 200)
 
 

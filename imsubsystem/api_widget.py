@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from imsubsystem import auth, selectors, services
+from imsubsystem.events import http_status
 from imsubsystem.models import Inbox
 from imsubsystem.ratelimit import rate_limit_hit
 from imsubsystem.services import SwitchError
@@ -24,19 +25,9 @@ from imsubsystem.services import SwitchError
 MAX_BODY_BYTES = 64 * 1024
 CORS_MAX_AGE = "600"
 
-STATUS_FOR_CODE = {
-    "not_found": 404,
-    "forbidden": 403,
-    "origin_not_allowed": 403,
-    "auth_failed": 401,
-    "rate_limited": 429,
-    "conversation_closed": 409,
-    "illegal_transition": 409,
-}
-
 
 def _error(code: str, detail: str, status: int | None = None) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status or STATUS_FOR_CODE.get(code, 400))
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status or http_status(code))
 
 
 def _client_ip(request: HttpRequest) -> str:

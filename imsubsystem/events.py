@@ -402,6 +402,23 @@ ERROR_CODES = {
     "internal": "The server failed; nothing was changed. Retry with the same client_id.",
 }
 
+# The HTTP status each code answers with on the widget and console HTTP APIs; any other code is 400.
+HTTP_STATUS_FOR_CODE = {
+    "auth_required": 401,
+    "auth_failed": 401,
+    "forbidden": 403,
+    "origin_not_allowed": 403,
+    "not_found": 404,
+    "conversation_closed": 409,
+    "illegal_transition": 409,
+    "rate_limited": 429,
+}
+
+
+def http_status(code: str) -> int:
+    """The HTTP status for an error code (a SwitchError's, or one of ERROR_CODES)."""
+    return HTTP_STATUS_FOR_CODE.get(code, 400)
+
 
 class FrameError(ValueError):
     """A frame that does not match its declaration; `code` is an ERROR_CODES key."""

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from imsubsystem.events import CLIENT_FRAMES, ERROR_CODES, SERVER_FRAMES, FrameError, error_frame, frame_validate
+from imsubsystem.events import (
+    CLIENT_FRAMES,
+    ERROR_CODES,
+    HTTP_STATUS_FOR_CODE,
+    SERVER_FRAMES,
+    FrameError,
+    error_frame,
+    frame_validate,
+    http_status,
+)
 
 MESSAGE = {
     "id": 1,
@@ -55,6 +64,11 @@ def test_client_frames_may_carry_extra_fields_but_not_wrong_ones():
 def test_error_frames_use_declared_codes():
     for code in ERROR_CODES:
         frame_validate(error_frame(code, client_id="c"), direction="server")
+
+
+def test_http_statuses_are_given_for_declared_codes_only():
+    assert set(HTTP_STATUS_FOR_CODE) <= set(ERROR_CODES)
+    assert http_status("conversation_closed") == 409 and http_status("too_long") == 400
 
 
 def test_every_declared_frame_has_a_type_literal_matching_its_key():

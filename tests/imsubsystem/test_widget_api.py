@@ -104,6 +104,41 @@ def test_bad_requests_get_clear_errors(client, inbox):
     assert not Message.objects.exists()
 
 
+# The statuses the widget and console APIs share (imsubsystem.events.HTTP_STATUS_FOR_CODE), written out.
+SWITCH_ERROR_STATUSES = [
+    ("not_found", 404),
+    ("forbidden", 403),
+    ("conversation_closed", 409),
+    ("illegal_transition", 409),
+    ("rate_limited", 429),
+    ("unknown_attachment", 400),
+]
+
+
+@pytest.mark.parametrize(("code", "status"), SWITCH_ERROR_STATUSES)
+def test_a_switch_refusal_answers_with_its_status(client, inbox, monkeypatch, code, status):
+    token = _session(client).json()["session_token"]
+
+    def refuse(**kwargs):
+        raise services.SwitchError(code, "refused")
+
+    monkeypatch.setattr(services, "customer_message_send", refuse)
+    response = client.post(
+        "/api/v1/widget/messages", {"client_id": "c1", "text": "Hi"}, content_type="application/json", **_auth(token)
+    )
+    assert response.status_code == status
+    assert response.json() == {"error": {"code": code, "detail": "refused"}}
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_too_many_new_sessions_are_refused_with_429(client, inbox, settings):
+    settings.IM_WIDGET_SESSIONS_PER_MINUTE = 1
+    assert _session(client).status_code == 201
+    refused = _session(client)
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    assert WidgetSession.objects.count() == 1
+
+
 def test_a_revoked_token_stops_working(client, inbox):
     from imsubsystem.auth import widget_session_revoke
 

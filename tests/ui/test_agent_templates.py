@@ -9,8 +9,10 @@ from django.test import Client
 
 from crm.models import ChannelKind
 from crm.roles import AGENT
+from imsubsystem.gateway import services as gateway_services
 from imsubsystem.gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Inbox, Message
+from imsubsystem.services import SwitchError
 from tests.factories import ContactFactory, ContactIdentityFactory, UserFactory
 
 API = "/api/v1/agent/"
@@ -100,6 +102,22 @@ def test_a_closed_conversation_is_refused(agent_client, whatsapp):
     response = post(agent_client, whatsapp, {"name": "order_update", "language": "en_US", "params": ["Ada", "17"]})
     assert response.status_code == 409 and response.json()["error"] == "conversation_closed"
     assert Message.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("not_found", 404), ("forbidden", 403), ("illegal_transition", 409), ("rate_limited", 429), ("over_capacity", 400)],
+)
+def test_a_switch_refusal_answers_with_the_status_the_widget_api_uses(
+    agent_client, whatsapp, monkeypatch, code, status
+):
+    def refuse(**kwargs):
+        raise SwitchError(code, "refused")
+
+    monkeypatch.setattr(gateway_services, "template_send", refuse)
+    response = post(agent_client, whatsapp, {"name": "order_update", "language": "en_US", "params": ["Ada", "17"]})
+    assert response.status_code == status
+    assert response.json() == {"error": code, "detail": "refused"}
 
 
 def test_needs_a_login_and_the_csrf_token(agent, whatsapp):
