@@ -297,6 +297,12 @@ def _open_slot(inbox_id: int, contact_id: int) -> str:
     return f"{inbox_id}:{contact_id}"
 
 
+def _reopen_window_start() -> datetime:
+    """Conversations closed at or after this moment are within IM_REOPEN_WINDOW_S: the customer's next
+    message reopens them, and bot or system messages are still accepted on them."""
+    return timezone.now() - timedelta(seconds=getattr(settings, "IM_REOPEN_WINDOW_S", 900))
+
+
 def conversation_for_customer(*, inbox_id: int, contact_id: int) -> int:
     """The id of the customer's open conversation in this inbox, reopening or opening one if needed.
 
@@ -322,10 +328,9 @@ def conversation_for_customer(*, inbox_id: int, contact_id: int) -> int:
 def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -> int:
     inbox = Inbox.objects.select_related("default_queue").get(pk=inbox_id)
     start_status = S.BOT if bot_handles_inbox(inbox=inbox) else S.QUEUED
-    window = timedelta(seconds=getattr(settings, "IM_REOPEN_WINDOW_S", 900))
     recent = (
         Conversation.objects.select_for_update()
-        .filter(inbox_id=inbox_id, contact_id=contact_id, status=S.CLOSED, closed_at__gte=timezone.now() - window)
+        .filter(inbox_id=inbox_id, contact_id=contact_id, status=S.CLOSED, closed_at__gte=_reopen_window_start())
         .order_by("-closed_at", "-id")
         .first()
     )
@@ -480,8 +485,7 @@ def _closed_accepts(conversation: Conversation, sender_kind: str) -> bool:
     closed conversation; customers reopen it through customer_message_send."""
     if sender_kind not in (SenderKind.BOT, SenderKind.SYSTEM) or conversation.closed_at is None:
         return False
-    window = timedelta(seconds=getattr(settings, "IM_REOPEN_WINDOW_S", 900))
-    return conversation.closed_at >= timezone.now() - window
+    return conversation.closed_at >= _reopen_window_start()
 
 
 def _uploader_of(conversation: Conversation, sender_kind: str, sender_user_id: int | None, platform: bool):

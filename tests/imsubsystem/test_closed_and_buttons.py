@@ -62,6 +62,22 @@ def test_a_bot_message_past_the_reopen_window_is_refused(inbox, settings):
     assert Message.objects.filter(conversation_id=conversation_id).count() == 1
 
 
+@pytest.mark.parametrize(("closed_s_ago", "within"), [(30, True), (90, False)])
+def test_the_bot_and_the_customer_share_one_reopen_window(inbox, settings, closed_s_ago, within):
+    settings.IM_REOPEN_WINDOW_S = 60
+    conversation_id = _closed_conversation(inbox)
+    Conversation.objects.filter(pk=conversation_id).update(closed_at=timezone.now() - timedelta(seconds=closed_s_ago))
+    conversation = Conversation.objects.get(pk=conversation_id)
+    # The survey's bot message is taken exactly when the customer's answer would reopen the conversation.
+    if within:
+        services.message_send(conversation_id=conversation_id, sender_kind="bot", text="How did we do?")
+    else:
+        with pytest.raises(SwitchError):
+            services.message_send(conversation_id=conversation_id, sender_kind="bot", text="How did we do?")
+    answer, _ = services.customer_message_send(inbox_id=inbox.pk, contact_id=conversation.contact_id, text="5")
+    assert (answer["conversation_id"] == conversation_id) is within
+
+
 async def test_the_customer_socket_gets_a_bot_message_sent_after_the_close(inbox, widget_session):
     token, _session = widget_session
     communicator = widget_communicator()
