@@ -241,10 +241,28 @@ def history_for_customer(*, conversation_id: int, after_seq: int = 0) -> list[di
     return frames
 
 
-def message_by_client_id(*, conversation_id: int, sender_key: str, client_id: str) -> Message | None:
+def message_by_client_id(
+    *,
+    sender_key: str,
+    client_id: str,
+    conversation_id: int | None = None,
+    inbox_id: int | None = None,
+    contact_id: int | None = None,
+) -> Message | None:
+    """The message `sender_key` sent with `client_id`, looked for in one conversation (conversation_id),
+    or in every conversation of one customer in one inbox (inbox_id and contact_id): a customer's retry
+    finds its first message even after that conversation closed and another opened."""
+    if conversation_id is not None:
+        if inbox_id is not None or contact_id is not None:
+            raise TypeError("Give conversation_id, or inbox_id and contact_id, not both.")
+        scope = {"conversation_id": conversation_id}
+    elif inbox_id is not None and contact_id is not None:
+        scope = {"conversation__inbox_id": inbox_id, "conversation__contact_id": contact_id}
+    else:
+        raise TypeError("Give conversation_id, or inbox_id and contact_id.")
     return (
         Message.objects.select_related("conversation__contact", "sender_user")
-        .filter(conversation_id=conversation_id, sender_key=sender_key, client_id=client_id)
+        .filter(**scope, sender_key=sender_key, client_id=client_id)
         .first()
     )
 

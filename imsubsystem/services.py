@@ -616,15 +616,8 @@ def customer_message_send(
     """
     _validate_message_input(text=text, attachment_ids=attachment_ids, client_id=client_id)
     if client_id:
-        earlier = (
-            Message.objects.select_related("conversation__contact", "sender_user")
-            .filter(
-                conversation__inbox_id=inbox_id,
-                conversation__contact_id=contact_id,
-                sender_key=SenderKind.CUSTOMER,
-                client_id=client_id,
-            )
-            .first()
+        earlier = selectors.message_by_client_id(
+            inbox_id=inbox_id, contact_id=contact_id, sender_key=SenderKind.CUSTOMER, client_id=client_id
         )
         if earlier is not None:
             return selectors.message_payload(earlier), False

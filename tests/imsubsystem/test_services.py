@@ -130,6 +130,28 @@ def test_a_retried_client_id_after_a_new_conversation_opened_still_returns_the_f
     assert Conversation.objects.count() == 1
 
 
+def test_message_by_client_id_in_one_conversation_or_across_a_customers_conversations(inbox):
+    contact, other = ContactFactory(), ContactFactory()
+    first, _ = _customer_writes(inbox, contact, client_id="k")
+    services.conversation_close(conversation_id=first["conversation_id"])
+    Conversation.objects.update(closed_at=timezone.now() - timedelta(days=1))
+    second, _ = _customer_writes(inbox, contact, client_id="k2")
+    _customer_writes(inbox, other, client_id="k")  # the same client_id from someone else
+    assert second["conversation_id"] != first["conversation_id"]
+
+    def found(**scope):
+        message = selectors.message_by_client_id(sender_key="customer", client_id="k", **scope)
+        return message and message.pk
+
+    assert found(inbox_id=inbox.pk, contact_id=contact.pk) == first["id"]
+    assert found(conversation_id=first["conversation_id"]) == first["id"]
+    assert found(conversation_id=second["conversation_id"]) is None
+    assert found(inbox_id=InboxFactory(key="other").pk, contact_id=contact.pk) is None
+    for scope in ({}, {"inbox_id": inbox.pk}, {"conversation_id": 1, "inbox_id": inbox.pk, "contact_id": contact.pk}):
+        with pytest.raises(TypeError):
+            found(**scope)
+
+
 def test_inbound_platform_message_is_idempotent_on_platform_id(queue):
     inbox = InboxFactory(key="tg", kind="telegram", default_queue=queue)
     contact = ContactFactory()
