@@ -130,15 +130,10 @@ def _queue_ids_for(user) -> list[int] | None:
 @require_GET
 def queue_list(request: HttpRequest) -> JsonResponse:
     summaries = selectors.conversations_waiting(queue_ids=_queue_ids_for(request.user))
-    waiting_since = dict(
-        Conversation.objects.filter(pk__in=[s["id"] for s in summaries]).values_list("pk", "queued_at")
-    )
     positions: dict[int | None, int] = {}
     for summary in _decorate(summaries):
         positions[summary["queue_id"]] = positions.get(summary["queue_id"], 0) + 1
         summary["position"] = positions[summary["queue_id"]]
-        since = waiting_since.get(summary["id"])
-        summary["waiting_since"] = since.isoformat() if since else None
     return JsonResponse({"conversations": summaries})
 
 

@@ -179,12 +179,16 @@ def conversations_for_agent(*, user_id: int, include_closed_since: timedelta | N
 
 
 def conversations_waiting(*, queue_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """Conversations waiting in queues (for the manual-pick list), oldest wait first."""
+    """Conversations waiting in queues (for the manual-pick list), oldest wait first; each summary also
+    carries `waiting_since` (when it was queued, ISO 8601)."""
     conversations = Conversation.objects.filter(status__in=WAITING_STATUSES).select_related("contact", "inbox")
     if queue_ids is not None:
         conversations = conversations.filter(queue_id__in=list(queue_ids))
     conversations = conversations.order_by("-priority", "queued_at", "id")
-    return [conversation_summary(c, unread=c.last_seq - c.agent_last_read_seq) for c in conversations]
+    return [
+        {**conversation_summary(c, unread=c.last_seq - c.agent_last_read_seq), "waiting_since": _iso(c.queued_at)}
+        for c in conversations
+    ]
 
 
 def conversations_for_contact(*, contact_id: int, limit: int = 50) -> QuerySet[Conversation]:

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.models import ChannelKind, Contact
@@ -179,10 +181,17 @@ class TestQueue:
         make_conversation(
             contact=ContactFactory(), inbox=make_inbox("third"), status="queued", queue=elsewhere, queued_at=now
         )
-        rows = agent_client.get(API + "queue").json()["conversations"]
+        with CaptureQueriesContext(connection) as queries:
+            rows = agent_client.get(API + "queue").json()["conversations"]
         assert [(r["id"], r["position"]) for r in rows] == [(first.pk, 1), (second.pk, 2)]
         assert rows[0]["last_message"]["text"] == "Is anyone there?"
-        assert rows[0]["waiting_since"].startswith(str((now - timedelta(minutes=5)).year))
+        assert [r["waiting_since"] for r in rows] == [
+            (now - timedelta(minutes=5)).isoformat(),
+            (now - timedelta(minutes=1)).isoformat(),
+        ]
+        # The waiting conversations are read once: waiting_since comes with them.
+        conversation_reads = [q["sql"] for q in queries if "FROM `imsubsystem_conversation`" in q["sql"]]
+        assert len(conversation_reads) == 1, conversation_reads
 
     def test_an_agent_without_queues_sees_an_empty_queue(self, agent_client, inbox, queue):
         make_conversation(contact=ContactFactory(), inbox=inbox, status="queued", queue=queue, queued_at=timezone.now())
