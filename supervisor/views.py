@@ -15,11 +15,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from imsubsystem.events import http_status
 from supervisor import selectors, services, stats
 from supervisor.forms import ReportFilterForm, StaffingFilterForm
 from supervisor.services import SupervisorError
-
-ERROR_STATUS = {"forbidden": 403, "not_found": 404}
 
 
 def supervisor_required(view):
@@ -34,7 +33,7 @@ def supervisor_required(view):
 
 
 def _error(exc: SupervisorError) -> JsonResponse:
-    return JsonResponse({"error": exc.code, "detail": exc.detail}, status=ERROR_STATUS.get(exc.code, 400))
+    return JsonResponse({"error": exc.code, "detail": exc.detail}, status=http_status(exc.code))
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:

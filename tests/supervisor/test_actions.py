@@ -179,3 +179,16 @@ def test_read_only_page_escapes_what_customers_wrote(teams):
     assert page.status_code == 200
     assert b"<script>alert(1)</script>" not in page.content
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.content
+
+
+def test_a_note_on_a_closed_conversation_answers_409_as_the_other_apis_do(teams):
+    conversation = waiting_conversation(teams["sales_inbox"])
+    switch.conversation_close(conversation_id=conversation.pk)
+    before = Message.objects.filter(conversation=conversation).count()
+    response = post(
+        client_for(teams["sup_a"]),
+        f"/supervisor/api/conversations/{conversation.pk}/notes",
+        {"text": "too late", "client_id": "n-late"},
+    )
+    assert response.status_code == 409 and response.json()["error"] == "conversation_closed", response.content
+    assert Message.objects.filter(conversation=conversation).count() == before
