@@ -340,9 +340,9 @@ IM_MAX_TEXT_LENGTH = 4000
 # (the supervisor app's one statistics service). Empty: routing's live counts for every queue.
 IM_QUEUE_STATS_PROVIDER = "supervisor.stats.queue_stats_frame"
 IM_QUEUE_STATS_INTERVAL_S = env.float("IM_QUEUE_STATS_INTERVAL_S", default=2.0)
-# Widget-message batches one process has in the database at once (imsubsystem/batching.py). SQLite
-# takes one writer at a time.
-IM_BATCH_WORKERS = env.int("IM_BATCH_WORKERS", default=2 if DATABASE_URL else 1)
+# Widget-message batches one process has in the database at once (imsubsystem/batching.py). One is
+# fastest measured (docs/performance.md: two batches at once halve the batch size and fight over the GIL).
+IM_BATCH_WORKERS = env.int("IM_BATCH_WORKERS", default=1)
 # Channel-layer sends one process runs at once (each holds a Redis connection while it runs).
 IM_PUBLISH_CONCURRENCY = env.int("IM_PUBLISH_CONCURRENCY", default=64)
 # New widget sessions one address may open a minute. Behind a proxy, daphne runs with --proxy-headers
