@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through the apps' consumers."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -20,3 +21,8 @@ application = ProtocolTypeRouter(
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# Everything imported so far lives as long as the process: move it out of the collector's sight, so a
+# full collection under load walks only what requests made (shorter pauses in the message path).
+gc.collect()
+gc.freeze()

@@ -251,6 +251,7 @@ class WidgetConsumer(SwitchSocket):
                 "conversation_id": self.conversation_id,
                 "text": frame.get("text", ""),
                 "client_id": frame["client_id"],
+                "origin": self.channel_name,
             }
         )
         if "error" in result:

@@ -6,6 +6,7 @@ its declaration (tests run it on every frame the code emits). Only plain JSON va
 layer, Celery and the bot registry: never ORM objects. docs/protocol.md describes each frame.
 """
 
+import functools
 import types
 import typing
 from typing import Any, Literal, NotRequired, TypedDict, Union
@@ -480,10 +481,17 @@ def _check(value: Any, annotation: Any, path: str, strict: bool = True) -> None:
         raise FrameError("invalid", f"{path} must be {annotation.__name__}")
 
 
+@functools.cache
+def _hints(declaration: type) -> dict[str, Any]:
+    # typing.get_type_hints evaluates every annotation again on each call: once per frame was a
+    # measurable share of a socket's work per message (docs/performance.md).
+    return typing.get_type_hints(declaration)
+
+
 def _check_typeddict(value: Any, declaration: type, path: str, strict: bool = True) -> None:
     if not isinstance(value, dict):
         raise FrameError("invalid", f"{path or 'frame'} must be an object")
-    hints = typing.get_type_hints(declaration)
+    hints = _hints(declaration)
     for key in declaration.__required_keys__:
         if key not in value:
             raise FrameError("invalid", f"{path + '.' if path else ''}{key} is required")

@@ -562,7 +562,12 @@ def _message_insert(
 
 
 def _message_announce(
-    *, message: Message, conversation: Conversation, inbox: Inbox, sender_name: str | None = None
+    *,
+    message: Message,
+    conversation: Conversation,
+    inbox: Inbox,
+    sender_name: str | None = None,
+    origin: str | None = None,
 ) -> dict[str, Any]:
     """What follows every stored message, inside its transaction: the message_stored signal (the
     gateway's outbox row commits with the message), and on commit the message.new frame, the bot
@@ -581,6 +586,7 @@ def _message_announce(
         group=group_conversation(conversation.pk),
         frame={"type": "message.new", "message": payload},
         hide_from_customer=message.private,
+        origin=origin,  # the sending socket has the message from its message.ack
     )
     transaction.on_commit(partial(MESSAGES_IN.labels(sender_kind=message.sender_kind, channel=inbox.kind).inc))
     if bot_handlers():
@@ -685,7 +691,8 @@ def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[d
     """Text messages of many customers, each into the open conversation its socket is in, stored in
     one transaction (the widget sockets of a process hand them over together: imsubsystem/batching.py).
 
-    A request is {"inbox_id", "contact_id", "conversation_id", "text", "client_id"}. Each result is
+    A request is {"inbox_id", "contact_id", "conversation_id", "text", "client_id", "origin"?}; origin,
+    the sending socket's channel name, gets no message.new of its own message (its ack carries it). Each result is
     {"message": payload, "created": bool}, {"error": code, "detail": str}, or {"fallback": True} when
     the conversation is no longer the customer's open one (closed, or never theirs): the caller then
     uses customer_message_send, which reopens or opens one. The guarantees are message_send's: seq from
@@ -788,6 +795,7 @@ def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[d
                     conversation=conversation,
                     inbox=inboxes[conversation.inbox_id],
                     sender_name=names.get(conversation.contact_id, ""),
+                    origin=requests[n].get("origin"),
                 )
                 results[n] = {"message": payload, "created": True}
         for n in valid:

@@ -38,10 +38,17 @@ async def test_auth_then_send_gets_ack_and_message_new(widget_session):
     replayed = await receive_until(communicator, "message.new")
     assert replayed["message"]["id"] == ack["message"]["id"]
 
+    other_tab, _ = await _authed(token, after_seq=1)
     await send(communicator, {"type": "message.send", "client_id": "c2", "text": "Anyone?"})
     ack2 = await receive_until(communicator, "message.ack")
-    live = await receive_until(communicator, "message.new")
+    live = await receive_until(other_tab, "message.new")
     assert live["message"]["seq"] == ack2["message"]["seq"] == 2
+    # The sending socket has its message from the ack: no message.new of its own comes after it.
+    extra = []
+    while not await communicator.receive_nothing(timeout=0.3):
+        extra.append(await communicator.receive_json_from())
+    assert "message.new" not in [f["type"] for f in extra], extra
+    await other_tab.disconnect()
     await communicator.disconnect()
 
 
