@@ -106,7 +106,13 @@ def test_a_closed_conversation_is_refused(agent_client, whatsapp):
 
 @pytest.mark.parametrize(
     ("code", "status"),
-    [("not_found", 404), ("forbidden", 403), ("illegal_transition", 409), ("rate_limited", 429), ("over_capacity", 400)],
+    [
+        ("not_found", 404),
+        ("forbidden", 403),
+        ("illegal_transition", 409),
+        ("rate_limited", 429),
+        ("over_capacity", 400),
+    ],
 )
 def test_a_switch_refusal_answers_with_the_status_the_widget_api_uses(
     agent_client, whatsapp, monkeypatch, code, status
