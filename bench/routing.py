@@ -10,6 +10,7 @@ run twice, each run printing a line:
 `routing.concurrent`: `callers` processes at once, each with its own connection and its own
 conversations, running its own rounds (as the daphne and Celery processes of a deployment route at
 once; processes rather than threads, whose shared interpreter lock would measure Python, not routing).
+`routing.memory`: the same rounds, one caller, on the in-memory backend of the embedded default.
 
 Fields of each line:
 
@@ -124,15 +125,8 @@ def _summary(name: str, latencies: list[float], elapsed: float, server: tuple[in
     }
 
 
-def run() -> list[dict]:
-    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-    decisions_wanted = int(os.environ.get("BENCH_ROUTING_DECISIONS", "20000"))
-    callers = int(os.environ.get("BENCH_ROUTING_CALLERS", "8"))
-    backend = _backend(url)
-    backend.flush()
-    backend.mark_built()
-    rng = random.Random(7)
-    now = int(time.time() * 1000)
+def _scene(backend, rng: random.Random, now: int):
+    """Queues, 10,000 waiting conversations and 1,000 full agents; returns (assigned, refs, scene)."""
     for queue_id in range(1, QUEUES + 1):
         backend.queue_set(
             queue_id=queue_id,
@@ -169,6 +163,42 @@ def run() -> list[dict]:
         "agents": AGENTS,
         "skills": SKILLS,
     }
+    return assigned, refs, scene
+
+
+def _memory_run(decisions_wanted: int) -> dict:
+    """The same rounds on the in-memory backend of the embedded default (one process, no round trip)."""
+    from routing.backends.memory import MemoryBackend
+
+    backend = MemoryBackend({}, channel_kinds=KINDS)
+    rng = random.Random(7)
+    now = int(time.time() * 1000)
+    assigned, refs, scene = _scene(backend, rng, now)
+    started = time.perf_counter()
+    latencies = sorted(_rounds(backend, assigned, decisions_wanted, rng, refs, now))
+    elapsed = time.perf_counter() - started
+    return {
+        "name": "routing.memory",
+        "backend": "memory",
+        **scene,
+        "callers": 1,
+        "decisions": len(latencies),
+        "decisions_per_s": round(len(latencies) / elapsed),
+        "p50_ms": round(statistics.median(latencies) * 1000, 3),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
+    }
+
+
+def run() -> list[dict]:
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    decisions_wanted = int(os.environ.get("BENCH_ROUTING_DECISIONS", "20000"))
+    callers = int(os.environ.get("BENCH_ROUTING_CALLERS", "8"))
+    backend = _backend(url)
+    backend.flush()
+    backend.mark_built()
+    rng = random.Random(7)
+    now = int(time.time() * 1000)
+    assigned, refs, scene = _scene(backend, rng, now)
     results = []
 
     server0 = _server_time(backend.client)
@@ -203,4 +233,5 @@ def run() -> list[dict]:
     latencies = [latency for _, _, share in runs for latency in share]
     results.append(_summary("routing.concurrent", latencies, elapsed, server, **scene, callers=callers))
     backend.flush()
+    results.append(_memory_run(decisions_wanted))
     return results
