@@ -171,10 +171,23 @@ def verify(ids: dict) -> dict:
         if seqs != list(range(1, len(seqs) + 1)) or (seqs and seqs[-1] != conv.last_seq):
             gaps += 1
     screens_differ = 0
+    differ_sample = []
     for screen in ids.get("screens", []):
         hidden = set(screen.get("hidden", ()))
         stored = sorted(m for m in by_conversation.get(screen["conversation"], []) if m[0] not in hidden)
-        screens_differ += [list(m) for m in screen["messages"]] != stored
+        shown = [list(m) for m in screen["messages"]]
+        if shown != stored:
+            screens_differ += 1
+            if len(differ_sample) < 5:
+                differ_sample.append(
+                    {
+                        "client": screen.get("client"),
+                        "conversation": screen["conversation"],
+                        "missing_seqs": sorted(s for s, _ in stored if [s, _] not in shown),
+                        "extra_seqs": sorted(s for s, _ in shown if [s, _] not in stored),
+                        "last_stored_seq": stored[-1][0] if stored else 0,
+                    }
+                )
     assigned = dict(Conversation.objects.filter(pk__in=conv_ids, status="assigned").values_list("pk", "assignee_id"))
     work = dict(WorkItem.objects.filter(ref__in=conv_ids, status=WorkStatus.ASSIGNED).values_list("ref", "agent_id"))
     held = {int(c): agents for c, agents in ids.get("held", {}).items()}
@@ -186,6 +199,7 @@ def verify(ids: dict) -> dict:
         "never_acked": ids.get("unacked", 0),
         "screens_checked": len(ids.get("screens", [])),
         "screens_differ": screens_differ,
+        "screens_differ_sample": differ_sample,
         "held_twice": sum(1 for agents in held.values() if len(agents) > 1),
         "holder_mismatch": sum(
             1
@@ -333,7 +347,13 @@ class Client:
         raise NotImplementedError
 
     def last_seq(self, conversation_id: int | None) -> int:
-        return max([0, *self.screen.get(conversation_id, {}), *self.hidden.get(conversation_id, ())])
+        """The resume point, as the widget and console keep it: every seq up to it is on screen or known
+        hidden. A seq seen above a hole does not move it, so the hole is asked for again."""
+        known = set(self.screen.get(conversation_id, {})) | set(self.hidden.get(conversation_id, ()))
+        upto = 0
+        while upto + 1 in known:
+            upto += 1
+        return upto
 
     async def send_json(self, frame: dict) -> bool:
         try:
@@ -696,6 +716,7 @@ async def drive(args, bases: list[str], inbox: str) -> list[dict]:
             await client.close()
     screens = [
         {
+            "client": f"{type(client).__name__.lower()}-{clients.index(client)}",
             "conversation": conversation_id,
             "messages": sorted(client.screen.get(conversation_id, {}).items()),
             "hidden": sorted(client.hidden.get(conversation_id, ())),

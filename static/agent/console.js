@@ -97,7 +97,9 @@
   function thread(id) {
     var t = state.threads.get(id);
     if (!t) {
-      t = { bySeq: new Map(), byClientId: new Map(), lastSeq: 0, loaded: false, loading: null };
+      // lastSeq: the highest seq on screen; upTo: every seq up to it is on screen (the resume point,
+      // so a frame lost on the fast path is read again rather than stepped over).
+      t = { bySeq: new Map(), byClientId: new Map(), lastSeq: 0, upTo: 0, loaded: false, loading: null };
       state.threads.set(id, t);
     }
     return t;
@@ -257,7 +259,7 @@
     refreshQueue();
     state.threads.forEach(function (t, id) {
       if (t.loaded && state.conversations.has(id)) {
-        send({ type: "resume", conversation_id: id, after_seq: t.lastSeq });
+        send({ type: "resume", conversation_id: id, after_seq: t.upTo });
         catchUp(id);
       }
     });
@@ -449,7 +451,7 @@
     var before = t.lastSeq;
     var added = addToThread(id, message);
     if (!added) return;
-    if (t.loaded && message.seq > before + 1) catchUp(id);
+    if (t.loaded && (message.seq > before + 1 || t.upTo < t.lastSeq)) catchUp(id);
     summary.last_message = {
       text: message.text,
       sender_kind: message.sender && message.sender.kind,
@@ -893,7 +895,7 @@
     // Reads from MySQL everything after the last seq on screen: fills gaps the fast path dropped.
     var t = thread(id);
     if (t.loading) return t.loading;
-    t.loading = fetchAfter(id, t.lastSeq)
+    t.loading = fetchAfter(id, t.upTo)
       .catch(function () {
         /* the next reconnect or gap tries again */
       })
@@ -960,6 +962,7 @@
     t.bySeq.set(message.seq, row);
     if (message.client_id) t.byClientId.set(message.client_id, row);
     if (message.seq > t.lastSeq) t.lastSeq = message.seq;
+    while (t.bySeq.has(t.upTo + 1)) t.upTo += 1;
     if (state.currentId === id) {
       var nearBottom = messagesNode.scrollHeight - messagesNode.scrollTop - messagesNode.clientHeight < 80;
       placeBySeq(row, message.seq);

@@ -303,14 +303,39 @@
     if (state.conversationId && conversationId < state.conversationId) return;
     state.conversationId = conversationId;
     state.lastSeq = 0;
+    knownSeqs.clear();
     persist();
   }
 
+  // state.lastSeq is the resume point: every seq up to it is here (shown, or known not to be ours).
+  // Seqs seen above a hole wait in knownSeqs, so a frame lost on the fast path is asked for again on
+  // the next gap or reconnect instead of being stepped over.
+  var knownSeqs = new Set();
+
   function accountSeq(seq) {
-    if (seq > state.lastSeq) {
-      state.lastSeq = seq;
-      persist();
+    if (seq <= state.lastSeq) return;
+    knownSeqs.add(seq);
+    var moved = false;
+    while (knownSeqs.has(state.lastSeq + 1)) {
+      knownSeqs.delete(state.lastSeq + 1);
+      state.lastSeq += 1;
+      moved = true;
     }
+    if (moved) persist();
+  }
+
+  function accountUpTo(seq) {
+    // A finished replay: everything up to seq has been sent.
+    if (seq <= state.lastSeq) return;
+    state.lastSeq = seq;
+    knownSeqs.forEach(function (known) {
+      if (known <= seq) knownSeqs.delete(known);
+    });
+    while (knownSeqs.has(state.lastSeq + 1)) {
+      knownSeqs.delete(state.lastSeq + 1);
+      state.lastSeq += 1;
+    }
+    persist();
   }
 
   var HISTORY_KEPT = 200;
@@ -321,7 +346,11 @@
     var conversationId = message.conversation_id || state.conversationId;
     followConversation(conversationId);
     var key = rowKey(conversationId, message.seq);
-    if (rowsBySeq.has(key)) return false;
+    if (rowsBySeq.has(key)) {
+      // Already on screen (a replay overlapping): still part of what this client has.
+      if (conversationId === state.conversationId && !restoring) accountSeq(message.seq);
+      return false;
+    }
     if (message.private) {
       // Never shown to customers, even if a server sent one; its seq is still accounted for.
       if (conversationId === state.conversationId) accountSeq(message.seq);
@@ -483,6 +512,7 @@
         state.token = data.session_token;
         state.conversationId = data.conversation_id || null;
         state.lastSeq = 0;
+        knownSeqs.clear();
         persist();
         return state.token;
       })
@@ -496,6 +526,7 @@
     state.token = null;
     state.conversationId = null;
     state.lastSeq = 0;
+    knownSeqs.clear();
     persist();
     rowsBySeq.forEach(function (row) {
       row.remove();
@@ -690,7 +721,7 @@
         break;
       case "resume.done":
         if ((!data.conversation_id || data.conversation_id === state.conversationId) && data.last_seq > state.lastSeq) {
-          accountSeq(data.last_seq);
+          accountUpTo(data.last_seq);
         }
         break;
       case "conversation.started":
@@ -961,6 +992,7 @@
     restoring = false;
     // Restoring must not move the resume point: it stays what the last session had confirmed.
     state.lastSeq = savedLastSeq;
+    knownSeqs.clear();
     state.conversationId = savedConversation;
     state.unread = 0;
     state.pending.forEach(addPendingRow);

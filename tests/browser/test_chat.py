@@ -373,3 +373,42 @@ def test_a_revoked_session_is_replaced_and_the_customer_can_still_write(shop, li
     # The old visitor's history is not shown to whoever holds the new session.
     assert [text for _, text in widget_rows(customer)] == ["Hello from a new session"]
     assert Message.objects.filter(conversation__contact_id=new.contact_id).count() == 1
+
+
+def test_a_frame_lost_on_the_fast_path_is_read_again_by_the_console(shop, live_server_url, new_context):
+    """The channel layer loses one message.new on its way to the console (cut here in the browser):
+    the next message shows the hole, and the console reads the missing one from MySQL instead of
+    stepping over it."""
+    customer = open_widget(new_context(), live_server_url)
+    lost: list[str] = []
+
+    def cut_one_frame(ws):
+        server = ws.connect_to_server()
+
+        def from_server(message):
+            if isinstance(message, str) and "Lost on the way" in message and '"message.new"' in message and not lost:
+                lost.append(message)
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+        ws.on_message(lambda message: server.send(message))
+
+    agent = new_context().new_page()
+    agent.route_web_socket(re.compile(r".*/ws/v1/agent/.*"), cut_one_frame)
+    agent.goto(f"{live_server_url}/accounts/login/?next=/agent/")
+    agent.fill("input[name=username]", "agent1")
+    agent.fill("input[name=password]", PASSWORD)
+    agent.click("button[type=submit]")
+    expect(agent.locator("#con-link")).to_have_attribute("data-state", "online")
+
+    customer_send(customer, "First question")
+    pick_from_queue(agent)
+    expect(agent.locator("#con-messages .msg.from-customer")).to_have_count(1)
+    customer_send(customer, "Lost on the way")
+    expect(customer.locator(".sbw-msg[data-state=sending]")).to_have_count(0)
+    customer_send(customer, "After the gap")
+    expect(agent.locator("#con-messages .msg.from-customer")).to_have_count(3)
+    assert lost, "the frame was cut on its way"
+    conversation = Conversation.objects.get(inbox=shop["inbox"])
+    assert console_rows(agent) == stored(conversation, include_private=True)

@@ -227,8 +227,12 @@ class Peer:
         raise NotImplementedError
 
     def last_seq(self, conversation_id: int | None) -> int:
-        seqs = [s for c, s in [*self.seen, *self.hidden] if c == conversation_id]
-        return max(seqs, default=0)
+        """The resume point, as the widget and console keep it: every seq up to it is here."""
+        known = {s for c, s in [*self.seen, *self.hidden] if c == conversation_id}
+        upto = 0
+        while upto + 1 in known:
+            upto += 1
+        return upto
 
     def on_frame(self, frame: dict) -> None:
         kind = frame["type"]
