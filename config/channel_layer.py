@@ -21,9 +21,12 @@ How this one works, per process and event loop (a "hub"):
   (`<prefix>:<Redis db>:hub:<id>`).
 
 The layer is a fast path, not the record (messages are in MySQL before they are published, with a
-per-conversation seq). It never drops a frame silently: when a socket's queue passes `capacity`, or the
-subscription to Redis was lost and had to be made again, the affected sockets get `sb.layer_reset`
-instead and close with 1012, so their clients reconnect and resume from MySQL (docs/protocol.md).
+per-conversation seq). When a socket's queue passes `capacity`, or the process's subscription to Redis
+was lost and had to be made again, the affected sockets get `sb.layer_reset` instead and close with
+1012, so their clients reconnect and resume from MySQL (docs/protocol.md). A publish that fails (Redis
+unreachable) still reached the local members; the other processes lost their subscriptions in the same
+outage and reset their sockets when they subscribe again, and any other hole is filled by the client's
+resume from its last complete seq at its next message or reconnect.
 
 Callers without an event loop (Celery tasks, commands) publish with `group_send_blocking`, one PUBLISH
 on a thread-safe connection pool, without making a loop per call.
@@ -55,7 +58,6 @@ logger = logging.getLogger(__name__)
 
 RESET = "sb.layer_reset"
 SUBSCRIBE_TIMEOUT_S = 5.0
-_hubs_by_id: weakref.WeakValueDictionary[str, _Hub] = weakref.WeakValueDictionary()
 
 
 def _hub_id_of(channel: str) -> str | None:
@@ -84,7 +86,7 @@ class _Hub:
         self.direct_seen = False
         self.outgoing: list[tuple[str, bytes, asyncio.Future]] = []
         self.flusher: asyncio.Task | None = None
-        _hubs_by_id[self.id] = self
+        layer.hubs_by_id[self.id] = self
 
     # --- Redis ---------------------------------------------------------------------------------
     def redis(self) -> aredis.Redis:
@@ -100,27 +102,33 @@ class _Hub:
         return self.client
 
     async def start(self) -> None:
-        """Subscribe to this hub's own channel and start reading (once)."""
-        if self.pubsub is None:
-            self.pubsub = self.redis().pubsub()
-            await self.subscribe(self.direct)
+        """Subscribe to this hub's own channel and start reading (until that has worked once)."""
+        await self.subscribe(self.direct)
 
     async def subscribe(self, rchan: str) -> None:
         future = self.confirmed.get(rchan)
         if future is None:
             future = self.confirmed[rchan] = self.loop.create_future()
-            async with self.sub_lock:
-                if self.pubsub is None:
-                    self.pubsub = self.redis().pubsub()
-                await self.pubsub.subscribe(rchan)
+            try:
+                async with self.sub_lock:
+                    if self.pubsub is None:
+                        self.pubsub = self.redis().pubsub()
+                    await self.pubsub.subscribe(rchan)
+            except BaseException:
+                if self.confirmed.get(rchan) is future:  # not sent: the next join tries again
+                    del self.confirmed[rchan]
+                raise
             if self.reader is None or self.reader.done():
                 self.reader = self.loop.create_task(self.read())
         await asyncio.wait_for(asyncio.shield(future), SUBSCRIBE_TIMEOUT_S)
 
     async def unsubscribe(self, rchan: str) -> None:
-        if self.confirmed.pop(rchan, None) is not None and self.pubsub is not None:
-            async with self.sub_lock:
-                await self.pubsub.unsubscribe(rchan)
+        self.confirmed.pop(rchan, None)
+        async with self.sub_lock:
+            # Joined again while this waited for the lock: the subscription stays.
+            if rchan in self.confirmed or self.pubsub is None:
+                return
+            await self.pubsub.unsubscribe(rchan)
 
     async def read(self) -> None:
         backoff = 0.05
@@ -153,22 +161,24 @@ class _Hub:
                     future.set_result(True)
 
     async def resubscribe(self) -> None:
-        old, self.pubsub = self.pubsub, None
-        if old is not None:
-            with contextlib.suppress(Exception):  # the connection is broken already
-                await old.aclose()
-        channels = list(self.confirmed)
-        self.confirmed.clear()
-        self.direct_seen = False
-        try:
+        async with self.sub_lock:  # no join or leave in between: they would use the old connection
+            old, self.pubsub = self.pubsub, None
+            if old is not None:
+                with contextlib.suppress(Exception):  # the connection is broken already
+                    await old.aclose()
+            channels = list(self.confirmed)
+            for rchan in channels:  # joins still waiting keep their future; the rest get a new one
+                if self.confirmed[rchan].done():
+                    self.confirmed[rchan] = self.loop.create_future()
+            self.direct_seen = False
             self.pubsub = self.redis().pubsub()
-            for rchan in channels:
-                self.confirmed[rchan] = self.loop.create_future()
-            await self.pubsub.subscribe(*channels)
-        except Exception as exc:
-            logger.warning("Channel layer could not subscribe again yet (%s)", exc)
-            self.pubsub = old if self.pubsub is None else self.pubsub
-            return
+            try:
+                if channels:
+                    await self.pubsub.subscribe(*channels)
+            except Exception as exc:
+                # The next read fails on the unconnected subscription and brings this back.
+                logger.warning("Channel layer could not subscribe again yet (%s)", exc)
+                return
         self.reset_all("the Redis subscription was lost")
 
     # --- local delivery ------------------------------------------------------------------------
@@ -240,7 +250,9 @@ class _Hub:
                 members.discard(channel)
                 if not members:
                     del self.groups[group]
-                    self.loop.create_task(self._unsubscribe_quietly(self.layer.key("grp", group)))
+                    rchan = self.layer.key("grp", group)
+                    self.confirmed.pop(rchan, None)  # at once: a join from now on subscribes anew
+                    self.loop.create_task(self._unsubscribe_quietly(rchan))
 
     async def _unsubscribe_quietly(self, rchan: str) -> None:
         try:
@@ -296,6 +308,8 @@ class FanoutChannelLayer(BaseChannelLayer):
     `prefix` (Redis channel prefix), `capacity` (messages a socket may be behind before it is reset)."""
 
     extensions = ["groups", "flush"]
+    # Publishes share one pipelined connection per loop: callers need not bound their concurrent sends.
+    pipelined = True
 
     def __init__(self, hosts=None, prefix: str = "sb", capacity: int = 2000, expiry: int = 60, **kwargs) -> None:
         super().__init__(expiry=expiry, capacity=capacity)
@@ -311,6 +325,8 @@ class FanoutChannelLayer(BaseChannelLayer):
         self.prefix = prefix
         self.capacity = capacity
         self._hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+        # This layer's hubs by id (one per event loop), for sends between loops of one process.
+        self.hubs_by_id: weakref.WeakValueDictionary[str, _Hub] = weakref.WeakValueDictionary()
         self._sync_client: redis.Redis | None = None
         self._sync_lock = threading.Lock()
 
@@ -355,7 +371,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         owner_id = _hub_id_of(channel)
         if owner_id is None:
             raise ValueError(f"{channel!r}: this layer delivers only to channels made by new_channel().")
-        owner = _hubs_by_id.get(owner_id)
+        owner = self.hubs_by_id.get(owner_id)
         if owner is hub:
             hub.put(channel, message, strict=True)
         elif owner is not None:  # another event loop of this process
@@ -366,6 +382,21 @@ class FanoutChannelLayer(BaseChannelLayer):
     async def receive(self, channel: str) -> dict[str, Any]:
         self.require_valid_channel_name(channel)
         return await self.hub().receive(channel)
+
+    def channel_forget(self, channel: str) -> None:
+        """The consumer of `channel` has ended: drop its queue and its group memberships (sockets call
+        this when they finish, however they finish; a cancelled receive does it too)."""
+        hub = self.hubs_by_id.get(_hub_id_of(channel) or "")
+        if hub is None:
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is hub.loop
+        except RuntimeError:
+            same_loop = False
+        if same_loop:
+            hub.forget(channel)
+        elif not hub.loop.is_closed():
+            hub.loop.call_soon_threadsafe(hub.forget, channel)
 
     # --- groups --------------------------------------------------------------------------------
     async def group_add(self, group: str, channel: str) -> None:

@@ -62,7 +62,20 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-class SwitchSocket(AsyncWebsocketConsumer):
+class ForgetsItsChannel:
+    """Tells the channel layer when the consumer has ended, however it ended (a handler that raised
+    never reaches disconnect): its queue and group memberships go with it."""
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            forget = getattr(self.channel_layer, "channel_forget", None)
+            if forget is not None and getattr(self, "channel_name", None):
+                forget(self.channel_name)
+
+
+class SwitchSocket(ForgetsItsChannel, AsyncWebsocketConsumer):
     """Frame parsing, rate limiting, error frames and channel-layer delivery shared by the three sockets."""
 
     commands: frozenset[str] = frozenset()

@@ -110,8 +110,12 @@ class _LoopPublisher:
             while queue:
                 event = queue[0]
                 try:
-                    async with self.slots:
+                    if getattr(layer, "pipelined", False):
+                        # Local members get it at once, whatever Redis is doing; no connection held.
                         await layer.group_send(group, event)
+                    else:
+                        async with self.slots:
+                            await layer.group_send(group, event)
                 except Exception:
                     # The layer is a fast path, not the record: clients recover the frame by seq + resume.
                     logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)

@@ -21,6 +21,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from imsubsystem.consumers import ForgetsItsChannel
 from imsubsystem.events import group_supervisors
 from supervisor import stats
 from supervisor.selectors import user_may_supervise
@@ -48,7 +49,7 @@ def origin_allowed(scope) -> bool:
     return origin.rstrip("/") in [o.rstrip("/") for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])]
 
 
-class SupervisorLiveConsumer(AsyncWebsocketConsumer):
+class SupervisorLiveConsumer(ForgetsItsChannel, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.task: asyncio.Task | None = None
         self.wake = asyncio.Event()

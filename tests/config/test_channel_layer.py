@@ -222,3 +222,24 @@ async def test_deployments_on_other_redis_databases_of_one_server_do_not_hear_ea
     await there.group_send("conv.9", {"type": "sb.event", "from": "there"})
     assert (await receive(there, theirs))["from"] == "there"
     assert await nothing_for(here, mine, wait=0.5)
+
+
+async def test_a_consumer_that_ended_without_a_cancelled_receive_is_forgotten():
+    layer = fanout()
+    channel = await layer.new_channel()
+    await layer.group_add("conv.10", channel)
+    layer.channel_forget(channel)
+    hub = layer.hub()
+    assert "conv.10" not in hub.groups and channel not in hub.queues
+
+
+async def test_a_group_left_and_joined_again_at_once_keeps_hearing_other_processes():
+    layer, other = fanout(), fanout()
+    first = await layer.new_channel()
+    await layer.group_add("conv.11", first)
+    layer.channel_forget(first)  # its unsubscribe is on its way...
+    second = await layer.new_channel()
+    await layer.group_add("conv.11", second)  # ...and the group is joined again before it goes out
+    await asyncio.sleep(0.2)
+    await other.group_send("conv.11", {"type": "sb.event", "n": 1})
+    assert (await receive(layer, second))["n"] == 1
