@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from routing import signals
 from routing.backends import channel_kinds, get_backend
-from routing.backends.base import PRIORITY_LIMIT, Event
+from routing.backends.base import PRIORITY_LIMIT, BaseRoutingBackend, Event
 from routing.exceptions import RoutingError
 from routing.models import (
     ACTIVE_WORK_STATUSES,
@@ -578,6 +578,16 @@ def _rebuild_committed() -> dict[str, int]:
 
 def _rebuild(progress: Callable[[int, int], None] | None) -> dict[str, int]:
     backend = get_backend()
+    try:
+        return _rebuild_into(backend, progress)
+    except BaseException:
+        # The marker may be set already while MySQL rolls back: half a state must not look loaded.
+        # Emptied, the next decision or tick rebuilds again.
+        backend.flush()
+        raise
+
+
+def _rebuild_into(backend: BaseRoutingBackend, progress: Callable[[int, int], None] | None) -> dict[str, int]:
     now = timezone.now()
     outbox = _Outbox()
     with transaction.atomic():

@@ -274,3 +274,23 @@ def test_a_redis_restarted_empty_is_rebuilt_once_by_the_tick_or_the_next_decisio
     assert [r["ref"] for r in selectors.queue_waiting(queue_id=queue.pk)] == [4]
     held = WorkItem.objects.filter(status__in=[WorkStatus.OFFERED, WorkStatus.ASSIGNED]).order_by("ref")
     assert list(held.values_list("ref", "agent_id")) == [(1, holder.user_id), (2, late.user_id), (3, late.user_id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_that_fails_half_way_does_not_leave_redis_looking_loaded(redis_backend, monkeypatch):
+    sales = QueueFactory(name="Sales")
+    now = timezone.now()
+    for ref in (1, 2):
+        services.work_enqueue(ref=ref, queue_id=sales.pk, channel_kind="web", priority=0, enqueued_at=now)
+    redis_backend.flush()
+
+    def broken_rematch(**kwargs):
+        raise RuntimeError("the database went away after the restore")
+
+    monkeypatch.setattr(redis_backend, "rematch", broken_rematch)
+    with pytest.raises(RuntimeError):
+        services.routing_rebuild()
+    assert not redis_backend.built()
+    monkeypatch.undo()
+    assert services.routing_rebuild()["items"] == 2
+    assert redis_backend.built()
