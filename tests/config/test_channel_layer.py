@@ -102,7 +102,10 @@ async def test_two_processes_share_a_group_and_each_socket_gets_one_copy():
         await one.group_send("conv.3", {"type": "sb.event", "n": n})
     await two.group_send("conv.3", {"type": "sb.event", "n": 20})
     assert [(await receive(one, local))["n"] for _ in range(21)] == list(range(21))
-    assert [(await receive(two, remote))["n"] for _ in range(21)] == list(range(21))
+    got = [(await receive(two, remote))["n"] for _ in range(21)]
+    # One publisher's messages keep their order; between two processes there is no order to keep (the
+    # local one may overtake what is still on its way through Redis): clients order by seq.
+    assert [n for n in got if n < 20] == list(range(20)) and sorted(got) == list(range(21))
     assert await nothing_for(one, local) and await nothing_for(two, remote)
 
 
