@@ -409,6 +409,21 @@ class AgentPeer(Peer):
         await self.send_json(self.send_frame(client_id))
 
 
+async def widget_tokens(base: str, inbox_key: str, count: int) -> list[str]:
+    """`count` widget sessions opened over HTTP, as the widget opens them; their session tokens."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        tokens = []
+        for n in range(count):
+            response = await http.post(
+                f"/api/v1/widget/{inbox_key}/sessions", json={"name": f"Customer {n}"}, headers={"Origin": base}
+            )
+            assert response.status_code == 201, response.text
+            tokens.append(response.json()["session_token"])
+    return tokens
+
+
 async def keep_alive(peer: Peer, stop: asyncio.Event) -> None:
     """Read frames; when the socket dies, reconnect (through nginx, to whichever process is alive)."""
     while not stop.is_set():

@@ -12,13 +12,12 @@ import asyncio
 import signal
 from collections import Counter
 
-import httpx
 import pytest
 from django.test import Client
 
 from crm.roles import AGENT
 from tests.factories import AgentProfileFactory, InboxFactory, QueueFactory, UserFactory
-from tests.faults.support import AgentPeer, Customer, check_messages, keep_alive, settle, stop_all
+from tests.faults.support import AgentPeer, Customer, check_messages, keep_alive, settle, stop_all, widget_tokens
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -38,14 +37,7 @@ def test_a_killed_daphne_loses_and_doubles_nothing(start_cluster):
 
     async def scenario():
         stop = asyncio.Event()
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            tokens = []
-            for n in range(CUSTOMERS):
-                response = await http.post(
-                    f"/api/v1/widget/{inbox.key}/sessions", json={"name": f"Customer {n}"}, headers={"Origin": base}
-                )
-                assert response.status_code == 201, response.text
-                tokens.append(response.json()["session_token"])
+        tokens = await widget_tokens(base, inbox.key, CUSTOMERS)
         agent_peer = AgentPeer(base, cookie)
         customers = [Customer(base, token) for token in tokens]
         peers = [agent_peer, *customers]

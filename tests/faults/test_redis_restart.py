@@ -18,7 +18,6 @@ import contextlib
 import json
 import time
 
-import httpx
 import pytest
 from django.test import Client
 
@@ -34,6 +33,7 @@ from tests.faults.support import (
     keep_alive,
     settle,
     stop_all,
+    widget_tokens,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -81,14 +81,7 @@ def test_redis_restarted_empty_loses_nothing_and_routing_comes_back(own_redis, s
         late = AgentPeer(base, cookies["late"])
         readers = [asyncio.create_task(keep_alive(p, stop)) for p in (fast, slow)]
         await asyncio.wait_for(asyncio.gather(fast.ready.wait(), slow.ready.wait()), 30)
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            tokens = []
-            for n in range(CUSTOMERS):
-                response = await http.post(
-                    f"/api/v1/widget/{inbox.key}/sessions", json={"name": f"Customer {n}"}, headers={"Origin": base}
-                )
-                assert response.status_code == 201, response.text
-                tokens.append(response.json()["session_token"])
+        tokens = await widget_tokens(base, inbox.key, CUSTOMERS)
         customers = [Customer(base, token) for token in tokens]
         readers += [asyncio.create_task(keep_alive(c, stop)) for c in customers]
         await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in customers)), 30)
