@@ -6,6 +6,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import tempfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 from urllib.parse import unquote, urlsplit
@@ -60,6 +62,29 @@ def _name_from_url(url: httpx.URL) -> str:
     return unquote(urlsplit(str(url)).path.rsplit("/", 1)[-1])
 
 
+def _decoded(raw: Iterator[bytes], encoding: str) -> Iterator[bytes]:
+    """The body with its Content-Encoding undone, CHUNK_SIZE bytes of output at a time."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        yield from raw
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise RemoteFetchRefused(f"The file came {encoding}-encoded; only gzip and deflate are read.")
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or zlib header, whichever is there
+    try:
+        for chunk in raw:
+            data = chunk
+            while not inflater.eof:
+                out = inflater.decompress(data, CHUNK_SIZE)
+                data = inflater.unconsumed_tail
+                if out:
+                    yield out
+                if not data and len(out) < CHUNK_SIZE:  # this input is used up and nothing is pending
+                    break
+    except zlib.error as exc:
+        raise RemoteFetchRefused("The file's compressed body is damaged.") from exc
+
+
 def remote_download(*, url: str, headers: dict[str, str] | None, max_size: int) -> Download:
     """The file at `url` in a temporary file (the caller closes it), never more than max_size bytes."""
     if urlsplit(url).scheme not in ("http", "https"):
@@ -73,7 +98,9 @@ def remote_download(*, url: str, headers: dict[str, str] | None, max_size: int) 
                 max_redirects=MAX_REDIRECTS,
                 event_hooks={"request": [_check_host]},
             ) as client,
-            client.stream("GET", url, headers=headers or {}) as response,
+            # Identity asked for, and the raw bytes read: httpx would inflate a gzip body a whole network
+            # read at a time (64 KB can become 64 MB), so a compressed body is inflated here, bounded.
+            client.stream("GET", url, headers={"Accept-Encoding": "identity", **(headers or {})}) as response,
         ):
             status = response.status_code
             if status >= 500 or status in _RETRYABLE_STATUS:
@@ -84,7 +111,7 @@ def remote_download(*, url: str, headers: dict[str, str] | None, max_size: int) 
             if declared.isdigit() and int(declared) > max_size:
                 raise RemoteFetchRefused(f"The file is too large ({declared} bytes; the limit is {max_size}).")
             received = 0
-            for chunk in response.iter_bytes(CHUNK_SIZE):
+            for chunk in _decoded(response.iter_raw(CHUNK_SIZE), response.headers.get("content-encoding", "")):
                 received += len(chunk)
                 if received > max_size:
                     raise RemoteFetchRefused(f"The file is too large (over {max_size} bytes).")

@@ -7,6 +7,7 @@ it does not know. The name and the declared type are only checked against the an
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -147,24 +148,110 @@ def _sniff_ftyp(head: bytes, extension: str) -> FileType | None:
     return M4A if extension in M4A.extensions else MP4
 
 
-def _sniff_zip(file: BinaryIO) -> FileType:
-    try:
-        with zipfile.ZipFile(file) as archive:
-            names = archive.namelist()
-            if names and names[0] == "mimetype":
-                declared = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
-                for candidate in (ODT, ODS, ODP):
-                    if declared == candidate.mime:
-                        return candidate
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise refuse("This archive is damaged or not a document.", "unknown_type") from exc
+# Office files are zip archives. We read only the central directory and at most two small members, and
+# each bound holds before anything is inflated: the directory's declared size, each member's declared
+# size, the compression method (stored or deflate only: bzip2 and LZMA inflate a whole block at a time,
+# so a few hundred bytes can become a gigabyte before the first byte comes out), and the bytes read.
+ZIP_MAX_DIRECTORY = 2 * 1024 * 1024  # about 20,000 entries; real documents use a few hundred
+ZIP_MAX_ENTRIES = 20_000
+ZIP_MAX_UNPACKED = 512 * 1024 * 1024  # all members together, as declared
+_ZIP_MIMETYPE_MAX = 256  # "application/vnd.oasis.opendocument.presentation" is 46 bytes
+_ZIP_CONTENT_TYPES_MAX = 1024 * 1024
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
+
+
+def _zip_directory_size(file: BinaryIO) -> tuple[int, int]:
+    """(entries, bytes) of the central directory as the end record declares them, found the way
+    zipfile finds it, so that the directory zipfile is about to parse is the one measured here."""
+    file.seek(0, 2)
+    size = file.tell()
+    tail_start = max(0, size - (65535 + 22))
+    file.seek(tail_start)
+    tail = file.read()
+    offset = len(tail) - 22 if tail[-22:-18] == _EOCD and tail[-2:] == b"\0\0" else tail.rfind(_EOCD)
+    if offset < 0 or len(tail) - offset < 22:
+        raise refuse("This archive is damaged or not a document.", "unknown_type")
+    entries, directory = struct.unpack("<xxxxxxxxxxHI", tail[offset : offset + 16])
+    locator_at = tail_start + offset - 20
+    if locator_at >= 56:
+        file.seek(locator_at)
+        locator = file.read(20)
+        if locator[:4] == _EOCD64_LOCATOR:
+            file.seek(locator_at - 56)
+            record = file.read(56)
+            if record[:4] != _EOCD64:
+                raise refuse("This archive is damaged or not a document.", "unknown_type")
+            entries, directory = struct.unpack("<32xQQ", record[:48])
+    file.seek(0)
+    return entries, directory
+
+
+def _zip_member_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """At most `limit` bytes of a member, inflated as they are read; refused beforehand when it declares
+    more, or uses a compression method that cannot be read a little at a time."""
+    if info.compress_type not in _ZIP_METHODS:
+        raise refuse("This document uses a compression method documents never use.", "unknown_type")
+    if info.file_size > limit:
+        raise refuse(
+            f"This document's {info.filename} unpacks to {info.file_size} bytes (at most {limit} are read).",
+            "too_large",
+        )
+    with archive.open(info) as member:
+        # zipfile inflates deflate with a bound on its output and stops at the declared size.
+        data = member.read(limit + 1)
+    if len(data) > limit:  # pragma: no cover - zipfile stops at the declared size
+        raise refuse(f"This document's {info.filename} is larger than it says.", "too_large")
+    return data
+
+
+def _zip_check_sizes(infos: list[zipfile.ZipInfo]) -> None:
+    if len(infos) > ZIP_MAX_ENTRIES:
+        raise refuse(f"This document holds too many files ({len(infos)}).", "too_large")
+    for info in infos:
+        if info.compress_type not in _ZIP_METHODS:
+            raise refuse("This document uses a compression method documents never use.", "unknown_type")
+    unpacked = sum(info.file_size for info in infos)
+    if unpacked > ZIP_MAX_UNPACKED:
+        raise refuse(
+            f"This document unpacks to {unpacked} bytes; at most {ZIP_MAX_UNPACKED} are accepted.", "too_large"
+        )
+
+
+def _sniff_zip_archive(archive: zipfile.ZipFile) -> FileType:
+    infos = archive.infolist()
+    _zip_check_sizes(infos)
+    names = [info.filename for info in infos]
+    if names and names[0] == "mimetype":
+        declared = _zip_member_read(archive, infos[0], _ZIP_MIMETYPE_MAX).decode("ascii", "replace").strip()
+        for candidate in (ODT, ODS, ODP):
+            if declared == candidate.mime:
+                return candidate
     if "[Content_Types].xml" in names:
         if any(name.lower().endswith("vbaproject.bin") for name in names):
+            raise refuse("Office files with macros are not accepted.", "executable")
+        content_types = _zip_member_read(archive, archive.getinfo("[Content_Types].xml"), _ZIP_CONTENT_TYPES_MAX)
+        if b"macroenabled" in content_types.lower():
             raise refuse("Office files with macros are not accepted.", "executable")
         for prefix, kind in (("word/", DOCX), ("xl/", XLSX), ("ppt/", PPTX)):
             if any(name.startswith(prefix) for name in names):
                 return kind
     raise refuse("Archives are not accepted; send the files one by one.", "unknown_type")
+
+
+def _sniff_zip(file: BinaryIO) -> FileType:
+    entries, directory = _zip_directory_size(file)
+    if entries > ZIP_MAX_ENTRIES or directory > ZIP_MAX_DIRECTORY:
+        raise refuse(f"This document holds too many files ({entries}).", "too_large")
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return _sniff_zip_archive(archive)
+    except ValidationError:
+        raise
+    except Exception as exc:  # hostile bytes make zipfile and zlib raise all kinds of errors
+        raise refuse("This archive is damaged or not a document.", "unknown_type") from exc
 
 
 def _sniff_text(head: bytes, extension: str) -> FileType | None:
