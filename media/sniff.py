@@ -210,14 +210,14 @@ def _zip_member_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int
 def _zip_check_sizes(infos: list[zipfile.ZipInfo]) -> None:
     if len(infos) > ZIP_MAX_ENTRIES:
         raise refuse(f"This document holds too many files ({len(infos)}).", "too_large")
-    for info in infos:
-        if info.compress_type not in _ZIP_METHODS:
-            raise refuse("This document uses a compression method documents never use.", "unknown_type")
     unpacked = sum(info.file_size for info in infos)
     if unpacked > ZIP_MAX_UNPACKED:
         raise refuse(
             f"This document unpacks to {unpacked} bytes; at most {ZIP_MAX_UNPACKED} are accepted.", "too_large"
         )
+    for info in infos:
+        if info.compress_type not in _ZIP_METHODS:
+            raise refuse("This document uses a compression method documents never use.", "unknown_type")
 
 
 def _sniff_zip_archive(archive: zipfile.ZipFile) -> FileType:

@@ -72,6 +72,7 @@ def no_decoding(monkeypatch):
     [
         ("letter.odt", lambda: bombs.odt_bomb(bombs.GB), "too_large"),  # mimetype declares 1 GB
         ("letter.odt", lambda: bombs.odt_bomb(64 * _MB, kind="bzip2"), "unknown_type"),  # whole-block method
+        ("letter.odt", lambda: bombs.odt_bomb(bombs.GB, kind="bzip2"), "too_large"),  # the 919-byte one
         ("letter.odt", lambda: bombs.odt_lying_bomb(64 * _MB), "unknown_type"),  # says 46 bytes, holds 64 MB
         ("letter.odt", lambda: bombs.odt_lying_bomb(bombs.GB, kind="deflate"), "unknown_type"),  # read stops
         ("letter.docx", lambda: bombs.docx_bomb(bombs.GB), "too_large"),  # [Content_Types].xml
