@@ -11,12 +11,15 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from media.image_headers import Geometry, image_geometry
 from media.sniff import GIF, JPEG, PNG, WEBP, FileType, refuse
 
 THUMBNAIL_BOX = (320, 320)
+# PNG text chunks are metadata we drop, yet Pillow inflates them all (each up to MAX_TEXT_CHUNK, 1 MB)
+# and keeps up to 64 MB of them; a few megabytes is more than any real picture carries.
+PngImagePlugin.MAX_TEXT_MEMORY = 4 * 1024 * 1024
 _PILLOW_FORMAT = {PNG.mime: "PNG", JPEG.mime: "JPEG", GIF.mime: "GIF", WEBP.mime: "WEBP"}
 # Only what drawing the picture needs survives the copy; everything else in `info` is metadata.
 _KEPT_INFO = ("transparency", "duration", "loop", "background")
@@ -125,6 +128,10 @@ def image_clean(*, file: BinaryIO, found: FileType) -> CleanImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
         raise refuse("The image is too large to be read.", "too_large") from exc
+    except ValueError as exc:
+        if "MAX_TEXT" in str(exc):  # PngImagePlugin's limits on inflated text chunks
+            raise refuse("The image carries too much text to be read.", "too_large") from exc
+        raise refuse("The image is damaged and cannot be read.", "bad_image") from exc
     except Exception as exc:  # a decoder fed hostile bytes may raise anything; none of it is a server error
         raise refuse("The image is damaged and cannot be read.", "bad_image") from exc
     return CleanImage(content, image.width, image.height, thumbnail, extension)

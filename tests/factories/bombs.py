@@ -224,3 +224,12 @@ def tiff_pages(pages: int = 50, size: tuple[int, int] = (2000, 2000)) -> bytes:
     first = Image.new("1", size)
     first.save(buffer, "TIFF", save_all=True, append_images=[first] * (pages - 1), compression="packbits")
     return buffer.getvalue()
+
+
+def png_text_bomb(chunks: int = 80, size: int = 1024 * 1024 - 64) -> bytes:
+    """A small PNG carrying `chunks` compressed text chunks that each inflate to `size` bytes."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    text = b"k\x00\x00" + zlib.compress(bytes(size), 9)
+    return data[:33] + b"".join(_png_chunk(b"zTXt", b"c%d" % n + text) for n in range(chunks)) + data[33:]

@@ -120,6 +120,14 @@ def test_image_bombs_are_refused_from_their_headers_before_any_decoder(no_decodi
     assert "pixels" in error.messages[0]
 
 
+def test_png_text_chunks_are_inflated_only_up_to_a_few_megabytes(python_peak):
+    data = bombs.png_text_bomb(80)  # 80 KB of zTXt chunks that inflate to 80 MB
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    assert _refusal("photo.png", data).code == "too_large"
+    assert tracemalloc.get_traced_memory()[1] - before < 8 * _MB
+
+
 def test_the_budget_counts_frames(settings):
     settings.MEDIA_MAX_IMAGE_PIXELS = 2000 * 2000 * 10
     assert _refusal("a.gif", bombs.gif_bomb(11, (2000, 2000))).code == "too_large"

@@ -124,6 +124,7 @@ BOMBS = [
     ("gif-150-frames-2000x2000", "fun.gif", lambda: bombs.gif_bomb(150, (2000, 2000)), "too_large"),
     ("gif-frame-outside-canvas", "fun.gif", lambda: bombs.gif_frame_outside_canvas((60000, 60000)), "too_large"),
     ("png-100000x100000", "photo.png", lambda: bombs.png_header_bomb(100_000, 100_000), "too_large"),
+    ("png-80MB-of-text", "photo.png", lambda: bombs.png_text_bomb(80), "too_large"),
     ("apng-400-frames", "fun.png", lambda: bombs.apng_bomb(400, (1000, 1000)), "too_large"),
     ("jpeg-65000x65000", "photo.jpg", lambda: bombs.jpeg_header_bomb(65000, 65000), "too_large"),
     ("webp-150-frames-4000x4000", "fun.webp", lambda: bombs.webp_bomb(150, (4000, 4000)), "too_large"),
