@@ -268,6 +268,7 @@ MEDIA_MAX_UPLOAD_SIZE = env.int("MEDIA_MAX_UPLOAD_SIZE", default=100 * 1024 * 10
 MEDIA_DEFAULT_MAX_SIZE = env.int("MEDIA_DEFAULT_MAX_SIZE", default=20 * 1024 * 1024)
 MEDIA_DEFAULT_RETENTION_DAYS = env.int("MEDIA_DEFAULT_RETENTION_DAYS", default=365)
 MEDIA_ORPHAN_HOURS = env.int("MEDIA_ORPHAN_HOURS", default=24)
+# The pixel budget of one image: width x height x frames, checked from its headers before decoding.
 MEDIA_MAX_IMAGE_PIXELS = env.int("MEDIA_MAX_IMAGE_PIXELS", default=40_000_000)
 MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="")
 MEDIA_FETCH_TIMEOUT_S = env.float("MEDIA_FETCH_TIMEOUT_S", default=30.0)
