@@ -182,8 +182,12 @@ def test_header_geometry_agrees_with_pillow_for_still_images(fmt, mime, options)
 
 def _animation(fmt: str) -> bytes:
     frames = [Image.new("RGB", (60, 40), color) for color in ("red", "green", "blue")]
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam Inc"
+    metadata = {"comment": b"SpyCam Inc"} if fmt == "GIF" else {"exif": exif, "xmp": b"<x:SpyCam Inc/>"}
     buffer = io.BytesIO()
-    frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:], duration=[100, 200, 300], loop=0)
+    frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:], duration=[100, 200, 300], loop=0, **metadata)
+    assert b"SpyCam" in buffer.getvalue()
     return buffer.getvalue()
 
 
@@ -197,7 +201,10 @@ def test_animations_keep_frames_and_durations_when_reencoded_one_frame_at_a_time
     attachment = attachment_upload(
         file=upload(f"a.{fmt.lower()}", data), channel_kind="web", uploader_kind="customer", uploader_id="c"
     )
-    stored = Image.open(attachment.file)
+    with attachment.file.open("rb") as raw:
+        content = raw.read()
+    assert b"SpyCam" not in content
+    stored = Image.open(io.BytesIO(content))
     assert stored.n_frames == 3 and (attachment.width, attachment.height) == (60, 40)
     durations = []
     for index in range(3):
