@@ -7,6 +7,7 @@ against MEDIA_MAX_IMAGE_PIXELS before Pillow sees the file; whatever a decoder r
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import struct
@@ -263,3 +264,34 @@ def test_a_gzip_encoded_download_within_the_limit_is_stored_inflated(platform):
     with attachment.file.open("rb") as stored:
         assert stored.read() == text
     assert platform.request_headers[-1]["Accept-Encoding"] == "identity"
+
+
+def _samples() -> list[tuple[str, bytes]]:
+    frames = [Image.new("RGB", (40, 30), color) for color in ("red", "green")]
+    samples = [
+        ("a.png", image_bytes("PNG", (40, 30), mode="RGBA")),
+        ("a.jpg", image_bytes("JPEG", (40, 30), exif_gps=True)),
+        ("a.webp", image_bytes("WEBP", (40, 30))),
+    ]
+    for fmt in ("GIF", "WEBP", "PNG"):
+        buffer = io.BytesIO()
+        frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:], duration=100)
+        samples.append((f"b.{fmt.lower()}", buffer.getvalue()))
+    return samples
+
+
+@pytest.mark.parametrize(("name", "data"), _samples(), ids=lambda value: value if isinstance(value, str) else "")
+def test_damaged_images_are_refusals_whatever_the_damage(name, data):
+    """Truncated and bit-flipped copies of each kind of image: stored or refused, never another error."""
+    import random
+
+    chaos = random.Random(name)
+    variants = [data[:cut] for cut in range(8, len(data), max(1, len(data) // 40))]
+    for _ in range(120):
+        damaged = bytearray(data)
+        for _ in range(chaos.randint(1, 4)):
+            damaged[chaos.randrange(8, len(damaged))] = chaos.randrange(256)
+        variants.append(bytes(damaged))
+    for variant in variants:
+        with contextlib.suppress(ValidationError):
+            attachment_upload(file=upload(name, variant), channel_kind="web", uploader_kind="customer", uploader_id="c")
