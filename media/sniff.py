@@ -242,10 +242,10 @@ def _sniff_zip_archive(archive: zipfile.ZipFile) -> FileType:
 
 
 def _sniff_zip(file: BinaryIO) -> FileType:
-    entries, directory = _zip_directory_size(file)
-    if entries > ZIP_MAX_ENTRIES or directory > ZIP_MAX_DIRECTORY:
-        raise refuse(f"This document holds too many files ({entries}).", "too_large")
     try:
+        entries, directory = _zip_directory_size(file)
+        if entries > ZIP_MAX_ENTRIES or directory > ZIP_MAX_DIRECTORY:
+            raise refuse(f"This document holds too many files ({entries}).", "too_large")
         with zipfile.ZipFile(file) as archive:
             return _sniff_zip_archive(archive)
     except ValidationError:

@@ -103,6 +103,23 @@ def test_real_documents_still_pass_and_macro_content_types_do_not():
     assert _refusal("notes.docx", macro).code == "executable"
 
 
+@pytest.mark.parametrize("name", ["a.odt", "a.docx"])
+def test_damaged_documents_are_refusals_whatever_the_damage(name):
+    import random
+
+    data = bombs.odt_bytes() if name.endswith("odt") else bombs.docx_bytes()
+    chaos = random.Random(name)
+    variants = [data[:cut] for cut in range(4, len(data))]
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(chaos.randint(1, 3)):
+            damaged[chaos.randrange(4, len(damaged))] = chaos.randrange(256)
+        variants.append(bytes(damaged))
+    for variant in variants:
+        with contextlib.suppress(ValidationError):
+            attachment_upload(file=upload(name, variant), channel_kind="web", uploader_kind="customer", uploader_id="c")
+
+
 # --- images ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "build"),
