@@ -212,6 +212,9 @@ CELERY_TASK_SERIALIZER = "json"
 GATEWAY_SEND_LEASE_S = env.int("GATEWAY_SEND_LEASE_S", default=60)
 GATEWAY_HTTP_TIMEOUT_S = env.float("GATEWAY_HTTP_TIMEOUT_S", default=15.0)
 GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=8)
+# How far a platform's signed timestamp may be from our clock (WeChat, the API channel); its nonce is
+# remembered in the cache for as long (an inbox's config `replay_window_s` overrides it).
+GATEWAY_REPLAY_WINDOW_S = env.int("GATEWAY_REPLAY_WINDOW_S", default=300)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Every timer of the system; one Celery beat runs them in production (docs/deployment.md). Apps add
