@@ -206,6 +206,12 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_SERIALIZER = "json"
 
+# --- Outbound HTTP (config/outbound.py) ---------------------------------------------------------
+# Every call to a URL from outside (platform media, platform APIs and connector callbacks set by admins)
+# reaches public addresses only; list here the hosts (`name`, `name:port`), addresses and networks
+# (`10.0.0.0/8`) it may reach anyway, e.g. a platform stand-in or a connector on the private network.
+OUTBOUND_FETCH_ALLOW = env.list("OUTBOUND_FETCH_ALLOW", default=[])
+
 # --- Gateway (docs/gateway.md) ----------------------------------------------------------------
 # How long a worker owns an outbox row it claimed for sending; a killed worker's row is sent again
 # only after this. Longer than the slowest platform call (the HTTP timeout below).
@@ -275,7 +281,8 @@ MEDIA_MAX_IMAGE_PIXELS = env.int("MEDIA_MAX_IMAGE_PIXELS", default=40_000_000)
 MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="")
 MEDIA_FETCH_TIMEOUT_S = env.float("MEDIA_FETCH_TIMEOUT_S", default=30.0)
 MEDIA_FETCH_MAX_RETRIES = env.int("MEDIA_FETCH_MAX_RETRIES", default=5)
-MEDIA_FETCH_DENY_PRIVATE = env.bool("MEDIA_FETCH_DENY_PRIVATE", default=False)
+# Total time one platform file may take to download (each read also has MEDIA_FETCH_TIMEOUT_S).
+MEDIA_FETCH_DEADLINE_S = env.float("MEDIA_FETCH_DEADLINE_S", default=600.0)
 CELERY_BEAT_SCHEDULE["media-retention-purge"] = {"task": "media.tasks.purge_expired_attachments", "schedule": 3600.0}
 
 # --- Auth and security -------------------------------------------------------------------------

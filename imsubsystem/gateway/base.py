@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from config.outbound import OutboundRefused
+
 
 class GatewayError(Exception):
     """Base of the gateway's errors."""
@@ -326,6 +328,9 @@ def request(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx
     """One platform call; a network failure or timeout is a retryable SendError."""
     try:
         return client.request(method, url, **kwargs)
+    except OutboundRefused as exc:
+        # A private or metadata address, or an answer over the size cap: the same call fails again.
+        raise SendError(str(exc), permanent=True) from exc
     except httpx.TimeoutException as exc:
         raise SendError(f"The platform did not answer in time ({type(exc).__name__}).", permanent=False) from exc
     except httpx.TransportError as exc:

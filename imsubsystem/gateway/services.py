@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.outbound import outbound_client
 from crm.services import identity_get_or_create
 from imsubsystem.gateway import selectors
 from imsubsystem.gateway.base import (
@@ -385,9 +386,21 @@ def _backoff(attempts: int) -> float:
     return delay * random.uniform(1.0, 1.2)  # jitter spreads retries of many rows failing together
 
 
+# Platform answers are small JSON; the largest body read is an agent's image that WeChat needs uploaded.
+HTTP_MAX_RESPONSE_BYTES = 25 * 1024 * 1024
+
+
 def http_client() -> httpx.Client:
+    """The client for every platform call: API base URLs and connector callbacks are set by admins, so
+    they go through the outbound guard like any URL from outside (public addresses only unless listed
+    in OUTBOUND_FETCH_ALLOW); no redirects; each call's body read within GATEWAY_HTTP_TIMEOUT_S."""
     timeout = float(settings.GATEWAY_HTTP_TIMEOUT_S)
-    return httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)), follow_redirects=False)
+    return outbound_client(
+        timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+        max_bytes=HTTP_MAX_RESPONSE_BYTES,
+        deadline_s=timeout,
+        follow_redirects=False,
+    )
 
 
 def outbox_drain(*, conversation_id: int, client: httpx.Client | None = None) -> float | None:
