@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -79,7 +81,17 @@ def allow_list() -> list[_Allowed]:
     entries = getattr(settings, "OUTBOUND_FETCH_ALLOW", ()) or ()
     if isinstance(entries, str):
         entries = entries.split(",")
-    return [_parse_entry(e) for e in entries if e and e.strip()]
+    allowed = []
+    for entry in entries:
+        if not entry or not entry.strip():
+            continue
+        try:
+            allowed.append(_parse_entry(entry))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"OUTBOUND_FETCH_ALLOW: cannot read {entry!r} (a host, host:port, address or network): {exc}"
+            ) from exc
+    return allowed
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -245,13 +257,14 @@ def outbound_client(
     deadline_s: float,
     follow_redirects: bool = False,
     max_redirects: int = 5,
+    verify: ssl.SSLContext | bool = True,
     **options: Any,
 ) -> httpx.Client:
     """An httpx client for URLs from outside; use it for every such call. Redirects, when followed, are
     checked hop by hop by the same transport. Environment proxies are not used (a given transport
     disables them), so nothing bypasses the check."""
     return httpx.Client(
-        transport=GuardedTransport(max_bytes=max_bytes, deadline_s=deadline_s),
+        transport=GuardedTransport(max_bytes=max_bytes, deadline_s=deadline_s, verify=verify),
         timeout=timeout,
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,

@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from django.test import Client
 from wechatpy.utils import WeChatSigner
@@ -283,3 +284,64 @@ def test_admin_configured_platform_urls_go_through_the_same_guard(server, django
     row = OutboxItem.objects.get()
     assert row.state == "failed" and "Refusing to connect" in row.last_error and row.attempts == 1
     assert server.hits == {}
+
+
+def _tls_files(tmp_path, name: str):
+    """A throwaway CA and a server certificate for `name`, signed by it."""
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def make(subject: str, issuer_name, issuer_key, *, ca: bool):
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.now(UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+        return key, builder.sign(issuer_key or key, hashes.SHA256())
+
+    ca_key, ca_cert = make("Test CA", None, None, ca=True)
+    key, cert = make(name, ca_cert.subject, ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca_cert.public_bytes(pem))
+    (tmp_path / "server.pem").write_bytes(
+        cert.public_bytes(pem) + key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return tmp_path / "ca.pem", tmp_path / "server.pem"
+
+
+def test_https_to_the_pinned_address_still_checks_the_certificate_against_the_name(
+    server, settings, monkeypatch, tmp_path
+):
+    import ssl
+
+    ca, chain = _tls_files(tmp_path, "files.platform.example")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain)
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    server.reply("/tls", Reply(200, b"over tls", {"Content-Type": "text/plain"}))
+    port = server.server.server_address[1]
+    monkeypatch.setattr(outbound, "_resolve", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
+    settings.OUTBOUND_FETCH_ALLOW = ["files.platform.example", "other.platform.example"]
+    trust = ssl.create_default_context(cafile=str(ca))
+    with outbound.outbound_client(timeout=5, max_bytes=1000, deadline_s=10, verify=trust) as client:
+        assert client.get(f"https://files.platform.example:{port}/tls").text == "over tls"
+    # The same address under a name the certificate does not carry: refused by TLS, not trusted by IP.
+    with (
+        outbound.outbound_client(timeout=5, max_bytes=1000, deadline_s=10, verify=trust) as client,
+        pytest.raises(httpx.ConnectError, match=r"certificate|hostname"),
+    ):
+        client.get(f"https://other.platform.example:{port}/tls")
+    assert server.hits == {"/tls": 1}
