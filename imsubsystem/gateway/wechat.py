@@ -130,8 +130,9 @@ class WeChatAdapter(Adapter):
     def handshake(self, inbox: InboxInfo, request: WebhookRequest) -> WebhookReply:
         try:
             self._check_plain_signature(inbox, request)
-        except SignatureInvalid:
-            return WebhookReply(status=403, body="Bad signature.")
+            timestamp_check(request.query.get("timestamp"), window_s=replay_window_s(inbox))
+        except SignatureInvalid as exc:
+            return WebhookReply(status=403, body=f"Forbidden: {exc.code}.")
         return WebhookReply(status=200, body=request.query.get("echostr", ""))
 
     @staticmethod

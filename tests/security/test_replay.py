@@ -122,6 +122,17 @@ def test_the_same_nonce_with_another_sender_and_text_is_refused(client, post, dj
     assert list(Message.objects.values_list("text", flat=True)) == ["real"]
 
 
+def test_the_url_check_answers_only_fresh_requests(client):
+    def get(timestamp: int):
+        signer = WeChatSigner()
+        signer.add_data(TOKEN, str(timestamp), "42")
+        query = urlencode({"signature": signer.signature, "timestamp": timestamp, "nonce": "42", "echostr": "e-1"})
+        return client.get(f"/gateway/wechat/wx-replay/?{query}")
+
+    assert (get(int(time.time())).status_code, get(int(time.time())).content) == (200, b"e-1")
+    assert get(A_DAY_IN_2001).status_code == 403
+
+
 def test_the_platforms_own_retry_of_the_same_bytes_is_a_no_op(client, django_capture_on_commit_callbacks):
     stamp, used, xml = int(time.time()), nonce(), wx_xml("oAda", "once", "5001")
     with django_capture_on_commit_callbacks(execute=True):
