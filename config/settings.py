@@ -206,12 +206,21 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_SERIALIZER = "json"
 
+# --- Outbound HTTP (config/outbound.py) ---------------------------------------------------------
+# Every call to a URL from outside (platform media, platform APIs and connector callbacks set by admins)
+# reaches public addresses only; list here the hosts (`name`, `name:port`), addresses and networks
+# (`10.0.0.0/8`) it may reach anyway, e.g. a platform stand-in or a connector on the private network.
+OUTBOUND_FETCH_ALLOW = env.list("OUTBOUND_FETCH_ALLOW", default=[])
+
 # --- Gateway (docs/gateway.md) ----------------------------------------------------------------
 # How long a worker owns an outbox row it claimed for sending; a killed worker's row is sent again
 # only after this. Longer than the slowest platform call (the HTTP timeout below).
 GATEWAY_SEND_LEASE_S = env.int("GATEWAY_SEND_LEASE_S", default=60)
 GATEWAY_HTTP_TIMEOUT_S = env.float("GATEWAY_HTTP_TIMEOUT_S", default=15.0)
 GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=8)
+# How far a platform's signed timestamp may be from our clock (WeChat, the API channel); its nonce is
+# remembered in the cache for as long (an inbox's config `replay_window_s` overrides it).
+GATEWAY_REPLAY_WINDOW_S = env.int("GATEWAY_REPLAY_WINDOW_S", default=300)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Every timer of the system; one Celery beat runs them in production (docs/deployment.md). Apps add
@@ -273,7 +282,8 @@ MEDIA_MAX_IMAGE_PIXELS = env.int("MEDIA_MAX_IMAGE_PIXELS", default=40_000_000)
 MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="")
 MEDIA_FETCH_TIMEOUT_S = env.float("MEDIA_FETCH_TIMEOUT_S", default=30.0)
 MEDIA_FETCH_MAX_RETRIES = env.int("MEDIA_FETCH_MAX_RETRIES", default=5)
-MEDIA_FETCH_DENY_PRIVATE = env.bool("MEDIA_FETCH_DENY_PRIVATE", default=False)
+# Total time one platform file may take to download (each read also has MEDIA_FETCH_TIMEOUT_S).
+MEDIA_FETCH_DEADLINE_S = env.float("MEDIA_FETCH_DEADLINE_S", default=600.0)
 CELERY_BEAT_SCHEDULE["media-retention-purge"] = {"task": "media.tasks.purge_expired_attachments", "schedule": 3600.0}
 
 # --- Auth and security -------------------------------------------------------------------------

@@ -59,7 +59,8 @@ class ContactAdmin(admin.ModelAdmin):
         self.message_user(request, f"Merged {len(sources)} contact(s) into #{target.pk} {target.display_name}.")
 
     def has_merge_permission(self, request) -> bool:
-        return request.user.has_perm("crm.merge_contacts")
+        # A merge rewrites contacts: the merge permission and the right to change contacts.
+        return request.user.has_perm("crm.merge_contacts") and self.has_change_permission(request)
 
 
 @admin.register(Company)

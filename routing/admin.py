@@ -10,7 +10,7 @@ class SkillAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-@admin.action(description="Rebuild routing state from the database")
+@admin.action(description="Rebuild routing state from the database", permissions=["change"])
 def rebuild_routing(modeladmin, request, queryset):
     counts = services.routing_rebuild()
     modeladmin.message_user(

@@ -34,7 +34,8 @@ def show_webhook_url(modeladmin, request, queryset):
             messages.warning(request, f"{inbox.name}: a {inbox.kind} inbox has no webhook.")
 
 
-@admin.action(description="Check the platform connection")
+# Calling a platform with the inbox's secrets is a change, not a view: supervisors see inboxes only.
+@admin.action(description="Check the platform connection", permissions=["change"])
 def check_connection(modeladmin, request, queryset):
     for inbox in queryset:
         try:
@@ -43,7 +44,7 @@ def check_connection(modeladmin, request, queryset):
             messages.error(request, f"{inbox.name}: {'; '.join(exc.messages)}")
 
 
-@admin.action(description="Telegram: point the bot's webhook at this site (setWebhook)")
+@admin.action(description="Telegram: point the bot's webhook at this site (setWebhook)", permissions=["change"])
 def telegram_set_webhook(modeladmin, request, queryset):
     for inbox in queryset:
         url = webhook_url(request, inbox)
@@ -95,7 +96,7 @@ class InboundEventAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.action(description="Send the failed messages again")
+@admin.action(description="Send the failed messages again", permissions=["retry"])
 def retry_failed(modeladmin, request, queryset):
     count = sum(services.outbox_retry(item_id=item.pk) for item in queryset.filter(state=OutboxState.FAILED))
     messages.info(request, f"{count} message(s) queued again; they go out on the next sweep.")
@@ -125,3 +126,7 @@ class OutboxItemAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_retry_permission(self, request) -> bool:
+        # The rows are never edited by hand, but sending one again is a change: the model's own permission.
+        return request.user.has_perm("gateway.change_outboxitem")

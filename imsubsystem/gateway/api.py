@@ -29,6 +29,7 @@ from imsubsystem.gateway.base import (
     OutboundMessage,
     PayloadInvalid,
     RawEvent,
+    ReplayStamp,
     SendResult,
     SignatureInvalid,
     WebhookReply,
@@ -37,14 +38,15 @@ from imsubsystem.gateway.base import (
     hmac_hex,
     http_error,
     json_body,
+    replay_window_s,
     request,
     response_json,
+    timestamp_check,
     unix_time,
 )
 
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 TIMESTAMP_HEADER = "X-Switchboard-Timestamp"
-DEFAULT_REPLAY_WINDOW_S = 300
 STATUSES = {"sent", "delivered", "read", "failed"}
 
 
@@ -82,19 +84,24 @@ class ApiAdapter(Adapter):
         given = request.headers.get(SIGNATURE_HEADER, "")
         if not given or not constant_time_equal(given, sign(inbox.secret("secret"), request.body)):
             raise SignatureInvalid(f"Missing or wrong {SIGNATURE_HEADER}.")
-        try:
-            stamp = int(request.headers.get(TIMESTAMP_HEADER, ""))
-        except ValueError as exc:
-            raise SignatureInvalid(f"Missing or malformed {TIMESTAMP_HEADER}.") from exc
-        window = int(inbox.setting("replay_window_s", DEFAULT_REPLAY_WINDOW_S))
-        if abs(time.time() - stamp) > window:
-            raise SignatureInvalid(f"{TIMESTAMP_HEADER} is outside the {window} s replay window.")
+        stamp = timestamp_check(
+            request.headers.get(TIMESTAMP_HEADER, ""), window_s=replay_window_s(inbox), what=TIMESTAMP_HEADER
+        )
         try:
             body_stamp = json.loads(request.body).get("timestamp")
         except (ValueError, AttributeError):
             return  # signed but unreadable: parse() answers 400
         if body_stamp != stamp:
             raise SignatureInvalid(f"The body's timestamp must equal {TIMESTAMP_HEADER}.")
+
+    def replay_stamp(self, inbox: InboxInfo, request: WebhookRequest) -> ReplayStamp:
+        # The signature is the nonce: it covers the body, whose event id is unique, so the same signature
+        # can only come with the same bytes (a connector's retry, acknowledged through the event id).
+        return ReplayStamp(
+            timestamp=int(request.headers.get(TIMESTAMP_HEADER, "")),
+            nonce=request.headers.get(SIGNATURE_HEADER, ""),
+            window_s=replay_window_s(inbox),
+        )
 
     def parse(self, inbox: InboxInfo, request: WebhookRequest) -> list[RawEvent]:
         data = json_body(request)

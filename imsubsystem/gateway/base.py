@@ -11,12 +11,15 @@ import email.utils
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
+
+from config.outbound import OutboundRefused
 
 
 class GatewayError(Exception):
@@ -25,6 +28,18 @@ class GatewayError(Exception):
 
 class SignatureInvalid(GatewayError):
     """The webhook is not from the platform (bad or missing signature): 403, nothing stored."""
+
+    code = "bad_signature"
+
+
+class ReplayRefused(SignatureInvalid):
+    """A genuinely signed webhook that is not fresh: its signed timestamp is outside the replay window
+    (`stale_timestamp`), or its signed nonce was already used with another body (`replayed`). 403,
+    nothing stored."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 class PayloadInvalid(GatewayError):
@@ -90,6 +105,16 @@ class WebhookRequest:
     headers: Headers
     body: bytes
     form: tuple[tuple[str, str], ...] = ()  # url-encoded form fields in order, repeated keys kept
+
+
+@dataclass(frozen=True)
+class ReplayStamp:
+    """What a platform signs besides the body to make each request unique: a time and a nonce. The
+    gateway remembers the nonce for as long as the timestamp is acceptable (services.webhook_receive)."""
+
+    timestamp: int
+    nonce: str
+    window_s: int
 
 
 @dataclass(frozen=True)
@@ -183,6 +208,11 @@ class Adapter:
         """Cut a verified webhook into events; raise PayloadInvalid if it cannot be read."""
         raise NotImplementedError
 
+    def replay_stamp(self, inbox: InboxInfo, request: WebhookRequest) -> ReplayStamp | None:
+        """The signed timestamp and nonce of a verified webhook, for platforms whose signature covers
+        them; None for platforms that sign no time (their retries are caught by the events' unique key)."""
+        return None
+
     def reply(self, inbox: InboxInfo, request: WebhookRequest) -> WebhookReply:
         """What to answer once the events are stored."""
         return WebhookReply(status=200, body="ok")
@@ -232,6 +262,25 @@ def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
     return hmac.compare_digest(a, b)
 
 
+def replay_window_s(inbox: InboxInfo) -> int:
+    """Seconds a signed timestamp may be from our clock: the inbox's `replay_window_s`, else
+    GATEWAY_REPLAY_WINDOW_S (300)."""
+    from django.conf import settings
+
+    return int(inbox.setting("replay_window_s", getattr(settings, "GATEWAY_REPLAY_WINDOW_S", 300)))
+
+
+def timestamp_check(value: Any, *, window_s: int, what: str = "timestamp", now: float | None = None) -> int:
+    """The signed unix timestamp as an int; ReplayRefused unless it is within window_s of our clock."""
+    try:
+        stamp = int(str(value).strip())
+    except (TypeError, ValueError) as exc:
+        raise ReplayRefused("stale_timestamp", f"Missing or malformed {what}.") from exc
+    if abs((time.time() if now is None else now) - stamp) > window_s:
+        raise ReplayRefused("stale_timestamp", f"The {what} is outside the {window_s} s replay window.")
+    return stamp
+
+
 def json_body(request: WebhookRequest) -> Any:
     try:
         return json.loads(request.body)
@@ -279,6 +328,9 @@ def request(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx
     """One platform call; a network failure or timeout is a retryable SendError."""
     try:
         return client.request(method, url, **kwargs)
+    except OutboundRefused as exc:
+        # A private or metadata address, or an answer over the size cap: the same call fails again.
+        raise SendError(str(exc), permanent=True) from exc
     except httpx.TimeoutException as exc:
         raise SendError(f"The platform did not answer in time ({type(exc).__name__}).", permanent=False) from exc
     except httpx.TransportError as exc:

@@ -9,20 +9,25 @@ conditional UPDATE and a lease. docs/gateway.md explains the delivery guarantees
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 import re
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.outbound import outbound_client
 from crm.services import identity_get_or_create
 from imsubsystem.gateway import selectors
 from imsubsystem.gateway.base import (
@@ -34,6 +39,8 @@ from imsubsystem.gateway.base import (
     MediaRef,
     OutboundMessage,
     PayloadInvalid,
+    ReplayRefused,
+    ReplayStamp,
     SendError,
     SignatureInvalid,
     WebhookReply,
@@ -63,8 +70,9 @@ def webhook_receive(
     *, kind: str, inbox_key: str, request: WebhookRequest, on_new_event: Callable[[int], Any]
 ) -> WebhookReply:
     """Verify a webhook, store its events once, and queue each new one (`on_new_event(event_id)` after
-    commit). Returns what to answer the platform: 404 unknown inbox, 403 bad signature, 400 unreadable
-    body (nothing stored in those cases), else the platform's expected acknowledgement."""
+    commit). Returns what to answer the platform: 404 unknown inbox, 403 bad signature or a stale or
+    replayed request (`{"error": {"code", "detail"}}`), 400 unreadable body (nothing stored in those
+    cases), else the platform's expected acknowledgement."""
     adapter = adapter_for_path(kind)
     inbox = selectors.inbox_info_by_key(key=inbox_key)
     if adapter is None or inbox is None or adapter_for_inbox(inbox) is not adapter:
@@ -73,10 +81,18 @@ def webhook_receive(
         if request.method == "GET":
             return adapter.handshake(inbox, request)
         adapter.verify(inbox, request)
+        stamp = adapter.replay_stamp(inbox, request)
+        if stamp is not None:
+            webhook_nonce_claim(inbox_id=inbox.id, stamp=stamp, body=request.body)
         events = adapter.parse(inbox, request)
     except SignatureInvalid as exc:
-        logger.warning("gateway: refused %s webhook for inbox %s: %s", kind, inbox.key, exc)
-        return WebhookReply(status=403, body="Forbidden.")
+        logger.warning("gateway: refused %s webhook for inbox %s (%s): %s", kind, inbox.key, exc.code, exc)
+        detail = str(exc) if isinstance(exc, ReplayRefused) else "The request is not signed for this inbox."
+        return WebhookReply(
+            status=403,
+            body=json.dumps({"error": {"code": exc.code, "detail": detail}}),
+            content_type="application/json",
+        )
     except PayloadInvalid as exc:
         return WebhookReply(status=400, body=str(exc)[:500])
     except InboxMisconfigured as exc:
@@ -95,6 +111,32 @@ def webhook_receive(
         if event_id is not None:
             transaction.on_commit(lambda event_id=event_id: on_new_event(event_id))
     return adapter.reply(inbox, request)
+
+
+def webhook_nonce_claim(*, inbox_id: int, stamp: ReplayStamp, body: bytes, now: float | None = None) -> None:
+    """Remember a signed (timestamp, nonce) for as long as that timestamp passes the window check, or
+    raise ReplayRefused("replayed") when it was already used with another body.
+
+    One atomic add (Redis `SET NX` with a TTL in production, the local-memory cache in the embedded
+    profile). The same nonce with the very same body passes: that is a platform's own retry, which the
+    events' unique key turns into a no-op (or completes, if the first attempt failed before storing)."""
+    now = time.time() if now is None else now
+    key = "gateway:nonce:{}:{}".format(
+        inbox_id, hashlib.sha256(f"{stamp.timestamp}:{stamp.nonce}".encode()).hexdigest()[:40]
+    )
+    fingerprint = hashlib.sha256(body).hexdigest()
+    # The timestamp stays acceptable until timestamp + window, which is up to two windows from now.
+    ttl = max(1, int(stamp.timestamp + stamp.window_s - now) + 1)
+    for _attempt in range(2):
+        if cache.add(key, fingerprint, timeout=ttl):
+            return
+        seen = cache.get(key)
+        if seen == fingerprint:
+            return
+        if seen is not None:
+            raise ReplayRefused("replayed", "This signed timestamp and nonce were already used.")
+        # Expired between the two calls: claim it again.
+    raise ReplayRefused("replayed", "This signed timestamp and nonce were already used.")
 
 
 def inbound_event_store(
@@ -344,9 +386,21 @@ def _backoff(attempts: int) -> float:
     return delay * random.uniform(1.0, 1.2)  # jitter spreads retries of many rows failing together
 
 
+# Platform answers are small JSON; the largest body read is an agent's image that WeChat needs uploaded.
+HTTP_MAX_RESPONSE_BYTES = 25 * 1024 * 1024
+
+
 def http_client() -> httpx.Client:
+    """The client for every platform call: API base URLs and connector callbacks are set by admins, so
+    they go through the outbound guard like any URL from outside (public addresses only unless listed
+    in OUTBOUND_FETCH_ALLOW); no redirects; each call's body read within GATEWAY_HTTP_TIMEOUT_S."""
     timeout = float(settings.GATEWAY_HTTP_TIMEOUT_S)
-    return httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)), follow_redirects=False)
+    return outbound_client(
+        timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+        max_bytes=HTTP_MAX_RESPONSE_BYTES,
+        deadline_s=timeout,
+        follow_redirects=False,
+    )
 
 
 def outbox_drain(*, conversation_id: int, client: httpx.Client | None = None) -> float | None:

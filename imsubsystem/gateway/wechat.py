@@ -35,6 +35,7 @@ from imsubsystem.gateway.base import (
     OutboundMessage,
     PayloadInvalid,
     RawEvent,
+    ReplayStamp,
     SendError,
     SendResult,
     SignatureInvalid,
@@ -42,8 +43,10 @@ from imsubsystem.gateway.base import (
     WebhookRequest,
     constant_time_equal,
     http_error,
+    replay_window_s,
     request,
     response_json,
+    timestamp_check,
     unix_time,
 )
 
@@ -127,8 +130,9 @@ class WeChatAdapter(Adapter):
     def handshake(self, inbox: InboxInfo, request: WebhookRequest) -> WebhookReply:
         try:
             self._check_plain_signature(inbox, request)
-        except SignatureInvalid:
-            return WebhookReply(status=403, body="Bad signature.")
+            timestamp_check(request.query.get("timestamp"), window_s=replay_window_s(inbox))
+        except SignatureInvalid as exc:
+            return WebhookReply(status=403, body=f"Forbidden: {exc.code}.")
         return WebhookReply(status=200, body=request.query.get("echostr", ""))
 
     @staticmethod
@@ -136,16 +140,25 @@ class WeChatAdapter(Adapter):
         return request.query.get("encrypt_type", "raw") == "aes"
 
     def verify(self, inbox: InboxInfo, request: WebhookRequest) -> None:
+        q = request.query
         if not self._encrypted(request):
             if inbox.setting("encryption") == "safe":
                 raise SignatureInvalid("This inbox takes only safe-mode (encrypted) messages.")
             self._check_plain_signature(inbox, request)
-            return
+        else:
+            encrypted = xml_fields(request.body).get("Encrypt", "")
+            expected = signature(inbox.secret("token"), q.get("timestamp", ""), q.get("nonce", ""), encrypted)
+            if not encrypted or not constant_time_equal(q.get("msg_signature", ""), expected):
+                raise SignatureInvalid("msg_signature does not match the encrypted message.")
+        # The signature covers only token, timestamp and nonce (plus Encrypt in safe mode): without a
+        # freshness check a captured request could be replayed forever, in plain mode with any body.
+        timestamp_check(q.get("timestamp"), window_s=replay_window_s(inbox))
+        if not q.get("nonce"):
+            raise SignatureInvalid("The request has no nonce.")
+
+    def replay_stamp(self, inbox: InboxInfo, request: WebhookRequest) -> ReplayStamp:
         q = request.query
-        encrypted = xml_fields(request.body).get("Encrypt", "")
-        expected = signature(inbox.secret("token"), q.get("timestamp", ""), q.get("nonce", ""), encrypted)
-        if not encrypted or not constant_time_equal(q.get("msg_signature", ""), expected):
-            raise SignatureInvalid("msg_signature does not match the encrypted message.")
+        return ReplayStamp(timestamp=int(q["timestamp"]), nonce=q["nonce"], window_s=replay_window_s(inbox))
 
     def cipher(self, inbox: InboxInfo) -> WeChatCipher:
         return WeChatCipher(inbox.secret("encoding_aes_key"), inbox.secret("app_id"))

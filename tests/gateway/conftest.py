@@ -91,9 +91,17 @@ class StandIn:
         self.server.server_close()
 
 
+def allow_outbound(settings, url: str) -> None:
+    """Let the outbound guard reach one local stand-in (only its host and port): production refuses
+    loopback addresses (config/outbound.py)."""
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    settings.OUTBOUND_FETCH_ALLOW = [*settings.OUTBOUND_FETCH_ALLOW, authority]
+
+
 @pytest.fixture
-def stand_in():
+def stand_in(settings):
     server = StandIn()
+    allow_outbound(settings, server.url)
     yield server
     server.close()
 

@@ -4,6 +4,8 @@ customer-service sends with access-token caching and refresh."""
 from __future__ import annotations
 
 import hashlib
+import secrets
+import time
 
 import httpx
 import pytest
@@ -28,7 +30,10 @@ def wx_inbox(base_url: str = "https://wx.example", **config):
     )
 
 
-def plain_query(timestamp: str = "1409735669", nonce: str = "1320562132") -> dict[str, str]:
+def plain_query(timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+    """A signed query as WeChat sends it: the current time and a fresh nonce unless given."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or str(secrets.randbelow(10**10))
     sig = hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
     return {"signature": sig, "timestamp": timestamp, "nonce": nonce, "openid": "oUser1"}
 
@@ -41,7 +46,9 @@ def wx_xml(kind: str, inner: str, *, msg_id: str = "1234567890123456", create_ti
     )
 
 
-def encrypted_request(xml: str, *, timestamp="1409735669", nonce="nonce42"):
+def encrypted_request(xml: str, *, timestamp: str | None = None, nonce: str | None = None):
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or str(secrets.randbelow(10**10))
     envelope = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(xml, nonce, timestamp)
     fields = xml_fields(envelope)
     query = {**plain_query(timestamp, nonce), "encrypt_type": "aes", "msg_signature": fields["MsgSignature"]}

@@ -52,6 +52,8 @@ def start_worker(name: str, log: Path) -> subprocess.Popen:
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "GATEWAY_SEND_LEASE_S": str(LEASE_S),
         "GATEWAY_HTTP_TIMEOUT_S": "5",
+        # The stand-in platform on loopback, which the outbound guard refuses unless listed.
+        "OUTBOUND_FETCH_ALLOW": ",".join(settings.OUTBOUND_FETCH_ALLOW),
     }
     command = [
         str(Path(sys.executable).with_name("celery")),

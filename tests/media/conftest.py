@@ -126,9 +126,11 @@ class Platform:
 
 
 @pytest.fixture
-def platform():
+def platform(settings):
     stand_in = Platform()
     stand_in.thread.start()
+    # The outbound guard refuses loopback in production: allow this stand-in's host and port only.
+    settings.OUTBOUND_FETCH_ALLOW = [*settings.OUTBOUND_FETCH_ALLOW, stand_in.base_url.split("://", 1)[1]]
     yield stand_in
     stand_in.server.shutdown()
     stand_in.server.server_close()
