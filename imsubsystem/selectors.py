@@ -123,6 +123,8 @@ def message_payload(message: Message, *, sender_name: str | None = None) -> dict
     }
     if message.delivery_error:
         payload["delivery_error"] = message.delivery_error
+    if message.delivery_retry_at and message.delivery_status == "retrying":
+        payload["delivery_retry_at"] = message.delivery_retry_at.isoformat()
     if message.buttons:
         payload["buttons"] = message.buttons
     return payload

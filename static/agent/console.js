@@ -374,16 +374,53 @@
     var t = thread(Number(data.conversation_id));
     var row = t.bySeq.get(data.seq);
     if (!row) return;
-    showDelivery(row, data.status, data.error, Number(data.conversation_id));
+    showDelivery(row, data.status, data.error, Number(data.conversation_id), data.retry_at, data.message_id);
   }
-  function showDelivery(row, status, error, conversationId) {
+  // Only what an agent acts on is shown: a send that is retrying or failed (with the reason, the next
+  // attempt and "Retry now"), and the platform's delivered/read receipts. Stored, pending and sent say
+  // nothing: that is every message's normal course.
+  var DELIVERY_LABELS = { delivered: "Delivered", read: "Read" };
+  function showDelivery(row, status, error, conversationId, retryAt, messageId) {
     row.dataset.delivery = status;
     var label = row.querySelector(".msg-delivery");
-    if (!label) {
-      label = el("div", "msg-delivery");
-      row.appendChild(label);
+    var text = "";
+    if (status === "failed") text = "Not delivered: " + (error || "the platform refused it") + ".";
+    else if (status === "retrying") {
+      text = "Not sent yet: " + (error || "the platform did not answer") + ".";
+      if (retryAt) text += " Next try at " + timeLabel(retryAt) + ".";
+    } else text = DELIVERY_LABELS[status] || "";
+    if (!text) {
+      if (label) label.remove();
+    } else {
+      if (!label) {
+        label = el("div", "msg-delivery");
+        row.appendChild(label);
+      }
+      label.textContent = text;
     }
-    label.textContent = status === "failed" ? "Not delivered: " + (error || "failed") : status;
+    messageId = messageId || Number(row.dataset.messageId) || 0;
+    var retry = row.querySelector(".msg-retry");
+    if ((status === "failed" || status === "retrying") && messageId) {
+      if (!retry) {
+        retry = el("button", "msg-retry", "Retry now");
+        retry.type = "button";
+        retry.addEventListener("click", function () {
+          retry.disabled = true;
+          api("/conversations/" + conversationId + "/messages/" + messageId + "/retry", { method: "POST", body: {} })
+            .then(function () {
+              showDelivery(row, "pending", "", conversationId, null, messageId);
+            })
+            .catch(function (error) {
+              retry.disabled = false;
+              showNotice("Could not retry: " + error.message, "error");
+            });
+        });
+        row.appendChild(retry);
+      }
+      retry.disabled = false;
+    } else if (retry) {
+      retry.remove();
+    }
     var offer = row.querySelector(".msg-template-offer");
     // The outbox's 24-hour refusal: the way on is an approved template.
     var windowClosed = status === "failed" && /24-hour/.test(error || "") && /template/i.test(error || "");
@@ -909,6 +946,7 @@
     var kind = (message.sender && message.sender.kind) || "agent";
     var row = el("li", "msg from-" + kind + (message.private ? " private" : ""));
     if (message.seq) row.dataset.seq = String(message.seq);
+    if (message.id) row.dataset.messageId = String(message.id);
     if (message.client_id) row.dataset.clientId = message.client_id;
     var head = el("div", "msg-head");
     head.appendChild(el("span", "msg-who", (message.sender && message.sender.name) || kind));
@@ -936,7 +974,14 @@
     });
     row.appendChild(body);
     if (message.delivery_status && message.sender && message.sender.kind !== "customer") {
-      showDelivery(row, message.delivery_status, message.delivery_error, Number(message.conversation_id));
+      showDelivery(
+        row,
+        message.delivery_status,
+        message.delivery_error,
+        Number(message.conversation_id),
+        message.delivery_retry_at,
+        message.id
+      );
     }
     if (pending) {
       row.dataset.state = "sending";
@@ -952,6 +997,7 @@
     var row = message.client_id ? t.byClientId.get(message.client_id) : null;
     if (row) {
       row.dataset.seq = String(message.seq);
+      if (message.id) row.dataset.messageId = String(message.id);
       row.dataset.state = "sent";
       var status = row.querySelector(".msg-state");
       if (status) status.remove();
