@@ -451,9 +451,7 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/contact/notes", contact_note_add, name="contact_note_add"),
     path("conversations/<int:conversation_id>/templates", conversation_templates, name="conversation_templates"),
     path("conversations/<int:conversation_id>/template", conversation_template_send, name="conversation_template_send"),
-    path(
-        "conversations/<int:conversation_id>/messages/<int:message_id>/retry", message_retry, name="message_retry"
-    ),
+    path("conversations/<int:conversation_id>/messages/<int:message_id>/retry", message_retry, name="message_retry"),
     path("canned", canned_responses, name="canned"),
     path("transfer-targets", transfer_targets, name="transfer_targets"),
     path("uploads", upload_create, name="uploads"),

@@ -857,9 +857,7 @@ def inbound_message_receive(
     raise SwitchError("conversation_closed", "The conversation closed while the message was being stored.")
 
 
-def message_delivery_update(
-    *, message_id: int, status: str, error: str = "", retry_at: datetime | None = None
-) -> None:
+def message_delivery_update(*, message_id: int, status: str, error: str = "", retry_at: datetime | None = None) -> None:
     """The gateway reports what the platform did with an outgoing message (`retrying` with the reason and
     when the next attempt is due); publishes message.status."""
     if status not in DeliveryStatus.values:

@@ -41,6 +41,10 @@ def conversation(client, stand_in, agent, django_capture_on_commit_callbacks):
     return conversation
 
 
+def retry_url(conversation, message_id) -> str:
+    return f"/api/v1/agent/conversations/{conversation.pk}/messages/{message_id}/retry"
+
+
 def agent_says(conversation, agent, text, capture):
     with capture(execute=True):
         payload, _ = message_send(
@@ -121,9 +125,7 @@ def test_retry_now_takes_a_failed_send_through_its_attempts_again(
 
     stand_in.default = Reply(200, {"ok": True, "result": {"message_id": 78}})
     with django_capture_on_commit_callbacks(execute=True):
-        response = agent_client.post(
-            f"/api/v1/agent/conversations/{conversation.pk}/messages/{message_id}/retry", {}, content_type="application/json"
-        )
+        response = agent_client.post(retry_url(conversation, message_id), {}, content_type="application/json")
     assert response.status_code == 202
     assert Message.objects.get(pk=message_id).delivery_status == "sent"
 
@@ -135,9 +137,7 @@ def test_retry_now_is_refused_on_a_conversation_the_agent_may_not_see(
     message_id = agent_says(conversation, agent, "mine", django_capture_on_commit_callbacks)
     item = OutboxItem.objects.get(message_id=message_id)
     client.force_login(UserFactory(username="other-agent", role=AGENT))
-    response = client.post(
-        f"/api/v1/agent/conversations/{conversation.pk}/messages/{message_id}/retry", {}, content_type="application/json"
-    )
+    response = client.post(retry_url(conversation, message_id), {}, content_type="application/json")
     assert response.status_code == 404
     assert OutboxItem.objects.get(pk=item.pk).next_attempt_at == item.next_attempt_at
 

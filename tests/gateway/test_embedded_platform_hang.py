@@ -53,7 +53,8 @@ store[SESSION_KEY] = str(agent.pk)
 store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
 store[HASH_SESSION_KEY] = agent.get_session_auth_hash()
 store.create()
-print("SETUP " + json.dumps({"conversation": conversation.pk, "cookie": settings.SESSION_COOKIE_NAME + "=" + store.session_key}))
+cookie = settings.SESSION_COOKIE_NAME + "=" + store.session_key
+print("SETUP " + json.dumps({"conversation": conversation.pk, "cookie": cookie}))
 """
 
 
