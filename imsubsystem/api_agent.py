@@ -437,6 +437,20 @@ def message_retry(request: HttpRequest, conversation_id: int, message_id: int) -
     return JsonResponse({"message_id": message_id, "status": "pending"}, status=202)
 
 
+@console_endpoint
+@require_POST
+def attachment_links(request: HttpRequest) -> JsonResponse:
+    """POST {"attachment_ids": [...]} → {"attachments": [...]}: fresh signed links for attachments of
+    conversations this user may see (a thread kept open past its links' lifetime); others are left out."""
+    data = _json_body(request)
+    ids = data.get("attachment_ids") if isinstance(data, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return _error(400, "invalid", "attachment_ids must be a list of integers.")
+    if len(ids) > selectors.LINKS_MAX:
+        return _error(400, "invalid", f"Ask for at most {selectors.LINKS_MAX} attachments at once.")
+    return JsonResponse({"attachments": selectors.attachment_links_for_staff(user=request.user, attachment_ids=ids)})
+
+
 def agent_presence(*, user) -> str:
     """The presence the console shows on load (the socket keeps it live afterwards)."""
     status = AgentProfile.objects.filter(user=user).values_list("status", flat=True).first()
@@ -455,4 +469,5 @@ urlpatterns = [
     path("canned", canned_responses, name="canned"),
     path("transfer-targets", transfer_targets, name="transfer_targets"),
     path("uploads", upload_create, name="uploads"),
+    path("attachments/links", attachment_links, name="attachment_links"),
 ]

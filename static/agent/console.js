@@ -406,10 +406,8 @@
         retry.type = "button";
         retry.addEventListener("click", function () {
           retry.disabled = true;
-          api("/conversations/" + conversationId + "/messages/" + messageId + "/retry", { method: "POST", body: {} })
-            .then(function () {
-              showDelivery(row, "pending", "", conversationId, null, messageId);
-            })
+          api("conversations/" + conversationId + "/messages/" + messageId + "/retry", { method: "POST", body: {} })
+            // The outcome arrives as message.status frames (pending, then sent, retrying or failed).
             .catch(function (error) {
               retry.disabled = false;
               showNotice("Could not retry: " + error.message, "error");
@@ -942,6 +940,33 @@
     return t.loading;
   }
 
+  // Attachment links are signed and short-lived: a thread kept open past their lifetime asks for fresh
+  // ones when an image answers 403 or an expired link is clicked.
+  var LINK_MARGIN_MS = 10000;
+  function linkExpired(link) {
+    var at = Date.parse(link.dataset.expiresAt || "");
+    return !isNaN(at) && at - LINK_MARGIN_MS < Date.now();
+  }
+  function refreshLinks(ids) {
+    return api("attachments/links", { method: "POST", body: { attachment_ids: ids.slice(0, 100) } })
+      .then(function (data) {
+        (data.attachments || []).forEach(function (fresh) {
+          var href = safeUrl(fresh.url);
+          if (!href) return;
+          var selector = 'a.msg-attachment[data-attachment-id="' + Number(fresh.id) + '"]';
+          document.querySelectorAll(selector).forEach(function (link) {
+            link.href = href;
+            if (fresh.expires_at) link.dataset.expiresAt = fresh.expires_at;
+            var image = link.querySelector("img");
+            if (image) image.src = safeUrl(fresh.thumbnail_url) || href;
+          });
+        });
+      })
+      .catch(function () {
+        /* offline or logged out: the next error or click asks again */
+      });
+  }
+
   function buildRow(message, pending) {
     var kind = (message.sender && message.sender.kind) || "agent";
     var row = el("li", "msg from-" + kind + (message.private ? " private" : ""));
@@ -962,14 +987,29 @@
       link.href = href;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
+      link.dataset.attachmentId = String(attachment.id);
+      if (attachment.expires_at) link.dataset.expiresAt = attachment.expires_at;
       if (/^image\//.test(attachment.content_type || "")) {
         var image = el("img");
+        image.addEventListener("error", function () {
+          // An expired link answers 403: ask for a fresh one once.
+          if (image.dataset.refreshed) return;
+          image.dataset.refreshed = "1";
+          refreshLinks([attachment.id]);
+        });
         image.src = safeUrl(attachment.thumbnail_url) || href;
         image.alt = attachment.name || "image";
         link.appendChild(image);
       } else {
         link.textContent = "\ud83d\udcce " + (attachment.name || "attachment");
       }
+      link.addEventListener("click", function (event) {
+        if (!linkExpired(link)) return;
+        event.preventDefault();
+        refreshLinks([attachment.id]).then(function () {
+          window.open(link.href, "_blank", "noopener");
+        });
+      });
       body.appendChild(link);
     });
     row.appendChild(body);
