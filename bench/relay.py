@@ -96,7 +96,7 @@ def server_env(profile: str, var_dir: Path) -> dict[str, str]:
             "SECURE_COOKIES": "0",
             "SWITCHBOARD_VAR_DIR": str(var_dir),
             "LOG_LEVEL": "WARNING",
-            "ROUTING_INPROCESS_TIMERS": "0",
+            "INPROCESS_TIMERS": "0",
             # Every simulated customer comes from 127.0.0.1.
             "IM_WIDGET_SESSIONS_PER_MINUTE": "100000",
         }

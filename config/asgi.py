@@ -22,6 +22,11 @@ application = ProtocolTypeRouter(
     }
 )
 
+# The embedded default has no beat and no workers: its timers run in this process (config/inprocess.py).
+from config.inprocess import serving_start  # noqa: E402
+
+serving_start()
+
 # Everything imported so far lives as long as the process: move it out of the collector's sight, so a
 # full collection under load walks only what requests made (shorter pauses in the message path).
 gc.collect()

@@ -181,8 +181,11 @@ ROUTING_BACKEND = env.str(
     "ROUTING_BACKEND",
     default="routing.backends.redis.RedisBackend" if REDIS_URL else "routing.backends.memory.MemoryBackend",
 )
-# Celery beat does not run in the embedded default: a thread in the server process fires routing timers.
-ROUTING_INPROCESS_TIMERS = env.bool("ROUTING_INPROCESS_TIMERS", default=not REDIS_URL)
+# The embedded default runs beat's schedule in the server process (config/inprocess.py), and the work
+# production gives to Celery workers (platform sends, media fetches, webhook processing) on this many
+# background threads instead of inline in the caller's thread.
+INPROCESS_TIMERS = env.bool("INPROCESS_TIMERS", default=not REDIS_URL)
+INPROCESS_WORKERS = env.int("INPROCESS_WORKERS", default=0 if REDIS_URL else 4)
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -226,9 +229,14 @@ CELERY_TIMEZONE = "UTC"
 # Every timer of the system; one Celery beat runs them in production (docs/deployment.md). Apps add
 # their entries below, each by key.
 CELERY_BEAT_SCHEDULE = {
-    "gateway-sweep": {"task": "imsubsystem.gateway.tasks.gateway_sweep", "schedule": 30.0},
-    # Routing timers (offer expiry, overflow, re-evaluation); the embedded default ticks in-process
-    # instead (ROUTING_INPROCESS_TIMERS, docs/routing.md).
+    # Restarts lost drains and sends retries that are due; in the embedded default (no countdowns without
+    # workers) it is what sends a retry, so it runs more often there.
+    "gateway-sweep": {
+        "task": "imsubsystem.gateway.tasks.gateway_sweep",
+        "schedule": env.float("GATEWAY_SWEEP_S", default=30.0 if REDIS_URL else 5.0),
+    },
+    # Routing timers (offer expiry, overflow, re-evaluation). The embedded default runs this whole
+    # schedule in the server process (INPROCESS_TIMERS, config/inprocess.py).
     "routing-tick": {"task": "routing.tick", "schedule": 1.0},
 }
 

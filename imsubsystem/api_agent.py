@@ -16,6 +16,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -26,8 +27,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm import services as crm_services
 from crm.models import Contact
 from imsubsystem import selectors
-from imsubsystem.events import http_status
+from imsubsystem.events import ERROR_CODES, http_status
 from imsubsystem.gateway import services as gateway_services
+from imsubsystem.gateway import tasks as gateway_tasks
 from imsubsystem.models import Conversation, Message
 from imsubsystem.services import SwitchError
 from media.selectors import attachment_public_dict
@@ -417,6 +419,38 @@ def conversation_template_send(request: HttpRequest, conversation_id: int) -> Js
     return JsonResponse({"message": payload}, status=201 if created else 200)
 
 
+@console_endpoint
+@require_POST
+def message_retry(request: HttpRequest, conversation_id: int, message_id: int) -> JsonResponse:
+    """POST → 202 {"message_id", "status": "pending"}: "Retry now" on a platform send that failed or is
+    waiting for its next attempt. 409 `not_retryable` when there is nothing to retry (sent, or not a
+    platform send). The CSRF middleware has checked the token."""
+    conversation = _conversation_for(request, conversation_id)
+    if conversation is None:
+        return _not_found()
+    if not Message.objects.filter(pk=message_id, conversation_id=conversation.pk).exists():
+        return _error(404, "not_found", "No such message in this conversation.")
+    item = gateway_services.outbox_retry_now(message_id=message_id)
+    if item is None:
+        return _error(http_status("not_retryable"), "not_retryable", ERROR_CODES["not_retryable"])
+    transaction.on_commit(lambda: gateway_tasks.outbox_drain_later(conversation.pk))
+    return JsonResponse({"message_id": message_id, "status": "pending"}, status=202)
+
+
+@console_endpoint
+@require_POST
+def attachment_links(request: HttpRequest) -> JsonResponse:
+    """POST {"attachment_ids": [...]} → {"attachments": [...]}: fresh signed links for attachments of
+    conversations this user may see (a thread kept open past its links' lifetime); others are left out."""
+    data = _json_body(request)
+    ids = data.get("attachment_ids") if isinstance(data, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return _error(400, "invalid", "attachment_ids must be a list of integers.")
+    if len(ids) > selectors.LINKS_MAX:
+        return _error(400, "invalid", f"Ask for at most {selectors.LINKS_MAX} attachments at once.")
+    return JsonResponse({"attachments": selectors.attachment_links_for_staff(user=request.user, attachment_ids=ids)})
+
+
 def agent_presence(*, user) -> str:
     """The presence the console shows on load (the socket keeps it live afterwards)."""
     status = AgentProfile.objects.filter(user=user).values_list("status", flat=True).first()
@@ -431,7 +465,9 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/contact/notes", contact_note_add, name="contact_note_add"),
     path("conversations/<int:conversation_id>/templates", conversation_templates, name="conversation_templates"),
     path("conversations/<int:conversation_id>/template", conversation_template_send, name="conversation_template_send"),
+    path("conversations/<int:conversation_id>/messages/<int:message_id>/retry", message_retry, name="message_retry"),
     path("canned", canned_responses, name="canned"),
     path("transfer-targets", transfer_targets, name="transfer_targets"),
     path("uploads", upload_create, name="uploads"),
+    path("attachments/links", attachment_links, name="attachment_links"),
 ]

@@ -184,6 +184,28 @@ def messages(request: HttpRequest, session) -> HttpResponse:
     return JsonResponse(selectors.payload_for_viewer(message, viewer=viewer), status=201 if created else 200)
 
 
+def _attachment_ids(data: dict[str, Any]) -> list[int]:
+    ids = data.get("attachment_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise SwitchError("invalid", "attachment_ids must be a list of integers.")
+    if len(ids) > selectors.LINKS_MAX:
+        raise SwitchError("invalid", f"Ask for at most {selectors.LINKS_MAX} attachments at once.")
+    return ids
+
+
+@_session_required
+def attachment_links(request: HttpRequest, session) -> HttpResponse:
+    """POST {"attachment_ids": [...]} → {"attachments": [...]}: fresh signed links for attachments of this
+    customer's messages (a history redrawn after its links expired); others are left out."""
+    if request.method != "POST":
+        return _error("method_not_allowed", "Use POST.", 405)
+    ids = _attachment_ids(_json_body(request))
+    found = selectors.attachment_links_for_customer(
+        inbox_id=session.inbox_id, contact_id=session.contact_id, attachment_ids=ids
+    )
+    return JsonResponse({"attachments": found})
+
+
 @_session_required
 def uploads(request: HttpRequest, session) -> HttpResponse:
     """POST multipart `file` → 201 {id, name, content_type, size, url}; sent later by attachment id."""

@@ -13,7 +13,7 @@ from typing import Any, Literal, NotRequired, TypedDict, Union
 
 SenderKindName = Literal["customer", "agent", "bot", "system"]
 StatusName = Literal["bot", "queued", "offered", "assigned", "closed"]
-DeliveryName = Literal["stored", "pending", "sent", "delivered", "read", "failed"]
+DeliveryName = Literal["stored", "pending", "retrying", "sent", "delivered", "read", "failed"]
 PresenceName = Literal["available", "away", "offline"]
 
 
@@ -60,6 +60,7 @@ class MessagePayload(TypedDict):
     created_at: str
     delivery_status: DeliveryName
     delivery_error: NotRequired[str]
+    delivery_retry_at: NotRequired[str]  # while `retrying`: when the next attempt is due
     buttons: NotRequired[list[Button]]  # only on bot messages that offer choices
 
 
@@ -140,6 +141,7 @@ class MessageStatusFrame(TypedDict):
     seq: int
     status: DeliveryName
     error: str
+    retry_at: NotRequired[str | None]  # with `retrying`: when the next attempt is due
 
 
 class ResumeDoneFrame(TypedDict):
@@ -401,6 +403,7 @@ ERROR_CODES = {
     "unknown_work": "Routing has no work item for this conversation.",
     "bad_request": "The queuing machine refused the request.",
     "internal": "The server failed; nothing was changed. Retry with the same client_id.",
+    "not_retryable": "Nothing to retry: the message was sent, or it does not go to a platform.",
 }
 
 # The HTTP status each code answers with on the widget and console HTTP APIs; any other code is 400.
@@ -412,6 +415,7 @@ HTTP_STATUS_FOR_CODE = {
     "not_found": 404,
     "conversation_closed": 409,
     "illegal_transition": 409,
+    "not_retryable": 409,
     "rate_limited": 429,
 }
 

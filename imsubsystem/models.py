@@ -125,6 +125,7 @@ class SenderKind(models.TextChoices):
 class DeliveryStatus(models.TextChoices):
     STORED = "stored", "Stored"
     PENDING = "pending", "Waiting to go out"
+    RETRYING = "retrying", "Retrying"
     SENT = "sent", "Sent to the platform"
     DELIVERED = "delivered", "Delivered"
     READ = "read", "Read"
@@ -154,6 +155,8 @@ class Message(models.Model):
     platform_message_id = models.CharField(max_length=191, null=True, blank=True)  # noqa: DJ001
     delivery_status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.STORED)
     delivery_error = models.TextField(blank=True)
+    # While the platform send is retrying: when the next attempt is due.
+    delivery_retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="When the platform says it was sent.")
 

@@ -123,6 +123,8 @@ def message_payload(message: Message, *, sender_name: str | None = None) -> dict
     }
     if message.delivery_error:
         payload["delivery_error"] = message.delivery_error
+    if message.delivery_retry_at and message.delivery_status == "retrying":
+        payload["delivery_retry_at"] = message.delivery_retry_at.isoformat()
     if message.buttons:
         payload["buttons"] = message.buttons
     return payload
@@ -286,6 +288,52 @@ def customer_conversation_current(*, inbox_id: int, contact_id: int) -> Conversa
     return (
         conversations.filter(status__in=OPEN_STATUSES).order_by("-id").first() or conversations.order_by("-id").first()
     )
+
+
+LINKS_MAX = 100  # attachments one request may ask fresh links for
+
+
+def attachment_links_for_customer(*, inbox_id: int, contact_id: int, attachment_ids: list[int]) -> list[dict]:
+    """Fresh signed links for attachments of this customer's public messages in this inbox (a history
+    redrawn after its links expired). Ids the customer may not see are left out, not refused one by one,
+    so the answer tells nothing of other people's files."""
+    from media.models import Attachment
+    from media.selectors import attachment_public_dict
+
+    wanted = {int(i) for i in attachment_ids[:LINKS_MAX]}
+    if not wanted:
+        return []
+    conversation_ids = set(
+        Conversation.objects.filter(inbox_id=inbox_id, contact_id=contact_id).values_list("id", flat=True)
+    )
+    visible: set[int] = set()
+    for ids in Message.objects.filter(conversation_id__in=conversation_ids, private=False).values_list(
+        "attachments", flat=True
+    ):
+        visible.update(int(i) for i in ids or [] if int(i) in wanted)
+    viewer = f"customer:{contact_id}"
+    return [
+        attachment_public_dict(attachment=row, viewer=viewer, may_view=lambda c: c in conversation_ids)
+        for row in Attachment.objects.filter(pk__in=visible, conversation_id__in=conversation_ids).order_by("id")
+    ]
+
+
+def attachment_links_for_staff(*, user, attachment_ids: list[int]) -> list[dict]:
+    """Fresh signed links for attachments of conversations this staff member may see (the console's
+    threads outlive their links). Others are left out."""
+    from media.models import Attachment
+    from media.selectors import attachment_public_dict
+
+    wanted = {int(i) for i in attachment_ids[:LINKS_MAX]}
+    rows = list(Attachment.objects.filter(pk__in=wanted, conversation_id__isnull=False).order_by("id"))
+    conversations = {c.pk: c for c in Conversation.objects.filter(pk__in={row.conversation_id for row in rows})}
+    allowed = {pk for pk, c in conversations.items() if staff_may_access(user=user, conversation=c)}
+    viewer = f"agent:{user.pk}"
+    return [
+        attachment_public_dict(attachment=row, viewer=viewer, may_view=lambda c: c in allowed)
+        for row in rows
+        if row.conversation_id in allowed
+    ]
 
 
 def inbox_by_key(*, key: str) -> Inbox | None:

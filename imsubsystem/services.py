@@ -857,8 +857,9 @@ def inbound_message_receive(
     raise SwitchError("conversation_closed", "The conversation closed while the message was being stored.")
 
 
-def message_delivery_update(*, message_id: int, status: str, error: str = "") -> None:
-    """The gateway reports what the platform did with an outgoing message; publishes message.status."""
+def message_delivery_update(*, message_id: int, status: str, error: str = "", retry_at: datetime | None = None) -> None:
+    """The gateway reports what the platform did with an outgoing message (`retrying` with the reason and
+    when the next attempt is due); publishes message.status."""
     if status not in DeliveryStatus.values:
         raise SwitchError("invalid", f"Unknown delivery status {status!r}.")
     with transaction.atomic():
@@ -867,7 +868,8 @@ def message_delivery_update(*, message_id: int, status: str, error: str = "") ->
             raise SwitchError("not_found", f"No message {message_id}.")
         message.delivery_status = status
         message.delivery_error = error[:2000]
-        message.save(update_fields=["delivery_status", "delivery_error"])
+        message.delivery_retry_at = retry_at if status == DeliveryStatus.RETRYING else None
+        message.save(update_fields=["delivery_status", "delivery_error", "delivery_retry_at"])
         event_publish_on_commit(
             group=group_conversation(message.conversation_id),
             frame={
@@ -877,6 +879,7 @@ def message_delivery_update(*, message_id: int, status: str, error: str = "") ->
                 "seq": message.seq,
                 "status": status,
                 "error": message.delivery_error,
+                "retry_at": message.delivery_retry_at.isoformat() if message.delivery_retry_at else None,
             },
             hide_from_customer=True,
         )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/widget/<slug:inbox_key>/sessions", api_widget.session_create, name="widget_session_create"),
     path("api/v1/widget/messages", api_widget.messages, name="widget_messages"),
     path("api/v1/widget/uploads", api_widget.uploads, name="widget_uploads"),
+    path("api/v1/widget/attachments/links", api_widget.attachment_links, name="widget_attachment_links"),
     # Agent console API (docs/interface.md)
     path("api/v1/agent/", include((api_agent.urlpatterns, "agent_api"))),
 ]

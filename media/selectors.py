@@ -116,6 +116,8 @@ def attachment_public_dict(*, attachment: Attachment, viewer: str, may_view: Cal
         "height": attachment.height,
         "status": attachment.status,
         "error": attachment.error or None,
+        # When the links stop working: clients ask for fresh ones before (or when a link answers 403).
+        "expires_at": (timezone.now() + timedelta(seconds=settings.MEDIA_URL_TTL)).isoformat() if ready else None,
     }
 
 

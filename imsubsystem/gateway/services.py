@@ -295,11 +295,11 @@ def delivery_report_apply(*, inbox_id: int, report: DeliveryReport) -> bool:
     return bool(updated)
 
 
-def _tell_switch(*, message_id: int, status: str, error: str = "") -> None:
+def _tell_switch(*, message_id: int, status: str, error: str = "", retry_at=None) -> None:
     from imsubsystem.services import message_delivery_update
 
     try:
-        message_delivery_update(message_id=message_id, status=status, error=error[:2000])
+        message_delivery_update(message_id=message_id, status=status, error=error[:2000], retry_at=retry_at)
     except Exception:
         # The send state is already recorded; a message deleted meanwhile must not undo it.
         logger.exception("gateway: could not report %s for message %s", status, message_id)
@@ -537,12 +537,16 @@ def _send_failed(item: OutboxItem, error: SendError) -> None:
             _tell_switch(message_id=item.message_id, status="failed", error=error.reason)
         return
     delay = max(error.retry_after or 0.0, _backoff(item.attempts))
-    OutboxItem.objects.filter(pk=item.pk, state=OutboxState.SENDING).update(
+    retry_at = now + timedelta(seconds=delay)
+    updated = OutboxItem.objects.filter(pk=item.pk, state=OutboxState.SENDING).update(
         state=OutboxState.PENDING,
         lease_until=None,
-        next_attempt_at=now + timedelta(seconds=delay),
+        next_attempt_at=retry_at,
         last_error=error.reason[:2000],
     )
+    if updated:
+        # The agent sees the reason and when the next attempt is due, not a silent "pending".
+        _tell_switch(message_id=item.message_id, status="retrying", error=error.reason, retry_at=retry_at)
 
 
 def outbox_retry(*, item_id: int) -> bool:
@@ -552,6 +556,33 @@ def outbox_retry(*, item_id: int) -> bool:
             state=OutboxState.PENDING, attempts=0, next_attempt_at=timezone.now(), delivery_status=""
         )
     )
+
+
+def outbox_retry_now(*, message_id: int) -> OutboxItem | None:
+    """The agent's "Retry now" on a message that failed or is waiting for its next attempt: due at once
+    (a failed row starts its attempts again). Returns the row, or None when there is nothing to retry (no
+    platform send, or already sent or being sent)."""
+    item = OutboxItem.objects.filter(message_id=message_id).first()
+    if item is None:
+        return None
+    now = timezone.now()
+    if item.state == OutboxState.FAILED:
+        changed = OutboxItem.objects.filter(pk=item.pk, state=OutboxState.FAILED).update(
+            state=OutboxState.PENDING, attempts=0, next_attempt_at=now, delivery_status=""
+        )
+    elif item.state == OutboxState.PENDING:
+        changed = OutboxItem.objects.filter(pk=item.pk, state=OutboxState.PENDING).update(next_attempt_at=now)
+    else:
+        return None
+    if not changed:
+        return None
+    item.refresh_from_db()
+    # Rows of a conversation go out in order: an earlier row still waiting is sent first.
+    OutboxItem.objects.filter(
+        conversation_id=item.conversation_id, state=OutboxState.PENDING, id__lt=item.pk, next_attempt_at__gt=now
+    ).update(next_attempt_at=now)
+    _tell_switch(message_id=message_id, status="pending")
+    return item
 
 
 # --- inbox administration --------------------------------------------------------------------------

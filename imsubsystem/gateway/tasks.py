@@ -7,6 +7,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 
+from config.inprocess import defer
 from imsubsystem.gateway import selectors, services
 from imsubsystem.gateway.base import SendError
 from media.remote import RemoteFetchTemporary
@@ -56,7 +57,8 @@ def platform_media_fetch(self, attachment_id: int, inbox_id: int, ref: dict) -> 
 @shared_task(name="imsubsystem.gateway.tasks.outbox_drain")
 def outbox_drain(conversation_id: int) -> None:
     wait = services.outbox_drain(conversation_id=conversation_id)
-    # Eager mode (the embedded profile) would run the countdown at once, in a loop; the sweep retries there.
+    # Eager mode (the embedded profile) would run the countdown at once, in a loop: there the timer loop's
+    # gateway-sweep (every GATEWAY_SWEEP_S) sends the row when it is due.
     if wait is not None and not settings.CELERY_TASK_ALWAYS_EAGER:
         outbox_drain.apply_async(args=[conversation_id], countdown=wait)
 
@@ -66,18 +68,20 @@ def gateway_sweep() -> None:
     """Every 30 s (CELERY_BEAT_SCHEDULE): restart drains whose task was lost or whose worker died, and
     events whose processing never finished."""
     for conversation_id in selectors.outbox_conversations_due():
-        outbox_drain.delay(conversation_id)
+        defer(outbox_drain, conversation_id)
     for event_id in selectors.inbound_events_stalled(max_attempts=INBOUND_MAX_RETRIES):
-        inbound_event_process.delay(event_id)
+        defer(inbound_event_process, event_id)
 
 
+# Each of these hands its work to a worker (config/inprocess.py: background threads in the embedded
+# default), so the caller (a webhook's answer, an agent's send) never waits for a platform.
 def inbound_event_process_later(event_id: int) -> None:
-    inbound_event_process.delay(event_id)
+    defer(inbound_event_process, event_id)
 
 
 def platform_media_fetch_later(attachment_id: int, inbox_id: int, ref: dict) -> None:
-    platform_media_fetch.delay(attachment_id, inbox_id, ref)
+    defer(platform_media_fetch, attachment_id, inbox_id, ref)
 
 
 def outbox_drain_later(conversation_id: int) -> None:
-    outbox_drain.delay(conversation_id)
+    defer(outbox_drain, conversation_id)

@@ -374,16 +374,51 @@
     var t = thread(Number(data.conversation_id));
     var row = t.bySeq.get(data.seq);
     if (!row) return;
-    showDelivery(row, data.status, data.error, Number(data.conversation_id));
+    showDelivery(row, data.status, data.error, Number(data.conversation_id), data.retry_at, data.message_id);
   }
-  function showDelivery(row, status, error, conversationId) {
+  // Only what an agent acts on is shown: a send that is retrying or failed (with the reason, the next
+  // attempt and "Retry now"), and the platform's delivered/read receipts. Stored, pending and sent say
+  // nothing: that is every message's normal course.
+  var DELIVERY_LABELS = { delivered: "Delivered", read: "Read" };
+  function showDelivery(row, status, error, conversationId, retryAt, messageId) {
     row.dataset.delivery = status;
     var label = row.querySelector(".msg-delivery");
-    if (!label) {
-      label = el("div", "msg-delivery");
-      row.appendChild(label);
+    var text = "";
+    if (status === "failed") text = "Not delivered: " + (error || "the platform refused it") + ".";
+    else if (status === "retrying") {
+      text = "Not sent yet: " + (error || "the platform did not answer") + ".";
+      if (retryAt) text += " Next try at " + timeLabel(retryAt) + ".";
+    } else text = DELIVERY_LABELS[status] || "";
+    if (!text) {
+      if (label) label.remove();
+    } else {
+      if (!label) {
+        label = el("div", "msg-delivery");
+        row.appendChild(label);
+      }
+      label.textContent = text;
     }
-    label.textContent = status === "failed" ? "Not delivered: " + (error || "failed") : status;
+    messageId = messageId || Number(row.dataset.messageId) || 0;
+    var retry = row.querySelector(".msg-retry");
+    if ((status === "failed" || status === "retrying") && messageId) {
+      if (!retry) {
+        retry = el("button", "msg-retry", "Retry now");
+        retry.type = "button";
+        retry.addEventListener("click", function () {
+          retry.disabled = true;
+          api("conversations/" + conversationId + "/messages/" + messageId + "/retry", { method: "POST", body: {} })
+            // The outcome arrives as message.status frames (pending, then sent, retrying or failed).
+            .catch(function (error) {
+              retry.disabled = false;
+              showNotice("Could not retry: " + error.message, "error");
+            });
+        });
+        row.appendChild(retry);
+      }
+      retry.disabled = false;
+    } else if (retry) {
+      retry.remove();
+    }
     var offer = row.querySelector(".msg-template-offer");
     // The outbox's 24-hour refusal: the way on is an approved template.
     var windowClosed = status === "failed" && /24-hour/.test(error || "") && /template/i.test(error || "");
@@ -905,10 +940,38 @@
     return t.loading;
   }
 
+  // Attachment links are signed and short-lived: a thread kept open past their lifetime asks for fresh
+  // ones when an image answers 403 or an expired link is clicked.
+  var LINK_MARGIN_MS = 10000;
+  function linkExpired(link) {
+    var at = Date.parse(link.dataset.expiresAt || "");
+    return !isNaN(at) && at - LINK_MARGIN_MS < Date.now();
+  }
+  function refreshLinks(ids) {
+    return api("attachments/links", { method: "POST", body: { attachment_ids: ids.slice(0, 100) } })
+      .then(function (data) {
+        (data.attachments || []).forEach(function (fresh) {
+          var href = safeUrl(fresh.url);
+          if (!href) return;
+          var selector = 'a.msg-attachment[data-attachment-id="' + Number(fresh.id) + '"]';
+          document.querySelectorAll(selector).forEach(function (link) {
+            link.href = href;
+            if (fresh.expires_at) link.dataset.expiresAt = fresh.expires_at;
+            var image = link.querySelector("img");
+            if (image) image.src = safeUrl(fresh.thumbnail_url) || href;
+          });
+        });
+      })
+      .catch(function () {
+        /* offline or logged out: the next error or click asks again */
+      });
+  }
+
   function buildRow(message, pending) {
     var kind = (message.sender && message.sender.kind) || "agent";
     var row = el("li", "msg from-" + kind + (message.private ? " private" : ""));
     if (message.seq) row.dataset.seq = String(message.seq);
+    if (message.id) row.dataset.messageId = String(message.id);
     if (message.client_id) row.dataset.clientId = message.client_id;
     var head = el("div", "msg-head");
     head.appendChild(el("span", "msg-who", (message.sender && message.sender.name) || kind));
@@ -924,19 +987,41 @@
       link.href = href;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
+      link.dataset.attachmentId = String(attachment.id);
+      if (attachment.expires_at) link.dataset.expiresAt = attachment.expires_at;
       if (/^image\//.test(attachment.content_type || "")) {
         var image = el("img");
+        image.addEventListener("error", function () {
+          // An expired link answers 403: ask for a fresh one once.
+          if (image.dataset.refreshed) return;
+          image.dataset.refreshed = "1";
+          refreshLinks([attachment.id]);
+        });
         image.src = safeUrl(attachment.thumbnail_url) || href;
         image.alt = attachment.name || "image";
         link.appendChild(image);
       } else {
         link.textContent = "\ud83d\udcce " + (attachment.name || "attachment");
       }
+      link.addEventListener("click", function (event) {
+        if (!linkExpired(link)) return;
+        event.preventDefault();
+        refreshLinks([attachment.id]).then(function () {
+          window.open(link.href, "_blank", "noopener");
+        });
+      });
       body.appendChild(link);
     });
     row.appendChild(body);
     if (message.delivery_status && message.sender && message.sender.kind !== "customer") {
-      showDelivery(row, message.delivery_status, message.delivery_error, Number(message.conversation_id));
+      showDelivery(
+        row,
+        message.delivery_status,
+        message.delivery_error,
+        Number(message.conversation_id),
+        message.delivery_retry_at,
+        message.id
+      );
     }
     if (pending) {
       row.dataset.state = "sending";
@@ -952,6 +1037,7 @@
     var row = message.client_id ? t.byClientId.get(message.client_id) : null;
     if (row) {
       row.dataset.seq = String(message.seq);
+      if (message.id) row.dataset.messageId = String(message.id);
       row.dataset.state = "sent";
       var status = row.querySelector(".msg-state");
       if (status) status.remove();

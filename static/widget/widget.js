@@ -187,16 +187,86 @@
       var href = safeUrl(attachment.url);
       if (!href) return;
       var link = el("a", "sbw-attachment", { href: href, target: "_blank", rel: "noopener noreferrer" });
+      link.dataset.attachmentId = String(attachment.id);
+      if (attachment.expires_at) link.dataset.expiresAt = attachment.expires_at;
       if (/^image\//.test(attachment.content_type || "")) {
         var image = el("img", "sbw-thumb", { alt: "" });
+        image.addEventListener("error", function () {
+          // An expired link answers 403: ask for a fresh one once, then show it again.
+          if (image.dataset.refreshed) return;
+          image.dataset.refreshed = "1";
+          refreshLinks([attachment.id]);
+        });
         image.src = href;
         image.alt = attachment.name || "image";
         link.appendChild(image);
       } else {
         link.textContent = "\ud83d\udcce " + (attachment.name || "attachment");
       }
+      link.addEventListener("click", function (event) {
+        if (!linkExpired(link)) return;
+        // Past its lifetime: open a fresh link instead of one that answers 403.
+        event.preventDefault();
+        refreshLinks([attachment.id]).then(function () {
+          window.open(link.href, "_blank", "noopener");
+        });
+      });
       container.appendChild(link);
     });
+  }
+
+  // ---- attachment links are signed and short-lived: fresh ones replace them when they expire ----
+  var LINK_MARGIN_MS = 10000;
+  function linkExpired(link) {
+    var at = Date.parse(link.dataset.expiresAt || "");
+    return !isNaN(at) && at - LINK_MARGIN_MS < Date.now();
+  }
+  function applyFreshLink(fresh) {
+    var href = safeUrl(fresh.url);
+    if (!href) return;
+    root.querySelectorAll('a.sbw-attachment[data-attachment-id="' + Number(fresh.id) + '"]').forEach(function (link) {
+      link.href = href;
+      if (fresh.expires_at) link.dataset.expiresAt = fresh.expires_at;
+      var image = link.querySelector("img");
+      if (image) image.src = href;
+    });
+    state.history.forEach(function (kept) {
+      (kept.attachments || []).forEach(function (attachment) {
+        if (attachment.id !== fresh.id) return;
+        attachment.url = fresh.url;
+        attachment.thumbnail_url = fresh.thumbnail_url;
+        attachment.expires_at = fresh.expires_at;
+      });
+    });
+  }
+  function refreshLinks(ids) {
+    ids = ids.filter(function (id, index) {
+      return typeof id === "number" && ids.indexOf(id) === index;
+    });
+    if (!ids.length || !state.token) return Promise.resolve();
+    return fetch(options.server + "/api/v1/widget/attachments/links", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + state.token, "Content-Type": "application/json" },
+      body: JSON.stringify({ attachment_ids: ids.slice(0, 100) }),
+      credentials: "omit",
+    })
+      .then(function (response) {
+        return response.ok ? response.json() : { attachments: [] };
+      })
+      .then(function (data) {
+        (data.attachments || []).forEach(applyFreshLink);
+        persist();
+      })
+      .catch(function () {
+        /* offline: the next error or click asks again */
+      });
+  }
+  function refreshExpiredLinks() {
+    var ids = [];
+    root.querySelectorAll("a.sbw-attachment[data-attachment-id]").forEach(function (link) {
+      if (linkExpired(link)) ids.push(Number(link.dataset.attachmentId));
+    });
+    return refreshLinks(ids);
   }
 
   function buildRow(message, pending) {
@@ -997,6 +1067,8 @@
     state.unread = 0;
     state.pending.forEach(addPendingRow);
     setOpen(state.open);
+    // A history kept from an earlier visit carries links that have expired since: fresh ones at once.
+    refreshExpiredLinks();
     if (state.token) connect();
   }
   if (document.body) start();

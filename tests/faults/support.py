@@ -87,7 +87,7 @@ class Cluster:
             "CELERY_BROKER_URL": redis_url,
             # Without a worker, routing's tasks run in the request; with one, they go through the broker.
             "CELERY_TASK_ALWAYS_EAGER": "0" if celery else "1",
-            "ROUTING_INPROCESS_TIMERS": "0",
+            "INPROCESS_TIMERS": "0",
             "IM_WIDGET_SESSIONS_PER_MINUTE": "100000",
             "LOG_LEVEL": "WARNING",
             **(env or {}),

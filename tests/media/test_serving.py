@@ -45,6 +45,7 @@ def test_public_dict_has_the_contract_fields_and_a_working_link(client):
 
     assert set(public) == {
         "id", "name", "content_type", "size", "url", "thumbnail_url", "width", "height", "status", "error",
+        "expires_at",
     }  # fmt: skip
     assert public["name"] == "Contract ü.pdf" and public["status"] == "ready" and public["error"] is None
     assert str(attachment.pk) not in public["url"].split("/files/")[0]
