@@ -3,6 +3,7 @@ when it is tried next, "Retry now" sends it at once, and a reply that went out s
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -21,10 +22,17 @@ from tests.gateway.test_webhooks import tg_update
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def platform():
+    """The platform on loopback, allow-listed for the module's daphne (read when live_server_url starts it)."""
     server = StandIn()
+    previous = os.environ.get("OUTBOUND_FETCH_ALLOW")
+    os.environ["OUTBOUND_FETCH_ALLOW"] = server.url.removeprefix("http://")
     yield server
+    if previous is None:
+        os.environ.pop("OUTBOUND_FETCH_ALLOW", None)
+    else:
+        os.environ["OUTBOUND_FETCH_ALLOW"] = previous
     server.close()
 
 

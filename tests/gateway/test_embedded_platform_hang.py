@@ -73,7 +73,7 @@ def embedded_env(tmp_path: Path, platform_url: str) -> dict[str, str]:
             "GATEWAY_HTTP_TIMEOUT_S": str(PLATFORM_TIMEOUT_S),
             "GATEWAY_SWEEP_S": "0.5",
             # The stand-in platform listens on loopback.
-            "OUTBOUND_FETCH_ALLOW": "127.0.0.1/32",
+            "OUTBOUND_FETCH_ALLOW": platform_url.removeprefix("http://"),
         }
     )
     return env
