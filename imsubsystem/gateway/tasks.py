@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from celery import shared_task
@@ -10,6 +11,8 @@ from django.conf import settings
 from imsubsystem.gateway import selectors, services
 from imsubsystem.gateway.base import SendError
 from media.remote import RemoteFetchTemporary
+
+logger = logging.getLogger(__name__)
 
 INBOUND_MAX_RETRIES = 10
 
@@ -65,10 +68,17 @@ def outbox_drain(conversation_id: int) -> None:
 def gateway_sweep() -> None:
     """Every 30 s (CELERY_BEAT_SCHEDULE): restart drains whose task was lost or whose worker died, and
     events whose processing never finished."""
+    # One conversation or event that fails (eager mode runs it right here) never stops the others.
     for conversation_id in selectors.outbox_conversations_due():
-        outbox_drain.delay(conversation_id)
+        try:
+            outbox_drain.delay(conversation_id)
+        except Exception:
+            logger.exception("gateway sweep: the drain of conversation %s failed", conversation_id)
     for event_id in selectors.inbound_events_stalled(max_attempts=INBOUND_MAX_RETRIES):
-        inbound_event_process.delay(event_id)
+        try:
+            inbound_event_process.delay(event_id)
+        except Exception:
+            logger.exception("gateway sweep: inbound event %s failed", event_id)
 
 
 def inbound_event_process_later(event_id: int) -> None:
