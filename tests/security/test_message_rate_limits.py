@@ -196,3 +196,23 @@ def test_an_api_channel_sender_is_limited_at_the_webhook(client, django_capture_
     _assert_429(refused)
     assert not InboundEvent.objects.filter(platform_message_id="e-over").exists()
     assert Message.objects.count() == BURST + 1
+
+
+def test_the_embedded_default_counts_in_memory_with_the_same_limits():
+    from imsubsystem.ratelimit import _MemoryBuckets
+
+    buckets = _MemoryBuckets()
+    waits = buckets.take_many(["customer:1"] * (BURST + 1) + ["customer:2"])
+    assert waits[:BURST] == [0] * BURST and waits[BURST] >= 1 and waits[-1] == 0
+
+
+def test_without_redis_the_limit_is_not_counted_and_messages_still_go(monkeypatch):
+    import socket
+
+    from imsubsystem import ratelimit
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setattr(ratelimit, "_buckets", ratelimit._RedisBuckets(f"redis://127.0.0.1:{closed_port}/0", 2))
+    assert ratelimit.message_rate_take_many(["customer:1"] * (BURST + 2)) == [0] * (BURST + 2)
