@@ -475,7 +475,7 @@ def _send_one(item: OutboxItem, client: httpx.Client) -> None:
         # and failed after GATEWAY_MAX_ATTEMPTS like any send error, so it never holds the conversation's
         # later rows behind it for ever nor stops the drain of the others.
         logger.exception("gateway: sending outbox row %s failed", item.pk)
-        _send_failed(item, SendError(text_clean(f"{type(exc).__name__}: {exc}"), permanent=False))
+        _send_failed(item, SendError(f"{type(exc).__name__}: {exc}", permanent=False))
         return
     # Recorded the moment the platform answered: from here on, no worker sends this row again.
     updated = OutboxItem.objects.filter(pk=item.pk, state=OutboxState.SENDING).update(
@@ -491,6 +491,9 @@ def _send_one(item: OutboxItem, client: httpx.Client) -> None:
 
 
 def _send_failed(item: OutboxItem, error: SendError) -> None:
+    # The reason quotes the platform's answer: stored on the row and shown to the agent, so only as text
+    # that can be stored.
+    error = SendError(text_clean(error.reason), permanent=error.permanent, retry_after=error.retry_after)
     now = timezone.now()
     give_up = error.permanent or item.attempts >= settings.GATEWAY_MAX_ATTEMPTS
     if give_up:

@@ -166,3 +166,59 @@ def test_the_bot_watchdog_and_idle_sweep_go_on_past_a_failing_conversation(monke
     monkeypatch.setattr(bot_services, "_idle_step", idle_step)
     assert bot_services.bot_watchdog() == 2 and sorted(queued) == [1, 3]
     assert bot_services.idle_sweep() == {"reminded": 2, "closed": 0} and sorted(reminded) == [1, 3]
+
+
+@pytest.mark.django_db
+def test_the_media_purge_goes_on_past_an_attachment_it_cannot_delete(settings, tmp_path, monkeypatch):
+    from media import services as media_services
+    from media.models import Attachment
+    from tests.factories.media import AttachmentFactory
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    old = timezone.now() - timedelta(hours=settings.MEDIA_ORPHAN_HOURS + 1)
+    stuck, *others = [AttachmentFactory(created_at=old) for _ in range(3)]  # never sent: past retention
+    real_delete = media_services.attachment_delete
+
+    def delete(*, attachment):
+        if attachment.pk == stuck.pk:
+            raise RuntimeError("storage refuses this one")
+        real_delete(attachment=attachment)
+
+    monkeypatch.setattr(media_services, "attachment_delete", delete)
+    assert media_services.attachments_purge_expired(batch_size=2) == 2
+    assert list(Attachment.objects.values_list("pk", flat=True)) == [stuck.pk]
+    assert all(not Attachment.objects.filter(pk=a.pk).exists() for a in others)
+
+
+@pytest.mark.django_db
+def test_a_platform_error_that_is_not_storable_text_fails_only_its_row(
+    client, agent, stand_in, django_capture_on_commit_callbacks
+):
+    """The platform's own error text (quoted into the row and shown to the agent) with a lone surrogate
+    in it is kept as U+FFFD; the row is given up cleanly and the agent sees why."""
+    stand_in.default = Reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat \ud800 gone"})
+    InboxFactory(
+        kind="telegram",
+        key="tg-err",
+        config={"api_base_url": stand_in.url},
+        credentials={"bot_token": "9:Z", "secret_token": "s"},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/gateway/telegram/tg-err/",
+            tg_update(1, 1, "hi", datetime.now(UTC)),
+            content_type="application/json",
+            HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN="s",
+        )
+    conversation = Conversation.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        payload, _ = services.message_send(
+            conversation_id=conversation.pk, sender_kind="agent", sender_user_id=agent.pk, text="hello"
+        )
+    row = OutboxItem.objects.get()
+    assert row.state == "failed" and "chat \ufffd gone" in row.last_error
+    message = Message.objects.get(pk=payload["id"])
+    assert message.delivery_status == "failed" and "\ufffd" in message.delivery_error
