@@ -390,9 +390,14 @@ def bot_watchdog(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     limit = now - timedelta(seconds=getattr(settings, "BOTS_REPLY_TIMEOUT_S", 30))
     stale = BotSession.objects.filter(pending_since__lt=limit).values_list("conversation_id", flat=True)[:500]
-    return sum(
-        1 for conversation_id in list(stale) if bot_fallback_queue(conversation_id=conversation_id, reason="timeout")
-    )
+    queued = 0
+    for conversation_id in list(stale):
+        # One conversation that cannot be queued fails alone; the others still reach a person.
+        try:
+            queued += bool(bot_fallback_queue(conversation_id=conversation_id, reason="timeout"))
+        except Exception:
+            logger.exception("Watchdog could not queue conversation %s", conversation_id)
+    return queued
 
 
 # --- Automatic messages outside the flow --------------------------------------------------------------------
@@ -492,15 +497,24 @@ def idle_sweep(*, now: datetime | None = None) -> dict[str, int]:
             flow=flow, reminded_at__isnull=True, last_reply_at__lt=remind_before, last_customer_at__lt=remind_before
         ).values_list("conversation_id", flat=True)
         for conversation_id in list(to_remind[:1000]):
-            done["reminded"] += _idle_step(conversation_id, statuses, now, close=False)
+            done["reminded"] += _idle_step_isolated(conversation_id, statuses, now, close=False)
         if flow.idle_close_after_s:
             close_before = now - timedelta(seconds=flow.idle_close_after_s)
             to_close = BotSession.objects.filter(flow=flow, reminded_at__lt=close_before).values_list(
                 "conversation_id", flat=True
             )
             for conversation_id in list(to_close[:1000]):
-                done["closed"] += _idle_step(conversation_id, statuses, now, close=True)
+                done["closed"] += _idle_step_isolated(conversation_id, statuses, now, close=True)
     return done
+
+
+def _idle_step_isolated(conversation_id: int, statuses: set[str], now: datetime, *, close: bool) -> int:
+    """One conversation's reminder or close; its failure is logged and never stops the sweep."""
+    try:
+        return _idle_step(conversation_id, statuses, now, close=close)
+    except Exception:
+        logger.exception("Idle %s of conversation %s failed", "close" if close else "reminder", conversation_id)
+        return 0
 
 
 def _idle_step(conversation_id: int, statuses: set[str], now: datetime, *, close: bool) -> int:

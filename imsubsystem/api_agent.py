@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.text import json_unstorable_path, unstorable_detail
 from crm import services as crm_services
 from crm.models import Contact
 from imsubsystem import selectors
@@ -31,6 +32,7 @@ from imsubsystem.events import ERROR_CODES, http_status
 from imsubsystem.gateway import services as gateway_services
 from imsubsystem.gateway import tasks as gateway_tasks
 from imsubsystem.models import Conversation, Message
+from imsubsystem.ratelimit import agent_identity, message_rate_check
 from imsubsystem.services import SwitchError
 from media.selectors import attachment_public_dict
 from media.services import attachment_upload
@@ -60,7 +62,10 @@ def console_endpoint(view: Callable) -> Callable:
             return _error(401, "auth_required", "Log in first.")
         if not user_may_use_console(request.user):
             return _error(403, "forbidden", "Your role cannot use the agent console.")
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except _UnstorableText as exc:
+            return _error(400, "invalid", str(exc))
 
     return never_cache(wrapper)
 
@@ -229,12 +234,21 @@ def _contact_payload(request: HttpRequest, contact: Contact, *, current_conversa
     }
 
 
+class _UnstorableText(Exception):
+    """A JSON body with a string that cannot be stored (config/text.py): answered 400 `invalid`."""
+
+
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     try:
         data = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    unstorable = json_unstorable_path(data)
+    if unstorable is not None:
+        raise _UnstorableText(unstorable_detail(unstorable))
+    return data
 
 
 CONTACT_FIELDS = {"name": str, "emails": list, "phones": list, "language": str, "timezone": str}
@@ -406,6 +420,8 @@ def conversation_template_send(request: HttpRequest, conversation_id: int) -> Js
     if client_id is not None and not isinstance(client_id, str):
         return _error(400, "invalid", "client_id must be a string.")
     try:
+        # The same bucket as this agent's messages on the socket.
+        message_rate_check(identity=agent_identity(request.user.pk))
         payload, created = gateway_services.template_send(
             conversation_id=conversation.pk,
             agent_id=request.user.pk,
@@ -415,7 +431,10 @@ def conversation_template_send(request: HttpRequest, conversation_id: int) -> Js
             client_id=client_id or None,
         )
     except SwitchError as exc:
-        return _error(http_status(exc.code), exc.code, exc.detail)
+        response = _error(http_status(exc.code), exc.code, exc.detail)
+        if exc.retry_after_s is not None:
+            response["Retry-After"] = str(exc.retry_after_s)
+        return response
     return JsonResponse({"message": payload}, status=201 if created else 200)
 
 

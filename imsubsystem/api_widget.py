@@ -16,18 +16,26 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from config.text import json_unstorable_path, unstorable_detail
 from imsubsystem import auth, selectors, services
 from imsubsystem.events import http_status
 from imsubsystem.models import Inbox
-from imsubsystem.ratelimit import rate_limit_hit
+from imsubsystem.ratelimit import customer_identity, message_rate_check, rate_limit_hit
 from imsubsystem.services import SwitchError
 
 MAX_BODY_BYTES = 64 * 1024
 CORS_MAX_AGE = "600"
 
 
-def _error(code: str, detail: str, status: int | None = None) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status or http_status(code))
+def _error(code: str, detail: str, status: int | None = None, *, retry_after_s: int | None = None) -> JsonResponse:
+    response = JsonResponse({"error": {"code": code, "detail": detail}}, status=status or http_status(code))
+    if retry_after_s is not None:
+        response["Retry-After"] = str(retry_after_s)
+    return response
+
+
+def _switch_error(exc: SwitchError) -> JsonResponse:
+    return _error(exc.code, exc.detail, retry_after_s=exc.retry_after_s)
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -74,6 +82,9 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         raise SwitchError("bad_json", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise SwitchError("bad_json", "The body must be a JSON object.")
+    unstorable = json_unstorable_path(data)
+    if unstorable is not None:
+        raise SwitchError("invalid", unstorable_detail(unstorable))
     return data
 
 
@@ -96,7 +107,7 @@ def _session_required(view: Callable) -> Callable:
         try:
             response = view(request, session, *args, **kwargs)
         except SwitchError as exc:
-            response = _error(exc.code, exc.detail)
+            response = _switch_error(exc)
         return _cors(response, request.headers.get("Origin"))
 
     return csrf_exempt(wrapper)
@@ -118,7 +129,9 @@ def session_create(request: HttpRequest, inbox_key: str) -> HttpResponse:
     if not rate_limit_hit(
         key=f"widget-session:{_client_ip(request)}", limit=settings.IM_WIDGET_SESSIONS_PER_MINUTE, window_s=60
     ):
-        return _cors(_error("rate_limited", "Too many new sessions from this address; wait a minute."), origin)
+        return _cors(
+            _error("rate_limited", "Too many new sessions from this address; wait a minute.", retry_after_s=60), origin
+        )
     try:
         data = _json_body(request)
         fields = {}
@@ -134,7 +147,7 @@ def session_create(request: HttpRequest, inbox_key: str) -> HttpResponse:
             raise SwitchError("invalid", "email is not an e-mail address.")
         token, session = auth.widget_session_create(inbox=inbox, metadata=metadata, **fields)
     except SwitchError as exc:
-        return _cors(_error(exc.code, exc.detail), origin)
+        return _cors(_switch_error(exc), origin)
     except ValidationError as exc:
         return _cors(_error("invalid", " ".join(exc.messages)), origin)
     body = {"session_token": token, "contact_id": session.contact_id, "conversation_id": None}
@@ -174,6 +187,8 @@ def messages(request: HttpRequest, session) -> HttpResponse:
     text = data.get("text", "")
     if not isinstance(text, str):
         raise SwitchError("invalid", "text must be a string.")
+    # The same bucket as the widget socket's (and any other transport's) messages of this customer.
+    message_rate_check(identity=customer_identity(session.contact_id))
     message, created = services.customer_message_send(
         inbox_id=session.inbox_id,
         contact_id=session.contact_id,

@@ -12,6 +12,7 @@ sockets' database work is not queued behind them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from typing import Any
 
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
 
@@ -53,27 +56,68 @@ class Batcher:
             try:
                 results = await self.run_many([request for request, _ in batch])
             except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                if len(batch) == 1:  # the socket reports it (`internal`) and logs it
+                    self._fail(batch, exc)
+                    continue
+                # One request can fail a whole transaction (the batch rolled back: nothing was stored).
+                # Each goes again alone, so a bad one fails with its own error and the others are stored.
+                logger.exception("A batch of %d messages failed; storing them one by one", len(batch))
+                await self._one_by_one(batch)
                 continue
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
 
+    async def _one_by_one(self, batch: list[tuple[dict[str, Any], asyncio.Future]]) -> None:
+        for request, future in batch:
+            try:
+                (result,) = await self.run_many([request])
+            except Exception as exc:
+                self._fail([(request, future)], exc)
+                continue
+            if not future.done():
+                future.set_result(result)
+
+    @staticmethod
+    def _fail(batch: list[tuple[dict[str, Any], asyncio.Future]], exc: BaseException) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
+
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
 
 
-def customer_message_batcher() -> Batcher:
-    """This event loop's batcher of widget messages (one per loop: a daphne process has one)."""
+def customer_messages_admit_and_send(requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each request's message from its customer's rate bucket (one Redis round trip for the batch; the
+    same bucket as the widget HTTP API's), then the admitted ones stored together. A refused request is
+    answered {"error": "rate_limited", "detail", "retry_after_s"}. A request is charged once: when a
+    failed batch goes again one by one, or comes back as `fallback`, it is not charged again."""
+    from imsubsystem.ratelimit import customer_identity, message_rate_take_many, rate_limited_error
     from imsubsystem.services import customer_messages_send_many
 
+    uncharged = [request for request in requests if "rate_wait" not in request]
+    waits = message_rate_take_many([customer_identity(request["contact_id"]) for request in uncharged])
+    for request, wait in zip(uncharged, waits, strict=True):
+        request["rate_wait"] = wait
+    admitted = [request for request in requests if not request["rate_wait"]]
+    stored = iter(customer_messages_send_many(requests=admitted) if admitted else [])
+    results = []
+    for request in requests:
+        if request["rate_wait"]:
+            refused = rate_limited_error(request["rate_wait"])
+            results.append({"error": refused.code, "detail": refused.detail, "retry_after_s": refused.retry_after_s})
+        else:
+            results.append(next(stored))
+    return results
+
+
+def customer_message_batcher() -> Batcher:
+    """This event loop's batcher of widget messages (one per loop: a daphne process has one)."""
     loop = asyncio.get_running_loop()
     batcher = _batchers.get(loop)
     if batcher is None:
         batcher = _batchers[loop] = Batcher(
-            lambda requests: customer_messages_send_many(requests=requests),
-            workers=getattr(settings, "IM_BATCH_WORKERS", 1),
+            customer_messages_admit_and_send, workers=getattr(settings, "IM_BATCH_WORKERS", 1)
         )
     return batcher

@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from config.text import text_storable
 from crm.roles import ROLES, user_roles
 from imsubsystem import auth, selectors, services
 from imsubsystem.batching import customer_message_batcher
@@ -34,7 +35,7 @@ from imsubsystem.events import (
     group_supervisors,
 )
 from imsubsystem.models import SenderKind
-from imsubsystem.ratelimit import TokenBucket
+from imsubsystem.ratelimit import TokenBucket, agent_identity, customer_identity, message_rate_check
 from imsubsystem.services import SwitchError
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ class SwitchSocket(ForgetsItsChannel, AsyncWebsocketConsumer):
             await self.send_frame(error_frame("bad_json", "The frame is not valid JSON."))
             return
         client_id = frame.get("client_id") if isinstance(frame, dict) else None
-        client_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
+        echo = isinstance(client_id, str) and len(client_id) <= 64 and text_storable(client_id)
+        client_id = client_id if echo else None
         if not self.bucket.take():
             await self.send_frame(error_frame("rate_limited", client_id=client_id))
             return
@@ -170,7 +172,11 @@ class SwitchSocket(ForgetsItsChannel, AsyncWebsocketConsumer):
         try:
             await self.handle(frame)
         except SwitchError as exc:
-            await self.send_frame(error_frame(exc.code, exc.detail, client_id=client_id, command=frame["type"]))
+            await self.send_frame(
+                error_frame(
+                    exc.code, exc.detail, client_id=client_id, command=frame["type"], retry_after_s=exc.retry_after_s
+                )
+            )
         except Exception:
             logger.exception("Frame %s failed", frame["type"])
             await self.send_frame(error_frame("internal", client_id=client_id, command=frame["type"]))
@@ -248,15 +254,23 @@ class WidgetConsumer(SwitchSocket):
                     origin=self.channel_name,
                 )
             return
-        batchable = kind == "message.send" and not frame.get("attachment_ids") and self.conversation_id is not None
-        if batchable and await self._message_send_batched(frame):
+        if kind == "message.send":
+            # Into the socket's open conversation, a text message goes with the other sockets' (batched);
+            # it comes back when the conversation must be reopened or opened first, already charged to
+            # the customer's message bucket.
+            batchable = not frame.get("attachment_ids") and self.conversation_id is not None
+            charged = batchable and await self._message_send_batched(frame) == "fallback"
+            if batchable and not charged:
+                return
+            await self.apply(await database_sync_to_async(self.run_step)(self._step_message_send, frame, charged))
             return
         step = getattr(self, "_step_" + kind.replace(".", "_"))
         await self.apply(await database_sync_to_async(self.run_step)(step, frame))
 
-    async def _message_send_batched(self, frame: dict[str, Any]) -> bool:
+    async def _message_send_batched(self, frame: dict[str, Any]) -> str:
         """A text message into the socket's open conversation, stored together with other sockets'
-        (imsubsystem/batching.py). False when the conversation must be reopened or opened first."""
+        (imsubsystem/batching.py): "sent", or "fallback" when the conversation must be reopened or
+        opened first."""
         result = await customer_message_batcher().submit(
             {
                 "inbox_id": self.session["inbox_id"],
@@ -268,12 +282,12 @@ class WidgetConsumer(SwitchSocket):
             }
         )
         if "error" in result:
-            raise SwitchError(result["error"], result["detail"])
+            raise SwitchError(result["error"], result["detail"], retry_after_s=result.get("retry_after_s"))
         if "fallback" in result:
-            return False
+            return "fallback"
         ack = {"type": "message.ack", "client_id": frame["client_id"], "message": result["message"]}
         await self.send_frame({**ack, "duplicate": not result["created"]})
-        return True
+        return "sent"
 
     async def _auth(self, frame: dict[str, Any]) -> None:
         origin = _header(self.scope, b"origin")
@@ -325,8 +339,10 @@ class WidgetConsumer(SwitchSocket):
         frames += selectors.history_for_customer(conversation_id=conversation.pk, after_seq=after_seq)
         return Reply(frames)
 
-    def _step_message_send(self, frame: dict[str, Any]) -> Reply:
+    def _step_message_send(self, frame: dict[str, Any], charged: bool = False) -> Reply:
         session = self.session
+        if not charged:
+            message_rate_check(identity=customer_identity(session["contact_id"]))
         message, created = services.customer_message_send(
             inbox_id=session["inbox_id"],
             contact_id=session["contact_id"],
@@ -513,6 +529,8 @@ class AgentConsumer(StaffSocket):
 
     def _step_message_send(self, frame: dict[str, Any]) -> Reply:
         conversation = self._conversation(self._required(frame, "conversation_id"))
+        # The same bucket as this user's messages from the console's HTTP API and other sockets.
+        message_rate_check(identity=agent_identity(self.user.pk))
         message, created = services.message_send(
             conversation_id=conversation.pk,
             sender_kind=SenderKind.AGENT,

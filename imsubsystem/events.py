@@ -11,6 +11,8 @@ import types
 import typing
 from typing import Any, Literal, NotRequired, TypedDict, Union
 
+from config.text import json_unstorable_path, unstorable_detail
+
 SenderKindName = Literal["customer", "agent", "bot", "system"]
 StatusName = Literal["bot", "queued", "offered", "assigned", "closed"]
 DeliveryName = Literal["stored", "pending", "retrying", "sent", "delivered", "read", "failed"]
@@ -264,6 +266,7 @@ class ErrorFrame(TypedDict):
     detail: str
     client_id: NotRequired[str]
     command: NotRequired[str]
+    retry_after_s: NotRequired[int]  # rate_limited: seconds until the next message is accepted
 
 
 # --- Client → server frames ----------------------------------------------------------------------
@@ -381,7 +384,7 @@ SUPERVISOR_COMMANDS = frozenset({"ping"})
 ERROR_CODES = {
     "bad_json": "The frame is not a JSON object.",
     "unknown_type": "No such frame type on this socket.",
-    "invalid": "A field is missing or has the wrong type.",
+    "invalid": "A field is missing, has the wrong type, or is not valid text.",
     "too_long": "The text is longer than the limit.",
     "empty": "A message needs text or an attachment.",
     "rate_limited": "Too many frames: slow down.",
@@ -513,7 +516,8 @@ def frame_validate(frame: Any, *, direction: Literal["server", "client"]) -> dic
     """Check a frame against its declaration; raise FrameError(code, detail) if it does not match.
 
     Server frames must match exactly (no undeclared field); client frames may carry extra fields, which
-    are ignored, so newer clients keep working against an older server.
+    are ignored, so newer clients keep working against an older server. Every string of a client frame
+    must be storable text (config/text.py: no lone surrogate), or the frame is `invalid`.
     """
     if not isinstance(frame, dict):
         raise FrameError("bad_json", "A frame is a JSON object.")
@@ -522,15 +526,28 @@ def frame_validate(frame: Any, *, direction: Literal["server", "client"]) -> dic
     if not isinstance(frame_type, str) or frame_type not in registry:
         raise FrameError("unknown_type", f"Unknown frame type {str(frame_type)[:40]!r}.")
     _check_typeddict(frame, registry[frame_type], "", strict=direction == "server")
+    if direction == "client":
+        unstorable = json_unstorable_path(frame)
+        if unstorable is not None:
+            raise FrameError("invalid", unstorable_detail(unstorable))
     return frame
 
 
-def error_frame(code: str, detail: str | None = None, *, client_id: str | None = None, command: str = "") -> dict:
+def error_frame(
+    code: str,
+    detail: str | None = None,
+    *,
+    client_id: str | None = None,
+    command: str = "",
+    retry_after_s: int | None = None,
+) -> dict:
     frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail or ERROR_CODES.get(code, code)}
     if client_id:
         frame["client_id"] = client_id
     if command:
         frame["command"] = command
+    if retry_after_s is not None:
+        frame["retry_after_s"] = retry_after_s
     return frame
 
 

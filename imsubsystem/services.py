@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from config.metrics import MESSAGES_IN
+from config.text import text_storable, unstorable_detail
 from crm.models import Contact
 from imsubsystem import selectors
 from imsubsystem.events import group_agent, group_agents_of_queue, group_conversation, group_supervisors
@@ -60,11 +61,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class SwitchError(Exception):
-    """A refused request; nothing was changed. `code` is an events.ERROR_CODES key."""
+    """A refused request; nothing was changed. `code` is an events.ERROR_CODES key; `retry_after_s`,
+    for `rate_limited`, says when to try again (HTTP's Retry-After, the error frame's retry_after_s)."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", *, retry_after_s: int | None = None) -> None:
         self.code = code
         self.detail = detail or code.replace("_", " ")
+        self.retry_after_s = retry_after_s
         super().__init__(f"{code}: {self.detail}")
 
 
@@ -363,14 +366,23 @@ def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -
 
 
 # --- Messages -----------------------------------------------------------------------------------------------
+def text_check(value: str, *, field: str) -> None:
+    """Refuse text that cannot be stored (a lone surrogate: config/text.py) with `invalid`."""
+    if not text_storable(value):
+        raise SwitchError("invalid", unstorable_detail(field))
+
+
 def _validate_message_input(*, text: str, attachment_ids: Sequence[int], client_id: str | None) -> list[int]:
     if not isinstance(text, str):
         raise SwitchError("invalid", "text must be a string.")
+    text_check(text, field="text")
     limit = getattr(settings, "IM_MAX_TEXT_LENGTH", 4000)
     if len(text) > limit:
         raise SwitchError("too_long", f"The text is {len(text)} characters; the limit is {limit}.")
     if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
         raise SwitchError("invalid", "client_id must be a string of 1 to 64 characters.")
+    if client_id is not None:
+        text_check(client_id, field="client_id")
     try:
         ids = [int(i) for i in attachment_ids]
     except (TypeError, ValueError):
@@ -401,6 +413,8 @@ def _validate_buttons(buttons: Sequence[dict[str, str]], *, sender_kind: str, pr
             raise SwitchError("invalid", f"Each button needs a label of 1 to {MAX_BUTTON_LABEL} characters.")
         if not isinstance(value, str) or len(value) > MAX_BUTTON_LABEL:
             raise SwitchError("invalid", f"A button value must be a text of at most {MAX_BUTTON_LABEL} characters.")
+        text_check(label, field="buttons.label")
+        text_check(value, field="buttons.value")
         cleaned.append({"label": label, "value": value})
     return cleaned
 
@@ -1072,6 +1086,7 @@ def conversation_close(*, conversation_id: int, by_user_id: int | None = None, w
     item (work_cancel). Closing a closed conversation is refused."""
     if not isinstance(wrap_up, str) or len(wrap_up) > 10000:
         raise SwitchError("invalid", "wrap_up must be a text of at most 10,000 characters.")
+    text_check(wrap_up, field="wrap_up")
     with transaction.atomic():
         conversation = _lock(conversation_id)
         previous = conversation.status

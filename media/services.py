@@ -20,6 +20,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from config.text import text_clean
 from crm.models import ChannelKind
 from media.images import image_clean
 from media.models import Attachment, AttachmentStatus, MediaPolicy, TypeFamily, UploaderKind
@@ -209,7 +210,7 @@ def media_policies_ensure() -> list[str]:
 
 def attachment_mark_failed(*, attachment: Attachment, reason: str) -> Attachment:
     attachment.status = AttachmentStatus.FAILED
-    attachment.error = reason[:255]
+    attachment.error = text_clean(reason)[:255]  # reasons quote what platforms and servers said
     attachment.save(update_fields=["status", "error"])
     return attachment
 
@@ -319,11 +320,20 @@ def attachment_delete(*, attachment: Attachment) -> None:
 def attachments_purge_expired(*, now: datetime | None = None, batch_size: int = 500) -> int:
     """Delete what retention says is due (attachments_past_retention); returns how many went."""
     deleted = 0
+    failed: set[int] = set()
     while True:
-        batch = list(attachments_past_retention(now=now).order_by("pk")[:batch_size])
+        due = attachments_past_retention(now=now).exclude(pk__in=failed)
+        batch = list(due.order_by("pk")[:batch_size])
         if not batch:
             return deleted
         for attachment in batch:
-            with transaction.atomic():
-                attachment_delete(attachment=attachment)
-        deleted += len(batch)
+            # One attachment that cannot be deleted is logged and left for the next run; it never stops
+            # (nor, coming first in every batch, stalls for ever) the purge of the others.
+            try:
+                with transaction.atomic():
+                    attachment_delete(attachment=attachment)
+            except Exception:
+                logger.exception("Could not purge attachment %s", attachment.pk)
+                failed.add(attachment.pk)
+                continue
+            deleted += 1

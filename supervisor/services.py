@@ -11,6 +11,7 @@ from typing import Any
 
 from imsubsystem import services as switch
 from imsubsystem.models import SenderKind
+from imsubsystem.ratelimit import agent_identity, message_rate_check
 from imsubsystem.services import SwitchError
 from routing import services as routing
 from routing.exceptions import RoutingError
@@ -21,9 +22,10 @@ WHISPER_MAX_LENGTH = 4000
 
 
 class SupervisorError(Exception):
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", *, retry_after_s: int | None = None) -> None:
         self.code = code
         self.detail = detail or code.replace("_", " ")
+        self.retry_after_s = retry_after_s
         super().__init__(f"{code}: {self.detail}")
 
 
@@ -102,6 +104,8 @@ def whisper_send(*, by_user, conversation_id: Any, text: Any, client_id: Any = N
     if conversation is None:
         raise SupervisorError("not_found", "No such conversation in your queues.")
     try:
+        # The same bucket as this user's messages on the agent socket.
+        message_rate_check(identity=agent_identity(by_user.pk))
         message, _created = switch.message_send(
             conversation_id=conversation.pk,
             sender_kind=SenderKind.AGENT,
@@ -111,5 +115,5 @@ def whisper_send(*, by_user, conversation_id: Any, text: Any, client_id: Any = N
             private=True,
         )
     except SwitchError as exc:
-        raise SupervisorError(exc.code, exc.detail) from exc
+        raise SupervisorError(exc.code, exc.detail, retry_after_s=exc.retry_after_s) from exc
     return message

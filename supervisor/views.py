@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from config.text import json_unstorable_path, unstorable_detail
 from imsubsystem.events import http_status
 from supervisor import selectors, services, stats
 from supervisor.forms import ReportFilterForm, StaffingFilterForm
@@ -33,7 +34,10 @@ def supervisor_required(view):
 
 
 def _error(exc: SupervisorError) -> JsonResponse:
-    return JsonResponse({"error": exc.code, "detail": exc.detail}, status=http_status(exc.code))
+    response = JsonResponse({"error": exc.code, "detail": exc.detail}, status=http_status(exc.code))
+    if exc.retry_after_s is not None:
+        response["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
@@ -43,6 +47,9 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         raise SupervisorError("invalid", "The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise SupervisorError("invalid", "The body must be a JSON object.")
+    unstorable = json_unstorable_path(body)
+    if unstorable is not None:
+        raise SupervisorError("invalid", unstorable_detail(unstorable))
     return body
 
 

@@ -79,6 +79,7 @@ def _text(value: Any, field: str, limit: int) -> str:
 class ApiAdapter(Adapter):
     kind = "api"
     inbox_kinds = ("api",)
+    limits_senders = True
 
     def verify(self, inbox: InboxInfo, request: WebhookRequest) -> None:
         given = request.headers.get(SIGNATURE_HEADER, "")

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import httpx
 
 from config.outbound import OutboundRefused
+from config.text import json_clean, raw_json_may_hold_surrogate
 
 
 class GatewayError(Exception):
@@ -122,6 +123,7 @@ class WebhookReply:
     status: int = 200
     body: str = ""
     content_type: str = "text/plain"
+    retry_after_s: int | None = None  # sent as Retry-After (429)
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,9 @@ class Adapter:
     default_api_base_url: ClassVar[str] = ""
     # Hours after the customer's last message during which free-form replies are allowed, if limited.
     reply_window_hours: ClassVar[int | None] = None
+    # Whether each sender's messages draw on the switch's per-sender message bucket at the webhook (a 429
+    # the caller retries). Only for callers that retry a 429 later; a platform's own limits apply upstream.
+    limits_senders: ClassVar[bool] = False
 
     # --- inbound -------------------------------------------------------------------------------
     def handshake(self, inbox: InboxInfo, request: WebhookRequest) -> WebhookReply:
@@ -282,10 +287,14 @@ def timestamp_check(value: Any, *, window_s: int, what: str = "timestamp", now: 
 
 
 def json_body(request: WebhookRequest) -> Any:
+    """The webhook's JSON, with any lone surrogate in its strings replaced by U+FFFD (config/text.py):
+    the platform accepted the customer's message, so it is kept rather than refused, and nothing
+    unstorable reaches the event row, the contact or the switch."""
     try:
-        return json.loads(request.body)
+        data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadInvalid(f"The body is not valid JSON: {exc}") from exc
+    return json_clean(data) if raw_json_may_hold_surrogate(request.body) else data
 
 
 def unix_time(value: Any) -> datetime:

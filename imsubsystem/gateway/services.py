@@ -28,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.outbound import outbound_client
+from config.text import text_clean
 from crm.services import identity_get_or_create
 from imsubsystem.gateway import selectors
 from imsubsystem.gateway.base import (
@@ -48,6 +49,7 @@ from imsubsystem.gateway.base import (
 )
 from imsubsystem.gateway.models import InboundEvent, InboundEventKind, OutboxItem, OutboxState
 from imsubsystem.gateway.registry import adapter_for_inbox, adapter_for_path
+from imsubsystem.ratelimit import api_sender_identity, message_rate_take_many
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +100,15 @@ def webhook_receive(
     except InboxMisconfigured as exc:
         logger.error("gateway: inbox %s is misconfigured: %s", inbox.key, exc)
         return WebhookReply(status=503, body="This inbox is not configured.")
+
+    if adapter.limits_senders:
+        senders = [event.sender_id for event in events if event.event_kind == InboundEventKind.MESSAGE]
+        waits = message_rate_take_many([api_sender_identity(inbox.id, sender) for sender in senders])
+        if any(waits):
+            wait = max(waits)
+            return WebhookReply(
+                status=429, body=f"Too many messages from this sender: retry in {wait} s.", retry_after_s=wait
+            )
 
     for event in events:
         event_id = inbound_event_store(
@@ -513,6 +524,13 @@ def _send_one(item: OutboxItem, client: httpx.Client) -> None:
     except InboxMisconfigured as exc:
         _send_failed(item, SendError(str(exc), permanent=True))
         return
+    except Exception as exc:
+        # A fault of this row alone (text the adapter cannot encode, an adapter bug): retried with backoff
+        # and failed after GATEWAY_MAX_ATTEMPTS like any send error, so it never holds the conversation's
+        # later rows behind it for ever nor stops the drain of the others.
+        logger.exception("gateway: sending outbox row %s failed", item.pk)
+        _send_failed(item, SendError(f"{type(exc).__name__}: {exc}", permanent=False))
+        return
     # Recorded the moment the platform answered: from here on, no worker sends this row again.
     updated = OutboxItem.objects.filter(pk=item.pk, state=OutboxState.SENDING).update(
         state=OutboxState.SENT,
@@ -527,6 +545,9 @@ def _send_one(item: OutboxItem, client: httpx.Client) -> None:
 
 
 def _send_failed(item: OutboxItem, error: SendError) -> None:
+    # The reason quotes the platform's answer: stored on the row and shown to the agent, so only as text
+    # that can be stored.
+    error = SendError(text_clean(error.reason), permanent=error.permanent, retry_after=error.retry_after)
     now = timezone.now()
     give_up = error.permanent or item.attempts >= settings.GATEWAY_MAX_ATTEMPTS
     if give_up:

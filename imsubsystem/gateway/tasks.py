@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from celery import shared_task
@@ -11,6 +12,8 @@ from config.inprocess import defer
 from imsubsystem.gateway import selectors, services
 from imsubsystem.gateway.base import SendError
 from media.remote import RemoteFetchTemporary
+
+logger = logging.getLogger(__name__)
 
 INBOUND_MAX_RETRIES = 10
 
@@ -67,10 +70,17 @@ def outbox_drain(conversation_id: int) -> None:
 def gateway_sweep() -> None:
     """Every 30 s (CELERY_BEAT_SCHEDULE): restart drains whose task was lost or whose worker died, and
     events whose processing never finished."""
+    # One conversation or event that fails (eager mode runs it right here) never stops the others.
     for conversation_id in selectors.outbox_conversations_due():
-        defer(outbox_drain, conversation_id)
+        try:
+            defer(outbox_drain, conversation_id)
+        except Exception:
+            logger.exception("gateway sweep: the drain of conversation %s failed", conversation_id)
     for event_id in selectors.inbound_events_stalled(max_attempts=INBOUND_MAX_RETRIES):
-        defer(inbound_event_process, event_id)
+        try:
+            defer(inbound_event_process, event_id)
+        except Exception:
+            logger.exception("gateway sweep: inbound event %s failed", event_id)
 
 
 # Each of these hands its work to a worker (config/inprocess.py: background threads in the embedded

@@ -36,4 +36,7 @@ def webhook(request: HttpRequest, kind: str, inbox_key: str) -> HttpResponse:
         request=webhook_request(request),
         on_new_event=tasks.inbound_event_process_later,
     )
-    return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
+    response = HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
+    if reply.retry_after_s is not None:
+        response["Retry-After"] = str(reply.retry_after_s)
+    return response

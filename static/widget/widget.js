@@ -861,8 +861,9 @@
       return;
     }
     if (code === "rate_limited" && data.client_id) {
-      // Too many frames at once (a burst of resends after a reconnect): the message stays pending
-      // and goes again, with the same client_id, once the socket's allowance has refilled.
+      // Too many frames or messages at once (a burst of resends after a reconnect): the message stays
+      // pending and goes again, with the same client_id, once the allowance has refilled (the server
+      // says when in retry_after_s for messages).
       clearTimeout(ackTimers.get(data.client_id));
       var waiting = state.pending.filter(function (p) {
         return p.client_id === data.client_id;
@@ -870,7 +871,7 @@
       if (waiting) {
         setTimeout(function () {
           if (state.pending.indexOf(waiting) !== -1) transmit(waiting);
-        }, 1000 + Math.random() * 1000);
+        }, (data.retry_after_s || 1) * 1000 + Math.random() * 1000);
       }
       return;
     }
