@@ -8,7 +8,9 @@ is computed at most about once a second for the whole cluster and shared through
 
 Definitions (docs/supervisor.md has the full text):
 - arrival: a conversation whose first_queued_at falls in the window (it entered a queue);
-- answered: an arrival with assigned_at set (an agent took it); wait = assigned_at - first_queued_at;
+- answered: an arrival with assigned_at set (an agent took it); wait = the customer's wait, from the
+  hand-over until an agent took it, across offers, overflow and transfers (`waited`, kept by the switch;
+  live: imsubsystem.selectors.customer_wait_s / queue_live);
 - abandoned: an arrival closed without ever being assigned (the customer left before an agent answered);
 - service level: answered within the queue's service_level_threshold_s / (answered + abandoned);
 - first response: first_agent_reply_at - first_queued_at; handle time: closed_at - assigned_at.
@@ -35,7 +37,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
-    Min,
     OuterRef,
     Q,
     Subquery,
@@ -74,7 +75,8 @@ def arrival_lookback() -> timedelta:
 
 
 # --- the expressions every figure is built from ---------------------------------------------------------
-WAIT = ExpressionWrapper(F("assigned_at") - F("first_queued_at"), output_field=DurationField())
+# The customer's total wait when an agent took the conversation, kept by the switch (docs/supervisor.md).
+WAIT = F("waited")
 FIRST_RESPONSE = ExpressionWrapper(F("first_agent_reply_at") - F("first_queued_at"), output_field=DurationField())
 HANDLE = ExpressionWrapper(F("closed_at") - F("assigned_at"), output_field=DurationField())
 THRESHOLD = ExpressionWrapper(F("queue__service_level_threshold_s") * Value(1_000_000), output_field=DurationField())
@@ -88,7 +90,7 @@ RESPONDED = Q(first_agent_reply_at__isnull=False)
 def _answered_in_time() -> Q:
     # The wait and the threshold are both durations, compared in the database (microseconds on MySQL
     # and SQLite alike); the threshold is each conversation's own queue's.
-    return ANSWERED & Q(assigned_at__lte=F("first_queued_at") + THRESHOLD)
+    return ANSWERED & Q(waited__lte=THRESHOLD)
 
 
 def arrivals(*, start: datetime, end: datetime):
@@ -148,25 +150,9 @@ def day_start(now: datetime) -> datetime:
 
 # --- the live snapshot -------------------------------------------------------------------------------------
 def _queue_live(now: datetime) -> dict[int, dict[str, Any]]:
-    """Waiting now, longest current wait and active conversations per queue (index queue+status)."""
-    rows = (
-        Conversation.objects.filter(status__in=(*WAITING, S.ASSIGNED), queue__isnull=False)
-        .values("queue_id")
-        .annotate(
-            waiting=Count("pk", filter=Q(status__in=WAITING)),
-            oldest=Min("queued_at", filter=Q(status__in=WAITING)),
-            active=Count("pk", filter=Q(status=S.ASSIGNED)),
-        )
-    )
-    live = {}
-    for row in rows:
-        oldest = row["oldest"]
-        live[row["queue_id"]] = {
-            "waiting": row["waiting"],
-            "longest_wait_s": max(0, int((now - oldest).total_seconds())) if oldest else 0,
-            "active": row["active"],
-        }
-    return live
+    """Waiting now, the longest customer's wait and active conversations per queue: the switch's one
+    definition (imsubsystem.selectors.queue_live), which /metrics and the sockets read too."""
+    return switch_selectors.queue_live(now=now)
 
 
 def queue_windows(*, now: datetime) -> dict[int, dict[str, Any]]:
