@@ -228,6 +228,16 @@ def queue_live(*, now=None) -> dict[int, dict[str, int]]:
     }
 
 
+# The gateway's URL segment for each inbox kind; SMS arrives through Twilio.
+GATEWAY_KIND = {"telegram": "telegram", "whatsapp": "whatsapp", "wechat": "wechat", "sms": "twilio", "api": "api"}
+
+
+def webhook_path(inbox: Inbox) -> str:
+    """`/gateway/<kind>/<key>/`, where the inbox's platform posts; empty for the web widget."""
+    kind = GATEWAY_KIND.get(inbox.kind)
+    return f"/gateway/{kind}/{inbox.key}/" if kind else ""
+
+
 def conversations_waiting(*, queue_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Conversations waiting in queues (for the manual-pick list), longest wait first; each summary also
     carries `waiting_since` (ISO 8601) and `wait_s`, the customer's wait (customer_wait_s)."""
