@@ -127,3 +127,43 @@ def test_dashboard_and_console_show_the_customers_wait_from_the_hand_over(
     expect(waited).to_have_text(re.compile(r"^\d+m \d+s$"))
     figure = switch_selectors.customer_wait_s(Conversation.objects.get(pk=conversation_id))
     assert 250 <= _seconds(waited.inner_text()) <= figure + 1
+
+
+def test_staffing_page_of_a_young_install(teams, live_server_url, new_context):
+    """Installed today, 26 conversations handled: the page forecasts from today and says so."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import ConversationFactory
+
+    now = timezone.localtime()
+    if (now - timedelta(minutes=30)).date() != now.date():
+        pytest.skip("too close to midnight for a day with history")
+    slot_start = now.replace(minute=now.minute // 30 * 30, second=0, microsecond=0)
+    for n in range(26):
+        queued = slot_start + (now - slot_start) * n / 26  # all in the current half-hour
+        ConversationFactory(
+            inbox=teams["sales_inbox"],
+            contact=ContactFactory(),
+            status="closed",
+            created_at=queued,
+            first_queued_at=queued,
+            queued_at=queued,
+            assigned_at=queued + timedelta(seconds=10),
+            closed_at=queued + timedelta(seconds=40),
+            assignee=teams["ag_a"],
+        )
+    page = new_context().new_page()
+    _log_in(page, live_server_url, "sup-a", "/supervisor/staffing/")
+    section = page.locator(f'section.sv-staffing[data-queue="{teams["sales"].pk}"]')
+    expect(section.locator('[data-basis="arrivals"]')).to_have_text(
+        "Arrivals from recent days, any weekday (today so far): too little weekly history"
+    )
+    expect(section.locator('[data-basis="aht"]')).to_contain_text(
+        "Handle time from conversations handled in recent days"
+    )
+    expect(section).to_contain_text("Average handle time 30.0 s")
+    section.locator("summary").click()
+    needed = section.locator("tr.sv-now td").nth(4)
+    assert int(needed.inner_text()) >= 1
