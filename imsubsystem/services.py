@@ -33,6 +33,7 @@ from imsubsystem import selectors
 from imsubsystem.events import group_agent, group_agents_of_queue, group_conversation, group_supervisors
 from imsubsystem.models import (
     OPEN_STATUSES,
+    WAITING_STATUSES,
     Conversation,
     ConversationStatus,
     DeliveryStatus,
@@ -78,7 +79,7 @@ def _status_move(conversation: Conversation, new: str) -> None:
     conversation.status = new
 
 
-WAITING = (S.QUEUED, S.OFFERED)
+WAITING = WAITING_STATUSES
 
 
 def _wait_clock_move(conversation: Conversation, new: str, now: datetime, *, handover: bool = False) -> list[str]:
