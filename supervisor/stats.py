@@ -601,11 +601,10 @@ def staffing_history(*, queue_ids, weeks: int, weekday: int, now: datetime | Non
         history.annotate(weekday=ExtractWeekDay("first_queued_at", tzinfo=tz)).filter(weekday=django_weekday)
     )
     handle = dict(history.filter(RESOLVED).values("queue_id").annotate(h=Avg(HANDLE)).values_list("queue_id", "h"))
-    days = [
-        (start + timedelta(days=n)).date()
-        for n in range(7 * weeks)
-        if (start + timedelta(days=n)).isoweekday() == weekday
-    ]
+    # Calendar days (date arithmetic: an aware midnight plus whole days drifts across a clock change).
+    first_day = timezone.localtime(start).date()
+    days = [first_day + timedelta(days=n) for n in range(7 * weeks)]
+    days = [day for day in days if day.isoweekday() == weekday]
     result: dict[int, Any] = {}
     for queue_id in queue_ids:
         first = first_days.get(queue_id)
