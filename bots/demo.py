@@ -1,21 +1,32 @@
 """Demo data for `manage.py seed_demo` (idempotent). Runs after routing.demo and imsubsystem.demo, which
-create the Sales and Support queues and the `demo` web inbox."""
+create the Sales and Support queues and the `demo` and `demo-after-hours` web inboxes.
+
+The demo is true at any hour: the `demo` inbox is open every day, all day, so a newcomer on a Saturday
+night reaches a person; the `demo-after-hours` inbox is never open, so its bot always shows the
+out-of-hours path (when we open, leave a message, first in line at opening). The hours hang on the
+flows, not on the queues (a queue's own hours would win over its inbox's, docs/bots.md), so both inboxes
+can hand over to Support."""
 
 from __future__ import annotations
 
 from datetime import time
 
 from bots.models import BotFlow, BusinessHours, FaqEntry, FlowStep, WeeklyHours
+from imsubsystem.demo import AFTER_HOURS_KEY
 
 DEMO_HOURS = "Demo office hours"
+DEMO_CLOSED_HOURS = "Demo out of hours"
+# 00:00-00:00 is the whole day (bots/hours.py).
+ALL_DAY = (time(0), time(0))
 DEMO_FAQ = [
     (
         "Opening hours",
         "What are your opening hours?\nWhen are you open?\nAre you open on weekends?\nhoraires d'ouverture",
         "hours, open, opening, weekend",
         {
-            "en": "Our team is here Monday to Friday, 08:00-20:00 UTC. Outside those hours you can leave a message.",
-            "fr": "Notre équipe est là du lundi au vendredi, de 8h à 20h UTC. En dehors, laissez-nous un message.",
+            "en": "Our team is here every day, around the clock. When we are closed you can leave a message.",
+            "fr": "Notre équipe est là tous les jours, à toute heure. Quand nous sommes fermés, laissez-nous un "
+            "message.",
         },
     ),
     (
@@ -44,13 +55,21 @@ def seed(*, stdout=None) -> None:
     from imsubsystem.models import Inbox
     from routing.models import Queue
 
-    hours, created = BusinessHours.objects.get_or_create(name=DEMO_HOURS, defaults={"timezone": "UTC"})
-    if created:
-        for weekday in range(5):
-            WeeklyHours.objects.create(schedule=hours, weekday=weekday, opens=time(8), closes=time(20))
+    hours, _ = BusinessHours.objects.get_or_create(name=DEMO_HOURS, defaults={"timezone": "UTC"})
+    # Open every day, all day. Demo data seeded before (weekdays 08:00-20:00) is brought up to date.
+    if {(w.weekday, w.opens, w.closes) for w in hours.weekly.all()} != {(d, *ALL_DAY) for d in range(7)}:
+        hours.weekly.all().delete()
+        WeeklyHours.objects.bulk_create(
+            [WeeklyHours(schedule=hours, weekday=d, opens=ALL_DAY[0], closes=ALL_DAY[1]) for d in range(7)]
+        )
+    # No weekly hours: never open.
+    closed, _ = BusinessHours.objects.get_or_create(name=DEMO_CLOSED_HOURS, defaults={"timezone": "UTC"})
+    closed.weekly.all().delete()
+    closed.special_days.all().delete()
     queues = {q.name: q for q in Queue.objects.filter(name__in=["Sales", "Support"])}
-    Queue.objects.filter(pk__in=[q.pk for q in queues.values()], business_hours_id__isnull=True).update(
-        business_hours_id=hours.pk
+    # The hours belong to each inbox's flow; demo queues seeded with the demo hours are freed of them.
+    Queue.objects.filter(pk__in=[q.pk for q in queues.values()], business_hours_id=hours.pk).update(
+        business_hours_id=None
     )
 
     for title, phrasings, keywords, answer in DEMO_FAQ:
@@ -95,5 +114,49 @@ def seed(*, stdout=None) -> None:
                 "fr": "Merci ! Je vous passe notre équipe.",
             },
         )
+    elif flow.business_hours_id is None:
+        flow.business_hours = hours
+        flow.save(update_fields=["business_hours"])
+    after_hours = _after_hours_flow_seed(closed)
     if stdout:
-        stdout.write(f"  bot: flow {flow.name!r} on inbox demo, {len(DEMO_FAQ)} FAQ entries, {DEMO_HOURS} (UTC)")
+        stdout.write(
+            f"  bot: flow {flow.name!r} on inbox demo (open every day), {len(DEMO_FAQ)} FAQ entries; "
+            + (f"flow {after_hours.name!r} on inbox {AFTER_HOURS_KEY} (always out of hours)" if after_hours else "")
+        )
+
+
+def _after_hours_flow_seed(closed: BusinessHours) -> BotFlow | None:
+    """The `demo-after-hours` inbox: a flow that hands over at once, to hours that never open."""
+    from imsubsystem.models import Inbox
+
+    inbox = Inbox.objects.filter(key=AFTER_HOURS_KEY).first()
+    if inbox is None:
+        return None
+    flow, created = BotFlow.objects.get_or_create(
+        inbox=inbox,
+        defaults={
+            "name": "Out-of-hours assistant",
+            "business_hours": closed,
+            "welcome": {
+                "en": "Hello! This inbox shows what customers see when the team is closed.",
+                "fr": "Bonjour ! Cette boîte montre ce que voient les clients quand l'équipe est fermée.",
+            },
+        },
+    )
+    if created:
+        FlowStep.objects.create(
+            flow=flow,
+            position=1,
+            key="handover",
+            kind="handover",
+            text={"en": "Let me find someone for you.", "fr": "Je vous cherche quelqu'un."},
+        )
+    return flow
+
+
+def describe(*, base: str) -> list[str]:
+    """For `manage.py describe_urls`: which demo inbox shows which path."""
+    return [
+        f"Bot: the widget demo ({base}/widget/demo/demo/) is open every day, all day; "
+        f"{base}/widget/demo/{AFTER_HOURS_KEY}/ is always out of hours (leave a message)."
+    ]

@@ -70,32 +70,26 @@ class SharedStateCollector:
 
     def collect(self):
         from django.conf import settings
-        from django.db.models import Count, Min
-        from django.utils import timezone
 
-        from routing.models import Offer, OfferStatus, Queue, WorkItem, WorkStatus
+        from imsubsystem.selectors import queue_live
+        from routing.models import Offer, OfferStatus, Queue
 
-        depth = GaugeMetricFamily("switchboard_queue_waiting", "Conversations waiting, by queue.", labels=["queue"])
+        depth = GaugeMetricFamily(
+            "switchboard_queue_waiting", "Conversations waiting (queued or offered), by queue.", labels=["queue"]
+        )
         oldest = GaugeMetricFamily(
-            "switchboard_queue_oldest_wait_seconds", "Wait of the oldest waiting conversation.", labels=["queue"]
+            "switchboard_queue_oldest_wait_seconds",
+            "The longest customer's wait among the waiting conversations (from the hand-over, across offers, "
+            "overflow and transfers: docs/supervisor.md).",
+            labels=["queue"],
         )
         names = dict(Queue.objects.values_list("pk", "name"))
-        now = timezone.now()
-        rows = (
-            WorkItem.objects.filter(status=WorkStatus.WAITING)
-            .values("queue_id")
-            .annotate(n=Count("pk"), first=Min("queued_at"))
-        )
-        seen = set()
-        for row in rows:
-            name = names.get(row["queue_id"], str(row["queue_id"]))
-            seen.add(row["queue_id"])
-            depth.add_metric([name], row["n"])
-            oldest.add_metric([name], max(0.0, (now - row["first"]).total_seconds()) if row["first"] else 0.0)
+        # The switch's one definition of the customer's wait, as on the dashboard and the sockets.
+        live = queue_live()
         for pk, name in names.items():
-            if pk not in seen:
-                depth.add_metric([name], 0)
-                oldest.add_metric([name], 0)
+            row = live.get(pk) or {"waiting": 0, "longest_wait_s": 0}
+            depth.add_metric([name], row["waiting"])
+            oldest.add_metric([name], row["longest_wait_s"])
         yield depth
         yield oldest
         open_offers = GaugeMetricFamily("switchboard_offers_open", "Offers waiting for an agent's answer.")

@@ -322,7 +322,13 @@ USE_TZ = True
 
 # Steps of `manage.py seed_demo`, in order. Loaded by dotted path so the command, which lives in crm,
 # imports none of the apps that depend on crm (docs/architecture.md, dependency rule).
-SEED_DEMO_STEPS = ["crm.demo.seed", "routing.demo.seed", "imsubsystem.demo.seed", "bots.demo.seed"]
+SEED_DEMO_STEPS = [
+    "crm.demo.seed",
+    "routing.demo.seed",
+    "imsubsystem.demo.seed",
+    "bots.demo.seed",
+    "supervisor.demo.seed",
+]
 
 LOGGING = {
     "version": 1,

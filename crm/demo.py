@@ -54,3 +54,8 @@ def seed(*, stdout=None) -> None:
             )
     if stdout:
         stdout.write(f"  users: {', '.join(u for u, *_ in DEMO_USERS)} (password {DEMO_PASSWORD})")
+
+
+def describe(*, base: str) -> list[str]:
+    """For `manage.py describe_urls`: the demo logins."""
+    return ["Demo logins (password " + DEMO_PASSWORD + "): " + ", ".join(f"{u} ({r})" for u, r, *_ in DEMO_USERS)]

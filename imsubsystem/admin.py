@@ -7,14 +7,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from imsubsystem.models import CannedResponse, Conversation, Inbox, Message
-
-# The gateway's URL segment for each inbox kind; SMS arrives through Twilio.
-GATEWAY_KIND = {"telegram": "telegram", "whatsapp": "whatsapp", "wechat": "wechat", "sms": "twilio", "api": "api"}
-
-
-def webhook_path(inbox: Inbox) -> str:
-    kind = GATEWAY_KIND.get(inbox.kind)
-    return f"/gateway/{kind}/{inbox.key}/" if kind else ""
+from imsubsystem.selectors import webhook_path
 
 
 @admin.register(Inbox)

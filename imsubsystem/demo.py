@@ -10,8 +10,12 @@ from imsubsystem.models import CannedResponse, Inbox
 DEMO_SECRET = "switchboard-demo-secret"
 LOCAL_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 
+# The web inbox whose bot flow is always out of hours (bots/demo.py), to show that path at any hour.
+AFTER_HOURS_KEY = "demo-after-hours"
+
 DEMO_INBOXES = [
     ("demo", "web", "Website chat", {"allowed_origins": LOCAL_ORIGINS}, {}),
+    (AFTER_HOURS_KEY, "web", "Website chat (out of hours)", {"allowed_origins": LOCAL_ORIGINS}, {}),
     ("demo-telegram", "telegram", "Telegram", {}, {"bot_token": "000000:demo-token", "secret_token": DEMO_SECRET}),
     (
         "demo-whatsapp",
@@ -82,3 +86,26 @@ def seed(*, stdout=None) -> None:
         CannedResponse.objects.get_or_create(shortcut=shortcut, owner=None, defaults={"title": title, "text": text})
     if stdout:
         stdout.write(f"  inboxes: {', '.join(k for k, *_ in DEMO_INBOXES)} (widget demo: /widget/demo/demo/)")
+
+
+def describe(*, base: str) -> list[str]:
+    """For `manage.py describe_urls`: each demo inbox's page or webhook URL and its demo secrets, as
+    stored. An inbox whose secrets were changed in the admin no longer holds demo values: they are not
+    printed. Nothing for an inbox that is not there (seed_demo not run)."""
+    from imsubsystem.selectors import webhook_path
+
+    inboxes = {inbox.key: inbox for inbox in Inbox.objects.filter(key__in=[k for k, *_ in DEMO_INBOXES])}
+    lines = ["Demo inboxes (their secrets are public demo values):"]
+    for key, kind, name, _config, credentials in DEMO_INBOXES:
+        inbox = inboxes.get(key)
+        if inbox is None:
+            continue
+        if kind == "web":
+            lines.append(f"  {name:<28} widget page {base}/widget/demo/{key}/  (inbox key {key})")
+            continue
+        lines.append(f"  {name:<28} webhook {base}{webhook_path(inbox)}")
+        if inbox.credentials == credentials:
+            lines.extend(f"      {field:<18} {value}" for field, value in credentials.items())
+        else:
+            lines.append("      secrets changed in the admin: not shown")
+    return lines if len(lines) > 1 else []

@@ -69,6 +69,8 @@ class MessagePayload(TypedDict):
 class QueueInfo(TypedDict):
     position: int
     eta_s: int | None
+    # The customer's wait so far, from the hand-over (docs/supervisor.md): what the staff see too.
+    waited_s: NotRequired[int | None]
 
 
 class AgentRef(TypedDict):

@@ -83,8 +83,16 @@ class Conversation(models.Model):
     open_slot = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     first_queued_at = models.DateTimeField(null=True, blank=True)
-    # Start of the current wait (reset on every (re)queue), for the live dashboards.
+    # Start of the current leg: the hand-over to a person, or a transfer to a queue. Offer expiry,
+    # rejection and overflow do not start a leg.
     queued_at = models.DateTimeField(null=True, blank=True)
+    # The customer's wait clock (docs/supervisor.md, "the customer's wait"): while the conversation
+    # waits, now - waiting_since is how long the customer has waited for a person in all, across offers,
+    # overflow and transfers. The hand-over sets it to now; a leg after an agent held the conversation
+    # sets it to now - waited, so the total carries on. Read it only through selectors.customer_wait_s.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    # The customer's total wait when an agent last took the conversation (the reports' wait).
+    waited = models.DurationField(null=True, blank=True)
     assigned_at = models.DateTimeField(null=True, blank=True)
     first_agent_reply_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)

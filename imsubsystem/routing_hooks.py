@@ -27,7 +27,9 @@ def _logged(receiver):
 
 @_logged
 def on_offer_created(*, offer_id, ref, agent_id, queue_id, expires_at, **kwargs) -> None:
-    services.conversation_mark_offered(conversation_id=ref, offer_id=offer_id, agent_id=agent_id, expires_at=expires_at)
+    services.conversation_mark_offered(
+        conversation_id=ref, offer_id=offer_id, agent_id=agent_id, expires_at=expires_at, queue_id=queue_id
+    )
 
 
 @_logged

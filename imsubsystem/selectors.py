@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
 from crm.models import Contact
@@ -180,15 +180,76 @@ def conversations_for_agent(*, user_id: int, include_closed_since: timedelta | N
     return [conversation_summary(c, unread=c.unread_count) for c in conversations]
 
 
+# --- The customer's wait (docs/supervisor.md): every surface reads it from here -------------------------
+def _wait_seconds(since, now) -> int:
+    return max(0, int((now - since).total_seconds()))
+
+
+def customer_wait_s(conversation: Conversation, *, now=None) -> int | None:
+    """How long the customer has waited for a person, from the hand-over until an agent took the
+    conversation, across offers, overflow and transfers (a transfer's leg adds to the total). While the
+    conversation waits it counts up; once an agent holds it, it is the total at that moment. None for a
+    conversation never handed over."""
+    if conversation.status in WAITING_STATUSES and conversation.waiting_since is not None:
+        return _wait_seconds(conversation.waiting_since, now or timezone.now())
+    if conversation.waited is not None:
+        return int(conversation.waited.total_seconds())
+    return None
+
+
+def wait_fields(conversation: Conversation, *, now=None) -> dict[str, Any]:
+    """`waiting_since` (the instant the customer's total wait counts from, ISO 8601; None unless waiting)
+    and `wait_s`, for payloads."""
+    waiting = conversation.status in WAITING_STATUSES
+    return {
+        "waiting_since": _iso(conversation.waiting_since) if waiting else None,
+        "wait_s": customer_wait_s(conversation, now=now),
+    }
+
+
+def queue_live(*, now=None) -> dict[int, dict[str, int]]:
+    """Per queue, now: `waiting` (queued or offered), `longest_wait_s` (the longest customer's wait among
+    them) and `active` (assigned), from one grouped query on the (queue, status) index."""
+    now = now or timezone.now()
+    rows = (
+        Conversation.objects.filter(status__in=(*WAITING_STATUSES, ConversationStatus.ASSIGNED), queue__isnull=False)
+        .values("queue_id")
+        .annotate(
+            waiting=Count("pk", filter=Q(status__in=WAITING_STATUSES)),
+            oldest=Min("waiting_since", filter=Q(status__in=WAITING_STATUSES)),
+            active=Count("pk", filter=Q(status=ConversationStatus.ASSIGNED)),
+        )
+    )
+    return {
+        row["queue_id"]: {
+            "waiting": row["waiting"],
+            "longest_wait_s": _wait_seconds(row["oldest"], now) if row["oldest"] else 0,
+            "active": row["active"],
+        }
+        for row in rows
+    }
+
+
+# The gateway's URL segment for each inbox kind; SMS arrives through Twilio.
+GATEWAY_KIND = {"telegram": "telegram", "whatsapp": "whatsapp", "wechat": "wechat", "sms": "twilio", "api": "api"}
+
+
+def webhook_path(inbox: Inbox) -> str:
+    """`/gateway/<kind>/<key>/`, where the inbox's platform posts; empty for the web widget."""
+    kind = GATEWAY_KIND.get(inbox.kind)
+    return f"/gateway/{kind}/{inbox.key}/" if kind else ""
+
+
 def conversations_waiting(*, queue_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-    """Conversations waiting in queues (for the manual-pick list), oldest wait first; each summary also
-    carries `waiting_since` (when it was queued, ISO 8601)."""
+    """Conversations waiting in queues (for the manual-pick list), longest wait first; each summary also
+    carries `waiting_since` (ISO 8601) and `wait_s`, the customer's wait (customer_wait_s)."""
     conversations = Conversation.objects.filter(status__in=WAITING_STATUSES).select_related("contact", "inbox")
     if queue_ids is not None:
         conversations = conversations.filter(queue_id__in=list(queue_ids))
-    conversations = conversations.order_by("-priority", "queued_at", "id")
+    conversations = conversations.order_by("-priority", "waiting_since", "id")
+    now = timezone.now()
     return [
-        {**conversation_summary(c, unread=c.last_seq - c.agent_last_read_seq), "waiting_since": _iso(c.queued_at)}
+        {**conversation_summary(c, unread=c.last_seq - c.agent_last_read_seq), **wait_fields(c, now=now)}
         for c in conversations
     ]
 
@@ -385,8 +446,9 @@ def offer_frames_open(*, agent_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def queue_info(conversation_id: int) -> dict[str, Any] | None:
-    """{"position", "eta_s"} of a waiting conversation, from routing; None when it is not waiting."""
+def queue_info(conversation_id: int, *, waited_s: int | None = None) -> dict[str, Any] | None:
+    """{"position", "eta_s", "waited_s"?} of a waiting conversation, from routing; None when it is not
+    waiting. `waited_s`, when given, is the customer's wait so far (customer_wait_s)."""
     from routing.services import queue_position
 
     try:
@@ -397,7 +459,10 @@ def queue_info(conversation_id: int) -> dict[str, Any] | None:
     if not found:
         return None
     position, eta = found
-    return {"position": int(position), "eta_s": int(eta) if eta is not None else None}
+    info: dict[str, Any] = {"position": int(position), "eta_s": int(eta) if eta is not None else None}
+    if waited_s is not None:
+        info["waited_s"] = waited_s
+    return info
 
 
 def queue_infos(queue_id: int) -> dict[int, dict[str, Any]]:
@@ -424,7 +489,7 @@ def customer_status(conversation: Conversation) -> dict[str, Any]:
     if conversation.status == ConversationStatus.ASSIGNED and conversation.assignee_id:
         status["agent"] = {"name": user_display_name(conversation.assignee)}
     elif conversation.status in (ConversationStatus.QUEUED, ConversationStatus.OFFERED):
-        info = queue_info(conversation.pk)
+        info = queue_info(conversation.pk, waited_s=customer_wait_s(conversation))
         if info is not None:
             status["queue"] = info
     return status
@@ -444,6 +509,7 @@ def queue_stats_for(*, user) -> dict[str, Any]:
     from routing.models import AgentProfile
     from routing.selectors import queue_stats
 
+    live = queue_live()
     agents = AgentProfile.objects.select_related("user")
     loads = dict(
         Conversation.objects.filter(status=ConversationStatus.ASSIGNED, assignee__isnull=False)
@@ -457,12 +523,12 @@ def queue_stats_for(*, user) -> dict[str, Any]:
             {
                 "queue_id": q["queue_id"],
                 "name": q["name"],
-                "waiting": q["waiting"],
-                "longest_wait_s": q["longest_wait_s"],
+                "waiting": live.get(q["queue_id"], {}).get("waiting", 0),
+                "longest_wait_s": live.get(q["queue_id"], {}).get("longest_wait_s", 0),
                 "average_wait_s": None,
                 "service_level": None,
                 "abandoned": 0,
-                "active": q["active"],
+                "active": live.get(q["queue_id"], {}).get("active", 0),
                 "agents": q["agents"],
             }
             for q in queue_stats()

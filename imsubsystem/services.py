@@ -34,6 +34,7 @@ from imsubsystem import selectors
 from imsubsystem.events import group_agent, group_agents_of_queue, group_conversation, group_supervisors
 from imsubsystem.models import (
     OPEN_STATUSES,
+    WAITING_STATUSES,
     Conversation,
     ConversationStatus,
     DeliveryStatus,
@@ -79,6 +80,34 @@ def _status_move(conversation: Conversation, new: str) -> None:
     if not status_move_allowed(current=conversation.status, new=new):
         raise SwitchError("illegal_transition", f"A conversation cannot go from {conversation.status} to {new}.")
     conversation.status = new
+
+
+WAITING = WAITING_STATUSES
+
+
+def _wait_clock_move(conversation: Conversation, new: str, now: datetime, *, handover: bool = False) -> list[str]:
+    """Keep the customer's wait (docs/supervisor.md) as the status moves to `new`; returns the changed
+    fields. Call it before the status changes.
+
+    A hand-over to a person (from the bot, or a reopened conversation) starts the wait and a leg. Back in
+    a queue after an agent held the conversation (a transfer) starts a leg and the wait carries on from
+    the total so far. An agent taking a waiting conversation records the total. Anything between two
+    waiting statuses (an offer made, expired, rejected or withdrawn, an overflow) changes nothing.
+    """
+    handover = handover or conversation.waiting_since is None
+    waiting_before = conversation.status in WAITING and not handover
+    if new in WAITING and not waiting_before:
+        carried = conversation.waited if not handover and conversation.waited else timedelta(0)
+        conversation.waiting_since = now - carried
+        conversation.queued_at = now
+        if handover:
+            conversation.waited = None
+        return ["waiting_since", "queued_at", "waited"]
+    if waiting_before and new == S.ASSIGNED:
+        since = conversation.waiting_since or now
+        conversation.waited = max(now - since, timedelta(0))
+        return ["waited"]
+    return []
 
 
 # --- Publishing --------------------------------------------------------------------------------------
@@ -265,15 +294,16 @@ def conversation_queue(
         target_queue = queue_id or conversation.queue_id or conversation.inbox.default_queue_id
         if target_queue is None:
             raise SwitchError("unknown_queue", "The conversation has no queue and its inbox has no default queue.")
-        _status_move(conversation, S.QUEUED)
         now = timezone.now()
+        # From the bot or a closed conversation this is the hand-over to a person: the wait starts.
+        clock = _wait_clock_move(conversation, S.QUEUED, now, handover=conversation.status in (S.BOT, S.CLOSED))
+        _status_move(conversation, S.QUEUED)
         conversation.queue_id = target_queue
         conversation.assignee_id = None
-        conversation.queued_at = now
         conversation.first_queued_at = conversation.first_queued_at or now
         if priority is not None:
             conversation.priority = priority
-        conversation.save(update_fields=["status", "queue", "assignee", "queued_at", "first_queued_at", "priority"])
+        conversation.save(update_fields=["status", "queue", "assignee", "first_queued_at", "priority", *clock])
         _routing_call(
             "work_enqueue",
             ref=conversation.pk,
@@ -900,8 +930,11 @@ def message_delivery_update(*, message_id: int, status: str, error: str = "", re
 
 
 # --- Status moves driven by routing (imsubsystem/routing_hooks.py) ---------------------------------------
-def conversation_mark_offered(*, conversation_id: int, offer_id: str, agent_id: int, expires_at: datetime) -> bool:
-    """Routing offered the conversation to an agent: status offered, `offer` to the agent's sockets.
+def conversation_mark_offered(
+    *, conversation_id: int, offer_id: str, agent_id: int, expires_at: datetime, queue_id: int | None = None
+) -> bool:
+    """Routing offered the conversation to an agent (of `queue_id`, which may be a new queue after an
+    overflow or a transfer): status offered, `offer` to the agent's sockets.
 
     Returns False (and changes nothing) when the conversation can no longer be offered (closed meanwhile).
     """
@@ -910,8 +943,12 @@ def conversation_mark_offered(*, conversation_id: int, offer_id: str, agent_id: 
         if not status_move_allowed(current=conversation.status, new=S.OFFERED):
             return False
         moved = conversation.status != S.OFFERED
+        fields = ["status", *_wait_clock_move(conversation, S.OFFERED, timezone.now())]
         conversation.status = S.OFFERED
-        conversation.save(update_fields=["status"])
+        if queue_id and conversation.queue_id != queue_id:
+            conversation.queue_id = queue_id
+            fields.append("queue")
+        conversation.save(update_fields=fields)
         event_publish_on_commit(
             group=group_agent(agent_id),
             frame={
@@ -942,12 +979,14 @@ def conversation_assign(*, conversation_id: int, agent_id: int, queue_id: int | 
         previous = conversation.assignee_id
         if conversation.status == S.ASSIGNED and previous == agent_id:
             return True
+        now = timezone.now()
+        clock = _wait_clock_move(conversation, S.ASSIGNED, now)
         conversation.status = S.ASSIGNED
         conversation.assignee_id = agent_id
         if queue_id:
             conversation.queue_id = queue_id
-        conversation.assigned_at = conversation.assigned_at or timezone.now()
-        conversation.save(update_fields=["status", "assignee", "queue", "assigned_at"])
+        conversation.assigned_at = conversation.assigned_at or now
+        conversation.save(update_fields=["status", "assignee", "queue", "assigned_at", *clock])
         agent = get_user_model().objects.filter(pk=agent_id).first()
         conversation.assignee = agent
         frame = {
@@ -972,19 +1011,24 @@ def conversation_requeued(*, conversation_id: int, queue_id: int) -> bool:
         if conversation.status not in (S.QUEUED, S.OFFERED, S.ASSIGNED):
             return False
         previous = conversation.assignee_id
+        now = timezone.now()
+        # Back from an agent (a transfer) starts a leg; after an offer expired, was rejected or withdrawn,
+        # or an overflow, the customer is still waiting and the clock runs on.
+        clock = _wait_clock_move(conversation, S.QUEUED, now)
         conversation.status = S.QUEUED
         conversation.queue_id = queue_id
         conversation.assignee_id = None
-        now = timezone.now()
-        conversation.queued_at = now
         conversation.first_queued_at = conversation.first_queued_at or now
-        conversation.save(update_fields=["status", "queue", "assignee", "queued_at", "first_queued_at"])
+        conversation.save(update_fields=["status", "queue", "assignee", "first_queued_at", *clock])
         if previous:
             event_publish_on_commit(
                 group=group_agent(previous),
                 frame={"type": "conversation.released", "conversation_id": conversation.pk, "status": S.QUEUED},
             )
-        _publish_status(conversation, queue_info=selectors.queue_info(conversation.pk))
+        _publish_status(
+            conversation,
+            queue_info=selectors.queue_info(conversation.pk, waited_s=selectors.customer_wait_s(conversation, now=now)),
+        )
         event_publish_on_commit(
             group=group_agents_of_queue(queue_id), frame={"type": "queue.changed", "queue_id": queue_id}
         )
@@ -993,12 +1037,17 @@ def conversation_requeued(*, conversation_id: int, queue_id: int) -> bool:
 
 def queue_positions_publish(*, queue_id: int) -> None:
     """Positions in a queue moved: tell each waiting customer theirs, and the queue's agents."""
-    waiting = Conversation.objects.filter(queue_id=queue_id, status__in=(S.QUEUED,)).values_list("pk", flat=True)
+    waiting = Conversation.objects.filter(queue_id=queue_id, status__in=(S.QUEUED,)).only(
+        "pk", "status", "waiting_since", "waited"
+    )
     infos = selectors.queue_infos(queue_id)  # every position from one routing read
-    for conversation_id in waiting:
+    now = timezone.now()
+    for conversation in waiting:
+        conversation_id = conversation.pk
         info = infos.get(conversation_id)
         if info is None:
             continue
+        info = {**info, "waited_s": selectors.customer_wait_s(conversation, now=now)}
         event_publish_on_commit(
             group=group_conversation(conversation_id),
             frame={
@@ -1060,6 +1109,11 @@ def conversation_transfer(
             conversation_queue(conversation_id=conversation.pk, queue_id=queue_id)
         else:
             _routing_call("work_transfer", ref=conversation.pk, queue_id=queue_id, agent_id=agent_id)
+            if queue_id is not None and conversation.status in WAITING:
+                # A waiting conversation moved to another queue starts a leg there; the customer's wait
+                # runs on (one that an agent held starts its leg when routing hands it back).
+                conversation.queued_at = timezone.now()
+                conversation.save(update_fields=["queued_at"])
         by = selectors.user_display_name(selectors.user_get(user_id=by_user_id))
         if queue_id is not None:
             from routing.models import Queue

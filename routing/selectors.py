@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, Min
+from django.db.models import Count
 from django.utils import timezone
 
 from routing.backends import channel_kinds, get_backend
@@ -55,8 +55,11 @@ def offers_open_for_agent(*, agent_id: int) -> list[dict[str, Any]]:
 
 
 def queue_stats() -> list[dict[str, Any]]:
-    """Per active queue: waiting, offered, active (assigned), longest wait in seconds, agents by status."""
-    now = timezone.now()
+    """Per active queue: work items waiting, offered and active (assigned), and agents by status.
+
+    No wait figure: how long a customer has waited (across offers, overflow and transfers) is the
+    switch's to say (imsubsystem.selectors.customer_wait_s); a work item's `queued_at` is only the
+    overflow clock of its current queue."""
     counts: dict[int, dict[str, int]] = {}
     for row in (
         WorkItem.objects.filter(status__in=(WorkStatus.WAITING, WorkStatus.OFFERED, WorkStatus.ASSIGNED))
@@ -64,12 +67,6 @@ def queue_stats() -> list[dict[str, Any]]:
         .annotate(n=Count("pk"))
     ):
         counts.setdefault(row["queue_id"], {})[row["status"]] = row["n"]
-    oldest = {
-        row["queue_id"]: row["first"]
-        for row in WorkItem.objects.filter(status=WorkStatus.WAITING)
-        .values("queue_id")
-        .annotate(first=Min("queued_at"))
-    }
     agents: dict[int, dict[str, int]] = {}
     for row in AgentProfile.objects.values("queues", "status").annotate(n=Count("pk")):
         if row["queues"]:
@@ -77,7 +74,6 @@ def queue_stats() -> list[dict[str, Any]]:
     stats = []
     for queue in Queue.objects.filter(is_active=True):
         c = counts.get(queue.pk, {})
-        first = oldest.get(queue.pk)
         stats.append(
             {
                 "queue_id": queue.pk,
@@ -85,7 +81,6 @@ def queue_stats() -> list[dict[str, Any]]:
                 "waiting": c.get(WorkStatus.WAITING, 0),
                 "offered": c.get(WorkStatus.OFFERED, 0),
                 "active": c.get(WorkStatus.ASSIGNED, 0),
-                "longest_wait_s": int((now - first).total_seconds()) if first else 0,
                 "agents": {status: agents.get(queue.pk, {}).get(status, 0) for status in AgentStatus.values},
             }
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from crm.roles import ADMIN, user_roles
 from imsubsystem import selectors as switch_selectors
@@ -94,15 +95,17 @@ def conversation_read_only(*, user, conversation_id: int) -> dict[str, Any] | No
 
 
 def conversations_open_in_scope(*, user, queue_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Open conversations (waiting or assigned) of the visible queues, oldest wait first."""
+    """Open conversations (waiting or assigned) of the visible queues, longest customer's wait first; each
+    with `wait_s` (switch_selectors.customer_wait_s) and `waiting_since`."""
     queue_ids = queue_ids_visible(user=user)
     if queue_id is not None:
         queue_ids = queue_ids & {queue_id}
     rows = (
         Conversation.objects.filter(queue_id__in=queue_ids, status__in=("queued", "offered", "assigned"))
         .select_related("contact", "queue", "assignee")
-        .order_by("queued_at", "id")[:limit]
+        .order_by("waiting_since", "id")[:limit]
     )
+    now = timezone.now()
     return [
         {
             "id": c.pk,
@@ -113,6 +116,7 @@ def conversations_open_in_scope(*, user, queue_id: int | None = None, limit: int
             "assignee_id": c.assignee_id,
             "assignee": switch_selectors.user_display_name(c.assignee) if c.assignee else None,
             "queued_at": c.queued_at.isoformat() if c.queued_at else None,
+            **switch_selectors.wait_fields(c, now=now),
         }
         for c in rows
     ]

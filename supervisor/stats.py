@@ -8,7 +8,9 @@ is computed at most about once a second for the whole cluster and shared through
 
 Definitions (docs/supervisor.md has the full text):
 - arrival: a conversation whose first_queued_at falls in the window (it entered a queue);
-- answered: an arrival with assigned_at set (an agent took it); wait = assigned_at - first_queued_at;
+- answered: an arrival with assigned_at set (an agent took it); wait = the customer's wait, from the
+  hand-over until an agent took it, across offers, overflow and transfers (`waited`, kept by the switch;
+  live: imsubsystem.selectors.customer_wait_s / queue_live);
 - abandoned: an arrival closed without ever being assigned (the customer left before an agent answered);
 - service level: answered within the queue's service_level_threshold_s / (answered + abandoned);
 - first response: first_agent_reply_at - first_queued_at; handle time: closed_at - assigned_at.
@@ -74,7 +76,8 @@ def arrival_lookback() -> timedelta:
 
 
 # --- the expressions every figure is built from ---------------------------------------------------------
-WAIT = ExpressionWrapper(F("assigned_at") - F("first_queued_at"), output_field=DurationField())
+# The customer's total wait when an agent took the conversation, kept by the switch (docs/supervisor.md).
+WAIT = F("waited")
 FIRST_RESPONSE = ExpressionWrapper(F("first_agent_reply_at") - F("first_queued_at"), output_field=DurationField())
 HANDLE = ExpressionWrapper(F("closed_at") - F("assigned_at"), output_field=DurationField())
 THRESHOLD = ExpressionWrapper(F("queue__service_level_threshold_s") * Value(1_000_000), output_field=DurationField())
@@ -88,7 +91,7 @@ RESPONDED = Q(first_agent_reply_at__isnull=False)
 def _answered_in_time() -> Q:
     # The wait and the threshold are both durations, compared in the database (microseconds on MySQL
     # and SQLite alike); the threshold is each conversation's own queue's.
-    return ANSWERED & Q(assigned_at__lte=F("first_queued_at") + THRESHOLD)
+    return ANSWERED & Q(waited__lte=THRESHOLD)
 
 
 def arrivals(*, start: datetime, end: datetime):
@@ -148,25 +151,9 @@ def day_start(now: datetime) -> datetime:
 
 # --- the live snapshot -------------------------------------------------------------------------------------
 def _queue_live(now: datetime) -> dict[int, dict[str, Any]]:
-    """Waiting now, longest current wait and active conversations per queue (index queue+status)."""
-    rows = (
-        Conversation.objects.filter(status__in=(*WAITING, S.ASSIGNED), queue__isnull=False)
-        .values("queue_id")
-        .annotate(
-            waiting=Count("pk", filter=Q(status__in=WAITING)),
-            oldest=Min("queued_at", filter=Q(status__in=WAITING)),
-            active=Count("pk", filter=Q(status=S.ASSIGNED)),
-        )
-    )
-    live = {}
-    for row in rows:
-        oldest = row["oldest"]
-        live[row["queue_id"]] = {
-            "waiting": row["waiting"],
-            "longest_wait_s": max(0, int((now - oldest).total_seconds())) if oldest else 0,
-            "active": row["active"],
-        }
-    return live
+    """Waiting now, the longest customer's wait and active conversations per queue: the switch's one
+    definition (imsubsystem.selectors.queue_live), which /metrics and the sockets read too."""
+    return switch_selectors.queue_live(now=now)
 
 
 def queue_windows(*, now: datetime) -> dict[int, dict[str, Any]]:
@@ -577,31 +564,110 @@ def _slot_expr():
     )
 
 
+def _slot_counts(rows) -> dict[tuple[int, int], int]:
+    """{(queue id, half-hour 0..47): arrivals} of some arrivals, grouped by the database."""
+    tz = timezone.get_current_timezone()
+    grouped = (
+        rows.annotate(minute=ExtractMinute("first_queued_at", tzinfo=tz))
+        .annotate(slot=_slot_expr())
+        .values("queue_id", "slot")
+        .annotate(n=Count("pk"))
+    )
+    return {(row["queue_id"], row["slot"]): row["n"] for row in grouped}
+
+
+def _first_days(rows) -> dict[int, Any]:
+    """Per queue, the local day of its first arrival among `rows` (an index-bounded window)."""
+    firsts = rows.values("queue_id").annotate(first=Min("first_queued_at")).values_list("queue_id", "first")
+    return {queue_id: timezone.localtime(first).date() for queue_id, first in firsts if first}
+
+
 def staffing_history(*, queue_ids, weeks: int, weekday: int, now: datetime | None = None) -> dict[int, Any]:
     """Per queue, from the last `weeks` weeks before today: the average arrivals in each half-hour of
-    `weekday` (ISO 1 = Monday ... 7 = Sunday) and the average handle time over the whole history."""
+    `weekday` (ISO 1 = Monday ... 7 = Sunday) and the average handle time over the whole history.
+
+    The average is over the weeks the queue has had arrivals for: a queue whose first arrival in the
+    window is two weeks ago divides by the one or two `weekday`s since, not by `weeks` (`weeks_counted`;
+    0 when none, and the plan then falls back to the recent days)."""
     now = now or timezone.now()
     end = day_start(now)
     start = end - timedelta(days=7 * weeks)
     tz = timezone.get_current_timezone()
     history = arrivals(start=start, end=end).filter(queue_id__in=queue_ids)
+    first_days = _first_days(history)
     # Django's week_day runs 1 = Sunday ... 7 = Saturday.
     django_weekday = weekday % 7 + 1
-    slots = (
-        history.annotate(
-            weekday=ExtractWeekDay("first_queued_at", tzinfo=tz),
-            minute=ExtractMinute("first_queued_at", tzinfo=tz),
-        )
-        .filter(weekday=django_weekday)
-        .annotate(slot=_slot_expr())
-        .values("queue_id", "slot")
-        .annotate(n=Count("pk"))
+    counts = _slot_counts(
+        history.annotate(weekday=ExtractWeekDay("first_queued_at", tzinfo=tz)).filter(weekday=django_weekday)
     )
     handle = dict(history.filter(RESOLVED).values("queue_id").annotate(h=Avg(HANDLE)).values_list("queue_id", "h"))
-    result: dict[int, Any] = {q: {"arrivals": [0.0] * 48, "aht_s": seconds(handle.get(q))} for q in queue_ids}
-    for row in slots:
-        result[row["queue_id"]]["arrivals"][row["slot"]] = row["n"] / weeks
+    # Calendar days (date arithmetic: an aware midnight plus whole days drifts across a clock change).
+    first_day = timezone.localtime(start).date()
+    days = [first_day + timedelta(days=n) for n in range(7 * weeks)]
+    days = [day for day in days if day.isoweekday() == weekday]
+    result: dict[int, Any] = {}
+    for queue_id in queue_ids:
+        first = first_days.get(queue_id)
+        counted = sum(1 for day in days if first is not None and day >= first)
+        result[queue_id] = {
+            "arrivals": [counts.get((queue_id, slot), 0) / counted if counted else 0.0 for slot in range(48)],
+            "aht_s": seconds(handle.get(queue_id)),
+            "weeks_counted": counted,
+        }
     return result
+
+
+def staffing_recent(*, queue_ids, now: datetime | None = None, days: int | None = None) -> dict[int, Any]:
+    """Per queue, from the recent days (the last `days`, default SUPERVISOR_STAFFING_RECENT_DAYS = 7, today
+    so far included): the average arrivals in each half-hour of a day, whatever its weekday, and the
+    average handle time. For an install or a queue too young for weekly history.
+
+    A half-hour's average is over the days the queue had arrivals for (from its first arrival in the
+    window) on which that half-hour has begun: today counts only up to the current half-hour."""
+    now = now or timezone.now()
+    days = days or _setting("SUPERVISOR_STAFFING_RECENT_DAYS", 7)
+    today = day_start(now)
+    start = today - timedelta(days=days - 1)
+    recent = arrivals(start=start, end=now).filter(queue_id__in=queue_ids)
+    first_days = _first_days(recent)
+    counts = _slot_counts(recent)
+    handle = dict(recent.filter(RESOLVED).values("queue_id").annotate(h=Avg(HANDLE)).values_list("queue_id", "h"))
+    local_now = timezone.localtime(now)
+    current_slot = local_now.hour * 2 + local_now.minute // 30
+    result: dict[int, Any] = {}
+    for queue_id in queue_ids:
+        first = first_days.get(queue_id)
+        before_today = (local_now.date() - first).days if first else 0
+        arrivals_per_slot = []
+        for slot in range(48):
+            counted = (before_today + (1 if slot <= current_slot else 0)) if first else 0
+            arrivals_per_slot.append(counts.get((queue_id, slot), 0) / counted if counted else 0.0)
+        result[queue_id] = {
+            "arrivals": arrivals_per_slot,
+            "aht_s": seconds(handle.get(queue_id)),
+            "days_counted": before_today + 1 if first else 0,
+        }
+    return result
+
+
+def _basis(kind: str, *, weeks: int = 0, days: int = 0, figure: str) -> dict[str, Any]:
+    """What a staffing figure was computed from, for the page and the API."""
+    if kind == "weeks":
+        label = (
+            f"the same weekday over the last {weeks} week{'s' if weeks != 1 else ''}"
+            if figure == "arrivals"
+            else f"conversations handled over the last {weeks} week{'s' if weeks != 1 else ''}"
+        )
+    elif kind == "recent_days":
+        span = "today so far" if days == 1 else f"the last {days} days, today so far included"
+        label = (
+            f"recent days, any weekday ({span}): too little weekly history"
+            if figure == "arrivals"
+            else f"conversations handled in recent days ({span}): none in the weekly history"
+        )
+    else:
+        label = "no arrivals yet" if figure == "arrivals" else "unknown: no conversation handled yet"
+    return {"kind": kind, "weeks": weeks, "days": days, "label": label}
 
 
 def staffed_today(*, queue_ids, now: datetime | None = None) -> dict[int, list[int]]:
@@ -635,13 +701,16 @@ def staffed_today(*, queue_ids, now: datetime | None = None) -> dict[int, list[i
 
 def staffing_plan(*, queue_ids, weeks: int = 4, weekday: int | None = None, now: datetime | None = None):
     """Per queue, per half-hour of `weekday` (default today): forecast arrivals (average of the last
-    weeks), the Erlang C agents needed for the queue's service-level target, and (for today) the agents
-    who actually took conversations."""
+    weeks; for a queue with no weekly history yet, of the recent days), the Erlang C agents needed for the
+    queue's service-level target, and (for today) the agents who actually took conversations. Each queue
+    says what its arrivals and its handle time were computed from (`arrivals_basis`, `aht_basis`:
+    {kind: weeks | recent_days | none, weeks, days, label})."""
     now = now or timezone.now()
     weekday = weekday or timezone.localtime(now).isoweekday()
     queues = {q.pk: q for q in Queue.objects.filter(pk__in=queue_ids).order_by("name")}
     targets = {t.queue_id: t for t in QueueAlertThresholds.objects.filter(queue_id__in=queue_ids)}
     history = staffing_history(queue_ids=list(queues), weeks=weeks, weekday=weekday, now=now)
+    recent = staffing_recent(queue_ids=list(queues), now=now)
     is_today = weekday == timezone.localtime(now).isoweekday()
     staffed = staffed_today(queue_ids=list(queues), now=now) if is_today else {}
     current_slot = (timezone.localtime(now).hour * 2 + timezone.localtime(now).minute // 30) if is_today else None
@@ -650,10 +719,29 @@ def staffing_plan(*, queue_ids, weeks: int = 4, weekday: int | None = None, now:
         target = targets.get(queue_id)
         level = (target.service_level_target_pct if target else 80) / 100
         concurrency = target.concurrency if target else 1
-        aht = history[queue_id]["aht_s"]
+        past, young = history[queue_id], recent[queue_id]
+        # Past weeks when the queue has them; else the recent days (a young install); say which.
+        if past["weeks_counted"]:
+            forecasts = past["arrivals"]
+            arrivals_basis = _basis("weeks", weeks=past["weeks_counted"], figure="arrivals")
+        elif young["days_counted"]:
+            forecasts = young["arrivals"]
+            arrivals_basis = _basis("recent_days", days=young["days_counted"], figure="arrivals")
+        else:
+            forecasts = [0.0] * 48
+            arrivals_basis = _basis("none", figure="arrivals")
+        if past["aht_s"] is not None:
+            aht = past["aht_s"]
+            aht_basis = _basis("weeks", weeks=weeks, figure="aht")
+        elif young["aht_s"] is not None:
+            aht = young["aht_s"]
+            aht_basis = _basis("recent_days", days=young["days_counted"], figure="aht")
+        else:
+            aht = None
+            aht_basis = _basis("none", figure="aht")
         slots = []
         for slot in range(48):
-            forecast = history[queue_id]["arrivals"][slot]
+            forecast = forecasts[slot]
             servers = (
                 erlang.agents_needed(
                     arrivals=forecast,
@@ -681,6 +769,8 @@ def staffing_plan(*, queue_ids, weeks: int = 4, weekday: int | None = None, now:
                 "queue_id": queue_id,
                 "name": queue.name,
                 "aht_s": aht,
+                "arrivals_basis": arrivals_basis,
+                "aht_basis": aht_basis,
                 "threshold_s": queue.service_level_threshold_s,
                 "target_level": level,
                 "concurrency": concurrency,

@@ -254,13 +254,30 @@ def reports_csv(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _staffing_plan(request: HttpRequest) -> tuple[StaffingFilterForm, list[dict[str, Any]] | None]:
+    form = StaffingFilterForm(request.GET)
+    if not form.is_valid():
+        return form, None
+    data = form.cleaned_data
+    queue_ids = [q["id"] for q in selectors.queues_visible(user=request.user) if q["is_active"]]
+    return form, stats.staffing_plan(queue_ids=queue_ids, weeks=data["weeks"], weekday=data["weekday"])
+
+
+@supervisor_required
+@require_GET
+def api_staffing(request: HttpRequest) -> JsonResponse:
+    """The staffing page's figures as JSON: {"weeks", "weekday", "queues": [plan per visible queue]}."""
+    form, plan = _staffing_plan(request)
+    if plan is None:
+        detail = "; ".join(f"{field}: {m}" for field, errors in form.errors.items() for m in errors)
+        return JsonResponse({"error": "invalid", "detail": detail}, status=400)
+    data = form.cleaned_data
+    weekday = data["weekday"] or timezone.localtime().isoweekday()
+    return JsonResponse({"weeks": data["weeks"], "weekday": weekday, "queues": plan})
+
+
 @supervisor_required
 @require_GET
 def staffing(request: HttpRequest) -> HttpResponse:
-    form = StaffingFilterForm(request.GET)
-    plan = None
-    if form.is_valid():
-        data = form.cleaned_data
-        queue_ids = [q["id"] for q in selectors.queues_visible(user=request.user) if q["is_active"]]
-        plan = stats.staffing_plan(queue_ids=queue_ids, weeks=data["weeks"], weekday=data["weekday"])
+    form, plan = _staffing_plan(request)
     return render(request, "supervisor/staffing.html", {"form": form, "plan": plan})

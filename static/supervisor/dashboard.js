@@ -163,7 +163,8 @@
       cell(tr, c.queue || "–");
       cell(tr, c.status);
       cell(tr, c.assignee || "–");
-      cell(tr, c.queued_at ? new Date(c.queued_at).toLocaleTimeString() : "–");
+      // The customer's wait (docs/supervisor.md): counting while waiting, the total once an agent has it.
+      cell(tr, duration(c.wait_s), "wait");
       var td = cell(tr, "");
       var open = document.createElement("button");
       open.type = "button"; open.textContent = "Open";

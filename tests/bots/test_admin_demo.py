@@ -121,12 +121,35 @@ def test_demo_seed_is_idempotent_and_builds_the_demo_flow():
     support = QueueFactory(name="Support")
     QueueFactory(name="Sales")
     InboxFactory(key="demo", kind="web", default_queue=support)
+    InboxFactory(key="demo-after-hours", kind="web", default_queue=support)
     demo.seed()
     demo.seed()
     flow = BotFlow.objects.get(inbox__key="demo")
     assert [s.key for s in flow.steps.all()] == ["menu", "handover"]
     assert FaqEntry.objects.count() == 3
-    hours = BusinessHours.objects.get()
+    hours = BusinessHours.objects.get(name=demo.DEMO_HOURS)
     assert flow.business_hours == hours
-    assert set(Queue.objects.values_list("business_hours_id", flat=True)) == {hours.pk}
-    assert [(w.weekday, w.opens.hour, w.closes.hour) for w in hours.weekly.all()] == [(d, 8, 20) for d in range(5)]
+    # Open every day, all day; the hours are the flows', so the queues have none of their own.
+    assert set(Queue.objects.values_list("business_hours_id", flat=True)) == {None}
+    assert [(w.weekday, w.opens.hour, w.closes.hour) for w in hours.weekly.all()] == [(d, 0, 0) for d in range(7)]
+    after_hours = BotFlow.objects.get(inbox__key="demo-after-hours")
+    assert after_hours.business_hours.name == demo.DEMO_CLOSED_HOURS
+    assert not after_hours.business_hours.weekly.exists()
+    assert [s.kind for s in after_hours.steps.all()] == ["handover"]
+
+
+def test_demo_seed_brings_earlier_demo_hours_up_to_date():
+    """Demo data seeded when the demo hours were weekdays 08:00-20:00 on the queues."""
+    from datetime import time
+
+    from bots.models import WeeklyHours
+
+    support = QueueFactory(name="Support")
+    InboxFactory(key="demo", kind="web", default_queue=support)
+    old = BusinessHours.objects.create(name=demo.DEMO_HOURS, timezone="UTC")
+    for weekday in range(5):
+        WeeklyHours.objects.create(schedule=old, weekday=weekday, opens=time(8), closes=time(20))
+    Queue.objects.filter(pk=support.pk).update(business_hours_id=old.pk)
+    demo.seed()
+    assert old.weekly.count() == 7
+    assert Queue.objects.get(pk=support.pk).business_hours_id is None

@@ -29,6 +29,14 @@ class ConversationFactory(factory.django.DjangoModelFactory):
     queue = factory.LazyAttribute(lambda c: c.inbox.default_queue)
     status = "assigned"
     open_slot = factory.LazyAttribute(lambda c: None if c.status == "closed" else f"{c.inbox.pk}:{c.contact.pk}")
+    first_queued_at = None
+    queued_at = None
+    assigned_at = None
+    # One leg: the customer's wait counts from the queueing and ends at the assignment.
+    waiting_since = factory.LazyAttribute(lambda c: c.queued_at)
+    waited = factory.LazyAttribute(
+        lambda c: c.assigned_at - c.first_queued_at if c.assigned_at and c.first_queued_at else None
+    )
 
 
 class CannedResponseFactory(factory.django.DjangoModelFactory):

@@ -16,6 +16,7 @@ def test_demo_seed_is_idempotent_and_stores_the_contract_secrets():
     demo.seed()
     assert set(Inbox.objects.values_list("key", flat=True)) == {
         "demo",
+        "demo-after-hours",
         "demo-telegram",
         "demo-whatsapp",
         "demo-wechat",

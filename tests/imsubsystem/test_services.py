@@ -230,6 +230,8 @@ def test_a_queue_move_tells_every_waiting_customer_their_place(inbox, queue, fra
     assert {conversation_id: place["position"] for conversation_id, place in places.items()} == {
         conversation_id: n for n, conversation_id in enumerate(conversations, start=1)
     }
+    # Each also carries the customer's wait so far (a second or so here).
+    assert all(isinstance(place.pop("waited_s"), int) for place in places.values())
     assert places == {conversation_id: selectors.queue_info(conversation_id) for conversation_id in conversations}
     assert ("queue.changed", queue.pk) in {(f["type"], f.get("queue_id")) for _, f in frame_log.published}
 

@@ -33,6 +33,7 @@ def make_conversation(*, contact, inbox, status="assigned", assignee=None, queue
         assignee=assignee,
         queue=queue,
         queued_at=queued_at,
+        waiting_since=queued_at,
         open_slot=None if status == "closed" else f"{inbox.pk}:{contact.pk}",
         **extra,
     )

@@ -1,12 +1,25 @@
-"""Print where everything is, for `make run`."""
+"""Print where everything is, for `make run`: the pages, the demo logins, and each demo inbox's page or
+webhook URL with its demo secrets (each app's `demo.describe`, beside the `demo.seed` that
+settings.SEED_DEMO_STEPS names, so this command imports none of the apps above crm)."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
-from crm.demo import DEMO_PASSWORD, DEMO_USERS
+
+def demo_descriptions(*, base: str) -> list[str]:
+    lines: list[str] = []
+    for dotted in settings.SEED_DEMO_STEPS:
+        try:
+            describe = import_string(dotted.rsplit(".", 1)[0] + ".describe")
+        except ImportError:
+            continue
+        lines.extend(describe(base=base))
+    return lines
 
 
 class Command(BaseCommand):
-    help = "Print the URLs and demo logins of this Switchboard."
+    help = "Print the URLs, the demo logins and the demo inboxes' webhook URLs and secrets of this Switchboard."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
@@ -23,7 +36,7 @@ class Command(BaseCommand):
             f"  Admin           {base}/admin/",
             f"  Widget demo     {base}/widget/demo/demo/",
             f"  Health          {base}/healthz",
-            "  Demo logins (password " + DEMO_PASSWORD + "): " + ", ".join(f"{u} ({r})" for u, r, *_ in DEMO_USERS),
+            *(f"  {line}" for line in demo_descriptions(base=base)),
             "",
         ]
         self.stdout.write("\n".join(lines))
