@@ -262,6 +262,7 @@ class ErrorFrame(TypedDict):
     detail: str
     client_id: NotRequired[str]
     command: NotRequired[str]
+    reason: NotRequired[Literal["unknown", "revoked", "expired"]]  # why auth_failed: the widget starts anew
 
 
 # --- Client → server frames ----------------------------------------------------------------------
@@ -384,7 +385,7 @@ ERROR_CODES = {
     "empty": "A message needs text or an attachment.",
     "rate_limited": "Too many frames: slow down.",
     "auth_required": "Authenticate first.",
-    "auth_failed": "The token is unknown, revoked or expired.",
+    "auth_failed": "The token is unknown, revoked or expired (`reason` says which).",
     "origin_not_allowed": "This inbox does not accept this origin.",
     "forbidden": "Not allowed for this user.",
     "not_found": "No such conversation (or not yours).",
@@ -521,13 +522,25 @@ def frame_validate(frame: Any, *, direction: Literal["server", "client"]) -> dic
     return frame
 
 
-def error_frame(code: str, detail: str | None = None, *, client_id: str | None = None, command: str = "") -> dict:
+def error_frame(
+    code: str, detail: str | None = None, *, client_id: str | None = None, command: str = "", reason: str = ""
+) -> dict:
     frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail or ERROR_CODES.get(code, code)}
     if client_id:
         frame["client_id"] = client_id
     if command:
         frame["command"] = command
+    if reason:
+        frame["reason"] = reason
+        frame["detail"] = detail or AUTH_FAILED_DETAIL.get(reason, frame["detail"])
     return frame
+
+
+AUTH_FAILED_DETAIL = {
+    "unknown": "The session token is unknown.",
+    "revoked": "This chat session has ended; start a new one.",
+    "expired": "This chat session was idle too long; start a new one.",
+}
 
 
 # --- Channel-layer groups (owned by the switch; docs/protocol.md) -------------------------------------
@@ -548,3 +561,8 @@ def group_agents_of_queue(queue_id: int) -> str:
 
 def group_supervisors() -> str:
     return "supervisors"
+
+
+def group_widget_session(session_id: int) -> str:
+    """Every socket authenticated with one widget session (closed when it is revoked)."""
+    return f"widget.{int(session_id)}"
