@@ -378,6 +378,26 @@ def conversation_visible_get(*, user, conversation_id: int) -> Conversation | No
     return conversation if conversation_visible_to(user=user, conversation=conversation) else None
 
 
+def viewer_may_see_conversation(*, viewer: str, conversation_id: int, user) -> bool:
+    """The media app's check when it serves a file (registered in apps.py): an attachment link's viewer
+    ("agent:<user id>" in that user's session, "customer:<contact id>", "platform:<inbox id>", "bot:…")
+    may still see the file's conversation."""
+    conversation = Conversation.objects.only("id", "contact_id", "inbox_id", "assignee_id", "queue_id").filter(
+        pk=conversation_id
+    )
+    conversation = conversation.first()
+    if conversation is None:
+        return False
+    kind, _, ident = viewer.partition(":")
+    if kind == "agent":
+        return str(getattr(user, "pk", "")) == ident and conversation_visible_to(user=user, conversation=conversation)
+    if kind == "customer":
+        return str(conversation.contact_id) == ident
+    if kind == "platform":
+        return str(conversation.inbox_id) == ident
+    return kind == "bot"
+
+
 def staff_may_access(*, user, conversation: Conversation) -> bool:
     """The same as conversation_visible_to (kept for callers that use this name)."""
     return conversation_visible_to(user=user, conversation=conversation)

@@ -172,6 +172,22 @@ def test_attachments_of_the_other_team_are_never_linked_or_served(world):
     assert client.get(b_url).status_code == 403
 
 
+def test_a_link_stops_working_once_its_viewer_may_no_longer_see_the_conversation(world):
+    """Serving a file asks the rule again: a link issued while the conversation was team A's is refused
+    once it has moved to team B, before the link would expire."""
+    client = _client(world["sup_a"])
+    a = world["a"]
+    mine = client.get(f"{API}conversations/{a.pk}/messages").json()["messages"]
+    url = next(att["url"] for m in mine for att in m["attachments"])
+    assert client.get(url).status_code == 200
+    Conversation.objects.filter(pk=a.pk).update(queue=world["support"])
+    assert client.get(url).status_code == 403
+    # Its assigned agent still opens its own links.
+    agent = _client(world["ag_a"])
+    own = agent.get(f"{API}conversations/{a.pk}/messages").json()["messages"]
+    assert agent.get(next(att["url"] for m in own for att in m["attachments"])).status_code == 200
+
+
 def test_the_admin_lists_only_visible_conversations(world):
     client = _client(world["sup_a"])
     a, b = world["a"], world["b"]
