@@ -296,12 +296,13 @@ class WidgetConsumer(SwitchSocket):
         self.auth_timer.cancel()
         self.conversation_id = result["conversation_id"]
         try:
-            # The session's own group first, so a revocation from now on closes this socket; then the
-            # conversation's, before reading the history: a message committed in between arrives live
-            # (maybe twice, which clients drop by seq), never not at all.
-            await self.join(group_widget_session(result["session_id"]))
+            # The session's own group, so a revocation from now on closes this socket, and the
+            # conversation's, both before reading the history: a message committed in between arrives
+            # live (maybe twice, which clients drop by seq), never not at all.
+            groups = [group_widget_session(result["session_id"])]
             if self.conversation_id is not None:
-                await self.join(group_conversation(self.conversation_id))
+                groups.append(group_conversation(self.conversation_id))
+            await asyncio.gather(*(self.join(group) for group in groups))  # one round trip to Redis
             reply = await database_sync_to_async(self.run_step)(self._ready_and_replay, frame.get("after_seq", 0))
             if reply is None:  # revoked between the two steps
                 await self._refuse(error_frame("auth_failed", reason="revoked"))
