@@ -4,6 +4,7 @@ history, admin) and sees team A's on each of them (imsubsystem.selectors.convers
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -241,4 +242,35 @@ async def test_the_supervisor_socket_passes_on_its_teams_agents_only(world):
     await database_sync_to_async(services.agent_presence_publish)(agent_id=world["ag_a"].pk, status="away")
     presence = await receive_until(ws, "presence")
     assert presence["agent_id"] == world["ag_a"].pk
+    await ws.disconnect()
+
+
+async def test_a_watching_socket_leaves_when_the_conversation_moves_to_another_team(world):
+    a = world["a"]
+    ws = await database_sync_to_async(staff_communicator)(world["sup_a"])
+    assert (await ws.connect())[0]
+    await receive_until(ws, "agent.ready")
+    await send(ws, {"type": "resume", "conversation_id": a.pk, "after_seq": 0})
+    await receive_until(ws, "resume.done")
+    await database_sync_to_async(services.customer_message_send)(
+        inbox_id=world["sales_inbox"].pk, contact_id=world["contact"].pk, text="still team A", client_id="A-c2"
+    )
+    live = await receive_until(ws, "message.new")
+    assert live["message"]["text"] == "still team A"
+
+    # Routing moves it to team B's queue (an overflow, a transfer): the socket stops hearing of it.
+    assert await database_sync_to_async(services.conversation_requeued)(
+        conversation_id=a.pk, queue_id=world["support"].pk
+    )
+    await database_sync_to_async(services.customer_message_send)(
+        inbox_id=world["sales_inbox"].pk, contact_id=world["contact"].pk, text="now team B", client_id="A-c3"
+    )
+    await asyncio.sleep(0.5)  # time for anything published to arrive
+    await send(ws, {"type": "ping"})
+    seen: list[dict] = []
+    await receive_until(ws, "pong", collect=seen)
+    await send(ws, {"type": "resume", "conversation_id": a.pk, "after_seq": 0})
+    refused = await receive_until(ws, "error", collect=seen)
+    assert refused["code"] == "not_found"
+    assert [f for f in seen if mentions(f, a.pk)] == []
     await ws.disconnect()
