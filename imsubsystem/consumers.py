@@ -481,7 +481,6 @@ class AgentConsumer(StaffSocket):
             return None
         self.roles = sorted(roles)
         self.viewer = f"agent:{self.user.pk}"
-        self.supervises = self.user.has_perm("imsubsystem.supervise")
         conversations = selectors.conversations_for_agent(user_id=self.user.pk)
         self.conversation_ids = {c["id"] for c in conversations}
         join = [group_agent(self.user.pk)]
