@@ -260,7 +260,11 @@ class WidgetConsumer(SwitchSocket):
         if batchable and await self._message_send_batched(frame):
             return
         step = getattr(self, "_step_" + kind.replace(".", "_"))
-        await self.apply(await database_sync_to_async(self.run_step)(step, frame))
+        reply = await database_sync_to_async(self.run_step)(step, frame)
+        if reply is None:
+            await self._refuse(error_frame("auth_failed", reason="revoked"))
+            return
+        await self.apply(reply)
 
     async def _message_send_batched(self, frame: dict[str, Any]) -> bool:
         """A text message into the socket's open conversation, stored together with other sockets'
@@ -377,7 +381,10 @@ class WidgetConsumer(SwitchSocket):
             leave=[group_conversation(previous)] if previous else [],
         )
 
-    def _step_resume(self, frame: dict[str, Any]) -> Reply:
+    def _step_resume(self, frame: dict[str, Any]) -> Reply | None:
+        # A replay reads history: the session must still be live (None: it was revoked meanwhile).
+        if not auth.widget_session_live(session_id=self.session["session_id"]):
+            return None
         if self.conversation_id is None:
             return Reply([{"type": "resume.done", "conversation_id": None, "last_seq": 0}])
         frames = selectors.history_for_customer(conversation_id=self.conversation_id, after_seq=frame["after_seq"])

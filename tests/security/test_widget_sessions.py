@@ -190,3 +190,21 @@ class TestIdleExpiry:
     def test_an_unknown_token_says_unknown(self, db):
         response = _widget_get("x" * 43)
         assert response.status_code == 401 and response.json()["error"]["reason"] == "unknown"
+
+
+async def test_a_replay_checks_the_session_again(customer_and_visitor):
+    """Even if the revocation's frame never reached the socket (the fast path lost it), the next replay
+    the socket asks for finds the session revoked and closes instead of reading history."""
+    world = customer_and_visitor
+    ws = await _authenticated(world["customer_token"])
+    await receive_until(ws, "ready")
+    assert (await receive_until(ws, "message.new"))["message"]["seq"] == 1  # the replay after auth
+    await database_sync_to_async(
+        WidgetSession.objects.filter(token_hash=auth.token_hash(world["customer_token"])).update
+    )(revoked_at=timezone.now())
+    await send(ws, {"type": "resume", "after_seq": 0})
+    seen: list[dict] = []
+    error = await receive_until(ws, "error", collect=seen)
+    assert (error["code"], error["reason"]) == ("auth_failed", "revoked")
+    assert (await ws.receive_output(timeout=5))["code"] == 4401
+    assert not [f for f in seen if f["type"] == "message.new"]
