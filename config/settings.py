@@ -373,6 +373,9 @@ IM_PUBLISH_CONCURRENCY = env.int("IM_PUBLISH_CONCURRENCY", default=64)
 # New widget sessions one address may open a minute. Behind a proxy, daphne runs with --proxy-headers
 # so the address is the customer's, not the proxy's (docs/deployment.md).
 IM_WIDGET_SESSIONS_PER_MINUTE = env.int("IM_WIDGET_SESSIONS_PER_MINUTE", default=30)
+# A widget session unused (no HTTP call, no socket authentication) for this many days is refused with
+# auth_failed (reason "expired"); the widget then starts a new one (docs/protocol.md).
+IM_WIDGET_SESSION_IDLE_DAYS = env.int("IM_WIDGET_SESSION_IDLE_DAYS", default=30)
 
 # --- Automatic responses (docs/bots.md) --------------------------------------------------------
 # A bot turn past the soft limit hands the customer to a person; the watchdog does the same for a

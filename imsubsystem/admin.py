@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html
 
+from imsubsystem import selectors
 from imsubsystem.models import CannedResponse, Conversation, Inbox, Message
 from imsubsystem.selectors import webhook_path
 
@@ -80,6 +81,10 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_queryset(self, request):
+        # The one visibility rule (a supervisor sees their teams' conversations, an admin every one).
+        return super().get_queryset(request).filter(selectors.conversations_visible_q(user=request.user))
 
 
 @admin.register(CannedResponse)

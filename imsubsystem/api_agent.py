@@ -72,13 +72,7 @@ def console_endpoint(view: Callable) -> Callable:
 
 def _conversation_for(request: HttpRequest, conversation_id: int) -> Conversation | None:
     """The conversation if this user may see it; None (answered as 404) otherwise, so ids do not leak."""
-    try:
-        conversation = selectors.conversation_get(conversation_id=conversation_id)
-    except Conversation.DoesNotExist:
-        return None
-    if not selectors.staff_may_access(user=request.user, conversation=conversation):
-        return None
-    return conversation
+    return selectors.conversation_visible_get(user=request.user, conversation_id=conversation_id)
 
 
 def _not_found() -> JsonResponse:
@@ -126,17 +120,10 @@ def my_conversations(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"conversations": _decorate(summaries)})
 
 
-def _queue_ids_for(user) -> list[int] | None:
-    """The queues whose waiting list this user sees: their own, or every queue for supervisors."""
-    if user.has_perm("imsubsystem.supervise"):
-        return None
-    return selectors.agent_queue_ids(user_id=user.pk)
-
-
 @console_endpoint
 @require_GET
 def queue_list(request: HttpRequest) -> JsonResponse:
-    summaries = selectors.conversations_waiting(queue_ids=_queue_ids_for(request.user))
+    summaries = selectors.conversations_waiting(queue_ids=selectors.queue_ids_watched(user=request.user))
     positions: dict[int | None, int] = {}
     for summary in _decorate(summaries):
         positions[summary["queue_id"]] = positions.get(summary["queue_id"], 0) + 1
@@ -183,7 +170,7 @@ def conversation_messages(request: HttpRequest, conversation_id: int) -> JsonRes
 
 def _contact_payload(request: HttpRequest, contact: Contact, *, current_conversation_id: int) -> dict[str, Any]:
     notes = contact.notes.select_related("author").order_by("-created_at", "-id")[:NOTES_SHOWN]
-    past = selectors.conversations_for_contact(contact_id=contact.pk, limit=PAST_CONVERSATIONS_SHOWN)
+    past = selectors.conversations_for_contact(contact_id=contact.pk, user=request.user, limit=PAST_CONVERSATIONS_SHOWN)
     previews = _previews([c.pk for c in past])
     return {
         "id": contact.pk,

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from config.text import json_unstorable_path, unstorable_detail
 from imsubsystem import auth, selectors, services
-from imsubsystem.events import http_status
+from imsubsystem.events import error_frame, http_status
 from imsubsystem.models import Inbox
 from imsubsystem.ratelimit import customer_identity, message_rate_check, rate_limit_hit
 from imsubsystem.services import SwitchError
@@ -97,9 +97,15 @@ def _session_required(view: Callable) -> Callable:
             return _preflight(request, None)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        session = auth.widget_session_authenticate(token=token.strip()) if scheme.lower() == "bearer" else None
+        session, reason = (
+            auth.widget_session_check(token=token.strip()) if scheme.lower() == "bearer" else (None, "unknown")
+        )
         if session is None:
-            response = _error("auth_failed", "Send Authorization: Bearer <session_token>.", 401)
+            # reason: "unknown", "revoked" or "expired"; the widget starts a new session on any of them.
+            detail = "Send Authorization: Bearer <session_token>." if reason == "unknown" else None
+            frame = error_frame("auth_failed", detail, reason=reason)
+            body = {"error": {"code": "auth_failed", "detail": frame["detail"], "reason": reason}}
+            response = JsonResponse(body, status=401)
             response["WWW-Authenticate"] = "Bearer"
             return response
         if not _origin_ok(request, session.inbox):

@@ -7,8 +7,11 @@ class ImsubsystemConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.signals import contact_merging
-        from imsubsystem import routing_hooks
+        from imsubsystem import routing_hooks, selectors
         from imsubsystem.signals import on_contact_merging
+        from media.selectors import conversation_access_register
 
         routing_hooks.connect()
+        # Serving a file asks the one visibility rule again (rights may have changed since the link).
+        conversation_access_register(selectors.viewer_may_see_conversation)
         contact_merging.connect(on_contact_merging, dispatch_uid="imsubsystem.on_contact_merging")

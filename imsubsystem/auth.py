@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -53,26 +54,49 @@ def widget_session_create(
     return token, session
 
 
-def widget_session_authenticate(*, token: str) -> WidgetSession | None:
-    """The live session behind a token (its inbox active), or None."""
+def widget_session_idle_limit() -> timedelta:
+    return timedelta(days=settings.IM_WIDGET_SESSION_IDLE_DAYS)
+
+
+def widget_session_check(*, token: str) -> tuple[WidgetSession | None, str]:
+    """The live session behind a token and "", or None and why not: "unknown" (no such token, or its
+    inbox is off), "revoked" (revoked, e.g. by a contact merge) or "expired" (unused for longer than
+    IM_WIDGET_SESSION_IDLE_DAYS). Every use of a live session counts as activity."""
     if not isinstance(token, str) or not 20 <= len(token) <= 200:
-        return None
+        return None, "unknown"
     session = (
         WidgetSession.objects.select_related("inbox", "contact")
-        .filter(token_hash=token_hash(token), revoked_at__isnull=True, inbox__is_active=True)
+        .filter(token_hash=token_hash(token), inbox__is_active=True)
         .first()
     )
     if session is None:
-        return None
+        return None, "unknown"
+    if session.revoked_at is not None:
+        return None, "revoked"
     now = timezone.now()
+    if now - (session.last_seen_at or session.created_at) > widget_session_idle_limit():
+        return None, "expired"
     if session.last_seen_at is None or now - session.last_seen_at > LAST_SEEN_RESOLUTION:
         WidgetSession.objects.filter(pk=session.pk).update(last_seen_at=now)
         session.last_seen_at = now
-    return session
+    return session, ""
+
+
+def widget_session_authenticate(*, token: str) -> WidgetSession | None:
+    """The live session behind a token (not revoked, not idle too long, its inbox active), or None."""
+    return widget_session_check(token=token)[0]
+
+
+def widget_session_live(*, session_id: int) -> bool:
+    """Is this session still usable (not revoked since it authenticated)?"""
+    return WidgetSession.objects.filter(pk=session_id, revoked_at__isnull=True, inbox__is_active=True).exists()
 
 
 def widget_session_revoke(*, session_id: int) -> None:
-    WidgetSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke one session: its token is refused from now on and its open sockets are closed."""
+    from imsubsystem.services import widget_sessions_revoke
+
+    widget_sessions_revoke(session_ids=[session_id])
 
 
 def origin_allowed(*, inbox: Inbox, origin: str | None, host: str | None) -> bool:

@@ -33,6 +33,7 @@ from imsubsystem.events import (
     group_agents_of_queue,
     group_conversation,
     group_supervisors,
+    group_widget_session,
 )
 from imsubsystem.models import SenderKind
 from imsubsystem.ratelimit import TokenBucket, agent_identity, customer_identity, message_rate_check
@@ -45,6 +46,7 @@ CLOSE_AUTH_FAILED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_SERVICE_RESTART = 1012
 AUTH_TIMEOUT_S = 10
+CONVERSATION_GROUP_PREFIX = group_conversation(0)[:-1]
 
 
 class Reply:
@@ -140,7 +142,8 @@ class SwitchSocket(ForgetsItsChannel, AsyncWebsocketConsumer):
     def run_step(self, step, *args) -> Reply:
         """One sync step and the personalisation of its frames, in a single database_sync_to_async hop."""
         reply = step(*args)
-        reply.frames = [self.personalize(f) for f in reply.frames]
+        if reply is not None:
+            reply.frames = [self.personalize(f) for f in reply.frames]
         return reply
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
@@ -186,6 +189,11 @@ class SwitchSocket(ForgetsItsChannel, AsyncWebsocketConsumer):
 
     async def sb_event(self, event: dict[str, Any]) -> None:
         if event.get("origin") and event["origin"] == self.channel_name:
+            return
+        group = event.get("group")
+        if group and group.startswith(CONVERSATION_GROUP_PREFIX) and group not in self.groups_joined:
+            # Published to a conversation this socket has left (or was refused) while the frame waited in
+            # its queue: it is no longer this viewer's to see.
             return
         await self.deliver(event["frame"], hide_from_customer=event.get("hide_from_customer", False))
 
@@ -265,7 +273,11 @@ class WidgetConsumer(SwitchSocket):
             await self.apply(await database_sync_to_async(self.run_step)(self._step_message_send, frame, charged))
             return
         step = getattr(self, "_step_" + kind.replace(".", "_"))
-        await self.apply(await database_sync_to_async(self.run_step)(step, frame))
+        reply = await database_sync_to_async(self.run_step)(step, frame)
+        if reply is None:
+            await self._refuse(error_frame("auth_failed", reason="revoked"))
+            return
+        await self.apply(reply)
 
     async def _message_send_batched(self, frame: dict[str, Any]) -> str:
         """A text message into the socket's open conversation, stored together with other sockets'
@@ -292,21 +304,27 @@ class WidgetConsumer(SwitchSocket):
     async def _auth(self, frame: dict[str, Any]) -> None:
         origin = _header(self.scope, b"origin")
         host = _header(self.scope, b"host")
+        # Authorise, then subscribe, then replay.
         result = await database_sync_to_async(self._step_auth)(frame["token"], origin, host)
         if isinstance(result, dict) and result.get("type") == "error":
-            await self.send_frame(result)
-            await self.close(code=CLOSE_AUTH_FAILED)
+            await self._refuse(result)
             return
         self.session = result
         self.viewer = f"customer:{result['contact_id']}"
         self.auth_timer.cancel()
         self.conversation_id = result["conversation_id"]
         try:
-            # Join before reading the history: a message committed in between arrives live (maybe twice,
-            # which clients drop by seq), never not at all.
+            # The session's own group, so a revocation from now on closes this socket, and the
+            # conversation's, both before reading the history: a message committed in between arrives
+            # live (maybe twice, which clients drop by seq), never not at all.
+            groups = [group_widget_session(result["session_id"])]
             if self.conversation_id is not None:
-                await self.join(group_conversation(self.conversation_id))
+                groups.append(group_conversation(self.conversation_id))
+            await asyncio.gather(*(self.join(group) for group in groups))  # one round trip to Redis
             reply = await database_sync_to_async(self.run_step)(self._ready_and_replay, frame.get("after_seq", 0))
+            if reply is None:  # revoked between the two steps
+                await self._refuse(error_frame("auth_failed", reason="revoked"))
+                return
             await self.apply(reply)
         except Exception:
             # Never left half-open (authenticated, without `ready`, outside its group): the client
@@ -315,10 +333,18 @@ class WidgetConsumer(SwitchSocket):
             await self.send_frame(error_frame("internal", "Please reconnect.", command="auth"))
             await self.close(code=CLOSE_SERVICE_RESTART)
 
+    async def _refuse(self, frame: dict[str, Any]) -> None:
+        """An authentication refusal: say why, leave every group, close with 4401."""
+        self.session = None
+        for group in list(self.groups_joined):
+            await self.leave(group)
+        await self.send_frame(frame)
+        await self.close(code=CLOSE_AUTH_FAILED)
+
     def _step_auth(self, token: str, origin: str | None, host: str | None) -> dict[str, Any]:
-        session = auth.widget_session_authenticate(token=token)
+        session, reason = auth.widget_session_check(token=token)
         if session is None:
-            return error_frame("auth_failed")
+            return error_frame("auth_failed", reason=reason)
         if not auth.origin_allowed(inbox=session.inbox, origin=origin, host=host):
             return error_frame("origin_not_allowed")
         current = selectors.customer_conversation_current(inbox_id=session.inbox_id, contact_id=session.contact_id)
@@ -330,7 +356,9 @@ class WidgetConsumer(SwitchSocket):
             "conversation_id": current.pk if current else None,
         }
 
-    def _ready_and_replay(self, after_seq: int) -> Reply:
+    def _ready_and_replay(self, after_seq: int) -> Reply | None:
+        if not auth.widget_session_live(session_id=self.session["session_id"]):
+            return None
         if self.conversation_id is None:
             return Reply([{"type": "ready", "conversation_id": None, "last_seq": 0, "status": None}])
         conversation = selectors.conversation_get(conversation_id=self.conversation_id)
@@ -369,7 +397,10 @@ class WidgetConsumer(SwitchSocket):
             leave=[group_conversation(previous)] if previous else [],
         )
 
-    def _step_resume(self, frame: dict[str, Any]) -> Reply:
+    def _step_resume(self, frame: dict[str, Any]) -> Reply | None:
+        # A replay reads history: the session must still be live (None: it was revoked meanwhile).
+        if not auth.widget_session_live(session_id=self.session["session_id"]):
+            return None
         if self.conversation_id is None:
             return Reply([{"type": "resume.done", "conversation_id": None, "last_seq": 0}])
         frames = selectors.history_for_customer(conversation_id=self.conversation_id, after_seq=frame["after_seq"])
@@ -404,6 +435,10 @@ class WidgetConsumer(SwitchSocket):
             self._note_replayed(frame)
 
     async def deliver(self, frame: dict[str, Any], *, hide_from_customer: bool) -> None:
+        if frame["type"] == "error" and frame["code"] == "auth_failed":
+            # The session was revoked (services.widget_sessions_revoke): nothing more for this socket.
+            await self._refuse(frame)
+            return
         found = self._seq_of(frame)
         if found is not None and found[1] <= self.sent_seq.get(found[0], 0):
             # Already sent in a replay (the socket joined the group just before reading the history):
@@ -469,7 +504,6 @@ class AgentConsumer(StaffSocket):
             return None
         self.roles = sorted(roles)
         self.viewer = f"agent:{self.user.pk}"
-        self.supervises = self.user.has_perm("imsubsystem.supervise")
         conversations = selectors.conversations_for_agent(user_id=self.user.pk)
         self.conversation_ids = {c["id"] for c in conversations}
         join = [group_agent(self.user.pk)]
@@ -486,16 +520,24 @@ class AgentConsumer(StaffSocket):
         return Reply([ready, *selectors.offer_frames_open(agent_id=self.user.pk)], join=join)
 
     def _conversation(self, conversation_id: int):
-        """The conversation if this user may touch it; "not_found" either way, so ids cannot be probed."""
+        """The conversation if this user may see it (selectors.conversation_visible_to); "not_found"
+        either way, so ids cannot be probed."""
         from imsubsystem.models import Conversation
 
         try:
-            conversation = Conversation.objects.only("id", "assignee_id", "status").get(pk=conversation_id)
-        except Conversation.DoesNotExist:
+            conversation = Conversation.objects.only("id", "assignee_id", "queue_id", "status").get(pk=conversation_id)
+        except (Conversation.DoesNotExist, TypeError, ValueError):
             raise SwitchError("not_found") from None
-        if not selectors.staff_may_access(user=self.user, conversation=conversation):
+        if not selectors.conversation_visible_to(user=self.user, conversation=conversation):
             raise SwitchError("not_found")
         return conversation
+
+    def _visible(self, conversation_id: int) -> bool:
+        try:
+            self._conversation(conversation_id)
+        except SwitchError:
+            return False
+        return True
 
     async def handle(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
@@ -545,16 +587,21 @@ class AgentConsumer(StaffSocket):
         )
 
     async def _resume(self, frame: dict[str, Any]) -> None:
+        """Authorise, then subscribe, then replay. The access check comes before the socket joins the
+        conversation's group, so no frame of a conversation the user may not see ever reaches it; the
+        join comes before the history is read, so nothing committed in between is missed (duplicates
+        are dropped by seq). The replay checks access again, in case it was lost in between."""
         conversation_id = self._required(frame, "conversation_id")
+        if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
+            raise SwitchError("invalid", "conversation_id must be an integer.")
         group = group_conversation(conversation_id)
-        already = group in self.groups_joined
-        # Join before reading, so nothing committed meanwhile is missed (see WidgetConsumer._auth).
-        await self.join(group)
+        if group not in self.groups_joined:
+            await database_sync_to_async(self._conversation)(conversation_id)
+            await self.join(group)
         try:
             reply = await database_sync_to_async(self.run_step)(self._step_resume, frame)
         except SwitchError:
-            if not already:
-                await self.leave(group)
+            await self.leave(group)
             raise
         await self.apply(reply)
 
@@ -612,16 +659,30 @@ class AgentConsumer(StaffSocket):
         return self._ok("conversation.pick", frame["conversation_id"])
 
     async def deliver(self, frame: dict[str, Any], *, hide_from_customer: bool) -> None:
+        """Group membership follows the visibility rule: joined when a conversation becomes this user's,
+        checked again whenever a watched conversation changes hands, queue or status, and left (the frame
+        withheld) once the user may no longer see it."""
         kind = frame["type"]
         if kind == "conversation.assigned":
             conversation_id = frame["conversation"]["id"]
             if frame["agent"].get("id") == self.user.pk:
                 await self.join(group_conversation(conversation_id))
-            elif frame["previous_agent_id"] == self.user.pk and not self.supervises:
-                await self.leave(group_conversation(conversation_id))
-        elif kind == "conversation.released" and not self.supervises:
-            await self.leave(group_conversation(frame["conversation_id"]))
+            elif frame["previous_agent_id"] == self.user.pk:
+                await self._stay_if_visible(conversation_id)
+        elif kind == "conversation.released":
+            await self._stay_if_visible(frame["conversation_id"])
+        elif kind == "conversation.status" and not await self._stay_if_visible(frame["conversation_id"]):
+            return
         await self.send_frame(await self.personalized(frame))
+
+    async def _stay_if_visible(self, conversation_id: int) -> bool:
+        group = group_conversation(conversation_id)
+        if group not in self.groups_joined:
+            return False
+        if await database_sync_to_async(self._visible)(conversation_id):
+            return True
+        await self.leave(group)
+        return False
 
 
 class SupervisorConsumer(StaffSocket):
@@ -658,3 +719,11 @@ class SupervisorConsumer(StaffSocket):
 
     async def handle(self, frame: dict[str, Any]) -> None:
         await self.send_frame({"type": "pong"})
+
+    async def deliver(self, frame: dict[str, Any], *, hide_from_customer: bool) -> None:
+        # The supervisors' group hears every agent's presence; each socket passes on its teams' agents only.
+        if frame["type"] == "presence" and not await database_sync_to_async(selectors.agent_visible_to)(
+            user=self.user, agent_id=frame["agent_id"]
+        ):
+            return
+        await super().deliver(frame, hide_from_customer=hide_from_customer)

@@ -269,6 +269,7 @@ class ErrorFrame(TypedDict):
     client_id: NotRequired[str]
     command: NotRequired[str]
     retry_after_s: NotRequired[int]  # rate_limited: seconds until the next message is accepted
+    reason: NotRequired[Literal["unknown", "revoked", "expired"]]  # why auth_failed: the widget starts anew
 
 
 # --- Client → server frames ----------------------------------------------------------------------
@@ -391,7 +392,7 @@ ERROR_CODES = {
     "empty": "A message needs text or an attachment.",
     "rate_limited": "Too many frames: slow down.",
     "auth_required": "Authenticate first.",
-    "auth_failed": "The token is unknown, revoked or expired.",
+    "auth_failed": "The token is unknown, revoked or expired (`reason` says which).",
     "origin_not_allowed": "This inbox does not accept this origin.",
     "forbidden": "Not allowed for this user.",
     "not_found": "No such conversation (or not yours).",
@@ -542,6 +543,7 @@ def error_frame(
     client_id: str | None = None,
     command: str = "",
     retry_after_s: int | None = None,
+    reason: str = "",
 ) -> dict:
     frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail or ERROR_CODES.get(code, code)}
     if client_id:
@@ -550,7 +552,17 @@ def error_frame(
         frame["command"] = command
     if retry_after_s is not None:
         frame["retry_after_s"] = retry_after_s
+    if reason:
+        frame["reason"] = reason
+        frame["detail"] = detail or AUTH_FAILED_DETAIL.get(reason, frame["detail"])
     return frame
+
+
+AUTH_FAILED_DETAIL = {
+    "unknown": "The session token is unknown.",
+    "revoked": "This chat session has ended; start a new one.",
+    "expired": "This chat session was idle too long; start a new one.",
+}
 
 
 # --- Channel-layer groups (owned by the switch; docs/protocol.md) -------------------------------------
@@ -571,3 +583,8 @@ def group_agents_of_queue(queue_id: int) -> str:
 
 def group_supervisors() -> str:
     return "supervisors"
+
+
+def group_widget_session(session_id: int) -> str:
+    """Every socket authenticated with one widget session (closed when it is revoked)."""
+    return f"widget.{int(session_id)}"

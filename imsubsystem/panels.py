@@ -1,4 +1,6 @@
-"""The contact record's "Conversations" panel (settings.CRM_CONTACT_PANELS; crm imports nothing here)."""
+"""The contact record's "Conversations" panel (settings.CRM_CONTACT_PANELS; crm imports nothing here).
+
+It lists only the conversations the viewer may see (selectors.conversation_visible_to)."""
 
 from __future__ import annotations
 
@@ -13,5 +15,5 @@ def contact_conversations(*, request, contact) -> dict[str, Any] | None:
     return {
         "title": "Conversations",
         "template": "imsubsystem/_contact_conversations.html",
-        "conversations": list(selectors.conversations_for_contact(contact_id=contact.pk)),
+        "conversations": list(selectors.conversations_for_contact(contact_id=contact.pk, user=request.user)),
     }

@@ -31,7 +31,14 @@ from config.metrics import MESSAGES_IN
 from config.text import text_storable, unstorable_detail
 from crm.models import Contact
 from imsubsystem import selectors
-from imsubsystem.events import group_agent, group_agents_of_queue, group_conversation, group_supervisors
+from imsubsystem.events import (
+    error_frame,
+    group_agent,
+    group_agents_of_queue,
+    group_conversation,
+    group_supervisors,
+    group_widget_session,
+)
 from imsubsystem.models import (
     OPEN_STATUSES,
     WAITING_STATUSES,
@@ -206,7 +213,14 @@ def event_publish_on_commit(
     hide_from_customer: customer sockets drop the frame (a private message.new becomes message.hidden).
     origin: the sending socket's channel name, which skips its own echo (typing).
     """
-    event = {"type": "sb.event", "frame": frame, "hide_from_customer": hide_from_customer, "origin": origin}
+    # `group` lets a socket drop a frame of a conversation it left while the frame waited in its queue.
+    event = {
+        "type": "sb.event",
+        "frame": frame,
+        "hide_from_customer": hide_from_customer,
+        "origin": origin,
+        "group": group,
+    }
     transaction.on_commit(partial(_group_send, group, event), robust=True)
 
 
@@ -1184,21 +1198,51 @@ async def typing_publish(
     one frame to the conversation's group, skipping the typing socket itself."""
     layer = get_channel_layer()
     frame = {"type": "typing", "conversation_id": conversation_id, "active": bool(active), "sender": sender}
+    group = group_conversation(conversation_id)
     try:
         await layer.group_send(
-            group_conversation(conversation_id),
-            {"type": "sb.event", "frame": frame, "hide_from_customer": False, "origin": origin},
+            group, {"type": "sb.event", "frame": frame, "hide_from_customer": False, "origin": origin, "group": group}
         )
     except Exception:
         logger.exception("Publishing typing to conversation %s failed", conversation_id)
 
 
-# --- CRM ----------------------------------------------------------------------------------------------------
-def conversations_move_contact(*, source_id: int, target_id: int) -> dict[str, int]:
-    """Contact merge: the source's conversations and widget sessions move to the target. Where both
-    have an open conversation in the same inbox, the source's one is closed (one open per inbox)."""
+# --- Widget sessions ----------------------------------------------------------------------------------------
+def widget_sessions_revoke(
+    *, session_ids: Sequence[int] | None = None, contact_ids: Sequence[int] | None = None, reason: str = "revoked"
+) -> int:
+    """Revoke widget sessions (by id, or every session of some contacts): their tokens are refused on
+    HTTP and socket from now on, and once the transaction commits each open socket of theirs gets
+    `error auth_failed` (reason "revoked") and is closed with 4401, so the widget starts a new session.
+    Returns how many were revoked."""
     from imsubsystem.models import WidgetSession
 
+    if session_ids is None and contact_ids is None:
+        raise TypeError("Give session_ids or contact_ids.")
+    sessions = WidgetSession.objects.filter(revoked_at__isnull=True)
+    if session_ids is not None:
+        sessions = sessions.filter(pk__in=list(session_ids))
+    if contact_ids is not None:
+        sessions = sessions.filter(contact_id__in=list(contact_ids))
+    ids = list(sessions.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    WidgetSession.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
+    frame = error_frame("auth_failed", reason=reason)
+    for session_id in ids:
+        event_publish_on_commit(group=group_widget_session(session_id), frame=frame)
+    return len(ids)
+
+
+# --- CRM ----------------------------------------------------------------------------------------------------
+def conversations_move_contact(*, source_id: int, target_id: int) -> dict[str, int]:
+    """Contact merge: the source's conversations move to the target. Where both have an open
+    conversation in the same inbox, the source's one is closed (one open per inbox).
+
+    Widget sessions never follow a merge: the sessions of both contacts are revoked (their sockets
+    closed). A merge joins two people's histories on a supervisor's judgement, often on an e-mail address
+    a visitor typed; no visitor's session may read the other person's conversations because of it. The
+    widget starts a new session on its own."""
     closed = 0
     for conversation in Conversation.objects.filter(contact_id=source_id, status__in=OPEN_STATUSES):
         target_slot = _open_slot(conversation.inbox_id, target_id)
@@ -1207,6 +1251,10 @@ def conversations_move_contact(*, source_id: int, target_id: int) -> dict[str, i
             closed += 1
         else:
             Conversation.objects.filter(pk=conversation.pk).update(open_slot=target_slot)
+    revoked = widget_sessions_revoke(contact_ids=[source_id, target_id], reason="revoked")
     moved = Conversation.objects.filter(contact_id=source_id).update(contact_id=target_id)
-    sessions = WidgetSession.objects.filter(contact_id=source_id).update(contact_id=target_id)
-    return {"conversations": moved, "conversations_closed": closed, "widget_sessions": sessions}
+    # The revoked sessions stay on record with the contact that remains (the source is deleted).
+    from imsubsystem.models import WidgetSession
+
+    WidgetSession.objects.filter(contact_id=source_id).update(contact_id=target_id)
+    return {"conversations": moved, "conversations_closed": closed, "widget_sessions_revoked": revoked}

@@ -84,6 +84,27 @@ def _file_url(*, attachment: Attachment, field: FieldFile, variant: str, viewer:
     return settings.MEDIA_PUBLIC_BASE_URL.rstrip("/") + reverse("media:attachment_file", args=[token])
 
 
+# The app that owns conversations answers, when a local file is served, whether the link's viewer may
+# still see the file's conversation (rights change: a transfer, a team change, a contact merge). The
+# media app imports none of it: the switch registers its check in its AppConfig.ready.
+_conversation_access: Callable[..., bool] | None = None
+
+
+def conversation_access_register(check: Callable[..., bool] | None) -> Callable[..., bool] | None:
+    """Name `check(*, viewer, conversation_id, user) -> bool`; returns the one it replaces."""
+    global _conversation_access
+    previous, _conversation_access = _conversation_access, check
+    return previous
+
+
+def viewer_may_open(*, viewer: str, conversation_id: int, user) -> bool:
+    """At serving time: may this link's viewer (with this request's user) still see the conversation?
+    Without a registered check, the right checked when the link was issued stands."""
+    if _conversation_access is None:
+        return True
+    return bool(_conversation_access(viewer=viewer, conversation_id=conversation_id, user=user))
+
+
 def attachment_may_view(*, attachment: Attachment, viewer: str, may_view: Callable[[int], bool]) -> bool:
     """Before it is sent, only its uploader sees a file; after, whoever the caller lets see the conversation."""
     if attachment.conversation_id is None:

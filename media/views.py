@@ -7,7 +7,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponseForbidde
 from django.views.decorators.http import require_safe
 
 from media.models import Attachment, AttachmentStatus
-from media.selectors import attachment_is_inline
+from media.selectors import attachment_is_inline, viewer_may_open
 from media.signing import THUMBNAIL, grant_read
 
 
@@ -36,6 +36,10 @@ def attachment_file(request: HttpRequest, token: str) -> FileResponse | HttpResp
         field = attachment.thumbnail if grant.variant == THUMBNAIL else attachment.file
     if not field:
         raise Http404("No such file.")
+    if attachment.conversation_id is not None and not viewer_may_open(
+        viewer=grant.viewer, conversation_id=attachment.conversation_id, user=request.user
+    ):
+        return _forbidden("This link is no longer valid for you; reload the conversation.")
     try:
         handle = field.storage.open(field.name, "rb")
     except FileNotFoundError as exc:

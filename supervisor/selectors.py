@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
-from crm.roles import ADMIN, user_roles
 from imsubsystem import selectors as switch_selectors
 from imsubsystem.models import Conversation
 from routing.models import AgentProfile, Queue
 
 
 def user_is_admin(user) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or ADMIN in user_roles(user)))
+    return switch_selectors.user_is_admin(user)
 
 
 def user_may_supervise(user) -> bool:
@@ -61,21 +59,24 @@ def agents_visible(*, user) -> list[dict[str, Any]]:
     return [{"id": p.user_id, "name": switch_selectors.user_display_name(p.user)} for p in profiles]
 
 
-def conversation_visible(*, user, conversation_id: int) -> Conversation | None:
-    """The conversation if it belongs to a visible queue (admins: any conversation), else None.
+def supervision_scope(user) -> tuple[frozenset[int], frozenset[int]]:
+    """(queue ids, agent user ids) of the teams `user` supervises: what the switch's one visibility rule
+    (imsubsystem.selectors.conversation_visible_to) lets a supervisor see. Registered in apps.py."""
+    queue_ids = frozenset(
+        Queue.objects.filter(supervisor_teams__supervisors=user).values_list("pk", flat=True).distinct()
+    )
+    agent_ids = frozenset(
+        AgentProfile.objects.filter(queues__in=queue_ids).values_list("user_id", flat=True).distinct()
+    )
+    return queue_ids, agent_ids
 
-    A supervisor also sees a conversation without a queue that is assigned to an agent they supervise.
-    """
+
+def conversation_visible(*, user, conversation_id: int) -> Conversation | None:
+    """The conversation if this supervisor may see it (the switch's one rule: their teams' queues, or
+    without a queue one assigned to an agent they supervise; admins every conversation), else None."""
     if not user_may_supervise(user):
         return None
-    conversation = Conversation.objects.select_related("contact", "inbox", "queue", "assignee").filter(
-        pk=conversation_id
-    )
-    if not user_is_admin(user):
-        queue_ids = queue_ids_visible(user=user)
-        agent_ids = agent_ids_visible(user=user, queue_ids=queue_ids)
-        conversation = conversation.filter(Q(queue_id__in=queue_ids) | Q(queue__isnull=True, assignee_id__in=agent_ids))
-    return conversation.first()
+    return switch_selectors.conversation_visible_get(user=user, conversation_id=conversation_id)
 
 
 def conversation_read_only(*, user, conversation_id: int) -> dict[str, Any] | None:

@@ -709,7 +709,8 @@ def template_send(
 ) -> tuple[dict[str, Any], bool]:
     """Send one of the inbox's approved templates as the agent's message: the conversation shows the
     filled-in preview, and the outbox row carries the template so the platform gets the template request
-    (allowed outside WhatsApp's 24-hour window). Only the conversation's assignee or a supervisor may.
+    (allowed outside WhatsApp's 24-hour window). Only a user who may see the conversation may send one
+    (imsubsystem.selectors.conversation_visible_to).
 
     Message and outbox row are written in one transaction; any refusal raises SwitchError and stores
     nothing. Returns (message payload, created) like message_send, idempotent on client_id."""
@@ -723,7 +724,7 @@ def template_send(
     agent = get_user_model().objects.filter(pk=agent_id, is_active=True).first()
     if conversation is None or agent is None:
         raise SwitchError("not_found", "No such conversation, or it is not yours.")
-    if not switch_selectors.staff_may_access(user=agent, conversation=conversation):
+    if not switch_selectors.conversation_visible_to(user=agent, conversation=conversation):
         raise SwitchError("not_found", "No such conversation, or it is not yours.")
     if conversation.inbox.kind not in TEMPLATE_INBOX_KINDS:
         raise SwitchError("invalid", "Templates are only sent on WhatsApp conversations.")

@@ -846,7 +846,8 @@
       return;
     }
     if (code === "auth_failed" || (code === "auth_required" && !ready)) {
-      // The stored session was revoked or expired: start a fresh one, keep unsent messages.
+      // The stored session is unknown, revoked (a contact merge) or expired (idle too long), as
+      // data.reason says: start a fresh one, keep unsent messages.
       var ws = socket;
       socket = null;
       forgetSession();
@@ -969,6 +970,11 @@
         });
       })
       .then(function (response) {
+        if (response.status === 401) {
+          // The session was revoked or expired (auth_failed): start a new one, as the socket does.
+          handleError({ code: "auth_failed" });
+          throw new Error("the chat session ended; please attach the file again");
+        }
         return response.json().then(function (data) {
           if (!response.ok) throw new Error(data.detail || data.error || "upload refused");
           return data;

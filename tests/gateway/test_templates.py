@@ -149,10 +149,23 @@ def test_another_agents_conversation_is_refused(late_conversation, stand_in, dja
     assert stand_in.requests == []
 
 
-def test_a_supervisor_may_send_on_any_conversation(
+def test_a_supervisor_may_send_on_their_teams_conversations_only(
     late_conversation, supervisor, stand_in, django_capture_on_commit_callbacks
 ):
+    from supervisor.models import Team
+    from tests.factories import QueueFactory
+
     stand_in.default = wa_ok
+    queue = QueueFactory(name="WhatsApp")
+    Conversation.objects.filter(pk=late_conversation.pk).update(queue=queue)
+    with pytest.raises(SwitchError) as refused:
+        services.template_send(
+            conversation_id=late_conversation.pk, agent_id=supervisor.pk, name="hello_again", language="de", params=[]
+        )
+    assert refused.value.code == "not_found"
+    team = Team.objects.create(name="WhatsApp team")
+    team.supervisors.add(supervisor)
+    team.queues.add(queue)
     with django_capture_on_commit_callbacks(execute=True):
         payload, _ = services.template_send(
             conversation_id=late_conversation.pk, agent_id=supervisor.pk, name="hello_again", language="de", params=[]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
+from crm.roles import AGENT
 from imsubsystem import demo, services
 from imsubsystem.models import CannedResponse, Conversation, Inbox
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,11 +60,17 @@ def test_supervisors_see_inboxes_but_not_their_secrets(supervisor_client):
     assert "demo-telegram" in page and "switchboard-demo-secret" not in page
 
 
-def test_the_contact_record_lists_the_contacts_conversations(agent_client, inbox):
+def test_the_contact_record_lists_the_contacts_conversations(agent_client, agent, inbox):
     contact = ContactFactory()
     message, _ = services.customer_message_send(inbox_id=inbox.pk, contact_id=contact.pk, text="hi")
+    services.conversation_assign(conversation_id=message["conversation_id"], agent_id=agent.pk)
     services.conversation_close(conversation_id=message["conversation_id"], wrap_up="Sent the <b>invoice</b>")
     page = agent_client.get(contact.get_absolute_url()).content.decode()
     assert "Conversations" in page and inbox.name in page
     assert "Sent the &lt;b&gt;invoice&lt;/b&gt;" in page
     assert Conversation.objects.get().contact_id == contact.pk
+    # Another agent sees the contact, not conversations they may not see (the one visibility rule).
+    other = Client()
+    other.force_login(UserFactory(username="agent-other", role=AGENT))
+    page = other.get(contact.get_absolute_url()).content.decode()
+    assert contact.display_name in page and "invoice" not in page

@@ -188,7 +188,17 @@ async def test_an_agent_outside_the_conversation_is_refused(inbox, make_agent):
     await mallory_ws.disconnect()
 
 
-async def test_a_supervisor_may_watch_and_write_notes_in_any_conversation(inbox, make_agent, supervisor_user):
+async def test_a_supervisor_may_watch_and_write_notes_in_their_teams_conversations(
+    inbox, queue, make_agent, supervisor_user
+):
+    from supervisor.models import Team
+
+    def supervise():
+        team = Team.objects.create(name="Support team")
+        team.supervisors.add(supervisor_user)
+        team.queues.add(queue)
+
+    await database_sync_to_async(supervise)()
     alice = await database_sync_to_async(make_agent)("alice")
     contact = await database_sync_to_async(ContactFactory)()
     message = await _customer_writes(inbox, contact.pk)

@@ -21,6 +21,17 @@ pytestmark = pytest.mark.django_db
 CONVERSATION = 41
 
 
+@pytest.fixture(autouse=True)
+def _media_on_its_own():
+    """These tests use conversation ids with no conversation behind them: the media app alone, without
+    the switch's check at serving time (tests/security/test_visibility.py covers that)."""
+    from media.selectors import conversation_access_register
+
+    previous = conversation_access_register(None)
+    yield
+    conversation_access_register(previous)
+
+
 def _in_conversation(conversation_id: int) -> bool:
     return conversation_id == CONVERSATION
 

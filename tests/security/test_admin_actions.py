@@ -79,7 +79,7 @@ def test_view_only_staff_is_offered_only_the_read_only_actions(viewer):
     assert offered <= READ_ONLY_ACTIONS, offered
 
 
-def test_view_only_staff_cannot_call_platforms_from_the_inbox_admin(client, viewer, stand_in):  # noqa: F811
+def test_view_only_staff_cannot_call_platforms_from_the_inbox_admin(client, viewer, stand_in):
     inbox = InboxFactory(
         kind="telegram",
         key="tg-view-only",

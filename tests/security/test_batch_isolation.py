@@ -23,8 +23,21 @@ from imsubsystem.models import Conversation, Message
 from imsubsystem.ratelimit import customer_identity, message_rate_take_many
 from tests.factories import ContactFactory, InboxFactory
 from tests.factories.bots import BotFlowFactory
-from tests.gateway.conftest import Reply
+from tests.gateway.conftest import (
+    Reply,
+    stand_in,  # noqa: F401 - fixtures of the switch's own tests
+)
 from tests.gateway.test_webhooks import tg_update
+from tests.imsubsystem.conftest import (  # noqa: F401
+    _no_bots,
+    frame_log,
+    inbox,
+    make_agent,
+    queue,
+    routing_backend,
+    supervisor_user,
+    widget_session,
+)
 
 POISON = "poison \ud800"
 

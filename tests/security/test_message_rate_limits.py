@@ -17,10 +17,25 @@ from imsubsystem.gateway.api import sign
 from imsubsystem.gateway.models import InboundEvent
 from imsubsystem.models import Conversation, Message
 from tests.factories import InboxFactory
-from tests.gateway.conftest import Reply
+from tests.gateway.conftest import (
+    Reply,
+    stand_in,  # noqa: F401 - fixtures of the switch's own tests
+)
 from tests.gateway.test_templates import TEMPLATES, wa_ok
 from tests.gateway.test_whatsapp import signed, wa_message, webhook_body
-from tests.imsubsystem.conftest import receive_until, staff_communicator, widget_communicator
+from tests.imsubsystem.conftest import (  # noqa: F401
+    _no_bots,
+    frame_log,
+    inbox,
+    make_agent,
+    queue,
+    receive_until,
+    routing_backend,
+    staff_communicator,
+    supervisor_user,
+    widget_communicator,
+    widget_session,
+)
 
 BURST = 4
 

@@ -21,6 +21,17 @@ from imsubsystem import auth
 from imsubsystem.models import Message
 from tests.browser.conftest import live_server_url  # noqa: F401 - the module's daphne
 from tests.factories import InboxFactory, QueueFactory
+from tests.gateway.conftest import stand_in  # noqa: F401 - fixtures of the switch's own tests
+from tests.imsubsystem.conftest import (  # noqa: F401
+    _no_bots,
+    frame_log,
+    inbox,
+    make_agent,
+    queue,
+    routing_backend,
+    supervisor_user,
+    widget_session,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,7 +76,7 @@ async def _run(base: str, tokens: list[str]) -> list[dict]:
     return await asyncio.gather(*(_client(ws_url, token, poisoned=n == 0) for n, token in enumerate(tokens)))
 
 
-def test_a_poisoned_sender_under_load_fails_no_one_else(live_server_url):  # noqa: F811
+def test_a_poisoned_sender_under_load_fails_no_one_else(live_server_url):
     inbox = InboxFactory(key="load", kind="web", default_queue=QueueFactory(name="Load"))
     tokens = [auth.widget_session_create(inbox=inbox, name=f"Customer {n}")[0] for n in range(CLIENTS)]
 

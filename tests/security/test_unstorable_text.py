@@ -22,10 +22,23 @@ from imsubsystem.models import Message
 from imsubsystem.services import SwitchError
 from media.names import name_sanitize
 from tests.factories import ContactFactory, InboxFactory
+from tests.gateway.conftest import stand_in  # noqa: F401 - fixtures of the switch's own tests
 from tests.gateway.test_wechat import plain_query
 from tests.gateway.test_whatsapp import signed as wa_signed
 from tests.gateway.test_whatsapp import wa_message, webhook_body
-from tests.imsubsystem.conftest import receive_until, staff_communicator, widget_communicator
+from tests.imsubsystem.conftest import (  # noqa: F401
+    _no_bots,
+    frame_log,
+    inbox,
+    make_agent,
+    queue,
+    receive_until,
+    routing_backend,
+    staff_communicator,
+    supervisor_user,
+    widget_communicator,
+    widget_session,
+)
 
 LONE = "\ud800"  # a lone high surrogate, as json.loads makes it from "\ud800"
 RAW = "\\ud800"  # the same as it travels in JSON

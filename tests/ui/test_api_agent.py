@@ -110,7 +110,12 @@ class TestAccess:
         assert response.status_code == 404
         assert Contact.objects.get(pk=assigned.contact_id).name == "Ada Lovelace"
 
-    def test_a_supervisor_reads_every_conversation(self, supervisor_client, assigned):
+    def test_a_supervisor_reads_the_conversations_of_their_teams_only(self, supervisor_client, supervisor, assigned):
+        from supervisor.models import Team
+
+        assert supervisor_client.get(f"{API}conversations/{assigned.pk}/messages").status_code == 404
+        Team.objects.create(name="Support team").supervisors.add(supervisor)
+        Team.objects.get(name="Support team").queues.add(assigned.queue)
         response = supervisor_client.get(f"{API}conversations/{assigned.pk}/messages")
         assert response.status_code == 200
         assert [m["seq"] for m in response.json()["messages"]] == [1, 2, 3, 4, 5]
@@ -198,10 +203,16 @@ class TestQueue:
         make_conversation(contact=ContactFactory(), inbox=inbox, status="queued", queue=queue, queued_at=timezone.now())
         assert agent_client.get(API + "queue").json()["conversations"] == []
 
-    def test_a_supervisor_sees_every_queue(self, supervisor_client, inbox, queue):
+    def test_a_supervisor_sees_the_queues_of_their_teams(self, supervisor_client, supervisor, inbox, queue):
+        from supervisor.models import Team
+
         waiting = make_conversation(
             contact=ContactFactory(), inbox=inbox, status="queued", queue=queue, queued_at=timezone.now()
         )
+        assert supervisor_client.get(API + "queue").json()["conversations"] == []
+        team = Team.objects.create(name="Support team")
+        team.supervisors.add(supervisor)
+        team.queues.add(queue)
         rows = supervisor_client.get(API + "queue").json()["conversations"]
         assert [r["id"] for r in rows] == [waiting.pk]
 

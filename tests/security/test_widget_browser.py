@@ -1,0 +1,34 @@
+"""In Chromium: the widget open on a shop page when its session is revoked (as a contact merge does)
+is told at once, forgets the old conversation, starts a new session, and the customer writes on."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from imsubsystem.models import Message, WidgetSession
+from imsubsystem.services import widget_sessions_revoke
+from tests.browser.conftest import browser, live_server_url, new_context  # noqa: F401 - reused fixtures
+from tests.browser.test_chat import customer_send, open_widget, shop, widget_rows  # noqa: F401 - reused
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_open_widget_whose_session_is_revoked_starts_a_new_one(shop, live_server_url, new_context):
+    customer = open_widget(new_context(), live_server_url)
+    customer_send(customer, "Before the merge")
+    expect(customer.locator(".sbw-msg[data-seq='1'] .sbw-receipt")).to_have_text("Sent")
+    old = WidgetSession.objects.get()
+
+    widget_sessions_revoke(session_ids=[old.pk])
+
+    # Without a reload: the socket is closed by the server, the widget opens a new session and drops
+    # what the old one showed.
+    expect(customer.locator(".sbw-msg[data-seq]")).to_have_count(0)
+    expect(customer.locator(".sbw-input")).to_be_enabled()
+    customer_send(customer, "After the merge")
+    expect(customer.locator(".sbw-msg[data-seq='1'] .sbw-receipt")).to_have_text("Sent")
+    new = WidgetSession.objects.exclude(pk=old.pk).get()
+    assert new.revoked_at is None and new.contact_id != old.contact_id
+    assert [text for _, text in widget_rows(customer)] == ["After the merge"]
+    assert Message.objects.filter(conversation__contact_id=new.contact_id).count() == 1
