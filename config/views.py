@@ -10,6 +10,8 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.client_ip import client_ip
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -69,6 +71,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
     from config import metrics as metrics_module
 
-    if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
+    if client_ip(request) not in settings.METRICS_ALLOWED_IPS:
         return HttpResponse("Forbidden", status=403, content_type="text/plain")
     return HttpResponse(metrics_module.render(), content_type=CONTENT_TYPE_LATEST)
