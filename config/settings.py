@@ -13,6 +13,7 @@ Every variable is documented in README.md and docs/deployment.md.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -295,6 +296,22 @@ if PRODUCTION and not DEBUG:
 
 # Who may scrape /metrics (the Prometheus servers); loopback by default.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
+# --- Login lockout (django-axes; docs/deployment.md) ---------------------------------------------
+# Failed log-ins are counted per user AND address (one attacker cannot lock a user out everywhere, and
+# no address gets more than LOGIN_FAILURE_LIMIT tries at one account), on the staff login page and the
+# admin's alike. The address comes from config/client_ip.py, never from a header a client writes.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes requires
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# The lockout ends LOGIN_LOCKOUT_MINUTES after the last counted failure, as the message says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "config.login_lockout.lockout_response"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
