@@ -290,9 +290,19 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION and not DEBUG:
+    # nginx writes X-Forwarded-Proto itself ($scheme, deploy/nginx.conf.template), so it can be trusted.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    # --- HTTPS only (docs/deployment.md, "TLS") ---------------------------------------------------
+    # `manage.py check --deploy --fail-level WARNING` passes with these defaults (make lint runs it).
+    # HTTP is redirected to HTTPS, except the probes that orchestrators and Prometheus send straight to
+    # daphne over plain HTTP. HSTS is sent on HTTPS responses only.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 # Who may scrape /metrics (the Prometheus servers); loopback by default.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
