@@ -328,6 +328,44 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "config.login_lockout.lockout_response"
 
+# --- Content-Security-Policy (django-csp; docs/deployment.md) ------------------------------------
+# On every response: scripts and styles only from our own files (no inline script, handler or style
+# attribute anywhere), sockets and fetches to our own origin (CSP's 'self' covers ws:/wss: there),
+# images also from where attachments are stored. Pages that need more set it per view.
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+_media_origins = [_origin(MEDIA_PUBLIC_BASE_URL)]
+if AWS_STORAGE_BUCKET_NAME:
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+    # Presigned attachment URLs point at the object store: its endpoint, or AWS's virtual hosts.
+    _media_origins.append(_origin(_endpoint) if _endpoint else "https://*.amazonaws.com")
+_media_origins += env.list("CSP_MEDIA_ORIGINS", default=[])
+_media_origins = [o for o in dict.fromkeys(_media_origins) if o]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *_media_origins],
+        "media-src": ["'self'", "blob:", *_media_origins],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
