@@ -16,7 +16,7 @@ from django.conf import settings
 
 from config.body_limits import UPLOAD_ENVELOPE, BodyLimitMiddleware
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024

@@ -10,7 +10,7 @@ import pytest
 
 from tests.factories.imsubsystem import InboxFactory
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 
 def from_address(address: str) -> httpx.Client:

@@ -113,6 +113,7 @@ def test_embedded_profile_locks_out_too(tmp_path):
     assert out == {"codes": [200, 200, 200, 200, 429], "last": 429, "locked": True}
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(120)
 def test_rotating_x_forwarded_for_through_nginx_does_not_reset_the_count(start_cluster):
