@@ -44,3 +44,22 @@ def test_per_address_session_limit_holds_whatever_the_header_says(start_cluster)
     # Another address has its own allowance: the limit counts real peers.
     with from_address("127.0.0.3") as other:
         assert other.post(url, json={}).status_code == 201
+
+
+def test_no_code_but_client_ip_reads_an_address():
+    """Everything that decides by address asks config/client_ip.py; nothing reads a forwarded header or
+    the socket's peer on its own (and so cannot be fooled differently)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    needles = ("REMOTE_ADDR", "X_FORWARDED", "X-Forwarded-For", "X-Real-IP", 'scope["client"]', 'scope.get("client"')
+    offenders = []
+    for package in ("config", "crm", "imsubsystem", "routing", "media", "bots", "supervisor"):
+        for path in (root / package).rglob("*.py"):
+            if path == root / "config" / "client_ip.py" or "migrations" in path.parts:
+                continue
+            text = path.read_text()
+            offenders += [f"{path.relative_to(root)}: {n}" for n in needles if n.lower() in text.lower()]
+    # The proxy header is trusted for the scheme only, which nginx writes itself (docs/deployment.md).
+    offenders = [o for o in offenders if o != "config/settings.py: X_FORWARDED"]
+    assert offenders == []
