@@ -39,6 +39,10 @@ def body_limit(path: str) -> int:
     return settings.REQUEST_BODY_MAX
 
 
+def largest_body_limit() -> int:
+    return max(body_limit(next(iter(UPLOAD_PATHS))), body_limit(WEBHOOK_PREFIX), body_limit("/"))
+
+
 def path_of_target(target: bytes) -> str:
     """The path of a raw HTTP request target (origin form, or absolute form), as the ASGI scope gives it."""
     text = target.decode("latin-1")

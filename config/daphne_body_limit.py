@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import logging
 
-from config.body_limits import body_limit, path_of_target, too_large_body
+from config.body_limits import body_limit, largest_body_limit, path_of_target, too_large_body
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,10 @@ def _capped(web_request: type) -> type:
         _body_refused = False
 
         def gotLength(self, length):
-            self._body_limit = body_limit(path_of_target(getattr(self.channel, "_path", b"/")))
+            target = getattr(self.channel, "_path", None)
+            # HTTP/1.1 channels know the target before the body; any other (HTTP/2 over TLS) gets the
+            # largest cap here, and the ASGI middleware applies the path's own.
+            self._body_limit = body_limit(path_of_target(target)) if target is not None else largest_body_limit()
             if length is not None and length > self._body_limit:
                 self.content = io.BytesIO()
                 self._refuse_body()
