@@ -274,11 +274,6 @@ MEDIA_PUBLIC_BASE_URL = env.str("MEDIA_PUBLIC_BASE_URL", default="")
 MEDIA_FETCH_TIMEOUT_S = env.float("MEDIA_FETCH_TIMEOUT_S", default=30.0)
 MEDIA_FETCH_MAX_RETRIES = env.int("MEDIA_FETCH_MAX_RETRIES", default=5)
 MEDIA_FETCH_DENY_PRIVATE = env.bool("MEDIA_FETCH_DENY_PRIVATE", default=False)
-# --- Request body limits (config/body_limits.py, docs/deployment.md) ----------------------------------
-# Refused with 413 before the body is buffered: webhooks, everything else but uploads (those get
-# MEDIA_MAX_UPLOAD_SIZE). deploy/nginx.conf.template sets the same caps per location.
-REQUEST_BODY_MAX_WEBHOOK = env.int("REQUEST_BODY_MAX_WEBHOOK", default=1024 * 1024)
-REQUEST_BODY_MAX = env.int("REQUEST_BODY_MAX", default=2_621_440)  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 CELERY_BEAT_SCHEDULE["media-retention-purge"] = {"task": "media.tasks.purge_expired_attachments", "schedule": 3600.0}
 
 # --- Auth and security -------------------------------------------------------------------------
@@ -311,6 +306,12 @@ if PRODUCTION and not DEBUG:
 
 # Who may scrape /metrics (the Prometheus servers); loopback by default.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
+# --- Request body limits (config/body_limits.py, docs/deployment.md) ---------------------------
+# Refused with 413 before the body is buffered: webhooks, everything else but uploads (those get
+# MEDIA_MAX_UPLOAD_SIZE). deploy/nginx.conf.template sets the same caps per location.
+REQUEST_BODY_MAX_WEBHOOK = env.int("REQUEST_BODY_MAX_WEBHOOK", default=1024 * 1024)
+REQUEST_BODY_MAX = env.int("REQUEST_BODY_MAX", default=2_621_440)  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 
 # --- Login lockout (django-axes; docs/deployment.md) ---------------------------------------------
 # Failed log-ins are counted per user AND address (one attacker cannot lock a user out everywhere, and
