@@ -21,10 +21,17 @@ run: .venv/.runtime-installed
 	@$(BIN)/python manage.py describe_urls --port $(PORT)
 	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
 
+# `manage.py check --deploy` on the production profile as an operator sets it: placeholder URLs (the
+# checks read settings and connect to nothing) and a fresh random key; nothing from the caller's shell.
+DEPLOY_CHECK_ENV := env -i PATH="$$PATH" HOME="$$HOME" DATABASE_URL=mysql://switchboard@127.0.0.1:3306/switchboard \
+	REDIS_URL=redis://127.0.0.1:6379/0 ALLOWED_HOSTS=switchboard.example.com LOG_LEVEL=WARNING \
+	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+
 lint: .venv/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(DEPLOY_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test: .venv/.dev-installed
 	bash scripts/services.sh

@@ -94,6 +94,7 @@ def server_env(profile: str, var_dir: Path) -> dict[str, str]:
             "DEBUG": "0",
             "STATIC_MANIFEST": "0",
             "SECURE_COOKIES": "0",
+            "SECURE_SSL_REDIRECT": "0",
             "SWITCHBOARD_VAR_DIR": str(var_dir),
             "LOG_LEVEL": "WARNING",
             "INPROCESS_TIMERS": "0",

@@ -11,11 +11,17 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from config import daphne_body_limit  # noqa: E402
+from config.body_limits import BodyLimitMiddleware  # noqa: E402
 from config.websocket_urls import websocket_urlpatterns  # noqa: E402
+
+# Request bodies over their path's limit are refused before they are buffered (config/body_limits.py):
+# inside daphne as they arrive, and at the ASGI edge for any other server.
+daphne_body_limit.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimitMiddleware(django_asgi_app),
         # Origin checks for the cookie-authenticated staff sockets live in their consumers (the widget
         # socket accepts any origin its inbox allows), so the router only adds sessions and users.
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),

@@ -13,6 +13,7 @@ Every variable is documented in README.md and docs/deployment.md.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -308,12 +309,82 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION and not DEBUG:
+    # nginx writes X-Forwarded-Proto itself ($scheme, deploy/nginx.conf.template), so it can be trusted.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    # --- HTTPS only (docs/deployment.md, "TLS") ---------------------------------------------------
+    # `manage.py check --deploy --fail-level WARNING` passes with these defaults (make lint runs it).
+    # HTTP is redirected to HTTPS, except the probes that orchestrators and Prometheus send straight to
+    # daphne over plain HTTP. HSTS is sent on HTTPS responses only.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 # Who may scrape /metrics (the Prometheus servers); loopback by default.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
+# --- Request body limits (config/body_limits.py, docs/deployment.md) ---------------------------
+# Refused with 413 before the body is buffered: webhooks, everything else but uploads (those get
+# MEDIA_MAX_UPLOAD_SIZE). deploy/nginx.conf.template sets the same caps per location.
+REQUEST_BODY_MAX_WEBHOOK = env.int("REQUEST_BODY_MAX_WEBHOOK", default=1024 * 1024)
+REQUEST_BODY_MAX = env.int("REQUEST_BODY_MAX", default=2_621_440)  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+
+# --- Login lockout (django-axes; docs/deployment.md) ---------------------------------------------
+# Failed log-ins are counted per user AND address (one attacker cannot lock a user out everywhere, and
+# no address gets more than LOGIN_FAILURE_LIMIT tries at one account), on the staff login page and the
+# admin's alike. The address comes from config/client_ip.py, never from a header a client writes.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes requires
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# The lockout ends LOGIN_LOCKOUT_MINUTES after the last counted failure, as the message says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "config.login_lockout.lockout_response"
+
+# --- Content-Security-Policy (django-csp; docs/deployment.md) ------------------------------------
+# On every response: scripts and styles only from our own files (no inline script, handler or style
+# attribute anywhere), sockets and fetches to our own origin (CSP's 'self' covers ws:/wss: there),
+# images also from where attachments are stored. Pages that need more set it per view.
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+_media_origins = [_origin(MEDIA_PUBLIC_BASE_URL)]
+if AWS_STORAGE_BUCKET_NAME:
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+    # Presigned attachment URLs point at the object store: its endpoint, or AWS's virtual hosts.
+    _media_origins.append(_origin(_endpoint) if _endpoint else "https://*.amazonaws.com")
+_media_origins += env.list("CSP_MEDIA_ORIGINS", default=[])
+_media_origins = [o for o in dict.fromkeys(_media_origins) if o]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *_media_origins],
+        "media-src": ["'self'", "blob:", *_media_origins],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

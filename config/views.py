@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
@@ -9,6 +11,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from config.client_ip import client_ip
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -55,10 +61,25 @@ def healthz(request: HttpRequest) -> JsonResponse:
         if error:
             failing["redis"] = error
     status = 200 if not failing else 503
-    body = {"status": "ok" if status == 200 else "fail", "profile": settings.PROFILE, "checks": checks}
+    body: dict = {"status": "ok" if status == 200 else "fail", "checks": checks}
     if failing:
-        body["errors"] = failing
+        logger.warning("healthz failing: %s", failing)
+    # Exception text names hosts, users and versions: only the operators' machines and staff see it.
+    if _may_see_details(request):
+        body["profile"] = settings.PROFILE
+        if failing:
+            body["errors"] = failing
     return JsonResponse(body, status=status)
+
+
+def _may_see_details(request: HttpRequest) -> bool:
+    if client_ip(request) in settings.METRICS_ALLOWED_IPS:
+        return True
+    try:  # the session lives in the database, which may be the part that is down
+        user = request.user
+        return bool(user.is_authenticated and user.is_staff)
+    except Exception:
+        return False
 
 
 @never_cache
@@ -69,6 +90,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
     from config import metrics as metrics_module
 
-    if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_IPS:
+    if client_ip(request) not in settings.METRICS_ALLOWED_IPS:
         return HttpResponse("Forbidden", status=403, content_type="text/plain")
     return HttpResponse(metrics_module.render(), content_type=CONTENT_TYPE_LATEST)

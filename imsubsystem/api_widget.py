@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from config.client_ip import client_ip
 from config.text import json_unstorable_path, unstorable_detail
 from imsubsystem import auth, selectors, services
 from imsubsystem.events import error_frame, http_status
@@ -36,10 +37,6 @@ def _error(code: str, detail: str, status: int | None = None, *, retry_after_s: 
 
 def _switch_error(exc: SwitchError) -> JsonResponse:
     return _error(exc.code, exc.detail, retry_after_s=exc.retry_after_s)
-
-
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
@@ -133,7 +130,7 @@ def session_create(request: HttpRequest, inbox_key: str) -> HttpResponse:
     if not _origin_ok(request, inbox):
         return _error("origin_not_allowed", "This inbox does not accept requests from this origin.")
     if not rate_limit_hit(
-        key=f"widget-session:{_client_ip(request)}", limit=settings.IM_WIDGET_SESSIONS_PER_MINUTE, window_s=60
+        key=f"widget-session:{client_ip(request)}", limit=settings.IM_WIDGET_SESSIONS_PER_MINUTE, window_s=60
     ):
         return _cors(
             _error("rate_limited", "Too many new sessions from this address; wait a minute.", retry_after_s=60), origin

@@ -6,9 +6,9 @@ upload handlers say). It refuses at once when Content-Length is over the limit, 
 parsing the body as soon as the file passes it. Files stream to a temporary file on disk, never into
 memory.
 
-Under ASGI the server has already received the body by the time Django runs (daphne buffers it), so
-the real first line is the reverse proxy's body limit (docs/media.md); this module makes sure Django
-neither parses nor stores anything past the limit.
+Before Django runs, the upload URLs' body is already capped at MEDIA_MAX_UPLOAD_SIZE (nginx per location,
+and config/body_limits.py inside daphne); this module applies the channel's own policy and makes sure
+Django neither parses nor stores anything past it.
 """
 
 from __future__ import annotations

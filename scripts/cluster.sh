@@ -18,6 +18,8 @@ export REDIS_URL=${CLUSTER_REDIS_URL:-redis://127.0.0.1:6379/1}
 export SECRET_KEY=${SECRET_KEY:-cluster-secret-key-for-this-machine-only-0123456789}
 export ALLOWED_HOSTS=${ALLOWED_HOSTS:-127.0.0.1,localhost}
 export SECURE_COOKIES=${SECURE_COOKIES:-0}
+# nginx listens on plain HTTP on loopback here; a real deployment ends TLS in nginx (docs/deployment.md).
+export SECURE_SSL_REDIRECT=${SECURE_SSL_REDIRECT:-0}
 export DEBUG=0
 BIN="$ROOT/.venv/bin"
 
