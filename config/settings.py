@@ -183,6 +183,11 @@ ROUTING_BACKEND = env.str(
 )
 # Celery beat does not run in the embedded default: a thread in the server process fires routing timers.
 ROUTING_INPROCESS_TIMERS = env.bool("ROUTING_INPROCESS_TIMERS", default=not REDIS_URL)
+# Presence follows the console (docs/routing.md): an agent without a live console socket for this long
+# is counted disconnected (no offers; open offers go to others). Each server process refreshes its
+# consoles every heartbeat; a console not refreshed for three heartbeats (its process died) lapses.
+ROUTING_CONSOLE_GRACE_S = env.float("ROUTING_CONSOLE_GRACE_S", default=30.0)
+ROUTING_CONSOLE_HEARTBEAT_S = env.float("ROUTING_CONSOLE_HEARTBEAT_S", default=10.0)
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")

@@ -15,6 +15,9 @@ SenderKindName = Literal["customer", "agent", "bot", "system"]
 StatusName = Literal["bot", "queued", "offered", "assigned", "closed"]
 DeliveryName = Literal["stored", "pending", "sent", "delivered", "read", "failed"]
 PresenceName = Literal["available", "away", "offline"]
+# What routing counts an agent as: the status they chose, or `disconnected` once they have had no live
+# console for longer than the grace (docs/routing.md). Nobody chooses `disconnected`.
+PresenceShownName = Literal["available", "away", "offline", "disconnected"]
 
 
 # --- Payloads inside frames ----------------------------------------------------------------------
@@ -210,7 +213,7 @@ class OfferClosedFrame(TypedDict):
 class PresenceFrame(TypedDict):
     type: Literal["presence"]
     agent_id: int
-    status: PresenceName
+    status: PresenceShownName
 
 
 class QueueChangedFrame(TypedDict):
@@ -233,7 +236,9 @@ class QueueStatsRow(TypedDict):
 class AgentStatsRow(TypedDict):
     agent_id: int
     name: str
-    status: PresenceName
+    status: PresenceName  # what the agent chose
+    connected: NotRequired[bool]  # False: no live console for longer than the grace (routing offers nothing)
+    state: NotRequired[str]  # available | busy | away | offline | disconnected
     load: int
 
 

@@ -424,6 +424,7 @@ def queue_stats_for(*, user) -> dict[str, Any]:
                 "agent_id": p.user_id,
                 "name": user_display_name(p.user),
                 "status": p.status,
+                "connected": p.connected,
                 "load": loads.get(p.user_id, 0),
             }
             for p in agents

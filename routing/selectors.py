@@ -9,7 +9,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from routing.backends import channel_kinds, get_backend
-from routing.models import AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
+from routing.models import DISCONNECTED, AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
 
 
 def _dt(ms: int) -> datetime:
@@ -23,6 +23,14 @@ def queue_waiting(*, queue_id: int) -> list[dict[str, Any]]:
         {"ref": row["ref"], "priority": row["priority"], "enqueued_at": _dt(row["enqueued_ms"]), "position": n}
         for n, row in enumerate(rows, start=1)
     ]
+
+
+def agent_presence_shown(*, status: str, connected: bool) -> str:
+    """What an agent is shown as: the status they chose, or `disconnected` when they chose to work
+    (available or away) but have had no console for longer than the grace (routing offers them nothing)."""
+    if not connected and status != AgentStatus.OFFLINE:
+        return DISCONNECTED
+    return status
 
 
 def agent_load(*, agent_id: int) -> dict[str, Any]:
@@ -71,9 +79,11 @@ def queue_stats() -> list[dict[str, Any]]:
         .annotate(first=Min("queued_at"))
     }
     agents: dict[int, dict[str, int]] = {}
-    for row in AgentProfile.objects.values("queues", "status").annotate(n=Count("pk")):
+    for row in AgentProfile.objects.values("queues", "status", "connected").annotate(n=Count("pk")):
         if row["queues"]:
-            agents.setdefault(row["queues"], {})[row["status"]] = row["n"]
+            shown = agent_presence_shown(status=row["status"], connected=row["connected"])
+            by_status = agents.setdefault(row["queues"], {})
+            by_status[shown] = by_status.get(shown, 0) + row["n"]
     stats = []
     for queue in Queue.objects.filter(is_active=True):
         c = counts.get(queue.pk, {})
@@ -86,7 +96,9 @@ def queue_stats() -> list[dict[str, Any]]:
                 "offered": c.get(WorkStatus.OFFERED, 0),
                 "active": c.get(WorkStatus.ASSIGNED, 0),
                 "longest_wait_s": int((now - first).total_seconds()) if first else 0,
-                "agents": {status: agents.get(queue.pk, {}).get(status, 0) for status in AgentStatus.values},
+                "agents": {
+                    status: agents.get(queue.pk, {}).get(status, 0) for status in (*AgentStatus.values, DISCONNECTED)
+                },
             }
         )
     return stats

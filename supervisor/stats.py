@@ -47,7 +47,8 @@ from django.utils import timezone
 
 from imsubsystem import selectors as switch_selectors
 from imsubsystem.models import Conversation, ConversationStatus
-from routing.models import AgentProfile, AgentStatus, AssignmentEvent, Offer, OfferStatus, Queue
+from routing.models import DISCONNECTED, AgentProfile, AgentStatus, AssignmentEvent, Offer, OfferStatus, Queue
+from routing.selectors import agent_presence_shown
 from supervisor import erlang
 from supervisor.models import QueueAlertThresholds
 from supervisor.selectors import agent_ids_visible, queue_ids_visible
@@ -237,7 +238,8 @@ def _agents(now: datetime) -> list[dict[str, Any]]:
                 "agent_id": profile.user_id,
                 "name": switch_selectors.user_display_name(profile.user),
                 "status": profile.status,
-                "state": agent_state(status=profile.status, load=load, capacity=capacity),
+                "connected": profile.connected,
+                "state": agent_state(status=profile.status, load=load, capacity=capacity, connected=profile.connected),
                 "status_since": profile.status_changed_at.isoformat() if profile.status_changed_at else None,
                 "load": load,
                 "capacity": capacity,
@@ -249,8 +251,13 @@ def _agents(now: datetime) -> list[dict[str, Any]]:
     return agents
 
 
-def agent_state(*, status: str, load: int, capacity: int) -> str:
-    """available (can take a conversation) | busy (available but at capacity) | away | offline."""
+def agent_state(*, status: str, load: int, capacity: int, connected: bool = True) -> str:
+    """available (can take a conversation) | busy (available but at capacity) | away | offline |
+    disconnected (chose available or away, but has had no console for longer than the grace: routing
+    offers them nothing until a console of theirs connects again)."""
+    shown = agent_presence_shown(status=status, connected=connected)
+    if shown == DISCONNECTED:
+        return DISCONNECTED
     if status == AgentStatus.AVAILABLE:
         return "busy" if load >= capacity else "available"
     return status if status in (AgentStatus.AWAY, AgentStatus.OFFLINE) else AgentStatus.OFFLINE
@@ -288,10 +295,10 @@ def snapshot_compute(*, now: datetime | None = None) -> dict[str, Any]:
         row = live.get(queue.pk, {"waiting": 0, "longest_wait_s": 0, "active": 0})
         window = windows.get(queue.pk) or {"recent": _window_figures({}), "today": _window_figures({})}
         members = [a for a in agents if queue.pk in a["queue_ids"]]
-        by_state = {"available": 0, "busy": 0, "away": 0, "offline": 0}
+        by_state = {"available": 0, "busy": 0, "away": 0, "offline": 0, DISCONNECTED: 0}
         for member in members:
             by_state[member["state"]] += 1
-        capacity = sum(a["capacity"] for a in members if a["status"] == AgentStatus.AVAILABLE)
+        capacity = sum(a["capacity"] for a in members if a["state"] in ("available", "busy"))
         queues.append(
             {
                 "queue_id": queue.pk,
@@ -356,7 +363,7 @@ def queue_stats_snapshot(*, user) -> dict[str, Any]:
         for a in snapshot["agents"]
         if a["agent_id"] in agent_ids
     ]
-    working = [a["occupancy"] for a in agents if a["status"] == AgentStatus.AVAILABLE and a["occupancy"] is not None]
+    working = [a["occupancy"] for a in agents if a["state"] in ("available", "busy") and a["occupancy"] is not None]
     fairness = fairness_cached()
     per_agent = {
         a["agent_id"]: fairness["by_agent"].get(str(a["agent_id"]), {"total": 0, "per_hour": 0.0, "hours": {}})
@@ -403,7 +410,14 @@ def queue_stats_frame(*, user) -> dict[str, Any]:
             for q in snapshot["queues"]
         ],
         "agents": [
-            {"agent_id": a["agent_id"], "name": a["name"], "status": a["status"], "load": a["load"]}
+            {
+                "agent_id": a["agent_id"],
+                "name": a["name"],
+                "status": a["status"],
+                "connected": a["connected"],
+                "state": a["state"],
+                "load": a["load"],
+            }
             for a in snapshot["agents"]
         ],
     }

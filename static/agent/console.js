@@ -316,7 +316,9 @@
         onRead(data);
         break;
       case "presence":
-        if (Number(data.agent_id) === config.user.id && data.status) showPresence(data.status);
+        // "disconnected" is how routing counted this agent while no console was open; the console shows
+        // the status the agent chose (it comes back as soon as a console connects).
+        if (Number(data.agent_id) === config.user.id && data.status && data.status !== "disconnected") showPresence(data.status);
         break;
       case "ok":
         if (data.command === "conversation.close" || data.command === "conversation.transfer") scheduleMineRefresh();

@@ -68,7 +68,7 @@
       cell(tr, q.recent.abandoned, "abandoned_recent");
       cell(tr, q.today.abandoned, "abandoned_today");
       cell(tr, q.active, "active");
-      cell(tr, q.agents.available + " / " + q.agents.busy + " / " + q.agents.away + " / " + q.agents.offline, "agents");
+      cell(tr, q.agents.available + " / " + q.agents.busy + " / " + q.agents.away + " / " + q.agents.offline + " / " + (q.agents.disconnected || 0), "agents");
       cell(tr, pct(q.occupancy), "occupancy");
       body.appendChild(tr);
     });
@@ -134,7 +134,7 @@
 
   function renderFairness(agents, fairness) {
     $("sv-occ-spread").textContent = spreadText(fairness.occupancy, pct);
-    var available = agents.filter(function (a) { return a.status === "available"; });
+    var available = agents.filter(function (a) { return a.state === "available" || a.state === "busy"; });
     window.SvCharts.bars($("sv-occ-chart"), {
       labels: available.map(function (a) { return a.name; }),
       series: [{ name: "occupancy %", values: available.map(function (a) { return a.occupancy === null ? null : a.occupancy * 100; }) }],
