@@ -661,6 +661,12 @@ class AgentConsumer(StaffSocket):
                 await self.leave(group_conversation(conversation_id))
         elif kind == "conversation.released" and not self.supervises:
             await self.leave(group_conversation(frame["conversation_id"]))
+        elif kind == "conversation.status" and frame["status"] == "bot" and not self.supervises:
+            # Back with the bot (a closed conversation the customer reopened): no agent holds it, so it
+            # leaves this agent's "Mine" list (the console drops it on this frame) and their feed.
+            await self.send_frame(frame)
+            await self.leave(group_conversation(frame["conversation_id"]))
+            return
         await self.send_frame(await self.personalized(frame))
 
 

@@ -242,11 +242,25 @@ class AgentStatsRow(TypedDict):
     load: int
 
 
+class BotInboxRow(TypedDict):
+    inbox_id: int
+    name: str
+    count: int
+
+
+class BotStats(TypedDict):
+    """Customers talking to the bot now, within the viewer's scope, per inbox."""
+
+    total: int
+    inboxes: list[BotInboxRow]
+
+
 class QueueStatsFrame(TypedDict):
     type: Literal["queue.stats"]
     at: str
     queues: list[QueueStatsRow]
     agents: list[AgentStatsRow]
+    bot: NotRequired[BotStats]
 
 
 class OkFrame(TypedDict):

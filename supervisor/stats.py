@@ -51,7 +51,7 @@ from routing.models import DISCONNECTED, AgentProfile, AgentStatus, AssignmentEv
 from routing.selectors import agent_presence_shown
 from supervisor import erlang
 from supervisor.models import QueueAlertThresholds
-from supervisor.selectors import agent_ids_visible, queue_ids_visible
+from supervisor.selectors import agent_ids_visible, queue_ids_visible, user_is_admin
 
 S = ConversationStatus
 RECENT_WINDOW = timedelta(minutes=30)
@@ -168,6 +168,34 @@ def _queue_live(now: datetime) -> dict[int, dict[str, Any]]:
             "active": row["active"],
         }
     return live
+
+
+def _bot_live() -> list[dict[str, Any]]:
+    """Conversations with the bot now, per inbox and queue (the queue the conversation goes to when the
+    bot hands over, which is what a supervisor's scope follows): [{inbox_id, inbox, queue_id, count}]."""
+    rows = (
+        Conversation.objects.filter(status=S.BOT)
+        .values("inbox_id", "inbox__name", "queue_id")
+        .annotate(n=Count("pk"))
+        .order_by("inbox__name", "inbox_id", "queue_id")
+    )
+    return [
+        {"inbox_id": r["inbox_id"], "inbox": r["inbox__name"], "queue_id": r["queue_id"], "count": r["n"]} for r in rows
+    ]
+
+
+def bot_in_scope(rows: list[dict[str, Any]], *, queue_ids: frozenset[int], everything: bool) -> dict[str, Any]:
+    """The bot figures a user may see: {total, inboxes: [{inbox_id, name, count}]}. A conversation with
+    the bot counts where its queue is visible; one with no queue only for admins (`everything`)."""
+    per_inbox: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if everything or row["queue_id"] in queue_ids:
+            entry = per_inbox.setdefault(
+                row["inbox_id"], {"inbox_id": row["inbox_id"], "name": row["inbox"], "count": 0}
+            )
+            entry["count"] += row["count"]
+    inboxes = sorted(per_inbox.values(), key=lambda e: (e["name"], e["inbox_id"]))
+    return {"total": sum(e["count"] for e in inboxes), "inboxes": inboxes}
 
 
 def queue_windows(*, now: datetime) -> dict[int, dict[str, Any]]:
@@ -319,7 +347,7 @@ def snapshot_compute(*, now: datetime | None = None) -> dict[str, Any]:
                 ),
             }
         )
-    return {"at": now.isoformat(), "queues": queues, "agents": agents}
+    return {"at": now.isoformat(), "queues": queues, "agents": agents, "bot": _bot_live()}
 
 
 def snapshot_cached() -> dict[str, Any]:
@@ -374,6 +402,7 @@ def queue_stats_snapshot(*, user) -> dict[str, Any]:
         "at": snapshot["at"],
         "queues": queues,
         "agents": agents,
+        "bot": bot_in_scope(snapshot.get("bot", []), queue_ids=queue_ids, everything=user_is_admin(user)),
         "alerts": [{**alert, "queue_id": q["queue_id"], "queue": q["name"]} for q in queues for alert in q["alerts"]],
         "fairness": {
             "occupancy": spread(working),
@@ -409,6 +438,7 @@ def queue_stats_frame(*, user) -> dict[str, Any]:
             }
             for q in snapshot["queues"]
         ],
+        "bot": snapshot["bot"],
         "agents": [
             {
                 "agent_id": a["agent_id"],

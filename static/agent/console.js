@@ -435,6 +435,14 @@
     if (!id) return;
     var summary = state.conversations.get(id);
     if (!summary) return;
+    if (data.status !== "assigned" && data.status !== "closed") {
+      // Back with the bot, or waiting in a queue again: I no longer hold it, so it leaves my list
+      // (as it does from the server's list on the next load).
+      state.conversations.delete(id);
+      renderMine();
+      if (state.currentId === id) showNotice("This conversation left your list (" + data.status + ").");
+      return;
+    }
     summary.status = data.status;
     renderMine();
     if (state.currentId === id) renderChatHead();

@@ -74,6 +74,20 @@
     });
   }
 
+  function renderBot(bot) {
+    bot = bot || { total: 0, inboxes: [] };
+    $("sv-bot-total").textContent = bot.total;
+    var body = $("sv-bot").querySelector("tbody");
+    body.textContent = "";
+    bot.inboxes.forEach(function (i) {
+      var tr = document.createElement("tr");
+      tr.dataset.inbox = i.inbox_id;
+      cell(tr, i.name, "name");
+      cell(tr, i.count, "bot");
+      body.appendChild(tr);
+    });
+  }
+
   function renderAlerts(alerts) {
     var box = $("sv-alerts");
     box.textContent = "";
@@ -158,6 +172,7 @@
     rows.forEach(function (c) {
       var tr = document.createElement("tr");
       tr.dataset.conversation = c.id;
+      tr.dataset.status = c.status;
       cell(tr, "#" + c.id);
       cell(tr, c.contact);
       cell(tr, c.queue || "–");
@@ -169,6 +184,12 @@
       open.type = "button"; open.textContent = "Open";
       open.addEventListener("click", function () { openDialog(c.id); });
       td.appendChild(open);
+      var transcript = document.createElement("a");
+      transcript.href = "/supervisor/conversations/" + c.id + "/";
+      transcript.textContent = "Transcript";
+      transcript.className = "sv-transcript";
+      td.appendChild(document.createTextNode(" "));
+      td.appendChild(transcript);
       body.appendChild(tr);
     });
   }
@@ -185,6 +206,7 @@
     $("sv-at").textContent = "as of " + new Date(snapshot.at).toLocaleTimeString();
     renderAlerts(snapshot.alerts);
     renderQueues(snapshot.queues);
+    renderBot(snapshot.bot);
     renderAgents(snapshot.agents, snapshot.fairness);
     renderFairness(snapshot.agents, snapshot.fairness);
     refreshConversations(false);
