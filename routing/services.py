@@ -524,6 +524,24 @@ def agent_console_close(*, agent_id: int, console: str) -> int:
     return _backend().console_close(agent_id=agent_id, console=str(console), now_ms=_ms(timezone.now()))
 
 
+def agent_consoles_expect(*, agent_ids: Iterable[int] | None = None) -> list[int]:
+    """Start the grace of agents counted connected who chose to work but have no live console, so the
+    sweep counts them disconnected unless a console connects in time: an agent a supervisor set
+    available from the dashboard, or every agent when the console presence was lost (the embedded
+    default's process restarted). `agent_ids`: those agents (default: every one). Returns whose grace
+    started."""
+    profiles = AgentProfile.objects.filter(connected=True).exclude(status=AgentStatus.OFFLINE)
+    if agent_ids is not None:
+        profiles = profiles.filter(user_id__in=list(agent_ids))
+    now_ms = _ms(timezone.now())
+    backend = _backend()
+    return [
+        agent_id
+        for agent_id in profiles.values_list("user_id", flat=True)
+        if backend.console_expect(agent_id=agent_id, now_ms=now_ms)
+    ]
+
+
 def agent_consoles_sweep(*, now: datetime | None = None) -> list[int]:
     """Count disconnected every agent whose last console went away (closed, or stopped beating) at
     least the grace ago: routing stops offering them work, withdraws their open offers and re-offers

@@ -16,6 +16,13 @@ _lock = threading.Lock()
 def _run(interval_s: float, stop: threading.Event) -> None:
     from routing import services
 
+    try:
+        # The console presence of this profile lives in this process: a new process knows no console,
+        # so every agent counted connected gets the grace to reconnect (consoles do at once).
+        close_old_connections()
+        services.agent_consoles_expect()
+    except Exception:
+        logger.exception("console presence reset failed")
     while not stop.wait(interval_s):
         try:
             close_old_connections()

@@ -167,6 +167,12 @@ class BaseRoutingBackend:
         """A console closed; returns how many live consoles the agent still has (0: its grace starts)."""
         raise NotImplementedError
 
+    def console_expect(self, *, agent_id: int, now_ms: int) -> bool:
+        """An agent should have a console (set to work by someone else, or the presence was lost with a
+        restart): if they have none and their grace has not started, start it now. Returns whether it
+        started."""
+        raise NotImplementedError
+
     def console_count(self, *, agent_id: int, now_ms: int) -> int:
         """Live consoles of an agent (deadline not passed)."""
         raise NotImplementedError

@@ -484,6 +484,14 @@ class MemoryBackend(BaseRoutingBackend):
                 self.lapse[agent_id] = now_ms
             return left
 
+    def console_expect(self, *, agent_id, now_ms):
+        with self._lock:
+            if self._consoles_prune(agent_id, now_ms) or agent_id in self.lapse:
+                return False
+            self.consoles.pop(agent_id, None)
+            self.lapse[agent_id] = now_ms
+            return True
+
     def console_count(self, *, agent_id, now_ms):
         with self._lock:
             return sum(1 for deadline in self.consoles.get(agent_id, {}).values() if deadline > now_ms)

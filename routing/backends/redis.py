@@ -89,6 +89,14 @@ if left == 0 then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) end
 return left
 """
 )
+_CONSOLE_EXPECT = (
+    _CONSOLE_PRUNE
+    + """
+if prune(KEYS[1], ARGV[1], tonumber(ARGV[2])) > 0 or redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+)
 _CONSOLES_LAPSED = (
     _CONSOLE_PRUNE
     + """
@@ -157,6 +165,7 @@ class RedisBackend(BaseRoutingBackend):
         self._console_beat = self.client.register_script(_CONSOLE_BEAT)
         self._console_close = self.client.register_script(_CONSOLE_CLOSE)
         self._consoles_lapsed = self.client.register_script(_CONSOLES_LAPSED)
+        self._console_expect = self.client.register_script(_CONSOLE_EXPECT)
 
     def _run(self, op: str, *args: Any, now_ms: int = 0) -> Any:
         argv = [self.prefix, int(now_ms), secrets.token_hex(6), *args]
@@ -265,6 +274,10 @@ class RedisBackend(BaseRoutingBackend):
     def console_close(self, *, agent_id, console, now_ms):
         keys = [f"{self.console_prefix}{int(agent_id)}", self.lapse_key]
         return int(self._console_close(keys=keys, args=[int(agent_id), console, int(now_ms)]))
+
+    def console_expect(self, *, agent_id, now_ms):
+        keys = [f"{self.console_prefix}{int(agent_id)}", self.lapse_key]
+        return bool(self._console_expect(keys=keys, args=[int(agent_id), int(now_ms)]))
 
     def console_count(self, *, agent_id, now_ms):
         return int(self.client.zcount(f"{self.console_prefix}{int(agent_id)}", f"({int(now_ms)}", "+inf"))

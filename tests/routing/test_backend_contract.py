@@ -468,6 +468,18 @@ class BaseRoutingBackendTests:
         b.flush()
         assert b.console_count(agent_id=7, now_ms=T0 + 5000) == 1
 
+    def test_console_expected_but_missing_lapses_after_the_grace(self, consoles):
+        b = consoles
+        b.console_beat(agent_id=5, console="c1", now_ms=T0, ttl_ms=30_000)
+        assert b.console_expect(agent_id=5, now_ms=T0) is False  # it has a console
+        assert b.console_expect(agent_id=6, now_ms=T0) is True
+        assert b.console_expect(agent_id=6, now_ms=T0 + 500) is False  # its grace already runs
+        assert b.consoles_lapsed(now_ms=T0 + 999, grace_ms=1000) == []
+        assert b.consoles_lapsed(now_ms=T0 + 1000, grace_ms=1000) == [6]
+        b.console_expect(agent_id=7, now_ms=T0)
+        b.console_beat(agent_id=7, console="c1", now_ms=T0 + 10, ttl_ms=30_000)  # connected in time
+        assert b.consoles_lapsed(now_ms=T0 + 5000, grace_ms=1000) == []
+
     def test_disconnected_agent_gets_no_offers_and_its_offers_go_to_others(self, b):
         self.queue(b)
         self.agent(b, 5)

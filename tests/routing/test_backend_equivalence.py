@@ -202,6 +202,10 @@ class Twins(RuleBasedStateMachine):
     def console_close(self, agent_id, console):
         self.both("console_close", agent_id=agent_id, console=console, now_ms=self.now)
 
+    @rule(agent_id=st.sampled_from(sorted(AGENTS)))
+    def console_expect(self, agent_id):
+        self.both("console_expect", agent_id=agent_id, now_ms=self.now)
+
     @rule()
     def consoles_lapsed(self):
         m = self.memory.consoles_lapsed(now_ms=self.now, grace_ms=2_000)
