@@ -506,26 +506,38 @@ class AgentConsumer(StaffSocket):
             except Exception:
                 logger.exception("console heartbeat failed")
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the consumer ended (a handler that raised never reaches disconnect), its console
+            # stops beating and is closed.
+            await self._console_gone()
+
     async def disconnect(self, code) -> None:
+        await self._console_gone()
+        await super().disconnect(code)
+
+    async def _console_gone(self) -> None:
         task = getattr(self, "heartbeat_task", None)
         if task is not None:
             task.cancel()
-        if getattr(self, "console_open", False):
-            self.console_open = False
-            try:
-                left = await database_sync_to_async(services.agent_console_close)(
-                    agent_id=self.user.pk, console=self.channel_name
-                )
-            except Exception:
-                logger.exception("console close failed")
-            else:
-                if not left:
-                    # The agent's last console: after the grace, count them disconnected even where no
-                    # beat ticks (routing.tick sweeps as well; a sweep finding nothing due does nothing).
-                    asyncio.get_running_loop().call_later(
-                        routing_console_grace_s() + 0.2, lambda: asyncio.ensure_future(_consoles_sweep())
-                    )
-        await super().disconnect(code)
+        if not getattr(self, "console_open", False):
+            return
+        self.console_open = False
+        try:
+            left = await database_sync_to_async(services.agent_console_close)(
+                agent_id=self.user.pk, console=self.channel_name
+            )
+        except Exception:
+            logger.exception("console close failed")
+            return
+        if not left:
+            # The agent's last console: after the grace, count them disconnected even where no beat
+            # ticks (routing.tick sweeps as well; a sweep that finds nothing due does nothing).
+            asyncio.get_running_loop().call_later(
+                routing_console_grace_s() + 0.2, lambda: asyncio.ensure_future(_consoles_sweep())
+            )
 
     def _conversation(self, conversation_id: int):
         """The conversation if this user may touch it; "not_found" either way, so ids cannot be probed."""
