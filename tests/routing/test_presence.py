@@ -132,3 +132,28 @@ def test_rebuild_keeps_a_disconnected_agent_out_of_routing(two_agents, settings)
     assert selectors.agent_load(agent_id=a.user_id)["status"] == "disconnected"
     services.work_enqueue(ref=5, queue_id=queue.pk, channel_kind="web")
     assert _offered_to(5) == b.user_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connected_agents_without_a_console_get_the_grace_when_presence_was_lost(two_agents, settings):
+    """What the embedded default's ticker does when its process starts (the console registry died with
+    the old process): every agent counted connected who chose to work gets the grace; those whose
+    console connects in time stay, the others are counted disconnected."""
+    settings.ROUTING_CONSOLE_GRACE_S = 30
+    queue, a, b = two_agents
+    services.agent_presence_set(agent_id=b.user_id, status="available")
+    c = AgentProfileFactory(queues=[queue], status="available")  # never had a console
+    d = AgentProfileFactory(queues=[queue], status="offline")
+    services.agent_console_close(agent_id=a.user_id, console="a-1")
+    services.agent_console_close(agent_id=b.user_id, console="b-1")
+    started = services.agent_consoles_expect()
+    assert sorted(started) == [c.user_id]  # a and b are already in their grace; d chose offline
+    services.agent_console_open(agent_id=b.user_id, console="b-2")  # b's console reconnects in time
+    swept = services.agent_consoles_sweep(now=timezone.now() + timedelta(seconds=31))
+    assert sorted(swept) == sorted([a.user_id, c.user_id])
+    assert [p.connected for p in AgentProfile.objects.filter(pk__in=[a.pk, b.pk, c.pk, d.pk]).order_by("pk")] == [
+        False,
+        True,
+        False,
+        True,
+    ]
