@@ -3,16 +3,19 @@
 The embedded default (no Redis) runs Celery tasks eagerly and has no beat. Two things make it behave like
 the production profile all the same:
 
-* **One timer loop** (`beat_start`): a daemon thread that runs every entry of `CELERY_BEAT_SCHEDULE` at its
-  interval, by task name from Celery's registry: the same periodic jobs beat runs in production (outbox
-  sweep, routing's offers and overflow, the bots' watchdog and timers, media sweeps, statistics). An app
-  adds a periodic job once, to the schedule, and both profiles run it.
+* **One timer loop** (`beat_start`): a daemon thread that first runs the tasks of `INPROCESS_AT_START`
+  once (what a new process must do, as the console presence that lived in the one before is gone), then
+  every entry of `CELERY_BEAT_SCHEDULE` at its interval, by task name from Celery's registry: the same
+  periodic jobs beat runs in production (outbox sweep, routing's offers, overflow and console presence,
+  the bots' watchdog and timers, media sweeps). An app adds a periodic job once, to the schedule, and both
+  profiles run it.
 * **A small pool of background workers** (`defer`): work that production hands to a Celery worker (a
   platform send, a platform media fetch, an inbound webhook's processing) would otherwise run inline in
   the caller's thread in eager mode, so a platform that hangs would hold an agent's send until its
   timeout. `defer` runs such a task on one of `INPROCESS_WORKERS` threads instead, and the caller goes on.
 
-Both are on where `INPROCESS_WORKERS` is above 0 (default: the embedded default, no `REDIS_URL`); the
+The loop runs where `INPROCESS_TIMERS` is on, the workers where `INPROCESS_WORKERS` is above 0 (both by
+default in the embedded default, no `REDIS_URL`); the
 tests of the production profile run Celery eagerly and inline, and start the loop themselves when they
 need it. Nothing here imports an app: tasks are found by their registered names.
 """
@@ -88,6 +91,13 @@ def _beat_run(stop: threading.Event, tick_s: float, only: Iterable[str] | None, 
     from config.celery import app
 
     app.loader.import_default_modules()  # the apps' tasks modules, as a worker imports them at start
+    if only is None:
+        for name in getattr(settings, "INPROCESS_AT_START", ()):
+            close_old_connections()
+            try:
+                app.tasks[name].apply(throw=True)
+            except Exception:
+                logger.exception("start-up task %s failed", name)
     entries = _due_entries(settings.CELERY_BEAT_SCHEDULE, only)
     next_at = {key: time.monotonic() + interval * scale for key, _, interval in entries}
     while not stop.wait(tick_s):

@@ -187,6 +187,13 @@ ROUTING_BACKEND = env.str(
 # background threads instead of inline in the caller's thread.
 INPROCESS_TIMERS = env.bool("INPROCESS_TIMERS", default=not REDIS_URL)
 INPROCESS_WORKERS = env.int("INPROCESS_WORKERS", default=0 if REDIS_URL else 4)
+# Tasks the embedded default's timer loop runs once when its server process starts.
+INPROCESS_AT_START = ["routing.consoles_expect"]
+# Presence follows the console (docs/routing.md): an agent without a live console socket for this long
+# is counted disconnected (no offers; open offers go to others). Each server process refreshes its
+# consoles every heartbeat; a console not refreshed for three heartbeats (its process died) lapses.
+ROUTING_CONSOLE_GRACE_S = env.float("ROUTING_CONSOLE_GRACE_S", default=30.0)
+ROUTING_CONSOLE_HEARTBEAT_S = env.float("ROUTING_CONSOLE_HEARTBEAT_S", default=10.0)
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")

@@ -458,6 +458,21 @@ class WidgetConsumer(SwitchSocket):
 
 
 # --- Staff sockets --------------------------------------------------------------------------------------------
+def routing_console_heartbeat_s() -> float:
+    return float(getattr(settings, "ROUTING_CONSOLE_HEARTBEAT_S", 10.0))
+
+
+def routing_console_grace_s() -> float:
+    return float(getattr(settings, "ROUTING_CONSOLE_GRACE_S", 30.0))
+
+
+async def _consoles_sweep() -> None:
+    try:
+        await database_sync_to_async(services.agent_consoles_sweep)()
+    except Exception:
+        logger.exception("console sweep failed")
+
+
 def _staff_origin_allowed(scope) -> bool:
     """Cookie-authenticated sockets refuse other sites' pages (cross-site WebSocket hijacking)."""
     origin = _header(scope, b"origin")
@@ -504,6 +519,11 @@ class AgentConsumer(StaffSocket):
             return None
         self.roles = sorted(roles)
         self.viewer = f"agent:{self.user.pk}"
+        # Presence follows the console: this socket counts the agent connected (routing offers work
+        # only to agents with a live console) until it closes or stops beating.
+        services.agent_console_open(agent_id=self.user.pk, console=self.channel_name)
+        self.console_open = True
+        self.supervises = self.user.has_perm("imsubsystem.supervise")
         conversations = selectors.conversations_for_agent(user_id=self.user.pk)
         self.conversation_ids = {c["id"] for c in conversations}
         join = [group_agent(self.user.pk)]
@@ -518,6 +538,57 @@ class AgentConsumer(StaffSocket):
         # An offer made while this console was away (a reload, a daphne process that died) is still
         # open: show it again rather than let it run out unseen.
         return Reply([ready, *selectors.offer_frames_open(agent_id=self.user.pk)], join=join)
+
+    async def apply(self, reply: Reply) -> None:
+        await super().apply(reply)
+        if getattr(self, "console_open", False) and getattr(self, "heartbeat_task", None) is None:
+            self.heartbeat_task = asyncio.ensure_future(self._console_heartbeat())
+
+    async def _console_heartbeat(self) -> None:
+        """Refresh this console while the socket lives. If this process dies the refreshes stop, and the
+        console lapses after three heartbeats without anyone closing it."""
+        interval = routing_console_heartbeat_s()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await database_sync_to_async(services.agent_console_open)(
+                    agent_id=self.user.pk, console=self.channel_name
+                )
+            except Exception:
+                logger.exception("console heartbeat failed")
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the consumer ended (a handler that raised never reaches disconnect), its console
+            # stops beating and is closed.
+            await self._console_gone()
+
+    async def disconnect(self, code) -> None:
+        await self._console_gone()
+        await super().disconnect(code)
+
+    async def _console_gone(self) -> None:
+        task = getattr(self, "heartbeat_task", None)
+        if task is not None:
+            task.cancel()
+        if not getattr(self, "console_open", False):
+            return
+        self.console_open = False
+        try:
+            left = await database_sync_to_async(services.agent_console_close)(
+                agent_id=self.user.pk, console=self.channel_name
+            )
+        except Exception:
+            logger.exception("console close failed")
+            return
+        if not left:
+            # The agent's last console: after the grace, count them disconnected even where no beat
+            # ticks (routing.tick sweeps as well; a sweep that finds nothing due does nothing).
+            asyncio.get_running_loop().call_later(
+                routing_console_grace_s() + 0.2, lambda: asyncio.ensure_future(_consoles_sweep())
+            )
 
     def _conversation(self, conversation_id: int):
         """The conversation if this user may see it (selectors.conversation_visible_to); "not_found"
@@ -671,6 +742,12 @@ class AgentConsumer(StaffSocket):
                 await self._stay_if_visible(conversation_id)
         elif kind == "conversation.released":
             await self._stay_if_visible(frame["conversation_id"])
+        elif kind == "conversation.status" and frame["status"] == "bot" and not self.supervises:
+            # Back with the bot (a closed conversation the customer reopened): no agent holds it, so it
+            # leaves this agent's "Mine" list (the console drops it on this frame) and their feed.
+            await self.send_frame(frame)
+            await self.leave(group_conversation(frame["conversation_id"]))
+            return
         elif kind == "conversation.status" and not await self._stay_if_visible(frame["conversation_id"]):
             return
         await self.send_frame(await self.personalized(frame))

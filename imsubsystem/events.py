@@ -17,6 +17,9 @@ SenderKindName = Literal["customer", "agent", "bot", "system"]
 StatusName = Literal["bot", "queued", "offered", "assigned", "closed"]
 DeliveryName = Literal["stored", "pending", "retrying", "sent", "delivered", "read", "failed"]
 PresenceName = Literal["available", "away", "offline"]
+# What routing counts an agent as: the status they chose, or `disconnected` once they have had no live
+# console for longer than the grace (docs/routing.md). Nobody chooses `disconnected`.
+PresenceShownName = Literal["available", "away", "offline", "disconnected"]
 
 
 # --- Payloads inside frames ----------------------------------------------------------------------
@@ -216,7 +219,7 @@ class OfferClosedFrame(TypedDict):
 class PresenceFrame(TypedDict):
     type: Literal["presence"]
     agent_id: int
-    status: PresenceName
+    status: PresenceShownName
 
 
 class QueueChangedFrame(TypedDict):
@@ -239,8 +242,23 @@ class QueueStatsRow(TypedDict):
 class AgentStatsRow(TypedDict):
     agent_id: int
     name: str
-    status: PresenceName
+    status: PresenceName  # what the agent chose
+    connected: NotRequired[bool]  # False: no live console for longer than the grace (routing offers nothing)
+    state: NotRequired[str]  # available | busy | away | offline | disconnected
     load: int
+
+
+class BotInboxRow(TypedDict):
+    inbox_id: int
+    name: str
+    count: int
+
+
+class BotStats(TypedDict):
+    """Customers talking to the bot now, within the viewer's scope, per inbox."""
+
+    total: int
+    inboxes: list[BotInboxRow]
 
 
 class QueueStatsFrame(TypedDict):
@@ -248,6 +266,7 @@ class QueueStatsFrame(TypedDict):
     at: str
     queues: list[QueueStatsRow]
     agents: list[AgentStatsRow]
+    bot: NotRequired[BotStats]
 
 
 class OkFrame(TypedDict):

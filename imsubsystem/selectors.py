@@ -154,12 +154,15 @@ def conversation_get(*, conversation_id: int) -> Conversation:
 
 
 def conversations_for_agent(*, user_id: int, include_closed_since: timedelta | None = None) -> list[dict[str, Any]]:
-    """An agent's open conversations, newest activity first, each with its unread count.
+    """The conversations an agent holds ("Mine"), newest activity first, each with its unread count.
 
+    Only those assigned to the agent now: a conversation keeps its last assignee when it goes back to
+    the bot (a closed conversation the customer reopened) or to a queue, and the agent no longer holds
+    it then. `include_closed_since` adds the ones the agent closed within that time.
     Unread counts the customer's public messages after the agent side's read pointer (notes and the
     agents' own messages are never "unread").
     """
-    condition = Q(assignee_id=user_id, status__in=OPEN_STATUSES)
+    condition = Q(assignee_id=user_id, status=ConversationStatus.ASSIGNED)
     if include_closed_since is not None:
         condition |= Q(
             assignee_id=user_id, status=ConversationStatus.CLOSED, closed_at__gte=timezone.now() - include_closed_since
@@ -654,6 +657,7 @@ def queue_stats_for(*, user) -> dict[str, Any]:
                 "agent_id": p.user_id,
                 "name": user_display_name(p.user),
                 "status": p.status,
+                "connected": p.connected,
                 "load": loads.get(p.user_id, 0),
             }
             for p in agents

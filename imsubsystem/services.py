@@ -1104,6 +1104,21 @@ def agent_presence_set(*, agent_id: int, status: str) -> None:
     _routing_call("agent_presence_set", agent_id=agent_id, status=status)
 
 
+def agent_console_open(*, agent_id: int, console: str) -> None:
+    """An agent console socket is live (connect, then every heartbeat): routing counts the agent connected."""
+    _routing_call("agent_console_open", agent_id=agent_id, console=console)
+
+
+def agent_console_close(*, agent_id: int, console: str) -> int:
+    """An agent console socket closed; returns how many of the agent's consoles are still live."""
+    return _routing_call("agent_console_close", agent_id=agent_id, console=console)
+
+
+def agent_consoles_sweep() -> list[int]:
+    """Count disconnected the agents whose last console went away longer than the grace ago."""
+    return _routing_call("agent_consoles_sweep")
+
+
 def conversation_transfer(
     *, conversation_id: int, by_user_id: int, queue_id: int | None = None, agent_id: int | None = None
 ) -> None:

@@ -61,6 +61,11 @@ class AgentStatus(models.TextChoices):
     OFFLINE = "offline", "Offline"
 
 
+# Routing's status of an agent who chose a status but has no live console: never offered work, shown
+# as disconnected on the dashboards. Not a status anyone chooses, so not an AgentStatus choice.
+DISCONNECTED = "disconnected"
+
+
 class AgentProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
     queues = models.ManyToManyField(Queue, blank=True, related_name="agents")
@@ -74,12 +79,22 @@ class AgentProfile(models.Model):
         default=3, help_text="Set the agent away after this many offers in a row expire unanswered (0: never)."
     )
     missed_offers = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Whether the agent has a live console (docs/routing.md, "Presence follows the console"). `status`
+    # is what the agent chose; routing offers only to agents that chose available AND are connected.
+    # Off once the grace after their last console passed; on again when a console connects.
+    connected = models.BooleanField(default=True, editable=False)
+    connected_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["user__username"]
 
     def __str__(self) -> str:
         return str(self.user)
+
+    @property
+    def routing_status(self) -> str:
+        """The status routing decides by: the chosen one, or `disconnected` without a console."""
+        return self.status if self.connected else DISCONNECTED
 
 
 class AgentSkill(models.Model):

@@ -9,7 +9,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from routing.backends import channel_kinds, get_backend
-from routing.models import AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
+from routing.models import DISCONNECTED, AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
 
 
 def _dt(ms: int) -> datetime:
@@ -23,6 +23,14 @@ def queue_waiting(*, queue_id: int) -> list[dict[str, Any]]:
         {"ref": row["ref"], "priority": row["priority"], "enqueued_at": _dt(row["enqueued_ms"]), "position": n}
         for n, row in enumerate(rows, start=1)
     ]
+
+
+def agent_presence_shown(*, status: str, connected: bool) -> str:
+    """What an agent is shown as: the status they chose, or `disconnected` when they chose to work
+    (available or away) but have had no console for longer than the grace (routing offers them nothing)."""
+    if not connected and status != AgentStatus.OFFLINE:
+        return DISCONNECTED
+    return status
 
 
 def agent_load(*, agent_id: int) -> dict[str, Any]:
@@ -68,9 +76,11 @@ def queue_stats() -> list[dict[str, Any]]:
     ):
         counts.setdefault(row["queue_id"], {})[row["status"]] = row["n"]
     agents: dict[int, dict[str, int]] = {}
-    for row in AgentProfile.objects.values("queues", "status").annotate(n=Count("pk")):
+    for row in AgentProfile.objects.values("queues", "status", "connected").annotate(n=Count("pk")):
         if row["queues"]:
-            agents.setdefault(row["queues"], {})[row["status"]] = row["n"]
+            shown = agent_presence_shown(status=row["status"], connected=row["connected"])
+            by_status = agents.setdefault(row["queues"], {})
+            by_status[shown] = by_status.get(shown, 0) + row["n"]
     stats = []
     for queue in Queue.objects.filter(is_active=True):
         c = counts.get(queue.pk, {})
@@ -81,7 +91,9 @@ def queue_stats() -> list[dict[str, Any]]:
                 "waiting": c.get(WorkStatus.WAITING, 0),
                 "offered": c.get(WorkStatus.OFFERED, 0),
                 "active": c.get(WorkStatus.ASSIGNED, 0),
-                "agents": {status: agents.get(queue.pk, {}).get(status, 0) for status in AgentStatus.values},
+                "agents": {
+                    status: agents.get(queue.pk, {}).get(status, 0) for status in (*AgentStatus.values, DISCONNECTED)
+                },
             }
         )
     return stats

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
@@ -25,6 +26,7 @@ from routing.backends.base import PRIORITY_LIMIT, BaseRoutingBackend, Event
 from routing.exceptions import RoutingError
 from routing.models import (
     ACTIVE_WORK_STATUSES,
+    DISCONNECTED,
     AgentProfile,
     AgentStatus,
     AssignmentEvent,
@@ -93,7 +95,7 @@ def queue_sync(*, queue: Queue) -> None:
 def _agent_spec(profile: AgentProfile) -> dict[str, Any]:
     return {
         "agent_id": profile.user_id,
-        "status": profile.status,
+        "status": profile.routing_status,
         "capacity": {str(k): int(v) for k, v in (profile.capacity or {}).items()},
         "default_capacity": profile.default_capacity,
         "skills": sorted(profile.skill_levels.values_list("skill__name", flat=True)),
@@ -323,9 +325,12 @@ def _apply(events: Sequence[Event], *, outbox: _Outbox | None = None) -> None:
             _work_update(ref, seq, status=final, closed_at=now, close_reason=detail[:32], agent_id=None, offer_id="")
             outbox.changed_queues.add(event["queue"])
         elif kind == "agent_status":
-            AgentProfile.objects.filter(user_id=event["agent"]).exclude(status=event["status"]).update(
-                status=event["status"], status_changed_at=now
-            )
+            # `disconnected` is routing's view of an agent without a console (agent_consoles_sweep writes
+            # `connected`); the status the agent chose stays, and comes back when a console connects.
+            if event["status"] != DISCONNECTED:
+                AgentProfile.objects.filter(user_id=event["agent"]).exclude(status=event["status"]).update(
+                    status=event["status"], status_changed_at=now
+                )
             outbox.add(signals.agent_status_changed, agent_id=event["agent"], status=event["status"])
     AssignmentEvent.objects.bulk_create(ledger)
     if own_outbox:
@@ -474,6 +479,81 @@ def agent_presence_set(*, agent_id: int, status: str) -> None:
     _persist(_backend().agent_set(**_agent_spec(profile), now_ms=_ms(timezone.now())))
 
 
+# --- presence follows the console ------------------------------------------------------------------------
+def console_grace_s() -> float:
+    """How long an agent may be without a console before routing counts them disconnected."""
+    return float(getattr(settings, "ROUTING_CONSOLE_GRACE_S", 30.0))
+
+
+def console_heartbeat_s() -> float:
+    """How often a server process refreshes each console it holds; a console not refreshed for three
+    heartbeats (its process died without closing it) lapses."""
+    return float(getattr(settings, "ROUTING_CONSOLE_HEARTBEAT_S", 10.0))
+
+
+def _agent_connected_set(agent_id: int, *, connected: bool, now: datetime) -> None:
+    """Turn an agent's `connected` on or off under its row lock, telling the backend in the same lock so
+    that two processes (a console connecting, a sweep disconnecting) leave MySQL and the backend agreed."""
+    with transaction.atomic():
+        profile = AgentProfile.objects.select_for_update().filter(user_id=agent_id).first()
+        if profile is None or profile.connected == connected:
+            return
+        if not connected and _backend().console_count(agent_id=agent_id, now_ms=_ms(now)):
+            return  # a console came back meanwhile
+        profile.connected = connected
+        profile.connected_changed_at = now
+        profile.save(update_fields=["connected", "connected_changed_at"])
+        _ensure_queues(profile.queues.all())
+        _persist(_backend().agent_set(**_agent_spec(profile), now_ms=_ms(now)))
+
+
+def agent_console_open(*, agent_id: int, console: str) -> None:
+    """A console socket of the agent is live (on connect, and again every heartbeat): it counts for
+    `3 * heartbeat` seconds. An agent counted disconnected is connected again with the status they chose
+    (available: offered waiting work at once)."""
+    now = timezone.now()
+    ttl_ms = int(3 * console_heartbeat_s() * 1000)
+    _backend().console_beat(agent_id=agent_id, console=str(console), now_ms=_ms(now), ttl_ms=ttl_ms)
+    if AgentProfile.objects.filter(user_id=agent_id, connected=False).exists():
+        _agent_connected_set(agent_id, connected=True, now=now)
+
+
+def agent_console_close(*, agent_id: int, console: str) -> int:
+    """A console socket closed. Returns the agent's consoles still live; at 0 the grace starts, after
+    which `agent_consoles_sweep` counts the agent disconnected."""
+    return _backend().console_close(agent_id=agent_id, console=str(console), now_ms=_ms(timezone.now()))
+
+
+def agent_consoles_expect(*, agent_ids: Iterable[int] | None = None) -> list[int]:
+    """Start the grace of agents counted connected who chose to work but have no live console, so the
+    sweep counts them disconnected unless a console connects in time: an agent a supervisor set
+    available from the dashboard, or every agent when the console presence was lost (the embedded
+    default's process restarted). `agent_ids`: those agents (default: every one). Returns whose grace
+    started."""
+    profiles = AgentProfile.objects.filter(connected=True).exclude(status=AgentStatus.OFFLINE)
+    if agent_ids is not None:
+        profiles = profiles.filter(user_id__in=list(agent_ids))
+    now_ms = _ms(timezone.now())
+    backend = _backend()
+    return [
+        agent_id
+        for agent_id in profiles.values_list("user_id", flat=True)
+        if backend.console_expect(agent_id=agent_id, now_ms=now_ms)
+    ]
+
+
+def agent_consoles_sweep(*, now: datetime | None = None) -> list[int]:
+    """Count disconnected every agent whose last console went away (closed, or stopped beating) at
+    least the grace ago: routing stops offering them work, withdraws their open offers and re-offers
+    them to other agents at once (the supervisors see `disconnected`). Returns those agents' ids. Runs
+    from routing_tick every second, and in the server process when an agent's last console closes."""
+    now = now or timezone.now()
+    lapsed = _backend().consoles_lapsed(now_ms=_ms(now), grace_ms=int(console_grace_s() * 1000))
+    for agent_id in lapsed:
+        _agent_connected_set(agent_id, connected=False, now=now)
+    return lapsed
+
+
 # --- timers ----------------------------------------------------------------------------------------------
 def routing_tick(*, now: datetime | None = None, limit: int = 500) -> int:
     """Fire every due timer: expire offers past their deadline (re-offering their work), overflow items
@@ -482,12 +562,13 @@ def routing_tick(*, now: datetime | None = None, limit: int = 500) -> int:
     routing_ensure_built()
     now_ms = _ms(now or timezone.now())
     backend = _backend()
+    swept = agent_consoles_sweep(now=_dt(now_ms))
     offer_ids, refs = backend.due(now_ms=now_ms, limit=limit)
     for offer_id in offer_ids:
         _persist(backend.offer_expire(offer_id=offer_id, now_ms=now_ms))
     for ref in refs:
         _persist(_with_queue_of(ref, lambda ref=ref: backend.work_reevaluate(ref=ref, now_ms=now_ms)))
-    return len(offer_ids) + len(refs)
+    return len(swept) + len(offer_ids) + len(refs)
 
 
 def _with_queue_of(ref: int, call: Callable[[], list[Event]]) -> list[Event]:
@@ -629,7 +710,7 @@ def _rebuild_into(backend: BaseRoutingBackend, progress: Callable[[int, int], No
         agents = [
             {
                 "agent_id": p.user_id,
-                "status": p.status,
+                "status": p.routing_status,
                 "capacity": p.capacity or {},
                 "default_capacity": p.default_capacity,
                 "skills": sorted(s.skill.name for s in p.skill_levels.all()),
@@ -699,7 +780,7 @@ def _queue_throughput(queue_id: int) -> tuple[float, int]:
     durations = [(closed - assigned).total_seconds() for assigned, closed in recent if closed and assigned]
     handle_s = sum(durations) / len(durations) if durations else DEFAULT_HANDLE_S
     slots = sum(
-        AgentProfile.objects.filter(queues=queue_id, status=AgentStatus.AVAILABLE).values_list(
+        AgentProfile.objects.filter(queues=queue_id, status=AgentStatus.AVAILABLE, connected=True).values_list(
             "default_capacity", flat=True
         )
     )

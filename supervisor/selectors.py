@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import F, Q
 from django.utils import timezone
 
 from imsubsystem import selectors as switch_selectors
@@ -95,22 +96,36 @@ def conversation_read_only(*, user, conversation_id: int) -> dict[str, Any] | No
     }
 
 
-def conversations_open_in_scope(*, user, queue_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Open conversations (waiting or assigned) of the visible queues, longest customer's wait first; each
-    with `wait_s` (switch_selectors.customer_wait_s) and `waiting_since`."""
+OPEN_IN_SCOPE_STATUSES = ("bot", "queued", "offered", "assigned")
+
+
+def conversations_open_in_scope(
+    *, user, queue_id: int | None = None, status: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Open conversations (with the bot, waiting or assigned) of the visible queues, longest customer's
+    wait first (with the bot: oldest first); each with `wait_s` (switch_selectors.customer_wait_s) and
+    `waiting_since`. A conversation with the bot belongs to the queue it goes to when the bot hands over;
+    one without a queue is listed for admins only. `status` keeps one of them."""
     queue_ids = queue_ids_visible(user=user)
     if queue_id is not None:
         queue_ids = queue_ids & {queue_id}
+    statuses = OPEN_IN_SCOPE_STATUSES if status is None else tuple({status} & set(OPEN_IN_SCOPE_STATUSES))
+    scope = Q(queue_id__in=queue_ids)
+    if user_is_admin(user) and queue_id is None:
+        scope |= Q(queue__isnull=True, status="bot")
     rows = (
-        Conversation.objects.filter(queue_id__in=queue_ids, status__in=("queued", "offered", "assigned"))
-        .select_related("contact", "queue", "assignee")
-        .order_by("waiting_since", "id")[:limit]
+        Conversation.objects.filter(scope, status__in=statuses)
+        .select_related("contact", "queue", "assignee", "inbox")
+        .order_by(F("waiting_since").asc(nulls_last=True), "created_at", "id")[:limit]
     )
     now = timezone.now()
     return [
         {
             "id": c.pk,
             "status": c.status,
+            "inbox_id": c.inbox_id,
+            "inbox": c.inbox.name,
+            "created_at": c.created_at.isoformat(),
             "contact": c.contact.display_name,
             "queue_id": c.queue_id,
             "queue": c.queue.name if c.queue else None,

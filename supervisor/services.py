@@ -56,6 +56,9 @@ def agent_status_change(*, by_user, agent_id: Any, status: Any) -> None:
         raise SupervisorError("not_found", "No such agent in your teams.")
     try:
         routing.agent_presence_set(agent_id=agent_id, status=status)
+        # Presence follows the console: an agent set to work who has no console open is counted
+        # disconnected after the grace (and offered nothing) unless one of their consoles connects.
+        routing.agent_consoles_expect(agent_ids=[agent_id])
     except RoutingError as exc:
         raise SupervisorError(exc.code, exc.detail) from exc
 

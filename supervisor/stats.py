@@ -49,10 +49,11 @@ from django.utils import timezone
 
 from imsubsystem import selectors as switch_selectors
 from imsubsystem.models import Conversation, ConversationStatus
-from routing.models import AgentProfile, AgentStatus, AssignmentEvent, Offer, OfferStatus, Queue
+from routing.models import DISCONNECTED, AgentProfile, AgentStatus, AssignmentEvent, Offer, OfferStatus, Queue
+from routing.selectors import agent_presence_shown
 from supervisor import erlang
 from supervisor.models import QueueAlertThresholds
-from supervisor.selectors import agent_ids_visible, queue_ids_visible
+from supervisor.selectors import agent_ids_visible, queue_ids_visible, user_is_admin
 
 S = ConversationStatus
 RECENT_WINDOW = timedelta(minutes=30)
@@ -156,6 +157,34 @@ def _queue_live(now: datetime) -> dict[int, dict[str, Any]]:
     return switch_selectors.queue_live(now=now)
 
 
+def _bot_live() -> list[dict[str, Any]]:
+    """Conversations with the bot now, per inbox and queue (the queue the conversation goes to when the
+    bot hands over, which is what a supervisor's scope follows): [{inbox_id, inbox, queue_id, count}]."""
+    rows = (
+        Conversation.objects.filter(status=S.BOT)
+        .values("inbox_id", "inbox__name", "queue_id")
+        .annotate(n=Count("pk"))
+        .order_by("inbox__name", "inbox_id", "queue_id")
+    )
+    return [
+        {"inbox_id": r["inbox_id"], "inbox": r["inbox__name"], "queue_id": r["queue_id"], "count": r["n"]} for r in rows
+    ]
+
+
+def bot_in_scope(rows: list[dict[str, Any]], *, queue_ids: frozenset[int], everything: bool) -> dict[str, Any]:
+    """The bot figures a user may see: {total, inboxes: [{inbox_id, name, count}]}. A conversation with
+    the bot counts where its queue is visible; one with no queue only for admins (`everything`)."""
+    per_inbox: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if everything or row["queue_id"] in queue_ids:
+            entry = per_inbox.setdefault(
+                row["inbox_id"], {"inbox_id": row["inbox_id"], "name": row["inbox"], "count": 0}
+            )
+            entry["count"] += row["count"]
+    inboxes = sorted(per_inbox.values(), key=lambda e: (e["name"], e["inbox_id"]))
+    return {"total": sum(e["count"] for e in inboxes), "inboxes": inboxes}
+
+
 def queue_windows(*, now: datetime) -> dict[int, dict[str, Any]]:
     """Per queue: the last 30 minutes and today (since local midnight), in one grouped query."""
     today = day_start(now)
@@ -224,7 +253,8 @@ def _agents(now: datetime) -> list[dict[str, Any]]:
                 "agent_id": profile.user_id,
                 "name": switch_selectors.user_display_name(profile.user),
                 "status": profile.status,
-                "state": agent_state(status=profile.status, load=load, capacity=capacity),
+                "connected": profile.connected,
+                "state": agent_state(status=profile.status, load=load, capacity=capacity, connected=profile.connected),
                 "status_since": profile.status_changed_at.isoformat() if profile.status_changed_at else None,
                 "load": load,
                 "capacity": capacity,
@@ -236,8 +266,13 @@ def _agents(now: datetime) -> list[dict[str, Any]]:
     return agents
 
 
-def agent_state(*, status: str, load: int, capacity: int) -> str:
-    """available (can take a conversation) | busy (available but at capacity) | away | offline."""
+def agent_state(*, status: str, load: int, capacity: int, connected: bool = True) -> str:
+    """available (can take a conversation) | busy (available but at capacity) | away | offline |
+    disconnected (chose available or away, but has had no console for longer than the grace: routing
+    offers them nothing until a console of theirs connects again)."""
+    shown = agent_presence_shown(status=status, connected=connected)
+    if shown == DISCONNECTED:
+        return DISCONNECTED
     if status == AgentStatus.AVAILABLE:
         return "busy" if load >= capacity else "available"
     return status if status in (AgentStatus.AWAY, AgentStatus.OFFLINE) else AgentStatus.OFFLINE
@@ -275,10 +310,10 @@ def snapshot_compute(*, now: datetime | None = None) -> dict[str, Any]:
         row = live.get(queue.pk, {"waiting": 0, "longest_wait_s": 0, "active": 0})
         window = windows.get(queue.pk) or {"recent": _window_figures({}), "today": _window_figures({})}
         members = [a for a in agents if queue.pk in a["queue_ids"]]
-        by_state = {"available": 0, "busy": 0, "away": 0, "offline": 0}
+        by_state = {"available": 0, "busy": 0, "away": 0, "offline": 0, DISCONNECTED: 0}
         for member in members:
             by_state[member["state"]] += 1
-        capacity = sum(a["capacity"] for a in members if a["status"] == AgentStatus.AVAILABLE)
+        capacity = sum(a["capacity"] for a in members if a["state"] in ("available", "busy"))
         queues.append(
             {
                 "queue_id": queue.pk,
@@ -299,7 +334,7 @@ def snapshot_compute(*, now: datetime | None = None) -> dict[str, Any]:
                 ),
             }
         )
-    return {"at": now.isoformat(), "queues": queues, "agents": agents}
+    return {"at": now.isoformat(), "queues": queues, "agents": agents, "bot": _bot_live()}
 
 
 def snapshot_cached() -> dict[str, Any]:
@@ -343,7 +378,7 @@ def queue_stats_snapshot(*, user) -> dict[str, Any]:
         for a in snapshot["agents"]
         if a["agent_id"] in agent_ids
     ]
-    working = [a["occupancy"] for a in agents if a["status"] == AgentStatus.AVAILABLE and a["occupancy"] is not None]
+    working = [a["occupancy"] for a in agents if a["state"] in ("available", "busy") and a["occupancy"] is not None]
     fairness = fairness_cached()
     per_agent = {
         a["agent_id"]: fairness["by_agent"].get(str(a["agent_id"]), {"total": 0, "per_hour": 0.0, "hours": {}})
@@ -354,6 +389,7 @@ def queue_stats_snapshot(*, user) -> dict[str, Any]:
         "at": snapshot["at"],
         "queues": queues,
         "agents": agents,
+        "bot": bot_in_scope(snapshot.get("bot", []), queue_ids=queue_ids, everything=user_is_admin(user)),
         "alerts": [{**alert, "queue_id": q["queue_id"], "queue": q["name"]} for q in queues for alert in q["alerts"]],
         "fairness": {
             "occupancy": spread(working),
@@ -389,8 +425,16 @@ def queue_stats_frame(*, user) -> dict[str, Any]:
             }
             for q in snapshot["queues"]
         ],
+        "bot": snapshot["bot"],
         "agents": [
-            {"agent_id": a["agent_id"], "name": a["name"], "status": a["status"], "load": a["load"]}
+            {
+                "agent_id": a["agent_id"],
+                "name": a["name"],
+                "status": a["status"],
+                "connected": a["connected"],
+                "state": a["state"],
+                "load": a["load"],
+            }
             for a in snapshot["agents"]
         ],
     }

@@ -80,7 +80,13 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
         queue_id = int(queue_id) if queue_id else None
     except ValueError:
         return JsonResponse({"error": "invalid", "detail": "queue_id must be an integer."}, status=400)
-    return JsonResponse({"conversations": selectors.conversations_open_in_scope(user=request.user, queue_id=queue_id)})
+    status = request.GET.get("status") or None
+    if status is not None and status not in selectors.OPEN_IN_SCOPE_STATUSES:
+        choices = ", ".join(selectors.OPEN_IN_SCOPE_STATUSES)
+        return JsonResponse({"error": "invalid", "detail": f"status must be one of {choices}."}, status=400)
+    return JsonResponse(
+        {"conversations": selectors.conversations_open_in_scope(user=request.user, queue_id=queue_id, status=status)}
+    )
 
 
 @supervisor_required

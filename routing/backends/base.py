@@ -153,6 +153,36 @@ class BaseRoutingBackend:
         """{status, load: {kind: n}, total, missed}."""
         raise NotImplementedError
 
+    # --- console presence -----------------------------------------------------------------------------
+    # Which agents have a live console socket, across every server process. A console is registered by
+    # `console_beat` (on connect, then every heartbeat) with a deadline; a socket closed cleanly leaves
+    # with `console_close`, one whose process died simply stops beating and lapses at its deadline. An
+    # agent whose last console left (closed or lapsed) is in the lapse index from that moment; after a
+    # grace `consoles_lapsed` hands it out once. This state is not routing's: `flush` and a rebuild keep it.
+    def console_beat(self, *, agent_id: int, console: str, now_ms: int, ttl_ms: int) -> None:
+        """Register or refresh a live console of an agent until `now_ms + ttl_ms`."""
+        raise NotImplementedError
+
+    def console_close(self, *, agent_id: int, console: str, now_ms: int) -> int:
+        """A console closed; returns how many live consoles the agent still has (0: its grace starts)."""
+        raise NotImplementedError
+
+    def console_expect(self, *, agent_id: int, now_ms: int) -> bool:
+        """An agent should have a console (set to work by someone else, or the presence was lost with a
+        restart): if they have none and their grace has not started, start it now. Returns whether it
+        started."""
+        raise NotImplementedError
+
+    def console_count(self, *, agent_id: int, now_ms: int) -> int:
+        """Live consoles of an agent (deadline not passed)."""
+        raise NotImplementedError
+
+    def consoles_lapsed(self, *, now_ms: int, grace_ms: int, limit: int = 500) -> list[int]:
+        """Agents without a live console for at least `grace_ms` (the last closed, or the last deadline
+        passed, at or before `now_ms - grace_ms`). Each such agent is handed out once, then forgotten until
+        a console of theirs comes and goes again."""
+        raise NotImplementedError
+
     # --- maintenance ----------------------------------------------------------------------------------
     def flush(self) -> None:
         """Forget everything this backend holds (and with it the mark that it is in step with MySQL)."""

@@ -19,6 +19,9 @@ class MemoryBackend(BaseRoutingBackend):
     def __init__(self, config: dict[str, Any] | None = None, *, channel_kinds: Sequence[str] = ()) -> None:
         super().__init__(config, channel_kinds=channel_kinds)
         self._lock = threading.RLock()
+        # Console presence is not routing state: a flush (rebuild) keeps it.
+        self.consoles: dict[int, dict[str, int]] = {}
+        self.lapse: dict[int, int] = {}
         self.flush()
 
     # --- state helpers ---------------------------------------------------------------------------------
@@ -454,6 +457,57 @@ class MemoryBackend(BaseRoutingBackend):
             for item in waiting:
                 self._match_item(item, now_ms, token, events)
             return events
+
+    # --- console presence -------------------------------------------------------------------------------
+    def _consoles_prune(self, agent_id: int, now_ms: int) -> dict[str, int]:
+        """Drop the agent's lapsed consoles; keep the lapse index on when its last one went away."""
+        consoles = self.consoles.get(agent_id, {})
+        for console, deadline in list(consoles.items()):
+            if deadline <= now_ms:
+                del consoles[console]
+        if consoles:
+            self.lapse[agent_id] = max(consoles.values())
+        return consoles
+
+    def console_beat(self, *, agent_id, console, now_ms, ttl_ms):
+        with self._lock:
+            self.consoles.setdefault(agent_id, {})[console] = now_ms + ttl_ms
+            self._consoles_prune(agent_id, now_ms)
+
+    def console_close(self, *, agent_id, console, now_ms):
+        with self._lock:
+            consoles = self.consoles.get(agent_id, {})
+            consoles.pop(console, None)
+            left = len(self._consoles_prune(agent_id, now_ms))
+            if not left:
+                self.consoles.pop(agent_id, None)
+                self.lapse[agent_id] = now_ms
+            return left
+
+    def console_expect(self, *, agent_id, now_ms):
+        with self._lock:
+            if self._consoles_prune(agent_id, now_ms) or agent_id in self.lapse:
+                return False
+            self.consoles.pop(agent_id, None)
+            self.lapse[agent_id] = now_ms
+            return True
+
+    def console_count(self, *, agent_id, now_ms):
+        with self._lock:
+            return sum(1 for deadline in self.consoles.get(agent_id, {}).values() if deadline > now_ms)
+
+    def consoles_lapsed(self, *, now_ms, grace_ms, limit=500):
+        with self._lock:
+            found = []
+            for agent_id, since in sorted(self.lapse.items(), key=lambda kv: (kv[1], kv[0])):
+                if since > now_ms - grace_ms or len(found) >= limit:
+                    break
+                if self._consoles_prune(agent_id, now_ms):
+                    continue  # a console still lives: its deadline moved the lapse time on
+                self.consoles.pop(agent_id, None)
+                del self.lapse[agent_id]
+                found.append(agent_id)
+            return found
 
     # --- reads ------------------------------------------------------------------------------------------
     def due(self, *, now_ms, limit=500):

@@ -57,6 +57,60 @@ if redis.call('EXISTS', P .. ':built') == 0 then
   return fail('not_built', 'The routing state is not loaded; it is rebuilt from MySQL.')
 end
 """
+# Console presence (see BaseRoutingBackend): `<prefix>-presence:agent:<id>`, a zset of an agent's live
+# consoles scored by their deadline, and `<prefix>-presence:lapse`, a zset of agents scored by when
+# their last console went (or will go) away. Outside the routing prefix, so a rebuild's flush keeps it.
+_CONSOLE_PRUNE = """
+local function prune(key, agent, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[2] then
+    redis.call('ZADD', KEYS[2], top[2], agent)
+    redis.call('PEXPIREAT', key, math.floor(tonumber(top[2])) + 1000)
+    return redis.call('ZCARD', key)
+  end
+  redis.call('DEL', key)
+  return 0
+end
+"""
+_CONSOLE_BEAT = (
+    _CONSOLE_PRUNE
+    + """
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+return prune(KEYS[1], ARGV[1], tonumber(ARGV[4]))
+"""
+)
+_CONSOLE_CLOSE = (
+    _CONSOLE_PRUNE
+    + """
+redis.call('ZREM', KEYS[1], ARGV[2])
+local left = prune(KEYS[1], ARGV[1], tonumber(ARGV[3]))
+if left == 0 then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) end
+return left
+"""
+)
+_CONSOLE_EXPECT = (
+    _CONSOLE_PRUNE
+    + """
+if prune(KEYS[1], ARGV[1], tonumber(ARGV[2])) > 0 or redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+)
+_CONSOLES_LAPSED = (
+    _CONSOLE_PRUNE
+    + """
+local found = {}
+local now = tonumber(ARGV[2])
+for _, agent in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))) do
+  if prune(ARGV[1] .. agent, agent, now) == 0 then
+    redis.call('ZREM', KEYS[2], agent)
+    found[#found + 1] = agent
+  end
+end
+return found
+"""
+)
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -106,6 +160,12 @@ class RedisBackend(BaseRoutingBackend):
         self.built_key = f"{self.prefix}:built"
         # Outside the prefix's keys, so the flush of a rebuild does not drop the lock of the one rebuilding.
         self.lock_key = f"{self.prefix}-lock:rebuild"
+        self.console_prefix = f"{self.prefix}-presence:agent:"
+        self.lapse_key = f"{self.prefix}-presence:lapse"
+        self._console_beat = self.client.register_script(_CONSOLE_BEAT)
+        self._console_close = self.client.register_script(_CONSOLE_CLOSE)
+        self._consoles_lapsed = self.client.register_script(_CONSOLES_LAPSED)
+        self._console_expect = self.client.register_script(_CONSOLE_EXPECT)
 
     def _run(self, op: str, *args: Any, now_ms: int = 0) -> Any:
         argv = [self.prefix, int(now_ms), secrets.token_hex(6), *args]
@@ -205,6 +265,28 @@ class RedisBackend(BaseRoutingBackend):
         for _, ref in sorted(waiting):
             events += self._decide("match", ref, now_ms=now_ms)
         return events
+
+    # --- console presence -------------------------------------------------------------------------------
+    def console_beat(self, *, agent_id, console, now_ms, ttl_ms):
+        keys = [f"{self.console_prefix}{int(agent_id)}", self.lapse_key]
+        self._console_beat(keys=keys, args=[int(agent_id), console, int(now_ms + ttl_ms), int(now_ms)])
+
+    def console_close(self, *, agent_id, console, now_ms):
+        keys = [f"{self.console_prefix}{int(agent_id)}", self.lapse_key]
+        return int(self._console_close(keys=keys, args=[int(agent_id), console, int(now_ms)]))
+
+    def console_expect(self, *, agent_id, now_ms):
+        keys = [f"{self.console_prefix}{int(agent_id)}", self.lapse_key]
+        return bool(self._console_expect(keys=keys, args=[int(agent_id), int(now_ms)]))
+
+    def console_count(self, *, agent_id, now_ms):
+        return int(self.client.zcount(f"{self.console_prefix}{int(agent_id)}", f"({int(now_ms)}", "+inf"))
+
+    def consoles_lapsed(self, *, now_ms, grace_ms, limit=500):
+        found = self._consoles_lapsed(
+            keys=["", self.lapse_key], args=[self.console_prefix, int(now_ms), int(now_ms - grace_ms), int(limit)]
+        )
+        return [int(agent) for agent in found]
 
     # --- reads ------------------------------------------------------------------------------------------
     def due(self, *, now_ms, limit=500):

@@ -316,7 +316,9 @@
         onRead(data);
         break;
       case "presence":
-        if (Number(data.agent_id) === config.user.id && data.status) showPresence(data.status);
+        // "disconnected" is how routing counted this agent while no console was open; the console shows
+        // the status the agent chose (it comes back as soon as a console connects).
+        if (Number(data.agent_id) === config.user.id && data.status && data.status !== "disconnected") showPresence(data.status);
         break;
       case "ok":
         if (data.command === "conversation.close" || data.command === "conversation.transfer") scheduleMineRefresh();
@@ -468,6 +470,14 @@
     if (!id) return;
     var summary = state.conversations.get(id);
     if (!summary) return;
+    if (data.status !== "assigned" && data.status !== "closed") {
+      // Back with the bot, or waiting in a queue again: I no longer hold it, so it leaves my list
+      // (as it does from the server's list on the next load).
+      state.conversations.delete(id);
+      renderMine();
+      if (state.currentId === id) showNotice("This conversation left your list (" + data.status + ").");
+      return;
+    }
     summary.status = data.status;
     renderMine();
     if (state.currentId === id) renderChatHead();

@@ -68,8 +68,22 @@
       cell(tr, q.recent.abandoned, "abandoned_recent");
       cell(tr, q.today.abandoned, "abandoned_today");
       cell(tr, q.active, "active");
-      cell(tr, q.agents.available + " / " + q.agents.busy + " / " + q.agents.away + " / " + q.agents.offline, "agents");
+      cell(tr, q.agents.available + " / " + q.agents.busy + " / " + q.agents.away + " / " + q.agents.offline + " / " + (q.agents.disconnected || 0), "agents");
       cell(tr, pct(q.occupancy), "occupancy");
+      body.appendChild(tr);
+    });
+  }
+
+  function renderBot(bot) {
+    bot = bot || { total: 0, inboxes: [] };
+    $("sv-bot-total").textContent = bot.total;
+    var body = $("sv-bot").querySelector("tbody");
+    body.textContent = "";
+    bot.inboxes.forEach(function (i) {
+      var tr = document.createElement("tr");
+      tr.dataset.inbox = i.inbox_id;
+      cell(tr, i.name, "name");
+      cell(tr, i.count, "bot");
       body.appendChild(tr);
     });
   }
@@ -134,7 +148,7 @@
 
   function renderFairness(agents, fairness) {
     $("sv-occ-spread").textContent = spreadText(fairness.occupancy, pct);
-    var available = agents.filter(function (a) { return a.status === "available"; });
+    var available = agents.filter(function (a) { return a.state === "available" || a.state === "busy"; });
     window.SvCharts.bars($("sv-occ-chart"), {
       labels: available.map(function (a) { return a.name; }),
       series: [{ name: "occupancy %", values: available.map(function (a) { return a.occupancy === null ? null : a.occupancy * 100; }) }],
@@ -158,6 +172,7 @@
     rows.forEach(function (c) {
       var tr = document.createElement("tr");
       tr.dataset.conversation = c.id;
+      tr.dataset.status = c.status;
       cell(tr, "#" + c.id);
       cell(tr, c.contact);
       cell(tr, c.queue || "–");
@@ -170,6 +185,12 @@
       open.type = "button"; open.textContent = "Open";
       open.addEventListener("click", function () { openDialog(c.id); });
       td.appendChild(open);
+      var transcript = document.createElement("a");
+      transcript.href = "/supervisor/conversations/" + c.id + "/";
+      transcript.textContent = "Transcript";
+      transcript.className = "sv-transcript";
+      td.appendChild(document.createTextNode(" "));
+      td.appendChild(transcript);
       body.appendChild(tr);
     });
   }
@@ -186,6 +207,7 @@
     $("sv-at").textContent = "as of " + new Date(snapshot.at).toLocaleTimeString();
     renderAlerts(snapshot.alerts);
     renderQueues(snapshot.queues);
+    renderBot(snapshot.bot);
     renderAgents(snapshot.agents, snapshot.fairness);
     renderFairness(snapshot.agents, snapshot.fairness);
     refreshConversations(false);

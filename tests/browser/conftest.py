@@ -7,6 +7,7 @@ so what they write is committed and the server sees it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -51,8 +52,10 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) 
     raise RuntimeError(f"daphne did not listen on {port} within {timeout}s")
 
 
-@pytest.fixture(scope="module")
-def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
+@contextlib.contextmanager
+def daphne_serving(django_db_blocker, tmp_path_factory, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A daphne subprocess on the test database (settings from the environment plus `extra_env`):
+    (base URL, process). Stopped on exit, unless the test killed it already."""
     with django_db_blocker.unblock():
         test_database = connection.settings_dict["NAME"]
     url = urlsplit(os.environ["DATABASE_URL"])
@@ -61,6 +64,7 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
         "DATABASE_URL": urlunsplit((url.scheme, url.netloc, "/" + test_database, url.query, "")),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
+        **extra_env,
     }
     port = _free_port()
     log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
@@ -74,15 +78,22 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
         )
     try:
         _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        if process.returncode not in (0, -15, None):
+        if process.returncode not in (0, -15, -9, None):
             print(log_path.read_text(errors="replace")[-4000:])
+
+
+@pytest.fixture(scope="module")
+def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
+    with daphne_serving(django_db_blocker, tmp_path_factory) as (base_url, _):
+        yield base_url
 
 
 @pytest.fixture(scope="module")

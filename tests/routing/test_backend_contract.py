@@ -425,6 +425,75 @@ class BaseRoutingBackendTests:
         assert events[0]["seq"] > 100
         assert self.waiting(b) == [3, 1]
 
+    # --- console presence -----------------------------------------------------------------------------
+    @pytest.fixture
+    def consoles(self, b):
+        """The backend with no console presence left by an earlier test (a flush keeps presence)."""
+        for agent_id in (5, 6, 7):
+            for console in ("c1", "c2", "c3"):
+                b.console_close(agent_id=agent_id, console=console, now_ms=0)
+        b.consoles_lapsed(now_ms=T0 * 2, grace_ms=0)
+        return b
+
+    def test_console_closed_lapses_once_after_the_grace(self, consoles):
+        b = consoles
+        b.console_beat(agent_id=5, console="c1", now_ms=T0, ttl_ms=30_000)
+        b.console_beat(agent_id=5, console="c2", now_ms=T0, ttl_ms=30_000)
+        assert b.console_count(agent_id=5, now_ms=T0) == 2
+        assert b.console_close(agent_id=5, console="c1", now_ms=T0 + 100) == 1
+        assert b.consoles_lapsed(now_ms=T0 + 20_000, grace_ms=1000) == []  # c2 counts until T0 + 30 s
+        b.console_beat(agent_id=5, console="c2", now_ms=T0 + 20_000, ttl_ms=30_000)
+        assert b.console_close(agent_id=5, console="c2", now_ms=T0 + 21_000) == 0
+        assert b.console_count(agent_id=5, now_ms=T0 + 21_000) == 0
+        assert b.consoles_lapsed(now_ms=T0 + 21_999, grace_ms=1000) == []
+        assert b.consoles_lapsed(now_ms=T0 + 22_000, grace_ms=1000) == [5]
+        assert b.consoles_lapsed(now_ms=T0 + 99_000, grace_ms=1000) == []  # handed out once
+
+    def test_console_that_stops_beating_lapses_after_its_deadline_and_the_grace(self, consoles):
+        b = consoles
+        b.console_beat(agent_id=6, console="c1", now_ms=T0, ttl_ms=3000)
+        assert b.console_count(agent_id=6, now_ms=T0 + 2999) == 1
+        assert b.console_count(agent_id=6, now_ms=T0 + 3000) == 0
+        assert b.consoles_lapsed(now_ms=T0 + 3999, grace_ms=1000) == []
+        assert b.consoles_lapsed(now_ms=T0 + 4000, grace_ms=1000) == [6]
+
+    def test_console_back_within_the_grace_keeps_the_agent(self, consoles):
+        b = consoles
+        b.console_beat(agent_id=7, console="c1", now_ms=T0, ttl_ms=30_000)
+        assert b.console_close(agent_id=7, console="c1", now_ms=T0 + 10) == 0
+        b.console_beat(agent_id=7, console="c3", now_ms=T0 + 500, ttl_ms=30_000)
+        assert b.consoles_lapsed(now_ms=T0 + 5000, grace_ms=1000) == []
+        assert b.console_count(agent_id=7, now_ms=T0 + 5000) == 1
+        # Presence is not routing state: a flush (a rebuild) keeps it.
+        b.flush()
+        assert b.console_count(agent_id=7, now_ms=T0 + 5000) == 1
+
+    def test_console_expected_but_missing_lapses_after_the_grace(self, consoles):
+        b = consoles
+        b.console_beat(agent_id=5, console="c1", now_ms=T0, ttl_ms=30_000)
+        assert b.console_expect(agent_id=5, now_ms=T0) is False  # it has a console
+        assert b.console_expect(agent_id=6, now_ms=T0) is True
+        assert b.console_expect(agent_id=6, now_ms=T0 + 500) is False  # its grace already runs
+        assert b.consoles_lapsed(now_ms=T0 + 999, grace_ms=1000) == []
+        assert b.consoles_lapsed(now_ms=T0 + 1000, grace_ms=1000) == [6]
+        b.console_expect(agent_id=7, now_ms=T0)
+        b.console_beat(agent_id=7, console="c1", now_ms=T0 + 10, ttl_ms=30_000)  # connected in time
+        assert b.consoles_lapsed(now_ms=T0 + 5000, grace_ms=1000) == []
+
+    def test_disconnected_agent_gets_no_offers_and_its_offers_go_to_others(self, b):
+        self.queue(b)
+        self.agent(b, 5)
+        self.enqueue(b, 1)
+        self.agent(b, 6)
+        events = self.agent(b, 5, status="disconnected")
+        assert kinds(events) == ["agent_status", "offer_cancelled", "offered"]
+        assert events[0]["status"] == "disconnected"
+        assert offers(events) == [(1, 6)]
+        assert offers(self.enqueue(b, 2)) == [(2, 6)]
+        events = self.agent(b, 5, status="available")
+        assert kinds(events) == ["agent_status"]
+        assert offers(self.enqueue(b, 3)) == [(3, 5)]
+
 
 class TestMemoryBackend(BaseRoutingBackendTests):
     def make_backend(self):

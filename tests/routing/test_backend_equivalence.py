@@ -44,6 +44,7 @@ class Twins(RuleBasedStateMachine):
         self.memory = MemoryBackend(channel_kinds=channel_kinds())
         self.redis = RedisBackend({"url": settings.REDIS_URL, "prefix": "rt-twin"}, channel_kinds=channel_kinds())
         self.redis.flush()
+        self.forget_consoles()
         self.redis.mark_built()
         self.now = T0
         self.offer_ids: dict[str, str] = {}  # the Redis backend's offer id -> the memory backend's
@@ -68,6 +69,13 @@ class Twins(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.redis.flush()
+        self.forget_consoles()
+
+    def forget_consoles(self) -> None:
+        """Console presence outlives a flush (it is not routing state): start each run without it."""
+        keys = list(self.redis.client.scan_iter(match="rt-twin-presence:*"))
+        if keys:
+            self.redis.client.delete(*keys)
 
     # --- running one call on both -------------------------------------------------------------------
     def both(self, name: str, *, offer_id: str | None = None, **kwargs):
@@ -142,7 +150,7 @@ class Twins(RuleBasedStateMachine):
     @rule(
         agent_id=st.sampled_from(sorted(AGENTS)),
         variant=st.sampled_from([0, 0, 0, 1]),
-        status=st.sampled_from(["available", "available", "away", "offline"]),
+        status=st.sampled_from(["available", "available", "away", "offline", "disconnected"]),
     )
     def set_agent(self, agent_id, variant, status):
         self.agent_set(agent_id, variant, status)
@@ -186,6 +194,24 @@ class Twins(RuleBasedStateMachine):
             overflow_queue_id=overflow,
         )
 
+    @rule(agent_id=st.sampled_from(sorted(AGENTS)), console=st.sampled_from(["c1", "c2"]))
+    def console_beat(self, agent_id, console):
+        self.both("console_beat", agent_id=agent_id, console=console, now_ms=self.now, ttl_ms=4_000)
+
+    @rule(agent_id=st.sampled_from(sorted(AGENTS)), console=st.sampled_from(["c1", "c2"]))
+    def console_close(self, agent_id, console):
+        self.both("console_close", agent_id=agent_id, console=console, now_ms=self.now)
+
+    @rule(agent_id=st.sampled_from(sorted(AGENTS)))
+    def console_expect(self, agent_id):
+        self.both("console_expect", agent_id=agent_id, now_ms=self.now)
+
+    @rule()
+    def consoles_lapsed(self):
+        m = self.memory.consoles_lapsed(now_ms=self.now, grace_ms=2_000)
+        r = self.redis.consoles_lapsed(now_ms=self.now, grace_ms=2_000)
+        assert sorted(m) == sorted(r)
+
     @rule(ms=st.sampled_from([500, 1_000, 3_000, 5_000, 9_000]))
     def time_passes(self, ms):
         """Time moves on and the ticker fires whatever is due, in the memory backend's order (offers and
@@ -208,6 +234,8 @@ class Twins(RuleBasedStateMachine):
             assert self.memory.queue_positions(queue_id=queue_id) == self.redis.queue_positions(queue_id=queue_id)
         for agent_id in AGENTS:
             assert self.memory.agent_get(agent_id=agent_id) == self.redis.agent_get(agent_id=agent_id)
+            m_count = self.memory.console_count(agent_id=agent_id, now_ms=self.now)
+            assert m_count == self.redis.console_count(agent_id=agent_id, now_ms=self.now), agent_id
         for ref in self.refs:
             m, r = self.memory.work_get(ref=ref), self.redis.work_get(ref=ref)
             if r is not None and r["offer"]:

@@ -37,6 +37,29 @@ def test_status_change_of_own_agent(teams):
     assert AgentProfile.objects.get(user=teams["ag_a"]).status == "away"
 
 
+def test_agent_set_available_without_a_console_counts_as_disconnected_after_the_grace(teams, settings):
+    """Presence follows the console: a supervisor can choose an agent's status, but without a console
+    of theirs open routing offers them nothing once the grace has passed (with one, nothing changes)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from routing import services as routing
+
+    settings.ROUTING_CONSOLE_GRACE_S = 30
+    routing.agent_console_open(agent_id=teams["ag_b"].pk, console="ag-b-tab")
+    sup_admin = client_for(teams["sup_a"])
+    response = post(sup_admin, f"/supervisor/api/agents/{teams['ag_a'].pk}/status", {"status": "available"})
+    assert response.status_code == 200
+    assert routing.agent_consoles_sweep(now=timezone.now() + timedelta(seconds=20)) == []
+    assert routing.agent_consoles_sweep(now=timezone.now() + timedelta(seconds=31)) == [teams["ag_a"].pk]
+    profile = AgentProfile.objects.get(user=teams["ag_a"])
+    assert (profile.status, profile.connected) == ("available", False)
+    assert AgentProfile.objects.get(user=teams["ag_b"]).connected is True
+    snapshot = sup_admin.get("/supervisor/api/snapshot").json()
+    assert [a["state"] for a in snapshot["agents"]] == ["disconnected"]
+
+
 def test_status_change_of_another_teams_agent_is_refused(teams):
     response = post(client_for(teams["sup_a"]), f"/supervisor/api/agents/{teams['ag_b'].pk}/status", {"status": "away"})
     assert response.status_code == 404

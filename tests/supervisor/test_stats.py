@@ -17,7 +17,7 @@ from django.db import connection
 
 from crm.roles import AGENT
 from imsubsystem.models import ConversationStatus as S
-from routing.models import AgentStatus, AssignmentEvent, Offer, OfferStatus
+from routing.models import AgentProfile, AgentStatus, AssignmentEvent, Offer, OfferStatus
 from supervisor import erlang, stats
 from supervisor.models import QueueAlertThresholds
 from tests.factories import AgentProfileFactory, ContactFactory, ConversationFactory, UserFactory
@@ -153,12 +153,24 @@ def test_queue_figures_of_the_day(day):
 def test_agents_by_state_and_occupancy(day):
     snapshot = stats.snapshot_compute(now=NOW)
     sales, support = _queue(snapshot, day["sales"]), _queue(snapshot, day["support"])
-    assert sales["agents"] == {"available": 1, "busy": 0, "away": 1, "offline": 0}
+    assert sales["agents"] == {"available": 1, "busy": 0, "away": 1, "offline": 0, "disconnected": 0}
     assert sales["capacity"] == 3  # only ag1 is available
     assert sales["occupancy"] == pytest.approx(1 / 3, abs=1e-4)  # D over ag1's 3 slots
     # Support: ag-b (free, capacity 3) and ag3 (1 of 1 slot taken).
-    assert support["agents"] == {"available": 1, "busy": 1, "away": 0, "offline": 0}
+    assert support["agents"] == {"available": 1, "busy": 1, "away": 0, "offline": 0, "disconnected": 0}
     assert support["occupancy"] == 0.25
+
+
+def test_agent_without_a_console_counts_as_disconnected_not_available(day):
+    """Presence follows the console: an agent who chose available but whose last console went away
+    longer than the grace ago is shown disconnected, and their slots are not the queue's capacity."""
+    AgentProfile.objects.filter(user=day["ag1"]).update(connected=False)
+    snapshot = stats.snapshot_compute(now=NOW)
+    sales = _queue(snapshot, day["sales"])
+    assert sales["agents"] == {"available": 0, "busy": 0, "away": 1, "offline": 0, "disconnected": 1}
+    assert sales["capacity"] == 0 and sales["occupancy"] is None
+    ag1 = _agent(snapshot, day["ag1"])
+    assert (ag1["status"], ag1["connected"], ag1["state"]) == ("available", False, "disconnected")
 
 
 def test_per_agent_figures(day):
