@@ -108,3 +108,15 @@ class ContactMergeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _login_lockout_admin_actions() -> None:
+    """django-axes' "Clean up expired attempts" deletes rows but names no permission, so Django would offer
+    it to anyone who may view the failed log-ins: it needs the delete permission, as every action that
+    changes state needs more than view (docs/security.md)."""
+    from axes.admin import AccessAttemptAdmin
+
+    AccessAttemptAdmin.cleanup_expired_attempts.allowed_permissions = ("delete",)
+
+
+_login_lockout_admin_actions()
