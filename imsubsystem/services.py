@@ -217,6 +217,22 @@ def bot_handles_inbox(*, inbox: Inbox) -> bool:
     return False
 
 
+def bot_takes_closed_reply(*, conversation_id: int, text: str) -> bool:
+    """Whether a customer's text answers a question a bot asked after the conversation closed (the
+    satisfaction survey): such a reply is stored on the closed conversation, which stays closed. A
+    handler says so through takes_closed_reply(conversation_id=, text=); none means no."""
+    for handler in bot_handlers():
+        takes = getattr(handler, "takes_closed_reply", None)
+        if takes is None:
+            continue
+        try:
+            if takes(conversation_id=conversation_id, text=text):
+                return True
+        except Exception:
+            logger.exception("Bot handler %r failed on a reply to closed conversation %s", handler, conversation_id)
+    return False
+
+
 def _bot_notify(event: dict[str, Any]) -> None:
     for handler in bot_handlers():
         try:
@@ -327,6 +343,24 @@ def conversation_for_customer(*, inbox_id: int, contact_id: int) -> int:
         if existing is None:
             raise
         return existing
+
+
+def _closed_conversation_answered(*, inbox_id: int, contact_id: int, text: str) -> int | None:
+    """The customer's conversation closed within the reopen window whose pending bot question (the
+    survey's rating or comment) this text answers; None when the text reopens or opens as usual."""
+    if not text.strip() or Conversation.objects.filter(open_slot=_open_slot(inbox_id, contact_id)).exists():
+        return None
+    recent = (
+        Conversation.objects.filter(
+            inbox_id=inbox_id, contact_id=contact_id, status=S.CLOSED, closed_at__gte=_reopen_window_start()
+        )
+        .order_by("-closed_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if recent is None or not bot_takes_closed_reply(conversation_id=recent, text=text):
+        return None
+    return recent
 
 
 def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -> int:
@@ -459,7 +493,7 @@ def message_send(
             found = _existing()
             if found is not None:
                 return selectors.message_payload(found), False
-            if conversation.status == S.CLOSED and not _closed_accepts(conversation, sender_kind):
+            if conversation.status == S.CLOSED and not _closed_accepts(conversation, sender_kind, text, ids):
                 raise SwitchError("conversation_closed", "The conversation is closed.")
             return _message_insert(
                 conversation=conversation,
@@ -483,13 +517,22 @@ def message_send(
         return selectors.message_payload(found), False
 
 
-def _closed_accepts(conversation: Conversation, sender_kind: str) -> bool:
+def _closed_accepts(
+    conversation: Conversation, sender_kind: str, text: str = "", attachment_ids: Sequence = ()
+) -> bool:
     """A bot or system message may follow a close within the reopen window (the satisfaction survey,
-    a goodbye) without reopening: the customer's answer is what reopens. People never write into a
-    closed conversation; customers reopen it through customer_message_send."""
-    if sender_kind not in (SenderKind.BOT, SenderKind.SYSTEM) or conversation.closed_at is None:
+    a goodbye) without reopening, and so may the customer's answer to the bot's question there (the
+    rating, the comment). Agents never write into a closed conversation; any other customer message
+    reopens it through customer_message_send."""
+    if conversation.closed_at is None or conversation.closed_at < _reopen_window_start():
         return False
-    return conversation.closed_at >= _reopen_window_start()
+    if sender_kind in (SenderKind.BOT, SenderKind.SYSTEM):
+        return True
+    return (
+        sender_kind == SenderKind.CUSTOMER
+        and not attachment_ids
+        and bot_takes_closed_reply(conversation_id=conversation.pk, text=text)
+    )
 
 
 def _uploader_of(conversation: Conversation, sender_kind: str, sender_user_id: int | None, platform: bool):
@@ -632,7 +675,11 @@ def customer_message_send(
         if earlier is not None:
             return selectors.message_payload(earlier), False
     for _attempt in range(2):
-        conversation_id = conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
+        conversation_id = (
+            None
+            if attachment_ids
+            else _closed_conversation_answered(inbox_id=inbox_id, contact_id=contact_id, text=text)
+        ) or conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
         try:
             return message_send(
                 conversation_id=conversation_id,
@@ -836,7 +883,11 @@ def inbound_message_receive(
         # A platform allows longer texts than the widget; keep the message rather than lose it.
         text = text[: limit - 1] + "…"
     for _attempt in range(2):
-        conversation_id = conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
+        conversation_id = (
+            None
+            if attachment_ids
+            else _closed_conversation_answered(inbox_id=inbox_id, contact_id=contact_id, text=text)
+        ) or conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
         try:
             return message_send(
                 conversation_id=conversation_id,
