@@ -264,6 +264,7 @@ class WidgetConsumer(SwitchSocket):
                 "conversation_id": self.conversation_id,
                 "text": frame.get("text", ""),
                 "client_id": frame["client_id"],
+                "private": frame.get("private", False),
                 "origin": self.channel_name,
             }
         )
@@ -333,6 +334,7 @@ class WidgetConsumer(SwitchSocket):
             text=frame.get("text", ""),
             client_id=frame["client_id"],
             attachment_ids=frame.get("attachment_ids", ()),
+            private=frame.get("private", False),
         )
         ack = {"type": "message.ack", "client_id": frame["client_id"], "message": message, "duplicate": not created}
         if message["conversation_id"] == self.conversation_id:

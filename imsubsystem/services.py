@@ -661,12 +661,15 @@ def customer_message_send(
     text: str = "",
     client_id: str | None = None,
     attachment_ids: Sequence[int] = (),
+    private: Any = False,
 ) -> tuple[dict[str, Any], bool]:
     """A customer writes (widget or API): find, reopen or open the conversation, then message_send.
 
     Idempotent across conversations too: a retried client_id returns the first message even if that
-    conversation has been closed and a new one opened since.
+    conversation has been closed and a new one opened since. `private` is what the client asked for:
+    customers never write internal notes, so anything but false is refused with `forbidden`.
     """
+    _customer_private_refuse(private)
     _validate_message_input(text=text, attachment_ids=attachment_ids, client_id=client_id)
     if client_id:
         earlier = selectors.message_by_client_id(
@@ -738,6 +741,11 @@ def _conversations_seq_update(conversations: Sequence[Conversation], *, last_mes
         cursor.execute(sql, params)
 
 
+def _customer_private_refuse(private: Any) -> None:
+    if private not in (False, None):
+        raise SwitchError("forbidden", "Customers cannot write internal notes.")
+
+
 def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Text messages of many customers, each into the open conversation its socket is in, stored in
     one transaction (the widget sockets of a process hand them over together: imsubsystem/batching.py).
@@ -754,6 +762,7 @@ def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[d
     valid: list[int] = []
     for n, request in enumerate(requests):
         try:
+            _customer_private_refuse(request.get("private", False))
             if request.get("attachment_ids"):
                 raise SwitchError("invalid", "Messages with attachments go through customer_message_send.")
             _validate_message_input(text=request["text"], attachment_ids=(), client_id=request["client_id"])
