@@ -183,6 +183,7 @@ def _status_frame(conversation: Conversation, *, queue_info: dict | None = None)
         "type": "conversation.status",
         "conversation_id": conversation.pk,
         "status": conversation.status,
+        "version": conversation.status_version,
     }
     if queue_info is not None:
         frame["queue"] = queue_info
@@ -193,6 +194,10 @@ def _status_frame(conversation: Conversation, *, queue_info: dict | None = None)
 
 
 def _publish_status(conversation: Conversation, *, queue_info: dict | None = None) -> None:
+    """A status move: bump the conversation's status_version (its row is locked by the caller, so the
+    versions follow the commit order) and publish the frame carrying it after commit."""
+    conversation.status_version += 1
+    conversation.save(update_fields=["status_version"])
     event_publish_on_commit(
         group=group_conversation(conversation.pk), frame=_status_frame(conversation, queue_info=queue_info)
     )
@@ -287,6 +292,9 @@ def conversation_queue(
         if priority is not None:
             conversation.priority = priority
         conversation.save(update_fields=["status", "queue", "assignee", "queued_at", "first_queued_at", "priority"])
+        # Registered before routing's own on-commit work (its offer of this conversation publishes
+        # `offered`), so `queued` leaves first.
+        _publish_status(conversation)
         _routing_call(
             "work_enqueue",
             ref=conversation.pk,
@@ -297,7 +305,6 @@ def conversation_queue(
             enqueued_at=now,
             skills=list(skills),
         )
-        _publish_status(conversation)
         event_publish_on_commit(
             group=group_agents_of_queue(target_queue), frame={"type": "queue.changed", "queue_id": target_queue}
         )
@@ -993,9 +1000,12 @@ def conversation_assign(*, conversation_id: int, agent_id: int, queue_id: int | 
         conversation.save(update_fields=["status", "assignee", "queue", "assigned_at"])
         agent = get_user_model().objects.filter(pk=agent_id).first()
         conversation.assignee = agent
+        summary = selectors.conversation_summary(conversation)
+        # The queue it is in now, named: a transfer may have moved it, and the console's header says which.
+        summary["queue"] = selectors.queue_ref(queue_id=conversation.queue_id)
         frame = {
             "type": "conversation.assigned",
-            "conversation": selectors.conversation_summary(conversation),
+            "conversation": summary,
             "agent": {"id": agent_id, "name": selectors.user_display_name(agent)},
             "previous_agent_id": previous,
         }
@@ -1036,9 +1046,9 @@ def conversation_requeued(*, conversation_id: int, queue_id: int) -> bool:
 
 def queue_positions_publish(*, queue_id: int) -> None:
     """Positions in a queue moved: tell each waiting customer theirs, and the queue's agents."""
-    waiting = Conversation.objects.filter(queue_id=queue_id, status__in=(S.QUEUED,)).values_list("pk", flat=True)
+    waiting = Conversation.objects.filter(queue_id=queue_id, status__in=(S.QUEUED,)).values_list("pk", "status_version")
     infos = selectors.queue_infos(queue_id)  # every position from one routing read
-    for conversation_id in waiting:
+    for conversation_id, version in waiting:
         info = infos.get(conversation_id)
         if info is None:
             continue
@@ -1048,6 +1058,9 @@ def queue_positions_publish(*, queue_id: int) -> None:
                 "type": "conversation.status",
                 "conversation_id": conversation_id,
                 "status": S.QUEUED,
+                # The version of the queued status read above: if the conversation moved on meanwhile,
+                # its newer status frame has a higher one and clients drop this frame.
+                "version": version,
                 "queue": info,
             },
         )
@@ -1138,11 +1151,11 @@ def conversation_close(*, conversation_id: int, by_user_id: int | None = None, w
         if wrap_up.strip():
             conversation.wrap_up = wrap_up.strip()
         conversation.save(update_fields=["status", "closed_at", "open_slot", "wrap_up"])
+        _publish_status(conversation)  # before routing's on-commit work, as in conversation_queue
         if previous == S.ASSIGNED:
             _routing_call("work_complete", ref=conversation.pk)
         elif previous in (S.QUEUED, S.OFFERED):
             _routing_call("work_cancel", ref=conversation.pk, reason="closed")
-        _publish_status(conversation)
 
 
 def conversation_read_mark(*, conversation_id: int, by: str, up_to_seq: int) -> int:

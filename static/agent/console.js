@@ -334,6 +334,14 @@
     summaries.forEach(function (summary) {
       seen.add(summary.id);
       var known = state.conversations.get(summary.id);
+      if (known && isStale(summary.status_version, known.status_version)) {
+        // An older picture of the status than the one shown (frames and list fetches race).
+        summary = Object.assign({}, summary, { status: known.status, status_version: known.status_version });
+      }
+      if (known && known.queue && summary.queue === undefined && summary.queue_id !== known.queue.id) {
+        // Moved to another queue (a transfer): the old queue's name no longer describes it.
+        known.queue = summary.queue_id ? { id: summary.queue_id, name: "" } : null;
+      }
       state.conversations.set(summary.id, Object.assign(known || {}, summary));
     });
     if (complete) {
@@ -433,9 +441,16 @@
     if (!id) return;
     var summary = state.conversations.get(id);
     if (!summary) return;
+    // Frames published by two server processes may arrive out of order: keep the newest status.
+    if (isStale(data.version, summary.status_version)) return;
+    if (typeof data.version === "number") summary.status_version = data.version;
     summary.status = data.status;
     renderMine();
     if (state.currentId === id) renderChatHead();
+  }
+
+  function isStale(version, shownVersion) {
+    return typeof version === "number" && typeof shownVersion === "number" && version < shownVersion;
   }
 
   function onMessage(message) {

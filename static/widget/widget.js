@@ -57,6 +57,9 @@
     readUpTo: 0, // the highest of my messages an agent has read
     unread: 0,
     status: null,
+    // The version of the status shown (conversation.status `version`, ready `status_version`): frames
+    // from two server processes may arrive out of order, and an older one must not replace a newer.
+    statusVersion: null,
   };
   function persist() {
     try {
@@ -303,6 +306,7 @@
     if (state.conversationId && conversationId < state.conversationId) return;
     state.conversationId = conversationId;
     state.lastSeq = 0;
+    state.statusVersion = null;
     knownSeqs.clear();
     persist();
   }
@@ -433,6 +437,19 @@
   }
 
   // ---- conversation status (queue position, agent name, closed) -----------------------------
+  function statusIsCurrent(frameData) {
+    // Another conversation's status (one this socket has left) is not this one's.
+    if (frameData.conversation_id && state.conversationId && frameData.conversation_id !== state.conversationId) {
+      return false;
+    }
+    var version = typeof frameData.version === "number" ? frameData.version : frameData.status_version;
+    if (typeof version !== "number") return true;
+    // Equal: the same status with news (a new queue position). Lower: older than what is shown.
+    if (state.statusVersion !== null && version < state.statusVersion) return false;
+    state.statusVersion = version;
+    return true;
+  }
+
   function showStatus(frameData) {
     state.status = frameData.status;
     var text = "";
@@ -700,7 +717,9 @@
         }
         // ready carries the agent's name or the queue position too; with only the status, keep a
         // banner that already says more about that status.
-        if (data.agent || data.queue || data.status !== state.status || banner.hidden) showStatus(data);
+        if (statusIsCurrent(data) && (data.agent || data.queue || data.status !== state.status || banner.hidden)) {
+          showStatus(data);
+        }
         persist();
         flushPending();
         if (state.open) markRead();
@@ -746,7 +765,7 @@
         scrollToEnd();
         break;
       case "conversation.status":
-        showStatus(data);
+        if (statusIsCurrent(data)) showStatus(data);
         break;
       case "typing":
         if (data.active === false) hideRemoteTyping();
