@@ -30,7 +30,13 @@ from django.utils.module_loading import import_string
 from config.metrics import MESSAGES_IN
 from crm.models import Contact
 from imsubsystem import selectors
-from imsubsystem.events import group_agent, group_agents_of_queue, group_conversation, group_supervisors
+from imsubsystem.events import (
+    ERROR_CODES,
+    group_agent,
+    group_agents_of_queue,
+    group_conversation,
+    group_supervisors,
+)
 from imsubsystem.models import (
     OPEN_STATUSES,
     Conversation,
@@ -64,7 +70,8 @@ class SwitchError(Exception):
 
     def __init__(self, code: str, detail: str = "") -> None:
         self.code = code
-        self.detail = detail or code.replace("_", " ")
+        # Without a detail of its own, the code's sentence (never the bare code: clients show it).
+        self.detail = detail or ERROR_CODES.get(code, code.replace("_", " "))
         super().__init__(f"{code}: {self.detail}")
 
 
@@ -259,7 +266,9 @@ def _routing_call(name: str, **kwargs):
     try:
         return getattr(_routing(), name)(**kwargs)
     except RoutingError as exc:
-        raise SwitchError(exc.code, exc.detail) from exc
+        # Routing's default detail is its code in words ("not waiting"): the sentence says more.
+        detail = "" if exc.detail == exc.code.replace("_", " ") else exc.detail
+        raise SwitchError(exc.code, detail) from exc
 
 
 def conversation_queue(

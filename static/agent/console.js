@@ -41,7 +41,9 @@
         })
         .then(function (data) {
           if (!response.ok) {
-            var error = new Error(data.detail || data.error || "HTTP " + response.status);
+            var code = typeof data.error === "string" ? data.error : data.error && data.error.code;
+            var detail = data.detail || (data.error && data.error.detail);
+            var error = new Error(code || detail ? errorWords(code, detail) : "The server answered " + response.status + ".");
             error.status = response.status;
             error.data = data;
             throw error;
@@ -385,13 +387,17 @@
     showDelivery(row, data.status, data.error, Number(data.conversation_id));
   }
   function showDelivery(row, status, error, conversationId) {
+    // Only delivery problems and read state are worth a line: "stored", "pending", "sent" and
+    // "delivered" under every message are the normal case (the row's data-delivery keeps the status).
     row.dataset.delivery = status;
     var label = row.querySelector(".msg-delivery");
-    if (!label) {
+    var text = status === "failed" ? "Not delivered: " + (error || "failed") : status === "read" ? "Read" : "";
+    if (!text && label) label.remove();
+    if (text && !label) {
       label = el("div", "msg-delivery");
       row.appendChild(label);
     }
-    label.textContent = status === "failed" ? "Not delivered: " + (error || "failed") : status;
+    if (label && text) label.textContent = text;
     var offer = row.querySelector(".msg-template-offer");
     // The outbox's 24-hour refusal: the way on is an approved template.
     var windowClosed = status === "failed" && /24-hour/.test(error || "") && /template/i.test(error || "");
@@ -509,8 +515,42 @@
     }, 6000);
   }
 
+  // Every error code of docs/protocol.md in words for the agent (a test keeps this list complete).
+  // Codes whose server detail names the problem exactly (which field, how long) show that detail.
+  var ERROR_WORDS = {
+    bad_json: "The server could not read that request. Reload the page and try again.",
+    unknown_type: "The server does not know that action. Reload the page to get the current console.",
+    invalid: "Something in the request was not accepted.",
+    too_long: "The message is too long.",
+    empty: "Write a message or attach a file first.",
+    rate_limited: "Too many actions at once. Wait a moment and try again.",
+    auth_required: "Your session has ended. Log in again.",
+    auth_failed: "Your session has ended. Log in again.",
+    origin_not_allowed: "This page is not allowed to connect to the server.",
+    forbidden: "You are not allowed to do that.",
+    not_found: "That conversation no longer exists or is not yours.",
+    conversation_closed: "The conversation is closed.",
+    illegal_transition: "The conversation cannot do that in its current state.",
+    unknown_attachment: "A file could not be attached: it is unknown or not yours.",
+    offer_gone: "The offer expired or someone else took the conversation.",
+    not_yours: "That offer or conversation belongs to someone else.",
+    over_capacity: "You already have as many conversations as you can take.",
+    not_waiting: "The conversation is no longer waiting in the queue: someone else may have taken it.",
+    unknown_queue: "That queue does not exist.",
+    unknown_agent: "That agent does not exist.",
+    unknown_work: "The queue has no record of this conversation. Reload the page.",
+    bad_request: "The queue refused that request.",
+    internal: "The server failed and nothing was changed. Try again.",
+  };
+  var DETAIL_SAYS_MORE = { invalid: true, too_long: true, unknown_attachment: true };
+
+  function errorWords(code, detail) {
+    if (DETAIL_SAYS_MORE[code] && detail) return detail;
+    return ERROR_WORDS[code] || detail || "Something went wrong. Try again.";
+  }
+
   function onError(data) {
-    var text = (data.detail || data.code || "Refused") + (data.code ? " (" + data.code + ")" : "");
+    var text = errorWords(data.code, data.detail);
     if (data.client_id && state.pending.has(data.client_id)) {
       var item = state.pending.get(data.client_id);
       clearTimeout(item.timer);
@@ -519,7 +559,7 @@
       if (row) {
         row.dataset.state = "failed";
         var status = row.querySelector(".msg-state");
-        if (status) status.textContent = "Not sent: " + (data.detail || data.code);
+        if (status) status.textContent = "Not sent: " + text;
       }
     }
     if (data.command === "resume" || data.command === "read" || data.command === "typing") return;

@@ -263,6 +263,8 @@
   }
 
   function setRowState(row, value) {
+    // Only what the customer needs to know: still on its way, a problem, or read. A message that
+    // simply arrived says nothing (the row's data-state says "sent").
     row.dataset.state = value;
     var receipt = row.querySelector(".sbw-receipt");
     if (!receipt) return;
@@ -272,7 +274,7 @@
     else if (seq && seq <= state.readUpTo && Number(row.dataset.conversationId) === state.conversationId) {
       receipt.textContent = "Read";
     }
-    else receipt.textContent = "Sent";
+    else receipt.textContent = "";
   }
 
   function placeInOrder(row) {
@@ -787,6 +789,37 @@
     }
   }
 
+  // Every error code of docs/protocol.md in words for the customer (a test keeps this list complete).
+  var ERROR_WORDS = {
+    bad_json: "Your message could not be sent. Reload the page and try again.",
+    unknown_type: "Your message could not be sent. Reload the page and try again.",
+    invalid: "Your message could not be sent. Reload the page and try again.",
+    too_long: "Your message is too long. Please shorten it.",
+    empty: "Write a message or attach a file first.",
+    rate_limited: "You are sending very fast. Your message will go in a moment.",
+    auth_required: "Reconnecting to the chat…",
+    auth_failed: "Reconnecting to the chat…",
+    origin_not_allowed: "Chat is not available on this site.",
+    forbidden: "That is not allowed here.",
+    not_found: "This conversation is no longer available.",
+    conversation_closed: "This conversation was closed. Write again to start a new one.",
+    illegal_transition: "This conversation cannot do that right now.",
+    unknown_attachment: "A file could not be attached. Please upload it again.",
+    offer_gone: "Please try again.",
+    not_yours: "That is not allowed here.",
+    over_capacity: "Please try again in a moment.",
+    not_waiting: "Please try again.",
+    unknown_queue: "Please try again.",
+    unknown_agent: "Please try again.",
+    unknown_work: "Please try again.",
+    bad_request: "Please try again.",
+    internal: "Something went wrong on our side. Please try again.",
+  };
+
+  function errorWords(code) {
+    return ERROR_WORDS[code] || "Something went wrong. Please try again.";
+  }
+
   function handleError(data) {
     var code = String(data.code || "");
     if (code === "origin_not_allowed") {
@@ -830,7 +863,7 @@
       if (row && !row.dataset.seq) {
         row.dataset.state = "failed";
         var receipt = row.querySelector(".sbw-receipt");
-        if (receipt) receipt.textContent = "Not sent: " + (data.detail || code);
+        if (receipt) receipt.textContent = "Not sent: " + errorWords(code);
       }
     }
   }
@@ -918,7 +951,9 @@
       })
       .then(function (response) {
         return response.json().then(function (data) {
-          if (!response.ok) throw new Error(data.detail || data.error || "upload refused");
+          // The widget API answers {"error": {"code", "detail"}}; the detail says what was wrong with the file.
+          var error = data.error || {};
+          if (!response.ok) throw new Error(error.detail || data.detail || errorWords(error.code));
           return data;
         });
       })
