@@ -160,3 +160,28 @@ def test_messages_show_only_problems_and_read_state_and_refusals_are_words(web_s
     notice = agent.locator(".con-notice")
     expect(notice).to_have_text("The conversation is no longer waiting in the queue: someone else may have taken it.")
     assert "not_waiting" not in notice.text_content()
+
+
+def test_the_console_header_names_the_queue_a_transfer_moved_the_conversation_to(
+    web_shop, live_server_url, new_context
+):
+    sales = QueueFactory(name="Sales", policy=RoutingPolicy.MANUAL)
+    web_shop["agent"].agent_profile.queues.add(sales)
+    customer = open_widget(new_context(), live_server_url)
+    agent = log_in_agent(new_context(), live_server_url)
+    customer_send(customer, "Billing question")
+    pick_from_queue(agent)
+    expect(agent.locator("#con-chat-meta")).to_contain_text("Support")
+
+    agent.keyboard.press("Alt+T")
+    expect(agent.locator("#con-transfer")).to_be_visible()
+    agent.select_option("#con-transfer-queue", label="Sales")
+    agent.locator("#con-transfer button[value=ok]").click()
+    expect(agent.locator("#con-mine .con-item")).to_have_count(0)
+
+    # From here the console learns only from frames: its list fetch is held back.
+    agent.route(re.compile(r".*/api/v1/agent/conversations$"), lambda route: None)
+    pick_from_queue(agent)
+    expect(agent.locator("#con-chat-meta")).to_contain_text("Sales")
+    expect(agent.locator("#con-chat-meta")).not_to_contain_text("Support")
+    assert Conversation.objects.get(inbox=web_shop["inbox"]).queue_id == sales.pk
