@@ -31,4 +31,9 @@ def _handles_inbox(*, inbox_id: int, inbox_kind: str = "", inbox_key: str = "") 
     return services.handles_inbox(inbox_id=inbox_id, inbox_kind=inbox_kind, inbox_key=inbox_key)
 
 
+def _takes_closed_reply(*, conversation_id: int, text: str) -> bool:
+    return services.survey_takes_reply(conversation_id=conversation_id, text=text)
+
+
 on_message.handles_inbox = _handles_inbox  # type: ignore[attr-defined]
+on_message.takes_closed_reply = _takes_closed_reply  # type: ignore[attr-defined]

@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 # Channels whose client shows buttons; elsewhere options go out as numbered text.
 BUTTON_CHANNELS = frozenset({"web"})
+# The survey's rating as quick replies (widget buttons, Telegram's inline keyboard, WhatsApp's
+# interactive list); the question's text says how to answer where a client shows none.
+RATING_BUTTONS = [{"label": str(n), "value": str(n)} for n in range(1, 6)]
 SKIP_WORDS = frozenset({"no", "non", "skip", "nothing", "rien", "-", "0", "不"})
 
 
@@ -141,11 +144,17 @@ def bot_event_receive(*, event: Mapping[str, Any]) -> bool:
         conversation_id=conversation["id"],
         defaults={"inbox_id": conversation["inbox_id"], "contact_id": conversation["contact_id"]},
     )
-    must_answer = conversation.get("status") == "bot"
-    fields = {"last_customer_at": now, "reminded_at": None}
+    status = conversation.get("status")
+    # The bot answers while it holds the conversation, and the survey's answers on the closed one.
+    must_answer = status == "bot" or (status == "closed" and bool(session.survey_stage))
+    fields: dict[str, Any] = {"last_customer_at": now, "reminded_at": None}
     if must_answer and session.pending_since is None:
         fields["pending_since"] = now
     BotSession.objects.filter(pk=session.pk).update(**fields)
+    if not must_answer:
+        # Written to a person (queued, offered, assigned): never the bot's to answer later, when the
+        # conversation comes back to it.
+        BotSession.objects.filter(pk=session.pk, handled_seq__lt=message["seq"]).update(handled_seq=message["seq"])
     return must_answer
 
 
@@ -330,7 +339,7 @@ def _message_answer(session: BotSession, conversation, message: Mapping) -> None
     text = message.get("text") or ""
 
     if session.survey_stage:
-        if conversation.status == "bot" and _survey_answer(session, turn, text):
+        if conversation.status in ("bot", "closed") and _survey_answer(session, turn, text):
             return
         session.survey_stage = SurveyStage.NONE
     if conversation.status != "bot":
@@ -591,14 +600,16 @@ def survey_send(
             sent_at=now,
         )
         contact = _contact_info(conversation.contact_id)
+        # What the customer wrote to the agent is not an answer to the survey.
+        session.handled_seq = max(session.handled_seq, conversation.last_seq)
         try:
             with transaction.atomic():
                 _say(
                     conversation_id,
                     {
                         "text": _flow_text_for(session.flow, "survey_rating", contact),
-                        "options": [],
-                        "presentation": "none",
+                        "options": RATING_BUTTONS,
+                        "presentation": "buttons",
                     },
                     f"bot:survey:{survey.pk}",
                 )
@@ -609,8 +620,22 @@ def survey_send(
             survey.save(update_fields=["delivered"])
         session.survey_stage = SurveyStage.RATING
         session.survey = survey
-        session.save(update_fields=["survey_stage", "survey"])
+        session.save(update_fields=["survey_stage", "survey", "handled_seq"])
     return survey
+
+
+def survey_takes_reply(*, conversation_id: int, text: str) -> bool:
+    """The switch asks this before reopening a closed conversation: True when the customer's text
+    answers its pending survey (a rating while one is asked, any text while a comment is), so it is
+    stored on the closed conversation and the conversation stays closed."""
+    stage = (
+        BotSession.objects.filter(conversation_id=conversation_id, survey__isnull=False)
+        .values_list("survey_stage", flat=True)
+        .first()
+    )
+    if stage == SurveyStage.RATING:
+        return survey_rating_parse(text) is not None
+    return stage == SurveyStage.COMMENT and bool((text or "").strip())
 
 
 def survey_rating_parse(text: str) -> int | None:
@@ -648,7 +673,8 @@ def _survey_answer(session: BotSession, turn: _Turn, text: str) -> bool:
         session.survey_stage = SurveyStage.NONE
         session.state = {**(session.state or {}), "step": None, "done": True, "closed_by_bot": True}
         turn.say(_flow_text_for(session.flow, "survey_thanks", turn.contact))
-        _switch().conversation_close(conversation_id=turn.conversation.pk, wrap_up="Survey answered.")
+        if turn.conversation.status != "closed":  # answered after the conversation was reopened
+            _switch().conversation_close(conversation_id=turn.conversation.pk, wrap_up="Survey answered.")
         return True
     return False
 

@@ -29,3 +29,16 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
+
+
+class RefusalsOneLine(logging.Filter):
+    """A refused request is one line. Django logs a 403 (PermissionDenied: a user without the role opened
+    a page) at WARNING with the whole traceback of the raise; that is a person at the wrong door, not a
+    fault, so the line keeps its message ("Forbidden (Permission denied): /agent/") and drops the
+    traceback. Errors (5xx) keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.levelno < logging.ERROR and getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True

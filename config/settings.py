@@ -415,9 +415,11 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
+    "filters": {"refusals_one_line": {"()": "config.logging.RefusalsOneLine"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
+            "filters": ["refusals_one_line"],
             # JSON lines in production (with conversation ids), readable lines for `make run`.
             "formatter": env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain"),
         }

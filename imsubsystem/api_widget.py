@@ -198,6 +198,7 @@ def messages(request: HttpRequest, session) -> HttpResponse:
         text=text,
         client_id=client_id,
         attachment_ids=attachment_ids,
+        private=data.get("private", False),
     )
     return JsonResponse(selectors.payload_for_viewer(message, viewer=viewer), status=201 if created else 200)
 

@@ -8,6 +8,7 @@ messages ({"frame", "hide_from_customer", "origin"}) published by imsubsystem.se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -44,7 +45,9 @@ logger = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_AUTH_FAILED = 4401
 CLOSE_FORBIDDEN = 4403
-CLOSE_SERVICE_RESTART = 1012
+# "Service restart" (1012 in the WebSocket registry) in the application range: daphne's WebSocket library
+# refuses to send any close code but 1000 and 3000-4999, and a refused close left the socket open.
+CLOSE_SERVICE_RESTART = 4012
 AUTH_TIMEOUT_S = 10
 CONVERSATION_GROUP_PREFIX = group_conversation(0)[:-1]
 
@@ -78,7 +81,45 @@ class ForgetsItsChannel:
                 forget(self.channel_name)
 
 
-class SwitchSocket(ForgetsItsChannel, AsyncWebsocketConsumer):
+try:
+    from autobahn.exception import Disconnected as SocketGone  # what daphne raises on a closed socket
+except ImportError:  # pragma: no cover - another ASGI server
+
+    class SocketGone(Exception):  # type: ignore[no-redef]
+        pass
+
+
+class SendsWhileOpen:
+    """Sends only while the socket is open. A frame for a socket the client has just left (its group
+    event or a snapshot was already on the way) is dropped quietly: there is no one to tell, and the
+    client reads what it missed from MySQL when it comes back."""
+
+    gone = False
+
+    async def send_open(self, text: str) -> bool:
+        if self.gone:
+            return False
+        try:
+            await self.send(text_data=text)
+        except SocketGone:
+            self.gone = True
+            logger.debug("Frame dropped: the socket %s is closed", getattr(self, "channel_name", "?"))
+            return False
+        return True
+
+    async def websocket_disconnect(self, message) -> None:
+        self.gone = True
+        await super().websocket_disconnect(message)
+
+    async def close(self, code=None, reason=None) -> None:
+        if self.gone:
+            return
+        self.gone = True
+        with contextlib.suppress(SocketGone):
+            await super().close(code=code, reason=reason)
+
+
+class SwitchSocket(ForgetsItsChannel, SendsWhileOpen, AsyncWebsocketConsumer):
     """Frame parsing, rate limiting, error frames and channel-layer delivery shared by the three sockets."""
 
     commands: frozenset[str] = frozenset()
@@ -113,7 +154,7 @@ class SwitchSocket(ForgetsItsChannel, AsyncWebsocketConsumer):
         self.groups_joined.clear()
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        await self.send_open(json.dumps(frame, separators=(",", ":")))
 
     async def join(self, group: str) -> None:
         if group not in self.groups_joined:
@@ -202,7 +243,7 @@ class SwitchSocket(ForgetsItsChannel, AsyncWebsocketConsumer):
 
     async def sb_layer_reset(self, event: dict[str, Any]) -> None:
         """The channel layer may have lost frames for this socket (it fell too far behind, or the layer's
-        Redis subscription was lost): close with 1012 so the client reconnects and resumes from MySQL."""
+        Redis subscription was lost): close with 4012 so the client reconnects and resumes from MySQL."""
         await self.close(code=CLOSE_SERVICE_RESTART)
 
     async def personalized(self, frame: dict[str, Any]) -> dict[str, Any]:
@@ -290,6 +331,7 @@ class WidgetConsumer(SwitchSocket):
                 "conversation_id": self.conversation_id,
                 "text": frame.get("text", ""),
                 "client_id": frame["client_id"],
+                "private": frame.get("private", False),
                 "origin": self.channel_name,
             }
         )
@@ -377,6 +419,7 @@ class WidgetConsumer(SwitchSocket):
             text=frame.get("text", ""),
             client_id=frame["client_id"],
             attachment_ids=frame.get("attachment_ids", ()),
+            private=frame.get("private", False),
         )
         ack = {"type": "message.ack", "client_id": frame["client_id"], "message": message, "duplicate": not created}
         if message["conversation_id"] == self.conversation_id:

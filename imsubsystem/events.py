@@ -97,6 +97,8 @@ class ConversationSummary(TypedDict):
     unread: int
     last_message_at: str | None
     created_at: str
+    status_version: NotRequired[int]
+    queue: NotRequired[dict[str, Any] | None]  # {"id", "name"}: the console's list and conversation.assigned
 
 
 # --- Server → client frames ----------------------------------------------------------------------
@@ -105,6 +107,7 @@ class ReadyFrame(TypedDict):
     conversation_id: int | None
     last_seq: int
     status: NotRequired[StatusName | None]
+    status_version: NotRequired[int]  # the conversation.status version this status is
     agent: NotRequired[AgentRef]  # who is chatting, when assigned
     queue: NotRequired[QueueInfo]  # position and wait, when queued or offered
 
@@ -175,6 +178,9 @@ class ConversationStatusFrame(TypedDict):
     type: Literal["conversation.status"]
     conversation_id: int
     status: StatusName
+    # Rises with every status move of the conversation; a client keeps the frame with the highest
+    # version it has seen (equal: a newer queue position for the same status).
+    version: NotRequired[int]
     queue: NotRequired[QueueInfo]
     agent: NotRequired[AgentRef]
 

@@ -100,6 +100,9 @@ class Conversation(models.Model):
     last_seq = models.PositiveIntegerField(default=0)
     customer_last_read_seq = models.PositiveIntegerField(default=0)
     agent_last_read_seq = models.PositiveIntegerField(default=0)
+    # Rises by one with every status move (under the row lock); conversation.status frames carry it so
+    # a client shows the newest status even when frames from two processes arrive out of order.
+    status_version = models.PositiveIntegerField(default=0)
     wrap_up = models.TextField(blank=True)
 
     class Meta:

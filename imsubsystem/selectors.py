@@ -146,7 +146,18 @@ def conversation_summary(conversation: Conversation, *, unread: int | None = Non
         "unread": unread,
         "last_message_at": _iso(conversation.last_message_at),
         "created_at": conversation.created_at.isoformat(),
+        "status_version": conversation.status_version,
     }
+
+
+def queue_ref(*, queue_id: int | None) -> dict[str, Any] | None:
+    """{"id", "name"} of a queue, as the console's conversation list shows it; None without one."""
+    if not queue_id:
+        return None
+    from routing.models import Queue
+
+    name = Queue.objects.filter(pk=queue_id).values_list("name", flat=True).first()
+    return {"id": queue_id, "name": name or ""}
 
 
 def conversation_get(*, conversation_id: int) -> Conversation:
@@ -604,7 +615,11 @@ def customer_status(conversation: Conversation) -> dict[str, Any]:
     """What a customer's widget shows of a conversation's state: its status, with the agent's name when
     assigned, or the queue position when waiting (the `ready` frame carries it). The conversation comes
     from conversation_get (assignee selected)."""
-    status: dict[str, Any] = {"conversation_id": conversation.pk, "status": conversation.status}
+    status: dict[str, Any] = {
+        "conversation_id": conversation.pk,
+        "status": conversation.status,
+        "status_version": conversation.status_version,
+    }
     if conversation.status == ConversationStatus.ASSIGNED and conversation.assignee_id:
         status["agent"] = {"name": user_display_name(conversation.assignee)}
     elif conversation.status in (ConversationStatus.QUEUED, ConversationStatus.OFFERED):

@@ -32,6 +32,7 @@ from config.text import text_storable, unstorable_detail
 from crm.models import Contact
 from imsubsystem import selectors
 from imsubsystem.events import (
+    ERROR_CODES,
     error_frame,
     group_agent,
     group_agents_of_queue,
@@ -74,7 +75,8 @@ class SwitchError(Exception):
 
     def __init__(self, code: str, detail: str = "", *, retry_after_s: int | None = None) -> None:
         self.code = code
-        self.detail = detail or code.replace("_", " ")
+        # Without a detail of its own, the code's sentence (never the bare code: clients show it).
+        self.detail = detail or ERROR_CODES.get(code, code.replace("_", " "))
         self.retry_after_s = retry_after_s
         super().__init__(f"{code}: {self.detail}")
 
@@ -229,6 +231,7 @@ def _status_frame(conversation: Conversation, *, queue_info: dict | None = None)
         "type": "conversation.status",
         "conversation_id": conversation.pk,
         "status": conversation.status,
+        "version": conversation.status_version,
     }
     if queue_info is not None:
         frame["queue"] = queue_info
@@ -239,6 +242,10 @@ def _status_frame(conversation: Conversation, *, queue_info: dict | None = None)
 
 
 def _publish_status(conversation: Conversation, *, queue_info: dict | None = None) -> None:
+    """A status move: bump the conversation's status_version (its row is locked by the caller, so the
+    versions follow the commit order) and publish the frame carrying it after commit."""
+    conversation.status_version += 1
+    conversation.save(update_fields=["status_version"])
     event_publish_on_commit(
         group=group_conversation(conversation.pk), frame=_status_frame(conversation, queue_info=queue_info)
     )
@@ -263,6 +270,22 @@ def bot_handles_inbox(*, inbox: Inbox) -> bool:
     return False
 
 
+def bot_takes_closed_reply(*, conversation_id: int, text: str) -> bool:
+    """Whether a customer's text answers a question a bot asked after the conversation closed (the
+    satisfaction survey): such a reply is stored on the closed conversation, which stays closed. A
+    handler says so through takes_closed_reply(conversation_id=, text=); none means no."""
+    for handler in bot_handlers():
+        takes = getattr(handler, "takes_closed_reply", None)
+        if takes is None:
+            continue
+        try:
+            if takes(conversation_id=conversation_id, text=text):
+                return True
+        except Exception:
+            logger.exception("Bot handler %r failed on a reply to closed conversation %s", handler, conversation_id)
+    return False
+
+
 def _bot_notify(event: dict[str, Any]) -> None:
     for handler in bot_handlers():
         try:
@@ -284,7 +307,9 @@ def _routing_call(name: str, **kwargs):
     try:
         return getattr(_routing(), name)(**kwargs)
     except RoutingError as exc:
-        raise SwitchError(exc.code, exc.detail) from exc
+        # Routing's default detail is its code in words ("not waiting"): the sentence says more.
+        detail = "" if exc.detail == exc.code.replace("_", " ") else exc.detail
+        raise SwitchError(exc.code, detail) from exc
 
 
 def conversation_queue(
@@ -318,6 +343,9 @@ def conversation_queue(
         if priority is not None:
             conversation.priority = priority
         conversation.save(update_fields=["status", "queue", "assignee", "first_queued_at", "priority", *clock])
+        # Registered before routing's own on-commit work (its offer of this conversation publishes
+        # `offered`), so `queued` leaves first.
+        _publish_status(conversation)
         _routing_call(
             "work_enqueue",
             ref=conversation.pk,
@@ -328,7 +356,6 @@ def conversation_queue(
             enqueued_at=now,
             skills=list(skills),
         )
-        _publish_status(conversation)
         event_publish_on_commit(
             group=group_agents_of_queue(target_queue), frame={"type": "queue.changed", "queue_id": target_queue}
         )
@@ -374,6 +401,24 @@ def conversation_for_customer(*, inbox_id: int, contact_id: int) -> int:
         if existing is None:
             raise
         return existing
+
+
+def _closed_conversation_answered(*, inbox_id: int, contact_id: int, text: str) -> int | None:
+    """The customer's conversation closed within the reopen window whose pending bot question (the
+    survey's rating or comment) this text answers; None when the text reopens or opens as usual."""
+    if not text.strip() or Conversation.objects.filter(open_slot=_open_slot(inbox_id, contact_id)).exists():
+        return None
+    recent = (
+        Conversation.objects.filter(
+            inbox_id=inbox_id, contact_id=contact_id, status=S.CLOSED, closed_at__gte=_reopen_window_start()
+        )
+        .order_by("-closed_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if recent is None or not bot_takes_closed_reply(conversation_id=recent, text=text):
+        return None
+    return recent
 
 
 def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -> int:
@@ -517,7 +562,7 @@ def message_send(
             found = _existing()
             if found is not None:
                 return selectors.message_payload(found), False
-            if conversation.status == S.CLOSED and not _closed_accepts(conversation, sender_kind):
+            if conversation.status == S.CLOSED and not _closed_accepts(conversation, sender_kind, text, ids):
                 raise SwitchError("conversation_closed", "The conversation is closed.")
             return _message_insert(
                 conversation=conversation,
@@ -541,13 +586,22 @@ def message_send(
         return selectors.message_payload(found), False
 
 
-def _closed_accepts(conversation: Conversation, sender_kind: str) -> bool:
+def _closed_accepts(
+    conversation: Conversation, sender_kind: str, text: str = "", attachment_ids: Sequence = ()
+) -> bool:
     """A bot or system message may follow a close within the reopen window (the satisfaction survey,
-    a goodbye) without reopening: the customer's answer is what reopens. People never write into a
-    closed conversation; customers reopen it through customer_message_send."""
-    if sender_kind not in (SenderKind.BOT, SenderKind.SYSTEM) or conversation.closed_at is None:
+    a goodbye) without reopening, and so may the customer's answer to the bot's question there (the
+    rating, the comment). Agents never write into a closed conversation; any other customer message
+    reopens it through customer_message_send."""
+    if conversation.closed_at is None or conversation.closed_at < _reopen_window_start():
         return False
-    return conversation.closed_at >= _reopen_window_start()
+    if sender_kind in (SenderKind.BOT, SenderKind.SYSTEM):
+        return True
+    return (
+        sender_kind == SenderKind.CUSTOMER
+        and not attachment_ids
+        and bot_takes_closed_reply(conversation_id=conversation.pk, text=text)
+    )
 
 
 def _uploader_of(conversation: Conversation, sender_kind: str, sender_user_id: int | None, platform: bool):
@@ -676,12 +730,15 @@ def customer_message_send(
     text: str = "",
     client_id: str | None = None,
     attachment_ids: Sequence[int] = (),
+    private: Any = False,
 ) -> tuple[dict[str, Any], bool]:
     """A customer writes (widget or API): find, reopen or open the conversation, then message_send.
 
     Idempotent across conversations too: a retried client_id returns the first message even if that
-    conversation has been closed and a new one opened since.
+    conversation has been closed and a new one opened since. `private` is what the client asked for:
+    customers never write internal notes, so anything but false is refused with `forbidden`.
     """
+    _customer_private_refuse(private)
     _validate_message_input(text=text, attachment_ids=attachment_ids, client_id=client_id)
     if client_id:
         earlier = selectors.message_by_client_id(
@@ -690,7 +747,11 @@ def customer_message_send(
         if earlier is not None:
             return selectors.message_payload(earlier), False
     for _attempt in range(2):
-        conversation_id = conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
+        conversation_id = (
+            None
+            if attachment_ids
+            else _closed_conversation_answered(inbox_id=inbox_id, contact_id=contact_id, text=text)
+        ) or conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
         try:
             return message_send(
                 conversation_id=conversation_id,
@@ -749,6 +810,11 @@ def _conversations_seq_update(conversations: Sequence[Conversation], *, last_mes
         cursor.execute(sql, params)
 
 
+def _customer_private_refuse(private: Any) -> None:
+    if private not in (False, None):
+        raise SwitchError("forbidden", "Customers cannot write internal notes.")
+
+
 def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Text messages of many customers, each into the open conversation its socket is in, stored in
     one transaction (the widget sockets of a process hand them over together: imsubsystem/batching.py).
@@ -765,6 +831,7 @@ def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[d
     valid: list[int] = []
     for n, request in enumerate(requests):
         try:
+            _customer_private_refuse(request.get("private", False))
             if request.get("attachment_ids"):
                 raise SwitchError("invalid", "Messages with attachments go through customer_message_send.")
             _validate_message_input(text=request["text"], attachment_ids=(), client_id=request["client_id"])
@@ -894,7 +961,11 @@ def inbound_message_receive(
         # A platform allows longer texts than the widget; keep the message rather than lose it.
         text = text[: limit - 1] + "…"
     for _attempt in range(2):
-        conversation_id = conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
+        conversation_id = (
+            None
+            if attachment_ids
+            else _closed_conversation_answered(inbox_id=inbox_id, contact_id=contact_id, text=text)
+        ) or conversation_for_customer(inbox_id=inbox_id, contact_id=contact_id)
         try:
             return message_send(
                 conversation_id=conversation_id,
@@ -1003,9 +1074,12 @@ def conversation_assign(*, conversation_id: int, agent_id: int, queue_id: int | 
         conversation.save(update_fields=["status", "assignee", "queue", "assigned_at", *clock])
         agent = get_user_model().objects.filter(pk=agent_id).first()
         conversation.assignee = agent
+        summary = selectors.conversation_summary(conversation)
+        # The queue it is in now, named: a transfer may have moved it, and the console's header says which.
+        summary["queue"] = selectors.queue_ref(queue_id=conversation.queue_id)
         frame = {
             "type": "conversation.assigned",
-            "conversation": selectors.conversation_summary(conversation),
+            "conversation": summary,
             "agent": {"id": agent_id, "name": selectors.user_display_name(agent)},
             "previous_agent_id": previous,
         }
@@ -1052,12 +1126,12 @@ def conversation_requeued(*, conversation_id: int, queue_id: int) -> bool:
 def queue_positions_publish(*, queue_id: int) -> None:
     """Positions in a queue moved: tell each waiting customer theirs, and the queue's agents."""
     waiting = Conversation.objects.filter(queue_id=queue_id, status__in=(S.QUEUED,)).only(
-        "pk", "status", "waiting_since", "waited"
+        "pk", "status", "waiting_since", "waited", "status_version"
     )
     infos = selectors.queue_infos(queue_id)  # every position from one routing read
     now = timezone.now()
     for conversation in waiting:
-        conversation_id = conversation.pk
+        conversation_id, version = conversation.pk, conversation.status_version
         info = infos.get(conversation_id)
         if info is None:
             continue
@@ -1068,6 +1142,9 @@ def queue_positions_publish(*, queue_id: int) -> None:
                 "type": "conversation.status",
                 "conversation_id": conversation_id,
                 "status": S.QUEUED,
+                # The version of the queued status read above: if the conversation moved on meanwhile,
+                # its newer status frame has a higher one and clients drop this frame.
+                "version": version,
                 "queue": info,
             },
         )
@@ -1179,11 +1256,11 @@ def conversation_close(*, conversation_id: int, by_user_id: int | None = None, w
         if wrap_up.strip():
             conversation.wrap_up = wrap_up.strip()
         conversation.save(update_fields=["status", "closed_at", "open_slot", "wrap_up"])
+        _publish_status(conversation)  # before routing's on-commit work, as in conversation_queue
         if previous == S.ASSIGNED:
             _routing_call("work_complete", ref=conversation.pk)
         elif previous in (S.QUEUED, S.OFFERED):
             _routing_call("work_cancel", ref=conversation.pk, reason="closed")
-        _publish_status(conversation)
 
 
 def conversation_read_mark(*, conversation_id: int, by: str, up_to_seq: int) -> int:

@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from imsubsystem.consumers import ForgetsItsChannel
+from imsubsystem.consumers import ForgetsItsChannel, SendsWhileOpen
 from imsubsystem.events import group_supervisors
 from supervisor import stats
 from supervisor.selectors import user_may_supervise
@@ -49,7 +49,7 @@ def origin_allowed(scope) -> bool:
     return origin.rstrip("/") in [o.rstrip("/") for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])]
 
 
-class SupervisorLiveConsumer(ForgetsItsChannel, AsyncWebsocketConsumer):
+class SupervisorLiveConsumer(ForgetsItsChannel, SendsWhileOpen, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.task: asyncio.Task | None = None
         self.wake = asyncio.Event()
@@ -76,7 +76,7 @@ class SupervisorLiveConsumer(ForgetsItsChannel, AsyncWebsocketConsumer):
         await self.close(code=close_code)
 
     async def _send(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        await self.send_open(json.dumps(frame, separators=(",", ":")))
 
     async def _loop(self) -> None:
         interval = getattr(settings, "SUPERVISOR_LIVE_INTERVAL_S", 1.0)

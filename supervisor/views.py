@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from config.text import json_unstorable_path, unstorable_detail
@@ -104,7 +105,10 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
     found = selectors.conversation_read_only(user=request.user, conversation_id=conversation_id)
     if found is None:
         raise Http404("No such conversation in your queues.")
-    return render(request, "supervisor/conversation.html", found)
+    # `thread`, not `messages`: that name belongs to Django's messages framework, whose flash list the
+    # site layout prints above every page.
+    thread = [{**message, "created_at": parse_datetime(message["created_at"])} for message in found["messages"]]
+    return render(request, "supervisor/conversation.html", {"conversation": found["conversation"], "thread": thread})
 
 
 @supervisor_required

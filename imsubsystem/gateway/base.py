@@ -180,6 +180,9 @@ class OutboundMessage:
     text: str = ""
     attachments: tuple[Mapping[str, Any], ...] = ()  # {"url", "content_type", "name"}
     template: Mapping[str, Any] | None = None
+    # A bot's choices ({"label", "value"}): adapters whose platform has quick replies show them there;
+    # the others send the text alone, which says how to answer.
+    buttons: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,10 @@ class Adapter:
 
     def status_from_payload(self, inbox: InboxInfo, payload: Mapping[str, Any]) -> DeliveryReport:
         raise NotImplementedError
+
+    def acknowledge(self, inbox: InboxInfo, client: httpx.Client, payload: Mapping[str, Any]) -> None:
+        """Tell the platform a stored message event was handled, where it waits for that (Telegram shows
+        a spinner on a pressed button until answered). Best effort: raises SendError on failure."""
 
     # --- outbound ------------------------------------------------------------------------------
     def send(self, inbox: InboxInfo, client: httpx.Client, message: OutboundMessage) -> SendResult:

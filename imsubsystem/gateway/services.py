@@ -244,6 +244,7 @@ def inbound_event_process(*, event_id: int, on_media: Callable[[int, int, dict],
             for attachment_id, ref in zip(attachment_ids, message.media, strict=False):
                 transaction.on_commit(lambda a=attachment_id, r=ref: on_media(a, inbox.id, r.as_dict()), robust=True)
         _event_done(event_id)
+        _acknowledge(inbox, adapter, event.payload)
         return
     except SwitchError as exc:
         if exc.code not in PERMANENT_SWITCH_ERRORS:
@@ -258,6 +259,14 @@ def inbound_event_process(*, event_id: int, on_media: Callable[[int, int, dict],
     except Exception as exc:
         InboundEvent.objects.filter(pk=event_id).update(error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
+
+
+def _acknowledge(inbox: InboxInfo, adapter: Adapter, payload: dict[str, Any]) -> None:
+    try:
+        with http_client() as client:
+            adapter.acknowledge(inbox, client, payload)
+    except (SendError, InboxMisconfigured) as exc:
+        logger.info("Could not acknowledge an event of inbox %s: %s", inbox.key, exc)
 
 
 def platform_media_failed(*, attachment_id: int, reason: str) -> None:
@@ -484,6 +493,9 @@ def _outbound_message(item: OutboxItem) -> OutboundMessage:
             for a in described
             if a.get("url")
         )
+    from imsubsystem.models import Message
+
+    buttons = Message.objects.filter(pk=item.message_id).values_list("buttons", flat=True).first() or []
     return OutboundMessage(
         message_id=item.message_id,
         conversation_id=item.conversation_id,
@@ -491,6 +503,7 @@ def _outbound_message(item: OutboxItem) -> OutboundMessage:
         text=item.text,
         attachments=attachments,
         template=item.template,
+        buttons=tuple({"label": str(b.get("label", "")), "value": str(b.get("value", ""))} for b in buttons),
     )
 
 

@@ -3,11 +3,15 @@
 Inbox settings: config `api_base_url` (default https://api.telegram.org); credentials `bot_token`,
 `secret_token` (the value given to setWebhook, echoed by Telegram on every update).
 Only private chats are served: the chat id is the customer's user id, which is where replies go.
+A bot message's choices go out as an inline keyboard (one button per row, the choice's value as
+callback_data); a press comes back as a `callback_query` update and becomes the customer's message
+with the choice's value as its text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,6 +37,8 @@ from imsubsystem.gateway.base import (
 )
 
 MESSAGE_KEYS = ("message", "edited_message")
+# Telegram's limit on callback_data is 64 bytes.
+CALLBACK_DATA_MAX_BYTES = 64
 
 
 class TelegramAdapter(Adapter):
@@ -49,6 +55,19 @@ class TelegramAdapter(Adapter):
         update = json_body(request)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             raise PayloadInvalid("Expected a Telegram Update with an integer update_id.")
+        callback = update.get("callback_query")
+        if isinstance(callback, dict) and callback.get("id"):
+            chat = ((callback.get("message") or {}).get("chat")) or {}
+            return [
+                RawEvent(
+                    # One press is one update; a re-sent update keeps its update_id.
+                    platform_message_id=str(update["update_id"]),
+                    event_kind="message",
+                    payload=update,
+                    sender_id=str(chat.get("id", (callback.get("from") or {}).get("id", ""))),
+                    sent_at=datetime.now(UTC),
+                )
+            ]
         message = next((update[k] for k in MESSAGE_KEYS if isinstance(update.get(k), dict)), None)
         if message is None:
             # Updates we do not serve (polls, member changes...) are acknowledged and not stored.
@@ -66,6 +85,8 @@ class TelegramAdapter(Adapter):
         ]
 
     def message_from_payload(self, inbox: InboxInfo, payload: Mapping[str, Any]) -> InboundMessage | None:
+        if isinstance(payload.get("callback_query"), dict):
+            return self._button_press(payload["callback_query"])
         message = next(payload[k] for k in MESSAGE_KEYS if isinstance(payload.get(k), dict))
         chat = message.get("chat") or {}
         if chat.get("type") != "private":
@@ -108,6 +129,25 @@ class TelegramAdapter(Adapter):
             media=tuple(media),
         )
 
+    def _button_press(self, callback: Mapping[str, Any]) -> InboundMessage | None:
+        """A press on an inline keyboard button: the customer's answer is the button's value."""
+        message = callback.get("message") or {}
+        chat = message.get("chat") or {}
+        data = callback.get("data")
+        if chat.get("type") != "private" or not isinstance(data, str) or not data.strip():
+            return None
+        sender = callback.get("from") or {}
+        name = " ".join(p for p in (sender.get("first_name"), sender.get("last_name")) if p) or sender.get(
+            "username", ""
+        )
+        return InboundMessage(
+            platform_message_id=f"{chat['id']}:callback:{callback['id']}",
+            sender_id=str(chat["id"]),
+            sender_name=name,
+            text=data,
+            sent_at=datetime.now(UTC),
+        )
+
     # --- outbound ------------------------------------------------------------------------------
     def method_url(self, inbox: InboxInfo, method: str) -> str:
         return f"{self.api_base_url(inbox)}/bot{inbox.secret('bot_token')}/{method}"
@@ -137,9 +177,30 @@ class TelegramAdapter(Adapter):
                 body["caption"] = caption[:1024]
                 caption = ""
             last = self.call(inbox, client, method, body)
-        if caption:
-            last = self.call(inbox, client, "sendMessage", {"chat_id": chat_id, "text": caption})
+        keyboard = self.inline_keyboard(message.buttons)
+        if caption or (keyboard and message.text):
+            body = {"chat_id": chat_id, "text": caption or message.text}
+            if keyboard:
+                body["reply_markup"] = keyboard
+            last = self.call(inbox, client, "sendMessage", body)
         return SendResult(platform_message_id=f"{chat_id}:{last['message_id']}" if last.get("message_id") else "")
+
+    def acknowledge(self, inbox: InboxInfo, client: httpx.Client, payload: Mapping[str, Any]) -> None:
+        callback = payload.get("callback_query")
+        if isinstance(callback, dict) and callback.get("id"):
+            self.call(inbox, client, "answerCallbackQuery", {"callback_query_id": str(callback["id"])})
+
+    @staticmethod
+    def inline_keyboard(buttons) -> dict[str, Any] | None:
+        """One button a row; a value too long for callback_data makes the whole keyboard unsendable, so
+        the text (which says how to answer) goes alone."""
+        rows = []
+        for button in buttons:
+            data = button.get("value") or button.get("label") or ""
+            if not data or len(data.encode()) > CALLBACK_DATA_MAX_BYTES:
+                return None
+            rows.append([{"text": button.get("label") or data, "callback_data": data}])
+        return {"inline_keyboard": rows} if rows else None
 
     def media_source(self, inbox: InboxInfo, client: httpx.Client, ref: MediaRef) -> tuple[str, dict[str, str]]:
         file = self.call(inbox, client, "getFile", {"file_id": ref.media_id})
@@ -161,7 +222,7 @@ class TelegramAdapter(Adapter):
             {
                 "url": url,
                 "secret_token": inbox.secret("secret_token"),
-                "allowed_updates": ["message", "edited_message"],
+                "allowed_updates": ["message", "edited_message", "callback_query"],
             },
         )
         return f"Telegram will POST updates to {url}."

@@ -2,6 +2,10 @@
 
 Inbox settings: config `phone_number_id`, `api_base_url` (default https://graph.facebook.com),
 `api_version` (default v21.0); credentials `access_token`, `app_secret`, `verify_token`.
+A bot message's choices go out as an interactive message: reply buttons for up to three, a list for up
+to ten (the choice's value as the reply id); the customer's pick comes back as an interactive
+`button_reply` or `list_reply` and becomes their message with the choice's title (its label) as text.
+Choices that do not fit WhatsApp's limits go out as the plain text, which says how to answer.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
 WINDOW_CLOSED_CODES = {131047}
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
 DOCUMENTED_STATUSES = {"sent", "delivered", "read", "failed"}
+# Interactive message limits (Cloud API reference, "Interactive object").
+REPLY_BUTTONS_MAX, REPLY_BUTTON_TITLE_MAX = 3, 20
+LIST_ROWS_MAX, LIST_ROW_TITLE_MAX = 10, 24
+INTERACTIVE_BODY_MAX, REPLY_ID_MAX = 1024, 200
 
 
 class WhatsAppAdapter(Adapter):
@@ -135,6 +143,7 @@ class WhatsAppAdapter(Adapter):
         elif kind == "interactive":
             interactive = message.get("interactive") or {}
             reply = interactive.get(interactive.get("type", "")) or {}
+            # What the customer saw and picked, as the widget sends a button's label.
             text = reply.get("title", "") or reply.get("id", "")
         elif kind == "button":
             button = message.get("button") or {}
@@ -196,9 +205,40 @@ class WhatsAppAdapter(Adapter):
                 part["caption"] = caption
                 caption = ""
             bodies.append({**base, "type": kind, kind: part})
-        if caption:
+        interactive = self.interactive(message.text, message.buttons)
+        if interactive is not None:
+            bodies.append({**base, "type": "interactive", "interactive": interactive})
+        elif caption:
             bodies.insert(0, {**base, "type": "text", "text": {"preview_url": False, "body": caption}})
         return bodies
+
+    @staticmethod
+    def interactive(text: str, buttons) -> dict[str, Any] | None:
+        """Reply buttons (up to three) or a list (up to ten) for a bot's choices; None when they do not
+        fit WhatsApp's limits, and the text goes alone."""
+        if not buttons or not text.strip() or len(text) > INTERACTIVE_BODY_MAX:
+            return None
+        choices = [(b.get("value") or b.get("label") or "", b.get("label") or b.get("value") or "") for b in buttons]
+        if any(not value or len(value) > REPLY_ID_MAX for value, _ in choices):
+            return None
+        if len(choices) <= REPLY_BUTTONS_MAX and all(len(label) <= REPLY_BUTTON_TITLE_MAX for _, label in choices):
+            return {
+                "type": "button",
+                "body": {"text": text},
+                "action": {
+                    "buttons": [{"type": "reply", "reply": {"id": value, "title": label}} for value, label in choices]
+                },
+            }
+        if len(choices) <= LIST_ROWS_MAX and all(len(label) <= LIST_ROW_TITLE_MAX for _, label in choices):
+            return {
+                "type": "list",
+                "body": {"text": text},
+                "action": {
+                    "button": "Choose",
+                    "sections": [{"title": "Choose", "rows": [{"id": v, "title": label} for v, label in choices]}],
+                },
+            }
+        return None
 
     def send(self, inbox: InboxInfo, client: httpx.Client, message: OutboundMessage) -> SendResult:
         url = self._url(inbox, f"{inbox.setting('phone_number_id') or inbox.secret('phone_number_id')}/messages")

@@ -41,7 +41,9 @@
         })
         .then(function (data) {
           if (!response.ok) {
-            var error = new Error(data.detail || data.error || "HTTP " + response.status);
+            var code = typeof data.error === "string" ? data.error : data.error && data.error.code;
+            var detail = data.detail || (data.error && data.error.detail);
+            var error = new Error(code || detail ? errorWords(code, detail) : "The server answered " + response.status + ".");
             error.status = response.status;
             error.data = data;
             throw error;
@@ -336,6 +338,14 @@
     summaries.forEach(function (summary) {
       seen.add(summary.id);
       var known = state.conversations.get(summary.id);
+      if (known && isStale(summary.status_version, known.status_version)) {
+        // An older picture of the status than the one shown (frames and list fetches race).
+        summary = Object.assign({}, summary, { status: known.status, status_version: known.status_version });
+      }
+      if (known && known.queue && summary.queue === undefined && summary.queue_id !== known.queue.id) {
+        // Moved to another queue (a transfer): the old queue's name no longer describes it.
+        known.queue = summary.queue_id ? { id: summary.queue_id, name: "" } : null;
+      }
       state.conversations.set(summary.id, Object.assign(known || {}, summary));
     });
     if (complete) {
@@ -379,9 +389,9 @@
     showDelivery(row, data.status, data.error, Number(data.conversation_id), data.retry_at, data.message_id);
   }
   // Only what an agent acts on is shown: a send that is retrying or failed (with the reason, the next
-  // attempt and "Retry now"), and the platform's delivered/read receipts. Stored, pending and sent say
-  // nothing: that is every message's normal course.
-  var DELIVERY_LABELS = { delivered: "Delivered", read: "Read" };
+  // attempt and "Retry now"), and the read state. Stored, pending, sent and delivered say nothing: that
+  // is every message's normal course (the row's data-delivery keeps the status).
+  var DELIVERY_LABELS = { read: "Read" };
   function showDelivery(row, status, error, conversationId, retryAt, messageId) {
     row.dataset.delivery = status;
     var label = row.querySelector(".msg-delivery");
@@ -470,6 +480,9 @@
     if (!id) return;
     var summary = state.conversations.get(id);
     if (!summary) return;
+    // Frames published by two server processes may arrive out of order: keep the newest status.
+    if (isStale(data.version, summary.status_version)) return;
+    if (typeof data.version === "number") summary.status_version = data.version;
     if (data.status !== "assigned" && data.status !== "closed") {
       // Back with the bot, or waiting in a queue again: I no longer hold it, so it leaves my list
       // (as it does from the server's list on the next load).
@@ -481,6 +494,10 @@
     summary.status = data.status;
     renderMine();
     if (state.currentId === id) renderChatHead();
+  }
+
+  function isStale(version, shownVersion) {
+    return typeof version === "number" && typeof shownVersion === "number" && version < shownVersion;
   }
 
   function onMessage(message) {
@@ -539,8 +556,42 @@
     }, 6000);
   }
 
+  // Every error code of docs/protocol.md in words for the agent (a test keeps this list complete).
+  // Codes whose server detail names the problem exactly (which field, how long) show that detail.
+  var ERROR_WORDS = {
+    bad_json: "The server could not read that request. Reload the page and try again.",
+    unknown_type: "The server does not know that action. Reload the page to get the current console.",
+    invalid: "Something in the request was not accepted.",
+    too_long: "The message is too long.",
+    empty: "Write a message or attach a file first.",
+    rate_limited: "Too many actions at once. Wait a moment and try again.",
+    auth_required: "Your session has ended. Log in again.",
+    auth_failed: "Your session has ended. Log in again.",
+    origin_not_allowed: "This page is not allowed to connect to the server.",
+    forbidden: "You are not allowed to do that.",
+    not_found: "That conversation no longer exists or is not yours.",
+    conversation_closed: "The conversation is closed.",
+    illegal_transition: "The conversation cannot do that in its current state.",
+    unknown_attachment: "A file could not be attached: it is unknown or not yours.",
+    offer_gone: "The offer expired or someone else took the conversation.",
+    not_yours: "That offer or conversation belongs to someone else.",
+    over_capacity: "You already have as many conversations as you can take.",
+    not_waiting: "The conversation is no longer waiting in the queue: someone else may have taken it.",
+    unknown_queue: "That queue does not exist.",
+    unknown_agent: "That agent does not exist.",
+    unknown_work: "The queue has no record of this conversation. Reload the page.",
+    bad_request: "The queue refused that request.",
+    internal: "The server failed and nothing was changed. Try again.",
+  };
+  var DETAIL_SAYS_MORE = { invalid: true, too_long: true, unknown_attachment: true };
+
+  function errorWords(code, detail) {
+    if (DETAIL_SAYS_MORE[code] && detail) return detail;
+    return ERROR_WORDS[code] || detail || "Something went wrong. Try again.";
+  }
+
   function onError(data) {
-    var text = (data.detail || data.code || "Refused") + (data.code ? " (" + data.code + ")" : "");
+    var text = errorWords(data.code, data.detail);
     if (data.client_id && state.pending.has(data.client_id)) {
       var item = state.pending.get(data.client_id);
       clearTimeout(item.timer);
@@ -549,7 +600,7 @@
       if (row) {
         row.dataset.state = "failed";
         var status = row.querySelector(".msg-state");
-        if (status) status.textContent = "Not sent: " + (data.detail || data.code);
+        if (status) status.textContent = "Not sent: " + text;
       }
     }
     if (data.command === "resume" || data.command === "read" || data.command === "typing") return;

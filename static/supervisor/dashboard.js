@@ -14,6 +14,39 @@
     return m ? decodeURIComponent(m[1]) : "";
   }
 
+  // Every error code of docs/protocol.md in words for the supervisor (a test keeps this list complete).
+  var ERROR_WORDS = {
+    bad_json: "The server could not read that request. Reload the page and try again.",
+    unknown_type: "The server does not know that action. Reload the page.",
+    invalid: "Something in the request was not accepted.",
+    too_long: "The text is too long.",
+    empty: "Write something first.",
+    rate_limited: "Too many actions at once. Wait a moment and try again.",
+    auth_required: "Your session has ended. Log in again.",
+    auth_failed: "Your session has ended. Log in again.",
+    origin_not_allowed: "This page is not allowed to connect to the server.",
+    forbidden: "You are not allowed to do that.",
+    not_found: "That conversation is not in your queues (any more).",
+    conversation_closed: "The conversation is closed.",
+    illegal_transition: "The conversation cannot do that in its current state.",
+    unknown_attachment: "A file could not be attached.",
+    offer_gone: "The offer expired or someone else took the conversation.",
+    not_yours: "That belongs to someone else.",
+    over_capacity: "That agent already has as many conversations as they can take.",
+    not_waiting: "The conversation is no longer waiting in the queue.",
+    unknown_queue: "That queue does not exist.",
+    unknown_agent: "That agent does not exist.",
+    unknown_work: "The queue has no record of this conversation. Reload the page.",
+    bad_request: "The queue refused that request.",
+    internal: "The server failed and nothing was changed. Try again.",
+  };
+  var DETAIL_SAYS_MORE = { invalid: true, too_long: true };
+
+  function errorWords(code, detail) {
+    if (DETAIL_SAYS_MORE[code] && detail) return detail;
+    return ERROR_WORDS[code] || detail || "Something went wrong. Try again.";
+  }
+
   function api(method, path, body) {
     return fetch(config.api_base + path, {
       method: method,
@@ -22,7 +55,7 @@
       body: body ? JSON.stringify(body) : undefined
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) throw new Error(data.detail || ("HTTP " + r.status));
+        if (!r.ok) throw new Error(data.error || data.detail ? errorWords(data.error, data.detail) : "The server answered " + r.status + ".");
         return data;
       });
     });
@@ -285,7 +318,7 @@
     socket.onmessage = function (ev) {
       var frame = JSON.parse(ev.data);
       if (frame.type === "supervisor.snapshot") render(frame);
-      else if (frame.type === "error") setLink("error", frame.detail || frame.code);
+      else if (frame.type === "error") setLink("error", errorWords(frame.code, frame.detail));
     };
     socket.onclose = function (ev) {
       if (ev.code === 4401 || ev.code === 4403) { setLink("error", "Not allowed"); return; }

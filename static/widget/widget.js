@@ -57,6 +57,9 @@
     readUpTo: 0, // the highest of my messages an agent has read
     unread: 0,
     status: null,
+    // The version of the status shown (conversation.status `version`, ready `status_version`): frames
+    // from two server processes may arrive out of order, and an older one must not replace a newer.
+    statusVersion: null,
   };
   function persist() {
     try {
@@ -330,6 +333,8 @@
   }
 
   function setRowState(row, value) {
+    // Only what the customer needs to know: still on its way, a problem, or read. A message that
+    // simply arrived says nothing (the row's data-state says "sent").
     row.dataset.state = value;
     var receipt = row.querySelector(".sbw-receipt");
     if (!receipt) return;
@@ -339,7 +344,7 @@
     else if (seq && seq <= state.readUpTo && Number(row.dataset.conversationId) === state.conversationId) {
       receipt.textContent = "Read";
     }
-    else receipt.textContent = "Sent";
+    else receipt.textContent = "";
   }
 
   function placeInOrder(row) {
@@ -373,6 +378,7 @@
     if (state.conversationId && conversationId < state.conversationId) return;
     state.conversationId = conversationId;
     state.lastSeq = 0;
+    state.statusVersion = null;
     knownSeqs.clear();
     persist();
   }
@@ -503,6 +509,19 @@
   }
 
   // ---- conversation status (queue position, agent name, closed) -----------------------------
+  function statusIsCurrent(frameData) {
+    // Another conversation's status (one this socket has left) is not this one's.
+    if (frameData.conversation_id && state.conversationId && frameData.conversation_id !== state.conversationId) {
+      return false;
+    }
+    var version = typeof frameData.version === "number" ? frameData.version : frameData.status_version;
+    if (typeof version !== "number") return true;
+    // Equal: the same status with news (a new queue position). Lower: older than what is shown.
+    if (state.statusVersion !== null && version < state.statusVersion) return false;
+    state.statusVersion = version;
+    return true;
+  }
+
   function showStatus(frameData) {
     state.status = frameData.status;
     var text = "";
@@ -770,7 +789,9 @@
         }
         // ready carries the agent's name or the queue position too; with only the status, keep a
         // banner that already says more about that status.
-        if (data.agent || data.queue || data.status !== state.status || banner.hidden) showStatus(data);
+        if (statusIsCurrent(data) && (data.agent || data.queue || data.status !== state.status || banner.hidden)) {
+          showStatus(data);
+        }
         persist();
         flushPending();
         if (state.open) markRead();
@@ -816,7 +837,7 @@
         scrollToEnd();
         break;
       case "conversation.status":
-        showStatus(data);
+        if (statusIsCurrent(data)) showStatus(data);
         break;
       case "typing":
         if (data.active === false) hideRemoteTyping();
@@ -836,6 +857,37 @@
       default:
         break;
     }
+  }
+
+  // Every error code of docs/protocol.md in words for the customer (a test keeps this list complete).
+  var ERROR_WORDS = {
+    bad_json: "Your message could not be sent. Reload the page and try again.",
+    unknown_type: "Your message could not be sent. Reload the page and try again.",
+    invalid: "Your message could not be sent. Reload the page and try again.",
+    too_long: "Your message is too long. Please shorten it.",
+    empty: "Write a message or attach a file first.",
+    rate_limited: "You are sending very fast. Your message will go in a moment.",
+    auth_required: "Reconnecting to the chat…",
+    auth_failed: "Reconnecting to the chat…",
+    origin_not_allowed: "Chat is not available on this site.",
+    forbidden: "That is not allowed here.",
+    not_found: "This conversation is no longer available.",
+    conversation_closed: "This conversation was closed. Write again to start a new one.",
+    illegal_transition: "This conversation cannot do that right now.",
+    unknown_attachment: "A file could not be attached. Please upload it again.",
+    offer_gone: "Please try again.",
+    not_yours: "That is not allowed here.",
+    over_capacity: "Please try again in a moment.",
+    not_waiting: "Please try again.",
+    unknown_queue: "Please try again.",
+    unknown_agent: "Please try again.",
+    unknown_work: "Please try again.",
+    bad_request: "Please try again.",
+    internal: "Something went wrong on our side. Please try again.",
+  };
+
+  function errorWords(code) {
+    return ERROR_WORDS[code] || "Something went wrong. Please try again.";
   }
 
   function handleError(data) {
@@ -883,7 +935,7 @@
       if (row && !row.dataset.seq) {
         row.dataset.state = "failed";
         var receipt = row.querySelector(".sbw-receipt");
-        if (receipt) receipt.textContent = "Not sent: " + (data.detail || code);
+        if (receipt) receipt.textContent = "Not sent: " + errorWords(code);
       }
     }
   }
@@ -976,7 +1028,9 @@
           throw new Error("the chat session ended; please attach the file again");
         }
         return response.json().then(function (data) {
-          if (!response.ok) throw new Error(data.detail || data.error || "upload refused");
+          // The widget API answers {"error": {"code", "detail"}}; the detail says what was wrong with the file.
+          var error = data.error || {};
+          if (!response.ok) throw new Error(error.detail || data.detail || errorWords(error.code));
           return data;
         });
       })
