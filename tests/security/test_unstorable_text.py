@@ -21,6 +21,7 @@ from imsubsystem.gateway.models import InboundEvent
 from imsubsystem.models import Message
 from imsubsystem.services import SwitchError
 from media.names import name_sanitize
+from supervisor.models import Team
 from tests.factories import ContactFactory, InboxFactory
 from tests.gateway.conftest import stand_in  # noqa: F401 - fixtures of the switch's own tests
 from tests.gateway.test_wechat import plain_query
@@ -181,6 +182,10 @@ def test_console_and_supervisor_http_refuse_it(inbox, supervisor_user):
     contact = ContactFactory(name="Before")
     first, _ = services.customer_message_send(inbox_id=inbox.pk, contact_id=contact.pk, text="help")
     conversation_id = first["conversation_id"]
+    # The supervisor's team holds the queue, so the one visibility rule lets them see the conversation.
+    team = Team.objects.create(name="Support team")
+    team.supervisors.set([supervisor_user])
+    team.queues.set([inbox.default_queue])
     client = Client()
     client.force_login(supervisor_user)
     base = f"/api/v1/agent/conversations/{conversation_id}"
