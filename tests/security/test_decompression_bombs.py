@@ -120,7 +120,9 @@ BOMBS = [
     ("odt-bzip2-lying", "letter.odt", lambda: bombs.odt_lying_bomb(256 * 1024 * 1024), "unknown_type"),
     ("docx-content-types-1GB", "letter.docx", lambda: bombs.docx_bomb(bombs.GB), "too_large"),
     ("docx-body-1GB", "letter.docx", lambda: bombs.docx_body_bomb(bombs.GB), "too_large"),
-    ("docx-60k-entries", "letter.docx", lambda: bombs.zip_many_entries(60_000), "too_large"),
+    # Past the 20,000-entry cap in a 2 MB body: what is measured is the zip's directory, not the cost of
+    # receiving a large upload (tests/media/test_bombs.py has the 60,000-entry, 3 MB directory in process).
+    ("docx-21k-entries", "letter.docx", lambda: bombs.zip_many_entries(21_000), "too_large"),
     ("gif-150-frames-2000x2000", "fun.gif", lambda: bombs.gif_bomb(150, (2000, 2000)), "too_large"),
     ("gif-frame-outside-canvas", "fun.gif", lambda: bombs.gif_frame_outside_canvas((60000, 60000)), "too_large"),
     ("png-100000x100000", "photo.png", lambda: bombs.png_header_bomb(100_000, 100_000), "too_large"),
