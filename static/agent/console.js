@@ -582,6 +582,7 @@
     unknown_work: "The queue has no record of this conversation. Reload the page.",
     bad_request: "The queue refused that request.",
     internal: "The server failed and nothing was changed. Try again.",
+    not_retryable: "Nothing to retry: the message was sent, or it does not go to a platform.",
   };
   var DETAIL_SAYS_MORE = { invalid: true, too_long: true, unknown_attachment: true };
 

@@ -884,6 +884,7 @@
     unknown_work: "Please try again.",
     bad_request: "Please try again.",
     internal: "Something went wrong on our side. Please try again.",
+    not_retryable: "There is nothing to send again.",
   };
 
   function errorWords(code) {
