@@ -5,7 +5,7 @@ the console do. The load benchmarks (bench/) and the fault tests (tests/faults/)
 It speaks only the public protocol (docs/protocol.md) and imports no Django app, so it runs without
 Django settings, in any process.
 
-    customer = Customer(base, await widget_session(http, base, "demo"))
+    customer = Customer(base, await widget_session(http, base, "demo", "Ada"))
     await customer.open()
     await customer.send("hello")
 """
