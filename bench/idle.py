@@ -11,26 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
 import time
 
-from bench.relay import ROOT, django_run, prepare_database, server_env, start_server
-
-SESSIONS = """
-import json, sys
-import django
-django.setup()
-from imsubsystem import auth
-from imsubsystem.models import Inbox
-from routing.models import Queue
-
-queue, _ = Queue.objects.get_or_create(name="Idle")
-inbox, _ = Inbox.objects.get_or_create(key="idle", defaults={"kind": "web", "name": "Idle", "default_queue": queue})
-tokens = [auth.widget_session_create(inbox=inbox, name=f"idle {n}")[0] for n in range(int(sys.argv[1]))]
-print(json.dumps(tokens))
-"""
+from bench.server import ROOT, django_call, prepare_database, server_env, start_server
+from switchboard_client import Customer, close_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,18 +35,14 @@ def _process_stats(pid: int) -> tuple[int, float]:
 
 
 async def _hold(port: int, tokens: list[str], window: float, pid: int) -> dict:
-    from websockets.asyncio.client import connect
+    base = f"http://127.0.0.1:{port}"
+    sockets: list[Customer] = []
 
-    base = f"ws://127.0.0.1:{port}"
-    sockets = []
-
-    async def open_one(token: str):
-        ws = await connect(f"{base}/ws/v1/widget/", ping_interval=None, max_queue=None)
-        await ws.send(json.dumps({"type": "auth", "token": token, "after_seq": 0}))
-        while True:  # until ready: the socket is authenticated
-            frame = json.loads(await ws.recv())
-            if frame["type"] == "ready":
-                return ws
+    async def open_one(token: str) -> Customer:
+        customer = Customer(base, token)
+        customer.start()
+        await asyncio.wait_for(customer.ready.wait(), 60)  # `ready`: the socket is authenticated
+        return customer
 
     rss_before, _ = _process_stats(pid)
     for start in range(0, len(tokens), 100):
@@ -72,9 +53,7 @@ async def _hold(port: int, tokens: list[str], window: float, pid: int) -> dict:
     await asyncio.sleep(window)
     rss_after, cpu_end = _process_stats(pid)
     elapsed = time.monotonic() - began
-    for ws in sockets:
-        with contextlib.suppress(Exception):
-            await ws.close()
+    await close_all(sockets)
     return {
         "sockets": len(sockets),
         "rss_mb_before": round(rss_before / 2**20, 1),
@@ -89,7 +68,7 @@ def run(args) -> list[dict]:
     var_dir.mkdir(parents=True, exist_ok=True)
     env = server_env("production", var_dir)
     prepare_database("production", env, var_dir)
-    tokens = django_run(SESSIONS, env, str(args.idle_sockets))
+    tokens = django_call("idle-sessions", env, str(args.idle_sockets))
     server = start_server(1, env, pin=False, log_dir=var_dir)
     try:
         result = asyncio.run(_hold(server.ports[0], tokens, args.idle_window, server.procs[0].pid))

@@ -15,7 +15,8 @@ conversation's seq must run 1..N with no gap.
 
 Clients behave as the widget and the console do: a socket that drops reconnects, resumes from the last
 seq it shows and sends again, with the same client_id, what was not acknowledged; a gap in seq asks for
-a resume. At the end every client settles (all acknowledged, one last resume) and VERIFY compares every
+a resume (they are the project's protocol client, switchboard_client, timed here). At the end every
+client settles (all acknowledged, one last resume) and bench.database's relay-verify compares every
 screen with MySQL (`screens_differ`), counts conversations on two agents' consoles (`held_twice`) and
 ones where the consoles, the switch and routing name different agents (`holder_mismatch`).
 """
@@ -28,19 +29,14 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-BENCH_DB = "switchboard_bench"
+from bench.database import AGENT_PASSWORD
+from bench.server import ROOT, django_call, prepare_database, server_env, start_server
+from switchboard_client import Agent, Customer, Peer, agent_login, close_all, settle, widget_session
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,523 +67,57 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-pin", dest="pin", action="store_false")
 
 
-# --- the server under test ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_env(profile: str, var_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER", "ROUTING_BACKEND"}
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "SECRET_KEY": "bench-secret-key-0123456789-0123456789-abcdef",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DEBUG": "0",
-            "STATIC_MANIFEST": "0",
-            "SECURE_COOKIES": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "SWITCHBOARD_VAR_DIR": str(var_dir),
-            "LOG_LEVEL": "WARNING",
-            "INPROCESS_TIMERS": "0",
-            # Every simulated customer comes from 127.0.0.1.
-            "IM_WIDGET_SESSIONS_PER_MINUTE": "100000",
-        }
-    )
-    if profile == "production":
-        env["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"mysql://root@127.0.0.1:3306/{BENCH_DB}")
-        env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
-        # Routing decisions and bot hand-offs run in the request; the benchmark has no Celery worker.
-        env["CELERY_TASK_ALWAYS_EAGER"] = "1"
-    return env
-
-
-SETUP = """
-import json, sys
-import django
-django.setup()
-from django.contrib.auth import get_user_model
-from crm.roles import AGENT, roles_sync, user_set_role
-from routing.models import AgentProfile, Queue
-from imsubsystem.models import Inbox
-
-agents, customers = int(sys.argv[1]), int(sys.argv[2])
-roles_sync()
-queue, _ = Queue.objects.get_or_create(name="Bench", defaults={"policy": "least_busy", "offer_timeout_s": 60})
-inbox, _ = Inbox.objects.get_or_create(key="bench", defaults={"kind": "web", "name": "Bench", "default_queue": queue})
-User = get_user_model()
-capacity = customers // agents + 2
-for i in range(agents):
-    user, created = User.objects.get_or_create(username=f"bench-agent-{i}")
-    if created:
-        user.set_password("bench-password")
-        user.save()
-    user_set_role(user=user, role=AGENT)
-    profile, _ = AgentProfile.objects.get_or_create(user=user)
-    profile.default_capacity = capacity
-    profile.capacity = {}
-    profile.status = "offline"
-    profile.save()
-    profile.queues.add(queue)
-print(json.dumps({"inbox": inbox.key, "queue": queue.pk}))
-"""
-
-VERIFY = """
-import json, sys
-import django
-django.setup()
-from bench.relay import verify
-print(json.dumps(verify(json.loads(sys.stdin.read()))))
-"""
-
-
-def verify(ids: dict) -> dict:
-    """The end state against MySQL (run with Django set up, on the server's database): acknowledged
-    messages stored once, seq 1..N per conversation, every screen equal to MySQL's conversation, every
-    conversation held by one agent, and the switch and routing agreeing on who."""
-    from imsubsystem.models import Conversation, Message
-    from routing.models import WorkItem, WorkStatus
-
-    conv_ids, acked = ids["conversations"], set(ids["acked"])
-    rows = list(
-        Message.objects.filter(conversation_id__in=conv_ids).values_list("conversation_id", "seq", "client_id", "id")
-    )
-    by_client: dict[str, int] = {}
-    by_conversation: dict[int, list[list[int]]] = {}
-    for conv, seq, client_id, pk in rows:
-        if client_id:
-            by_client[client_id] = by_client.get(client_id, 0) + 1
-        by_conversation.setdefault(conv, []).append([seq, pk])
-    gaps = 0
-    for conv in Conversation.objects.filter(pk__in=conv_ids):
-        seqs = sorted(s for s, _ in by_conversation.get(conv.pk, []))
-        if seqs != list(range(1, len(seqs) + 1)) or (seqs and seqs[-1] != conv.last_seq):
-            gaps += 1
-    screens_differ = 0
-    differ_sample = []
-    for screen in ids.get("screens", []):
-        hidden = set(screen.get("hidden", ()))
-        stored = sorted(m for m in by_conversation.get(screen["conversation"], []) if m[0] not in hidden)
-        shown = [list(m) for m in screen["messages"]]
-        if shown != stored:
-            screens_differ += 1
-            if len(differ_sample) < 5:
-                differ_sample.append(
-                    {
-                        "client": screen.get("client"),
-                        "conversation": screen["conversation"],
-                        "missing_seqs": sorted(s for s, _ in stored if [s, _] not in shown),
-                        "extra_seqs": sorted(s for s, _ in shown if [s, _] not in stored),
-                        "last_stored_seq": stored[-1][0] if stored else 0,
-                    }
-                )
-    assigned = dict(Conversation.objects.filter(pk__in=conv_ids, status="assigned").values_list("pk", "assignee_id"))
-    work = dict(WorkItem.objects.filter(ref__in=conv_ids, status=WorkStatus.ASSIGNED).values_list("ref", "agent_id"))
-    held = {int(c): agents for c, agents in ids.get("held", {}).items()}
-    return {
-        "db_messages": len(rows),
-        "db_duplicated": sum(n - 1 for n in by_client.values() if n > 1),
-        "db_missing": len([c for c in acked if c not in by_client]),
-        "seq_gaps": gaps,
-        "never_acked": ids.get("unacked", 0),
-        "screens_checked": len(ids.get("screens", [])),
-        "screens_differ": screens_differ,
-        "screens_differ_sample": differ_sample,
-        "held_twice": sum(1 for agents in held.values() if len(agents) > 1),
-        "holder_mismatch": sum(
-            1
-            for c in set(assigned) | set(work) | set(held)
-            if not (assigned.get(c) == work.get(c) == (held.get(c) or [None])[0])
-        ),
-    }
-
-
-def django_run(code: str, env: dict[str, str], *args: str, stdin: str | None = None) -> dict:
-    result = subprocess.run(
-        [PYTHON, "-c", code, *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=600
-    )
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-3000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def prepare_database(profile: str, env: dict[str, str], var_dir: Path) -> None:
-    if profile == "production":
-        name = env["DATABASE_URL"].rsplit("/", 1)[1]
-        subprocess.run(
-            [
-                "mariadb",
-                "--protocol=tcp",
-                "-h127.0.0.1",
-                "-uroot",
-                "-e",
-                f"DROP DATABASE IF EXISTS {name}; "
-                f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-            ],
-            check=True,
-        )
-        import redis
-
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-    else:
-        shutil.rmtree(var_dir, ignore_errors=True)
-    var_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-
-
-@dataclass
-class Server:
-    ports: list[int]
-    procs: list[subprocess.Popen] = field(default_factory=list)
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def start_server(n: int, env: dict[str, str], pin: bool, log_dir: Path) -> Server:
-    server = Server(ports=[free_port() for _ in range(n)])
-    cores = os.cpu_count() or 1
-    for i, port in enumerate(server.ports):
-        cmd = [str(Path(PYTHON).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-        if pin and shutil.which("taskset") and cores > 1:
-            # Daphne processes share the first cores; the load generator keeps the last one to itself.
-            cmd = ["taskset", "-c", str(i % max(1, cores - 1)), *cmd]
-        log = open(log_dir / f"daphne-{port}.log", "w")  # noqa: SIM115 - kept open for the process's life
-        server.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-    deadline = time.monotonic() + 60
-    for port in server.ports:
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError(f"daphne on {port} did not start; see {log_dir}")
-            time.sleep(0.2)
-    return server
-
-
-# --- the clients ---------------------------------------------------------------------------------
+# --- the clients: the project's protocol client, timed ------------------------------------------
 
 
 @dataclass
 class Tally:
-    sent_at: dict[str, float] = field(default_factory=dict)
-    acked: set[str] = field(default_factory=set)
-    received: dict[str, int] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
-    ack_latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    """What the step measures, on one clock (time.perf_counter)."""
+
+    sent_at: dict[str, float] = field(default_factory=dict)  # client_id -> when the customer sent it
+    received: dict[str, int] = field(default_factory=dict)  # client_id -> times an agent got it
+    latencies: list[float] = field(default_factory=list)  # send to the agent's receipt
+    ack_latencies: list[float] = field(default_factory=list)  # send to the customer's own ack
     conversations: set[int] = field(default_factory=set)
     drops: int = 0
-    reconnects: int = 0
 
 
-async def agent_session(base: str, username: str) -> str:
-    import httpx
+class TimedAgent(Agent):
+    """A console that counts and times every customer message the step sent."""
 
-    async with httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30) as http:
-        page = await http.get("/accounts/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        response = await http.post(
-            "/accounts/login/",
-            data={"username": username, "password": "bench-password", "csrfmiddlewaretoken": token},
-            headers={"Referer": f"{base}/accounts/login/"},
-        )
-        if response.status_code != 302:
-            raise RuntimeError(f"login failed for {username}: {response.status_code}")
-        return http.cookies["sessionid"]
+    def __init__(self, base: str, cookie: str, tally: Tally) -> None:
+        super().__init__(base, cookie)
+        self.tally = tally
 
-
-class Client:
-    """A socket that, like the widget and the console, comes back when it drops: it reconnects, resumes
-    from the last seq it holds and sends again, with the same client_id, what was not acknowledged.
-    What it shows is kept per conversation by seq (`screen`); a replay that overlaps is dropped by seq."""
-
-    path = ""
-
-    def __init__(self, base: str, tally: Tally) -> None:
-        self.base, self.tally = base, tally
-        self.base_ws = base.replace("http://", "ws://")
-        self.ws = None
-        self.task: asyncio.Task | None = None
-        self.closing = False
-        self.connected = asyncio.Event()
-        self.unacked: dict[str, dict] = {}  # client_id -> the message.send frame
-        self.screen: dict[int, dict[int, int]] = {}  # conversation -> seq -> message id
-        self.hidden: dict[int, set[int]] = {}  # conversation -> seqs of notes not shown to this client
-        self.resumed_at: dict[int, float] = {}
-        self.later: set[asyncio.Task] = set()
-
-    def headers(self) -> dict[str, str]:
-        return {"Origin": self.base}
-
-    async def on_connect(self) -> None:  # the first frames of a (re)connection
-        raise NotImplementedError
-
-    async def on_frame(self, frame: dict, now: float) -> None:
-        raise NotImplementedError
-
-    def resume_frame(self, conversation_id: int) -> dict:
-        raise NotImplementedError
-
-    def held(self) -> list[int]:
-        raise NotImplementedError
-
-    def last_seq(self, conversation_id: int | None) -> int:
-        """The resume point, as the widget and console keep it: every seq up to it is on screen or known
-        hidden. A seq seen above a hole does not move it, so the hole is asked for again."""
-        known = set(self.screen.get(conversation_id, {})) | set(self.hidden.get(conversation_id, ()))
-        upto = 0
-        while upto + 1 in known:
-            upto += 1
-        return upto
-
-    async def send_json(self, frame: dict) -> bool:
-        try:
-            await self.ws.send(json.dumps(frame))
-            return True
-        except Exception:
-            return False  # the socket is down: the reconnect sends it again
-
-    def soon(self, coroutine) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self.later.add(task)
-        task.add_done_callback(self.later.discard)
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(self.run())
-        await asyncio.wait_for(self.connected.wait(), 60)
-
-    async def run(self) -> None:
-        from websockets.asyncio.client import connect
-
-        first = True
-        while not self.closing:
-            try:
-                self.ws = await connect(
-                    f"{self.base_ws}{self.path}", additional_headers=self.headers(), max_queue=None, ping_interval=None
-                )
-                await self.on_connect()
-                for frame in list(self.unacked.values()):
-                    await self.ws.send(json.dumps(frame))
-                self.connected.set()
-                async for raw in self.ws:
-                    await self.on_frame(json.loads(raw), time.perf_counter())
-            except Exception as exc:  # a dropped or refused socket: connect again
-                if not isinstance(exc, OSError | TimeoutError) and "ConnectionClosed" not in type(exc).__name__:
-                    self.tally.errors.append(type(exc).__name__)
-            if self.closing:
-                break
-            if not first or self.connected.is_set():
-                self.tally.reconnects += 1
-            first = False
-            await asyncio.sleep(0.1 + random.random() * 0.2)
-
-    def drop(self) -> bool:
-        """Close the socket as a lost network does (no closing handshake)."""
-        if self.ws is None or self.closing:
-            return False
-        with contextlib.suppress(Exception):
-            self.ws.transport.abort()
-        return True
-
-    def remember(self, message: dict) -> bool:
-        """Keep a message on the screen; False when it was there already (a replay overlapping)."""
-        conversation_id, seq = message["conversation_id"], message["seq"]
-        shown = self.screen.setdefault(conversation_id, {})
-        if seq in shown:
-            if shown[seq] != message["id"]:
-                self.tally.errors.append("two_messages_at_one_seq")
-            return False
-        if seq > self.last_seq(conversation_id) + 1:
-            # A gap: a frame lost on the fast path. Ask MySQL for what follows, at most every 2 s.
-            now = time.monotonic()
-            if now - self.resumed_at.get(conversation_id, 0) > 2:
-                self.resumed_at[conversation_id] = now
-                self.soon(self.send_json(self.resume_frame(conversation_id)))
-        shown[seq] = message["id"]
-        return True
-
-    def on_error(self, frame: dict) -> None:
-        code = frame.get("code", "?")
-        if code == "rate_limited" and frame.get("client_id") in self.unacked:
-            # As the widget does: the message stays pending and goes again a moment later.
-            self.soon(self.resend_later(frame["client_id"]))
-        elif code == "rate_limited":
-            self.soon(self.catch_up_later())  # a resume refused in a burst: ask again
-        elif code == "offer_gone" and frame.get("command") == "offer.accept":
-            pass  # answered twice around a reconnect, or withdrawn meanwhile: routing offers on
-        elif frame.get("command") == "auth":
-            self.drop()  # the server failed half-way through auth: connect again (the widget's rule)
-        else:
-            self.tally.errors.append(code)
-
-    async def resend_later(self, client_id: str) -> None:
-        await asyncio.sleep(1 + random.random())
-        if client_id in self.unacked:
-            await self.send_json(self.unacked[client_id])
-
-    async def catch_up_later(self) -> None:
-        await asyncio.sleep(1 + random.random())
-        for conversation_id in self.held():
-            await self.send_json(self.resume_frame(conversation_id))
-
-    async def catch_up(self) -> None:
-        for conversation_id in self.held():
-            await self.send_json(self.resume_frame(conversation_id))
-
-    async def close(self) -> None:
-        self.closing = True
-        if self.ws:
-            with contextlib.suppress(Exception):
-                await self.ws.close()
-        for task in [self.task, *self.later]:
-            if task:
-                task.cancel()
+    def on_message(self, message: dict, now: float) -> None:
+        client_id = message.get("client_id")
+        if message["sender"]["kind"] == "customer" and client_id in self.tally.sent_at:
+            count = self.tally.received.get(client_id, 0) + 1
+            self.tally.received[client_id] = count
+            if count == 1:
+                self.tally.latencies.append(now - self.tally.sent_at[client_id])
 
 
-class Agent(Client):
-    path = "/ws/v1/agent/"
+class TimedCustomer(Customer):
+    """A widget that times its own acks and numbers what it sends ("bench N")."""
 
-    def __init__(self, base: str, session: str, tally: Tally) -> None:
-        super().__init__(base, tally)
-        self.session = session
-        self.user_id: int | None = None
-        self.conversations: set[int] = set()  # held, as this console was told
-        self.accepted: dict[str, int] = {}  # offer id -> the connection it was answered on
-        self.connections = 0
+    def __init__(self, base: str, token: str, tally: Tally) -> None:
+        super().__init__(base, token)
+        self.tally = tally
 
-    def headers(self) -> dict[str, str]:
-        return {"Cookie": f"sessionid={self.session}", "Origin": self.base}
+    def on_ack(self, client_id: str, message: dict, now: float) -> None:
+        sent_at = self.tally.sent_at.get(client_id)
+        if sent_at is not None:
+            self.tally.ack_latencies.append(now - sent_at)
+        self.tally.conversations.add(message["conversation_id"])
 
-    def held(self) -> list[int]:
-        return sorted(self.conversations)
-
-    def resume_frame(self, conversation_id: int) -> dict:
-        return {"type": "resume", "conversation_id": conversation_id, "after_seq": self.last_seq(conversation_id)}
-
-    async def on_connect(self) -> None:
-        self.connections += 1
-        await self.ws.send(json.dumps({"type": "presence.set", "status": "available"}))
-        for conversation_id in self.held():
-            await self.ws.send(json.dumps(self.resume_frame(conversation_id)))
-
-    async def on_frame(self, frame: dict, now: float) -> None:
-        kind = frame.get("type")
-        if kind == "offer":
-            # Once per connection: an offer shown again after a reconnect may have lost its answer.
-            if self.accepted.get(frame["offer_id"]) != self.connections:
-                self.accepted[frame["offer_id"]] = self.connections
-                await self.send_json({"type": "offer.accept", "offer_id": frame["offer_id"]})
-        elif kind == "agent.ready":
-            self.user_id = frame["user"]["id"]
-            for conversation in frame["conversations"]:
-                if conversation["status"] == "assigned" and conversation["assignee_id"] == self.user_id:
-                    self.hold(conversation["id"])
-        elif kind == "conversation.assigned":
-            if frame["agent"]["id"] == self.user_id:
-                self.hold(frame["conversation"]["id"])
-            else:
-                self.conversations.discard(frame["conversation"]["id"])
-        elif kind == "conversation.released":
-            self.conversations.discard(frame["conversation_id"])
-        elif kind == "message.new":
-            message = frame["message"]
-            if not self.remember(message):
-                return
-            client_id = message.get("client_id")
-            if message["sender"]["kind"] == "customer" and client_id in self.tally.sent_at:
-                count = self.tally.received.get(client_id, 0) + 1
-                self.tally.received[client_id] = count
-                if count == 1:
-                    self.tally.latencies.append(now - self.tally.sent_at[client_id])
-        elif kind == "error":
-            self.on_error(frame)
-
-    def hold(self, conversation_id: int) -> None:
-        if conversation_id not in self.conversations:
-            self.conversations.add(conversation_id)
-            # Its history, as the console loads it when the conversation arrives.
-            self.soon(self.send_json(self.resume_frame(conversation_id)))
-
-
-class Customer(Client):
-    path = "/ws/v1/widget/"
-
-    def __init__(self, base: str, inbox: str, tally: Tally) -> None:
-        super().__init__(base, tally)
-        self.inbox = inbox
-        self.conversation_id: int | None = None
-        self.token = ""
-
-    async def begin(self, http) -> None:
-        response = await http.post(
-            f"{self.base}/api/v1/widget/{self.inbox}/sessions",
-            json={"name": "Bench customer"},
-            headers={"Origin": self.base},
-        )
-        response.raise_for_status()
-        self.token = response.json()["session_token"]
-        self.queue_message("hello")
-        await self.start()
-
-    def held(self) -> list[int]:
-        return [self.conversation_id] if self.conversation_id else []
-
-    def resume_frame(self, conversation_id: int) -> dict:
-        return {"type": "resume", "after_seq": self.last_seq(conversation_id)}
-
-    async def on_connect(self) -> None:
-        after = self.last_seq(self.conversation_id)
-        await self.ws.send(json.dumps({"type": "auth", "token": self.token, "after_seq": after}))
-
-    async def on_frame(self, frame: dict, now: float) -> None:
-        kind = frame.get("type")
-        if kind == "message.ack":
-            client_id = frame["client_id"]
-            if self.unacked.pop(client_id, None) is not None:
-                sent_at = self.tally.sent_at.get(client_id)
-                if sent_at is not None:
-                    self.tally.ack_latencies.append(now - sent_at)
-            self.tally.acked.add(client_id)
-            self.conversation_id = frame["message"]["conversation_id"]
-            self.tally.conversations.add(self.conversation_id)
-            self.remember(frame["message"])
-        elif kind == "message.new":
-            self.remember(frame["message"])
-        elif kind == "message.hidden":
-            self.hidden.setdefault(frame["conversation_id"], set()).add(frame["seq"])
-        elif kind == "ready" and frame.get("conversation_id"):
-            self.conversation_id = frame["conversation_id"]
-        elif kind == "error":
-            self.on_error(frame)
-
-    def queue_message(self, text: str) -> str:
-        client_id = str(uuid.uuid4())
-        self.unacked[client_id] = {"type": "message.send", "client_id": client_id, "text": text}
-        return client_id
-
-    async def send(self, n: int) -> None:
-        client_id = self.queue_message(f"bench {n}")
+    async def send_numbered(self, n: int) -> None:
+        client_id = self.queue_text(f"bench {n}")
         self.tally.sent_at[client_id] = time.perf_counter()
-        await self.send_json(self.unacked[client_id])
+        await self.transmit(client_id)
 
 
-async def dropper(clients: list[Client], fraction: float, every: float, tally: Tally, stop: asyncio.Event) -> None:
+async def dropper(clients: list[Peer], fraction: float, every: float, tally: Tally, stop: asyncio.Event) -> None:
     """Every `every` seconds, close a random `fraction` of the sockets abruptly."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
@@ -606,13 +136,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run_step(customers: list[Customer], rate: float, duration: float, tally: Tally) -> dict:
+async def run_step(customers: list[TimedCustomer], rate: float, duration: float, tally: Tally) -> dict:
     """Open loop: sends are scheduled on the clock, whatever the server's answers."""
     for key in ("sent_at", "received"):
         getattr(tally, key).clear()
     tally.latencies.clear()
     tally.ack_latencies.clear()
-    tally.errors.clear()
+    errors_before = sum(len(c.errors) for c in customers)
     interval = 1.0 / rate
     total = int(rate * duration)
     start = time.perf_counter()
@@ -621,7 +151,7 @@ async def run_step(customers: list[Customer], rate: float, duration: float, tall
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        await random.choice(customers).send(n)
+        await random.choice(customers).send_numbered(n)
     elapsed = time.perf_counter() - start
     # Drain: wait for the last messages, up to 10 s.
     deadline = time.perf_counter() + 10
@@ -642,30 +172,33 @@ async def run_step(customers: list[Customer], rate: float, duration: float, tall
         # Send to the sender's own ack: the stored-and-sequenced part of the path, without fan-out.
         "ack_p50_ms": round(percentile(tally.ack_latencies, 0.50) * 1000, 2),
         "ack_p99_ms": round(percentile(tally.ack_latencies, 0.99) * 1000, 2),
-        "errors": len(tally.errors),
+        "errors": sum(len(c.errors) for c in customers) - errors_before,
     }
 
 
 async def drive(args, bases: list[str], inbox: str) -> list[dict]:
     """Connect the agents and customers (spread over `bases`), wait until routing assigned every
     conversation, run the steps (with sockets dropping when asked), then let every client settle: all
-    its messages acknowledged and its screen caught up with MySQL. The last item is what VERIFY needs."""
+    its messages acknowledged and its screen caught up with MySQL. The last item is what
+    bench.database.relay_verify needs."""
     import httpx
 
     tally = Tally()
     agents = []
     for i in range(args.agents):
         base = bases[i % len(bases)]
-        agent = Agent(base, await agent_session(base, f"bench-agent-{i}"), tally)
-        await agent.start()
+        agent = TimedAgent(base, await agent_login(base, f"bench-agent-{i}", AGENT_PASSWORD), tally)
+        await agent.open()
         agents.append(agent)
     customers = []
     async with httpx.AsyncClient(timeout=30) as http:
         for i in range(args.customers):
-            customer = Customer(bases[i % len(bases)], inbox, tally)
-            await customer.begin(http)
+            base = bases[i % len(bases)]
+            customer = TimedCustomer(base, await widget_session(http, base, inbox, "Bench customer"), tally)
+            customer.queue_text("hello")  # the conversation's first message, sent as the socket opens
+            await customer.open()
             customers.append(customer)
-    clients: list[Client] = [*agents, *customers]
+    clients: list[Peer] = [*agents, *customers]
 
     def unassigned() -> int:
         # The agents' consoles say who holds what (a customer's socket may miss the status frame sent
@@ -693,7 +226,7 @@ async def drive(args, bases: list[str], inbox: str) -> list[dict]:
                 r += args.ramp_step
         for rate in rates:
             step = await run_step(customers, rate, args.duration, tally)
-            step.update(drops=tally.drops, reconnects=tally.reconnects)
+            step.update(drops=tally.drops, reconnects=sum(c.reconnects for c in clients))
             results.append(step)
             if args.ramp:
                 print(json.dumps({"name": "relay.step", **step}), file=sys.stderr, flush=True)
@@ -703,26 +236,18 @@ async def drive(args, bases: list[str], inbox: str) -> list[dict]:
         if churn:
             await churn
         # Settle: every message acknowledged, then one last resume per conversation held.
-        deadline = time.perf_counter() + 30
-        while time.perf_counter() < deadline and any(c.unacked for c in clients):
-            await asyncio.sleep(0.1)
-        for client in clients:
-            await client.catch_up()
-        await asyncio.sleep(2)
-        while time.perf_counter() < deadline + 10 and any(c.later for c in clients):
-            await asyncio.sleep(0.1)
+        await settle(clients, timeout=30)
     finally:
         stop.set()
-        for client in clients:
-            await client.close()
+        await close_all(clients)
     screens = [
         {
-            "client": f"{type(client).__name__.lower()}-{clients.index(client)}",
+            "client": f"{'agent' if isinstance(client, Agent) else 'customer'}-{n}",
             "conversation": conversation_id,
-            "messages": sorted(client.screen.get(conversation_id, {}).items()),
-            "hidden": sorted(client.hidden.get(conversation_id, ())),
+            "messages": client.screen.shown(conversation_id),
+            "hidden": client.screen.hidden_seqs(conversation_id),
         }
-        for client in clients
+        for n, client in enumerate(clients)
         for conversation_id in client.held()
     ]
     held: dict[int, list[int]] = {}
@@ -731,10 +256,10 @@ async def drive(args, bases: list[str], inbox: str) -> list[dict]:
             held.setdefault(conversation_id, []).append(agent.user_id)
     results.append(
         {
-            "acked": sorted(tally.acked),
+            "acked": sorted(set().union(*(c.acked for c in clients))),
             "conversations": sorted(tally.conversations),
             "unacked": sum(len(c.unacked) for c in clients),
-            "client_errors": sorted(set(tally.errors)),
+            "client_errors": sorted({e for c in clients for e in c.errors}),
             "screens": screens,
             "held": {str(c): agents_ for c, agents_ in held.items()},
         }
@@ -752,7 +277,7 @@ def run(args) -> list[dict]:
     var_dir.mkdir(parents=True, exist_ok=True)
     env = server_env(args.profile, var_dir)
     prepare_database(args.profile, env, var_dir)
-    setup = django_run(SETUP, env, str(args.agents), str(args.customers))
+    setup = django_call("relay-setup", env, str(args.agents), str(args.customers))
     server = start_server(args.procs, env, args.pin, var_dir)
     try:
         if args.pin and shutil.which("taskset") and (os.cpu_count() or 1) > 1:
@@ -761,7 +286,7 @@ def run(args) -> list[dict]:
     finally:
         server.stop()
     ids = steps.pop()
-    check = django_run(VERIFY, env, stdin=json.dumps(ids))
+    check = django_call("relay-verify", env, stdin=json.dumps(ids))
     load = os.getloadavg()[0]
     common = {
         "profile": args.profile,

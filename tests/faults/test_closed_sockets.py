@@ -12,8 +12,8 @@ import websockets
 from channels.layers import get_channel_layer
 
 from imsubsystem.events import group_conversation
+from switchboard_client import widget_tokens
 from tests.factories import InboxFactory, QueueFactory
-from tests.faults.support import widget_tokens
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

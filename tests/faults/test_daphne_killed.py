@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections import Counter
 
 import pytest
 from django.test import Client
 
 from crm.roles import AGENT
+from switchboard_client import Agent, Customer, close_all, settle, widget_tokens
 from tests.factories import AgentProfileFactory, InboxFactory, QueueFactory, UserFactory
-from tests.faults.support import AgentPeer, Customer, check_messages, keep_alive, settle, stop_all, widget_tokens
+from tests.faults.support import check_messages
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -36,13 +36,11 @@ def test_a_killed_daphne_loses_and_doubles_nothing(start_cluster):
     base = cluster.base
 
     async def scenario():
-        stop = asyncio.Event()
         tokens = await widget_tokens(base, inbox.key, CUSTOMERS)
-        agent_peer = AgentPeer(base, cookie)
+        agent_peer = Agent(base, cookie, reply_every=8)
         customers = [Customer(base, token) for token in tokens]
         peers = [agent_peer, *customers]
-        readers = [asyncio.create_task(keep_alive(p, stop)) for p in peers]
-        await asyncio.wait_for(asyncio.gather(*(p.ready.wait() for p in peers)), 30)
+        await asyncio.gather(*(p.open(timeout=30) for p in peers))
         for step in range(40):
             for n, customer in enumerate(customers):
                 await customer.send(f"c{n} m{step}")
@@ -51,7 +49,7 @@ def test_a_killed_daphne_loses_and_doubles_nothing(start_cluster):
             await asyncio.sleep(0.05)
         # Everything acknowledged, agent answers included, within a bound; then every screen caught up.
         await settle(peers, timeout=60)
-        await stop_all(peers, readers, stop)
+        await close_all(peers)
         return agent_peer, customers
 
     agent_peer, customers = asyncio.run(scenario())
@@ -59,4 +57,4 @@ def test_a_killed_daphne_loses_and_doubles_nothing(start_cluster):
     assert cluster.daphne_procs[0].poll() is not None, "the first daphne process was killed"
     assert sum(c.reconnects for c in [agent_peer, *customers]) > 0, "some clients lost their socket"
     rows = check_messages([agent_peer], customers, agent_screens=False)
-    assert any(r["client_id"] in agent_peer.acked for r in rows), (agent_peer.reconnects, Counter(agent_peer.types))
+    assert any(r["client_id"] in agent_peer.acked for r in rows), (agent_peer.reconnects, agent_peer.frame_counts)

@@ -24,17 +24,9 @@ from django.test import Client
 from crm.roles import AGENT
 from imsubsystem.models import Conversation
 from routing.models import AssignmentEvent, Offer, OfferStatus, WorkItem, WorkStatus
+from switchboard_client import Agent, Customer, close_all, settle, widget_tokens
 from tests.factories import AgentProfileFactory, InboxFactory, QueueFactory, UserFactory
-from tests.faults.support import (
-    AgentPeer,
-    Customer,
-    check_holding,
-    check_messages,
-    keep_alive,
-    settle,
-    stop_all,
-    widget_tokens,
-)
+from tests.faults.support import check_holding, check_messages
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -75,16 +67,13 @@ def test_redis_restarted_empty_loses_nothing_and_routing_comes_back(own_redis, s
     cookies = {name: cookie_for(user) for name, user in users.items()}
 
     async def scenario():
-        stop = asyncio.Event()
-        fast = AgentPeer(base, cookies["fast"])
-        slow = AgentPeer(base, cookies["slow"], accepting=False)
-        late = AgentPeer(base, cookies["late"])
-        readers = [asyncio.create_task(keep_alive(p, stop)) for p in (fast, slow)]
-        await asyncio.wait_for(asyncio.gather(fast.ready.wait(), slow.ready.wait()), 30)
+        fast = Agent(base, cookies["fast"], reply_every=8)
+        slow = Agent(base, cookies["slow"], accepting=False, reply_every=8)
+        late = Agent(base, cookies["late"], reply_every=8)
+        await asyncio.gather(fast.open(timeout=30), slow.open(timeout=30))
         tokens = await widget_tokens(base, inbox.key, CUSTOMERS)
         customers = [Customer(base, token) for token in tokens]
-        readers += [asyncio.create_task(keep_alive(c, stop)) for c in customers]
-        await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in customers)), 30)
+        await asyncio.gather(*(c.open(timeout=30) for c in customers))
         for n, customer in enumerate(customers):  # one at a time, so the queue's order is known
             await customer.send(f"c{n} hello")
             await until(lambda n=n: WorkItem.objects.count() == n + 1, 20, f"conversation {n} queued")
@@ -99,7 +88,7 @@ def test_redis_restarted_empty_loses_nothing_and_routing_comes_back(own_redis, s
 
         writing = asyncio.create_task(write(40))
         await asyncio.sleep(1.5)
-        offers_before = slow.types.count("offer")
+        offers_before = slow.frame_counts["offer"]
         own_redis.kill()
         await asyncio.sleep(0.5)
         own_redis.start()
@@ -113,19 +102,19 @@ def test_redis_restarted_empty_loses_nothing_and_routing_comes_back(own_redis, s
             30,
             "the routing state rebuilt and the offers made again",
         )
-        await until(lambda: slow.types.count("offer") >= offers_before + 2, 20, "the new offers on the console")
+        await until(lambda: slow.frame_counts["offer"] >= offers_before + 2, 20, "the new offers on the console")
         slow.accepting = True
         for offer_id in list(slow.offers):
             slow.accept(offer_id)
         # An agent who becomes available now gets the waiting work.
-        readers.append(asyncio.create_task(keep_alive(late, stop)))
+        late.start()
         await until(lambda: work_states() == {"waiting": 0, "offered": 0, "assigned": CUSTOMERS}, 30, "all assigned")
         await writing
         peers = [fast, slow, late, *customers]
         shares = ((fast, 3), (slow, 2), (late, CUSTOMERS - 5))
         await until(lambda: all(len(a.conversations) == n for a, n in shares), 20, "every console up to date")
         await settle(peers, timeout=40)
-        await stop_all(peers, readers, stop)
+        await close_all(peers)
         return [fast, slow, late], customers
 
     agents, customers = asyncio.run(scenario())

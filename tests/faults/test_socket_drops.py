@@ -17,6 +17,8 @@ import asyncio
 import pytest
 
 from bench import relay
+from bench.database import relay_verify
+from bench.server import django_call
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -26,8 +28,8 @@ AGENTS = 4
 
 def test_a_tenth_of_the_sockets_dropping_every_second_loses_and_doubles_nothing(start_cluster):
     cluster = start_cluster(daphnes=2)
-    setup = relay.django_run(
-        relay.SETUP, {**cluster.env, "DJANGO_SETTINGS_MODULE": "config.settings"}, str(AGENTS), str(CUSTOMERS)
+    setup = django_call(
+        "relay-setup", {**cluster.env, "DJANGO_SETTINGS_MODULE": "config.settings"}, str(AGENTS), str(CUSTOMERS)
     )
     args = argparse.Namespace(
         agents=AGENTS, customers=CUSTOMERS, rate=40.0, duration=8.0, ramp=False, drop_fraction=0.1, drop_every=1.0
@@ -35,7 +37,7 @@ def test_a_tenth_of_the_sockets_dropping_every_second_loses_and_doubles_nothing(
     results = asyncio.run(relay.drive(args, [cluster.base], setup["inbox"]))
     ids = results.pop()
     step = results[0]
-    check = relay.verify(ids)
+    check = relay_verify(ids)
 
     assert step["drops"] >= 20, step  # 4 of the 44 sockets a second, for 8 s
     assert step["reconnects"] >= step["drops"] // 2, step
