@@ -7,7 +7,7 @@ BIN := .venv/bin
 # The tests run the production profile against the real services: tests/test.env.
 TEST_ENV := set -a; . tests/test.env; set +a;
 
-.PHONY: run test lint bench migrate clean cluster cluster-stop
+.PHONY: run test test-channels-redis lint bench migrate clean cluster cluster-stop
 
 .venv/.runtime-installed: requirements.txt scripts/bootstrap.sh
 	PY=$(PY) bash scripts/bootstrap.sh runtime
@@ -33,10 +33,19 @@ lint: .venv/.dev-installed
 	$(BIN)/lint-imports
 	$(DEPLOY_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
+# The switch's end-to-end tests once more on channels-redis's pub/sub layer (docs/realtime.md): the
+# sockets in-process and one browser chat through a daphne subprocess.
+CHANNELS_REDIS_E2E := tests/imsubsystem/test_widget_socket.py tests/imsubsystem/test_agent_socket.py \
+	tests/browser/test_chat.py::test_customer_and_agent_chat_live_through_a_network_drop_and_a_reload
+
 test: .venv/.dev-installed
 	bash scripts/services.sh
 	$(MAKE) --no-print-directory lint
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-channels-redis
+
+test-channels-redis: .venv/.dev-installed
+	$(TEST_ENV) CHANNEL_LAYER_BACKEND=channels_redis $(BIN)/pytest $(CHANNELS_REDIS_E2E)
 
 bench: .venv/.dev-installed
 	bash scripts/services.sh

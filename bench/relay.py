@@ -11,7 +11,11 @@ conversation's seq must run 1..N with no gap.
     python -m bench.run --only relay --ramp                # raise the rate until p99 > 100 ms or a loss
     python -m bench.run --only relay --procs 2             # two daphne processes
     python -m bench.run --only relay --profile embedded    # SQLite + in-memory layer, one process
+    python -m bench.run --only relay --layer channels_redis   # production on channels-redis's layer only
     python -m bench.run --only relay --drop-fraction 0.1 --drop-every 1   # 10% of sockets drop each second
+
+The production profile runs once per channel layer (`--layer both`, the default: ours, then
+channels-redis's pub/sub layer, docs/realtime.md), so one run prints the relay on both.
 
 Clients behave as the widget and the console do: a socket that drops reconnects, resumes from the last
 seq it shows and sends again, with the same client_id, what was not acknowledged; a gap in seq asks for
@@ -46,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["both", "production", "embedded"],
         default="both",
         help="production (MySQL, Redis, --procs daphne processes), embedded (SQLite, in-memory, one process) or both",
+    )
+    group.add_argument(
+        "--layer",
+        choices=["both", "switchboard", "channels_redis"],
+        default="both",
+        help="the production profile's channel layer (CHANNEL_LAYER_BACKEND): ours, channels-redis's, or both",
     )
     group.add_argument("--procs", type=int, default=1, help="daphne processes (production profile only)")
     group.add_argument("--customers", type=int, default=500)
@@ -271,11 +281,15 @@ def run(args) -> list[dict]:
     if args.profile == "both":
         results = run(argparse.Namespace(**{**vars(args), "profile": "production"}))
         return results + run(argparse.Namespace(**{**vars(args), "profile": "embedded", "procs": 1}))
+    if args.profile == "production" and args.layer == "both":
+        results = run(argparse.Namespace(**{**vars(args), "layer": "switchboard"}))
+        return results + run(argparse.Namespace(**{**vars(args), "layer": "channels_redis"}))
     if args.profile == "embedded" and args.procs != 1:
         raise SystemExit("The embedded profile is one process (in-memory layer): use --procs 1.")
+    layer = args.layer if args.profile == "production" else "memory"
     var_dir = ROOT / "var" / "bench"
     var_dir.mkdir(parents=True, exist_ok=True)
-    env = server_env(args.profile, var_dir)
+    env = server_env(args.profile, var_dir, layer)
     prepare_database(args.profile, env, var_dir)
     setup = django_call("relay-setup", env, str(args.agents), str(args.customers))
     server = start_server(args.procs, env, args.pin, var_dir)
@@ -290,6 +304,7 @@ def run(args) -> list[dict]:
     load = os.getloadavg()[0]
     common = {
         "profile": args.profile,
+        "layer": layer,
         "procs": args.procs,
         "clients": args.customers + args.agents,
         "customers": args.customers,

@@ -29,11 +29,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_env(profile: str, var_dir: Path) -> dict[str, str]:
+def server_env(profile: str, var_dir: Path, layer: str = "switchboard") -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER", "ROUTING_BACKEND"}
+        if k
+        not in {"DATABASE_URL", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER", "ROUTING_BACKEND", "CHANNEL_LAYER_BACKEND"}
     }
     env.update(
         {
@@ -56,6 +57,7 @@ def server_env(profile: str, var_dir: Path) -> dict[str, str]:
         env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
         # Routing decisions and bot hand-offs run in the request; the benchmark has no Celery worker.
         env["CELERY_TASK_ALWAYS_EAGER"] = "1"
+        env["CHANNEL_LAYER_BACKEND"] = layer
     return env
 
 

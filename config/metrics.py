@@ -11,6 +11,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from realtime.metrics import LAYER_RESETS
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 MESSAGES_IN = Counter(
@@ -51,12 +53,8 @@ OUTBOX = Counter(
     registry=REGISTRY,
 )
 
-LAYER_RESETS = Counter(
-    "switchboard_channel_layer_resets_total",
-    "Sockets the channel layer reset (they close with 1012 and resume): overflow, or subscription lost.",
-    ["reason"],
-    registry=REGISTRY,
-)
+# The channel layer's counters live with it (realtime/metrics.py); /metrics serves them from here.
+REGISTRY.register(LAYER_RESETS)
 
 CELERY_QUEUES = ("default", "gateway", "routing", "media", "bots")
 

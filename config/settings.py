@@ -145,17 +145,29 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, channel layer, cache --------------------------------------------------------------
+# The channel layer on Redis (docs/realtime.md): `switchboard` (ours: local fan-out in each process, Redis
+# pub/sub between processes, a reset instead of a silent loss) or `channels_redis` (channels-redis's
+# pub/sub layer). Both keep realtime.SwitchLayer and pass the same contract suite.
+CHANNEL_LAYER_BACKENDS = {
+    "switchboard": "realtime.fanout.FanoutChannelLayer",
+    "channels_redis": "realtime.pubsub.PubSubChannelLayer",
+}
+CHANNEL_LAYER_BACKEND = env.str("CHANNEL_LAYER_BACKEND", default="switchboard")
+if CHANNEL_LAYER_BACKEND not in CHANNEL_LAYER_BACKENDS:
+    raise ImproperlyConfigured(
+        f"CHANNEL_LAYER_BACKEND={CHANNEL_LAYER_BACKEND!r} is not one of: {', '.join(CHANNEL_LAYER_BACKENDS)}."
+    )
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # Local fan-out in each process, Redis pub/sub between processes (config/channel_layer.py,
-            # docs/performance.md): both ends of a conversation in one process cost no Redis round trip.
-            "BACKEND": "config.channel_layer.FanoutChannelLayer",
+            # Ours by default: both ends of a conversation in one process cost no Redis round trip
+            # (docs/performance.md).
+            "BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER_BACKEND],
             "CONFIG": {
-                # Publishing connections per process (pipelined: a burst of sends shares round trips).
+                # Publishing connections per process (ours pipelines them: a burst of sends shares round trips).
                 "hosts": [{"address": REDIS_URL, "max_connections": env.int("CHANNEL_POOL_SIZE", default=50)}],
                 # How many frames a socket may be behind before the layer resets it (it then closes with
-                # 1012 and its client resumes from MySQL): never a silent drop.
+                # 4012 and its client resumes from MySQL): never a silent drop. channels-redis has no bound.
                 "capacity": env.int("CHANNEL_CAPACITY", default=2000),
                 "prefix": env.str("CHANNEL_PREFIX", default="sb"),
             },
@@ -169,7 +181,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2000}}}
+    # One process, no Redis: Channels' in-memory layer with the switch's named methods.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.memory.MemoryChannelLayer", "CONFIG": {"capacity": 2000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # The redis-py pool size used by our own Redis clients (routing, rate limits). redis-py 8's default of

@@ -39,6 +39,7 @@ from imsubsystem.events import (
 from imsubsystem.models import SenderKind
 from imsubsystem.ratelimit import TokenBucket, agent_identity, customer_identity, message_rate_check
 from imsubsystem.services import SwitchError
+from realtime import SwitchLayer
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +73,14 @@ class ForgetsItsChannel:
     """Tells the channel layer when the consumer has ended, however it ended (a handler that raised
     never reaches disconnect): its queue and group memberships go with it."""
 
+    channel_layer: SwitchLayer | None  # set by Channels' consumer from CHANNEL_LAYERS (realtime/protocol.py)
+
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            forget = getattr(self.channel_layer, "channel_forget", None)
-            if forget is not None and getattr(self, "channel_name", None):
-                forget(self.channel_name)
+            if self.channel_layer is not None and getattr(self, "channel_name", None):
+                self.channel_layer.channel_forget(self.channel_name)
 
 
 try:

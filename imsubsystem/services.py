@@ -14,13 +14,11 @@ import os
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
-from channels.layers import get_channel_layer
+from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
@@ -52,6 +50,7 @@ from imsubsystem.models import (
     sender_key_for,
 )
 from imsubsystem.signals import message_stored
+from realtime import switch_layer
 
 logger = logging.getLogger(__name__)
 
@@ -145,13 +144,13 @@ class _LoopPublisher:
         asyncio.get_running_loop().create_task(self.drain(group))
 
     async def drain(self, group: str) -> None:
-        layer = get_channel_layer()
+        layer = switch_layer()
         queue = self.pending[group]
         try:
             while queue:
                 event = queue[0]
                 try:
-                    if getattr(layer, "pipelined", False):
+                    if layer.pipelined:
                         # Local members get it at once, whatever Redis is doing; no connection held.
                         await layer.group_send(group, event)
                     else:
@@ -178,7 +177,7 @@ def _calling_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _group_send(group: str, event: dict[str, Any]) -> None:
-    layer = get_channel_layer()
+    layer = switch_layer()
     if layer is None:
         return
     loop = _calling_loop()
@@ -190,19 +189,7 @@ def _group_send(group: str, event: dict[str, Any]) -> None:
         return
     # Celery workers, commands and plain threads have no loop of their own to hand over to.
     try:
-        blocking = getattr(layer, "group_send_blocking", None)
-        if blocking is not None:  # one PUBLISH, no event loop made for it
-            blocking(group, event)
-            return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            async_to_sync(layer.group_send)(group, event)
-        else:
-            # Sync code running on a thread that owns a running loop (a sync library driving its own
-            # loop) cannot block on async_to_sync there: send from a helper thread instead.
-            with ThreadPoolExecutor(max_workers=1) as helper:
-                helper.submit(async_to_sync(layer.group_send), group, event).result(timeout=10)
+        layer.group_send_blocking(group, event)
     except Exception:
         logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)
 
@@ -1288,7 +1275,7 @@ async def typing_publish(
 ) -> None:
     """Typing is never stored and touches no database: the socket awaits this directly (no thread hop),
     one frame to the conversation's group, skipping the typing socket itself."""
-    layer = get_channel_layer()
+    layer = switch_layer()
     frame = {"type": "typing", "conversation_id": conversation_id, "active": bool(active), "sender": sender}
     group = group_conversation(conversation_id)
     try:

@@ -64,3 +64,11 @@ def supervisor_client(client, supervisor):
 def admin_client_role(client, admin_user):
     client.force_login(admin_user)
     return client
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which channel layer the run delivered through (CHANNEL_LAYER_BACKEND, docs/realtime.md)."""
+    backend = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND", "none")
+    terminalreporter.write_line(
+        f"channel layer: {backend} (CHANNEL_LAYER_BACKEND={getattr(settings, 'CHANNEL_LAYER_BACKEND', '-')})"
+    )

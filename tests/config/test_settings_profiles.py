@@ -52,6 +52,7 @@ def load(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
             "STATIC_MANIFEST",
             "SECURE_COOKIES",
             "ROUTING_BACKEND",
+            "CHANNEL_LAYER_BACKEND",
         }
     }
     clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SWITCHBOARD_VAR_DIR": str(tmp_path / "var"), **env})
@@ -70,7 +71,7 @@ def test_embedded_default_needs_nothing(tmp_path):
     s = loaded(tmp_path)
     assert s["profile"] == "embedded"
     assert s["db"] == "django.db.backends.sqlite3"
-    assert s["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert s["layer"] == "realtime.memory.MemoryChannelLayer"
     assert s["routing"] == "routing.backends.memory.MemoryBackend"
     assert s["eager"] is True
     assert s["storage"] == "django.core.files.storage.FileSystemStorage"
@@ -95,13 +96,19 @@ def test_production_profile(tmp_path):
     assert s["db_options"]["charset"] == "utf8mb4"
     assert "STRICT_TRANS_TABLES" in s["db_options"]["init_command"]
     assert s["conn_max_age"] == 60
-    assert s["layer"] == "config.channel_layer.FanoutChannelLayer"
+    assert s["layer"] == "realtime.fanout.FanoutChannelLayer"
     # Chosen on purpose, not the library default of 100 (docs/architecture.md).
     assert s["layer_config"]["capacity"] >= 1000
     assert s["routing"] == "routing.backends.redis.RedisBackend"
     assert s["eager"] is False and s["acks_late"] is True and s["visibility"] == 900
     # Every app's timers are scheduled (one app's entries must not replace another's).
     assert {"gateway-sweep", "routing-tick", "media-retention-purge", "bots-watchdog", "bots-timers"} <= set(s["beat"])
+
+
+def test_channels_redis_pub_sub_layer_is_selectable(tmp_path):
+    s = loaded(tmp_path, **PRODUCTION, CHANNEL_LAYER_BACKEND="channels_redis")
+    assert s["layer"] == "realtime.pubsub.PubSubChannelLayer"
+    assert s["layer_config"]["hosts"][0]["address"] == PRODUCTION["REDIS_URL"]
 
 
 def test_production_with_s3(tmp_path):
@@ -123,6 +130,7 @@ def test_production_with_s3(tmp_path):
         ({**PRODUCTION, "DEBUG": "1"}, "DEBUG is on while ALLOWED_HOSTS names public hosts"),
         ({"DEBUG": "1", "ALLOWED_HOSTS": "chat.example.com"}, "DEBUG is on while ALLOWED_HOSTS names public hosts"),
         ({**PRODUCTION, "DATABASE_URL": "postgres://x@y/z"}, "must be a mysql:// URL"),
+        ({**PRODUCTION, "CHANNEL_LAYER_BACKEND": "rabbit"}, "CHANNEL_LAYER_BACKEND='rabbit' is not one of"),
     ],
 )
 def test_unsafe_settings_refuse_to_start(tmp_path, env, message):

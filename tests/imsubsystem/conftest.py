@@ -9,13 +9,13 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from config.channel_layer import FanoutChannelLayer
 from crm.roles import AGENT, SUPERVISOR
 from imsubsystem import auth
 from imsubsystem.consumers import SwitchSocket
 from imsubsystem.events import FrameError, frame_validate
 from routing.models import AgentStatus
 from tests.factories import AgentProfileFactory, InboxFactory, QueueFactory, UserFactory
+from tests.realtime.support import recording_layer
 
 
 class FrameLog:
@@ -37,10 +37,10 @@ class FrameLog:
 
 @pytest.fixture(autouse=True)
 def frame_log(monkeypatch):
+    """Checks and records every frame sent through a socket and every event published on the channel
+    layer, whichever backend runs: the configured layer is wrapped in a recording one for the test."""
     log = FrameLog()
     send_frame = SwitchSocket.send_frame
-    group_send = FanoutChannelLayer.group_send
-    group_send_blocking = FanoutChannelLayer.group_send_blocking
 
     async def checked_send_frame(self, frame):
         log.check(frame)
@@ -52,18 +52,9 @@ def frame_log(monkeypatch):
             log.check(message["frame"])
             log.published.append((group, message["frame"]))
 
-    async def checked_group_send(self, group, message):
-        record(group, message)
-        await group_send(self, group, message)
-
-    def checked_group_send_blocking(self, group, message):
-        record(group, message)
-        group_send_blocking(self, group, message)
-
     monkeypatch.setattr(SwitchSocket, "send_frame", checked_send_frame)
-    monkeypatch.setattr(FanoutChannelLayer, "group_send", checked_group_send)
-    monkeypatch.setattr(FanoutChannelLayer, "group_send_blocking", checked_group_send_blocking)
-    yield log
+    with recording_layer(on_send=record):
+        yield log
     assert not log.invalid, f"frames that do not match imsubsystem/events.py: {log.invalid}"
 
 

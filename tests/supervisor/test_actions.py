@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from django.test import Client
 
-from config.channel_layer import FanoutChannelLayer
 from imsubsystem import services as switch
 from imsubsystem.models import Conversation, Message
 from routing.models import AgentProfile, AssignmentEvent, Offer, WorkItem
 from supervisor import services
 from supervisor.services import SupervisorError
 from tests.factories import ContactFactory
+from tests.realtime.support import recording_layer
 
 
 def client_for(user) -> Client:
@@ -124,23 +125,10 @@ def routing_and_switch_state(conversation: Conversation) -> dict:
 
 
 @pytest.fixture
-def published(monkeypatch) -> list[tuple[str, dict]]:
+def published() -> Iterator[list[tuple[str, dict]]]:
     """Every message sent to a channel-layer group while the test runs."""
-    sent: list[tuple[str, dict]] = []
-    group_send = FanoutChannelLayer.group_send
-    group_send_blocking = FanoutChannelLayer.group_send_blocking
-
-    async def recording_group_send(self, group, message):
-        sent.append((group, message))
-        await group_send(self, group, message)
-
-    def recording_group_send_blocking(self, group, message):
-        sent.append((group, message))
-        group_send_blocking(self, group, message)
-
-    monkeypatch.setattr(FanoutChannelLayer, "group_send", recording_group_send)
-    monkeypatch.setattr(FanoutChannelLayer, "group_send_blocking", recording_group_send_blocking)
-    return sent
+    with recording_layer() as layer:
+        yield layer.sent
 
 
 def test_transfer_to_an_agent_of_the_team(teams, published, django_capture_on_commit_callbacks):

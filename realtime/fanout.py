@@ -1,9 +1,11 @@
 """Switchboard's channel layer: local fan-out in each process, Redis pub/sub between processes.
 
-Why not channels-redis: its list-based layer receives one message per Redis round trip per process and
-sends a copy per member socket, so a daphne process spends its time waiting on Redis long before it
-runs out of CPU (docs/performance.md); its pub/sub layer delivers even a process's own messages through
-Redis and loses them silently while a subscription is down.
+The production default (CHANNEL_LAYER_BACKEND=switchboard). channels-redis's pub/sub layer can be chosen
+instead (realtime/pubsub.py); docs/realtime.md compares the two. Against channels-redis's list-based
+layer: that one receives one message per Redis round trip per process and sends a copy per member
+socket, so a daphne process spends its time waiting on Redis long before it runs out of CPU
+(docs/performance.md); its pub/sub layer delivers even a process's own messages through Redis and loses
+them silently while a subscription is down.
 
 How this one works, per process and event loop (a "hub"):
 
@@ -23,7 +25,7 @@ How this one works, per process and event loop (a "hub"):
 The layer is a fast path, not the record (messages are in MySQL before they are published, with a
 per-conversation seq). When a socket's queue passes `capacity`, or the process's subscription to Redis
 was lost and had to be made again, the affected sockets get `sb.layer_reset` instead and close with
-1012, so their clients reconnect and resume from MySQL (docs/protocol.md). A publish that fails (Redis
+4012, so their clients reconnect and resume from MySQL (docs/protocol.md). A publish that fails (Redis
 unreachable) still reached the local members; the other processes lost their subscriptions in the same
 outage and reset their sockets when they subscribe again, and any other hole is filled by the client's
 resume from its last complete seq at its next message or reconnect.
@@ -52,11 +54,11 @@ from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 from redis.connection import parse_url
 
-from config.metrics import LAYER_RESETS
+from realtime.metrics import LAYER_RESETS
+from realtime.protocol import RESET
 
 logger = logging.getLogger(__name__)
 
-RESET = "sb.layer_reset"
 SUBSCRIBE_TIMEOUT_S = 5.0
 
 
