@@ -244,7 +244,7 @@ def test_a_bot_that_raises_or_runs_out_of_time_queues_the_customer(flow, inbox, 
     session = BotSession.objects.get(conversation_id=conversation_id)
     assert session.pending_since is None and session.state["done"] is True
     # A late answer (a redelivered task) does nothing more.
-    assert services.bot_turn(conversation_id=conversation_id) == 0
+    assert services.bot_turn(conversation_id=conversation_id).answered == 0
 
 
 def test_a_bot_that_never_answers_is_caught_by_the_watchdog(flow, inbox, contact):
