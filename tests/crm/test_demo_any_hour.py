@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
@@ -75,7 +76,8 @@ def test_the_out_of_hours_inbox_shows_the_out_of_hours_path(saturday):
 
 def test_the_demo_supervisor_watches_the_demo_teams(saturday):
     client = Client()
-    assert client.login(username="supervisor", password="switchboard-demo")
+    # django-axes (the log-in lockout) needs the request in authenticate (docs/development.md).
+    assert client.login(request=HttpRequest(), username="supervisor", password="switchboard-demo")
     snapshot = client.get("/supervisor/api/snapshot").json()
     assert {q["name"] for q in snapshot["queues"]} == {"Sales", "Support"}
     assert len(snapshot["agents"]) == 3
