@@ -18,7 +18,7 @@ from imsubsystem.gateway.models import InboundEvent
 from imsubsystem.models import Conversation, Message
 from routing.models import Offer
 from tests.factories import InboxFactory
-from tests.gateway.conftest import Reply, StandIn
+from tests.gateway.conftest import Reply, StandIn, allow_outbound
 from tests.gateway.test_whatsapp import signed as wa_signed
 from tests.gateway.test_whatsapp import wa_message, webhook_body
 
@@ -28,9 +28,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def stand_in():
-    """A local HTTP server standing in for the platform's API (tests/gateway/conftest.py)."""
+def stand_in(settings):
+    """A local HTTP server standing in for the platform's API (tests/gateway/conftest.py), allowed as an
+    outbound address as the gateway's tests allow it (config/outbound.py refuses loopback otherwise)."""
     server = StandIn()
+    allow_outbound(settings, server.url)
     yield server
     server.close()
 
