@@ -12,11 +12,10 @@ it returns. A turn that fails or runs out of time falls back to queueing the cus
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -53,21 +52,6 @@ def _switch_error():
     from imsubsystem.services import SwitchError
 
     return SwitchError
-
-
-@lru_cache(maxsize=1)
-def _message_send_params() -> frozenset[str]:
-    return frozenset(inspect.signature(_switch().message_send).parameters)
-
-
-@lru_cache(maxsize=1)
-def _queue_params() -> frozenset[str]:
-    return frozenset(inspect.signature(_switch().conversation_queue).parameters)
-
-
-def switch_shows_buttons() -> bool:
-    """Buttons need the switch to carry them on the message; until it does, options go out numbered."""
-    return bool({"buttons", "metadata"} & _message_send_params())
 
 
 # --- Business hours ---------------------------------------------------------------------------------
@@ -167,24 +151,20 @@ def handles_inbox(*, inbox_id: int, inbox_kind: str = "", inbox_key: str = "") -
 def _ctx(session: BotSession, inbox_kind: str, contact: Mapping) -> dict[str, Any]:
     return {
         "language": contact.get("language") or "",
-        "buttons": inbox_kind in BUTTON_CHANNELS and switch_shows_buttons(),
+        "buttons": inbox_kind in BUTTON_CHANNELS,
         "values": dict(contact.get("values") or {}),
     }
 
 
 def _say(conversation_id: int, action: Mapping, client_id: str) -> None:
-    params = _message_send_params()
-    kwargs: dict[str, Any] = {}
-    text = action["text"]
-    if action["presentation"] == "buttons":
-        if "buttons" in params:
-            kwargs["buttons"] = action["options"]
-        elif "metadata" in params:
-            kwargs["metadata"] = {"buttons": action["options"], "presentation": "buttons"}
-    elif action["presentation"] == "numbered" and "metadata" in params:
-        kwargs["metadata"] = {"options": action["options"], "presentation": "numbered"}
+    # Numbered options are written in the text already; only buttons travel beside it.
+    buttons = action["options"] if action["presentation"] == "buttons" else ()
     _switch().message_send(
-        conversation_id=conversation_id, sender_kind="bot", text=text[:4000], client_id=client_id[:64], **kwargs
+        conversation_id=conversation_id,
+        sender_kind="bot",
+        text=action["text"][:4000],
+        client_id=client_id[:64],
+        buttons=buttons,
     )
 
 
@@ -230,6 +210,7 @@ class _Turn:
     def __init__(self, session: BotSession, flow: BotFlow, spec: Mapping, conversation, contact: Mapping, tag: str):
         self.session, self.flow, self.spec, self.conversation = session, flow, spec, conversation
         self.contact, self.tag, self.sent = contact, tag, 0
+        self.handed_over = False
         self.ctx = _ctx(session, conversation.inbox.kind, contact)
 
     def client_id(self) -> str:
@@ -280,27 +261,25 @@ class _Turn:
         kwargs: dict[str, Any] = {"conversation_id": conversation.pk, "queue_id": queue_id}
         if action.get("after_hours"):
             kwargs["priority"] = self.flow.after_hours_priority
-        if action.get("skills") and "skills" in _queue_params():
+        if action.get("skills"):
             kwargs["skills"] = list(action["skills"])
         _switch().conversation_queue(**kwargs)
         self.session.handed_over_at = timezone.now()
         self.session.queue_update_at = None
         self.session.queue_position = None
-        transaction.on_commit(lambda: _queue_update_later(conversation.pk))
+        self.handed_over = True
 
 
-def _queue_update_later(conversation_id: int) -> None:
-    from bots.tasks import queue_update
-
-    try:
-        queue_update.delay(conversation_id=conversation_id)
-    except Exception:
-        # The periodic sweep sends it instead.
-        logger.exception("Could not schedule the first queue update of %s", conversation_id)
+@dataclass(frozen=True)
+class BotTurn:
+    answered: int = 0
+    # The customer went to a queue: the caller sends the first queue update once this commits.
+    handed_over: bool = False
 
 
-def bot_turn(*, conversation_id: int) -> int:
-    """Answer every customer message the bot has not answered yet, in seq order; returns how many.
+def bot_turn(*, conversation_id: int) -> BotTurn:
+    """Answer every customer message the bot has not answered yet, in seq order; returns how many and
+    whether the customer was handed to a queue.
 
     The session row lock serialises turns of one conversation across workers; the state, the replies and
     any hand-over commit together.
@@ -308,7 +287,7 @@ def bot_turn(*, conversation_id: int) -> int:
     with transaction.atomic():
         session = BotSession.objects.select_for_update().filter(conversation_id=conversation_id).first()
         if session is None:
-            return 0
+            return BotTurn()
         conversation = _switch_selectors().conversation_get(conversation_id=conversation_id)
         pending = [
             m
@@ -317,21 +296,22 @@ def bot_turn(*, conversation_id: int) -> int:
             )
             if m["sender"]["kind"] == "customer"
         ]
-        answered = 0
+        answered, handed_over = 0, False
         for message in pending:
             conversation.refresh_from_db(fields=["status", "queue", "assignee"])
-            _message_answer(session, conversation, message)
+            handed_over = _message_answer(session, conversation, message) or handed_over
             session.handled_seq = message["seq"]
             answered += 1
         session.pending_since = None
         session.save()
-    return answered
+    return BotTurn(answered=answered, handed_over=handed_over)
 
 
-def _message_answer(session: BotSession, conversation, message: Mapping) -> None:
+def _message_answer(session: BotSession, conversation, message: Mapping) -> bool:
+    """Answer one message; returns whether the customer was handed to a queue."""
     flow = selectors.flow_for_inbox(inbox_id=conversation.inbox_id)
     if flow is None:
-        return
+        return False
     contact = _contact_info(conversation.contact_id)
     spec = selectors.flow_spec(flow=flow)
     session.flow = flow
@@ -340,10 +320,10 @@ def _message_answer(session: BotSession, conversation, message: Mapping) -> None
 
     if session.survey_stage:
         if conversation.status in ("bot", "closed") and _survey_answer(session, turn, text):
-            return
+            return turn.handed_over
         session.survey_stage = SurveyStage.NONE
     if conversation.status != "bot":
-        return
+        return turn.handed_over
 
     state = session.state or {}
     if not state or state.get("done"):
@@ -355,8 +335,9 @@ def _message_answer(session: BotSession, conversation, message: Mapping) -> None
         session.joined_agent_id = None
         session.handed_over_at = None
         turn.apply(engine.flow_first_message(spec, text, turn.ctx))
-        return
+        return turn.handed_over
     turn.apply(engine.flow_reply(spec, state, text, turn.ctx))
+    return turn.handed_over
 
 
 def bot_fallback_queue(*, conversation_id: int, reason: str) -> bool:

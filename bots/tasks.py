@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 
 from bots import services
 
@@ -19,13 +20,25 @@ SOFT_LIMIT_S = getattr(settings, "BOTS_SOFT_TIME_LIMIT_S", 10)
 @shared_task(name="bots.tasks.bot_reply", soft_time_limit=SOFT_LIMIT_S, time_limit=SOFT_LIMIT_S + 10)
 def bot_reply(*, conversation_id: int) -> int:
     try:
-        return services.bot_turn(conversation_id=conversation_id)
+        turn = services.bot_turn(conversation_id=conversation_id)
     except SoftTimeLimitExceeded:
         services.bot_fallback_queue(conversation_id=conversation_id, reason="too slow")
+        return 0
     except Exception:
         logger.exception("Bot turn of conversation %s failed", conversation_id)
         services.bot_fallback_queue(conversation_id=conversation_id, reason="error")
-    return 0
+        return 0
+    if turn.handed_over:
+        transaction.on_commit(lambda: _queue_update_later(conversation_id))
+    return turn.answered
+
+
+def _queue_update_later(conversation_id: int) -> None:
+    try:
+        queue_update.delay(conversation_id=conversation_id)
+    except Exception:
+        # The periodic sweep sends it instead.
+        logger.exception("Could not schedule the first queue update of %s", conversation_id)
 
 
 @shared_task(name="bots.tasks.queue_update", soft_time_limit=SOFT_LIMIT_S)

@@ -28,8 +28,8 @@ application = ProtocolTypeRouter(
     }
 )
 
-# The embedded default has no beat and no workers: its timers run in this process (config/inprocess.py).
-from config.inprocess import serving_start  # noqa: E402
+# The embedded default has no beat: its timers run in this process (switchboard/timers.py).
+from switchboard.timers import serving_start  # noqa: E402
 
 serving_start()
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "imsubsystem.gateway",
     "bots",
     "supervisor",
+    "switchboard",
 ]
 
 MIDDLEWARE = [
@@ -195,9 +196,9 @@ ROUTING_BACKEND = env.str(
     "ROUTING_BACKEND",
     default="routing.backends.redis.RedisBackend" if REDIS_URL else "routing.backends.memory.MemoryBackend",
 )
-# The embedded default runs beat's schedule in the server process (config/inprocess.py), and the work
+# The embedded default runs beat's schedule in the server process (switchboard/timers.py), and the work
 # production gives to Celery workers (platform sends, media fetches, webhook processing) on this many
-# background threads instead of inline in the caller's thread.
+# background threads instead of inline in the caller's thread (config/inprocess.py).
 INPROCESS_TIMERS = env.bool("INPROCESS_TIMERS", default=not REDIS_URL)
 INPROCESS_WORKERS = env.int("INPROCESS_WORKERS", default=0 if REDIS_URL else 4)
 # Tasks the embedded default's timer loop runs once when its server process starts.
@@ -257,7 +258,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("GATEWAY_SWEEP_S", default=30.0 if REDIS_URL else 5.0),
     },
     # Routing timers (offer expiry, overflow, re-evaluation). The embedded default runs this whole
-    # schedule in the server process (INPROCESS_TIMERS, config/inprocess.py).
+    # schedule in the server process (INPROCESS_TIMERS, switchboard/timers.py).
     "routing-tick": {"task": "routing.tick", "schedule": 1.0},
 }
 
@@ -410,16 +411,6 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
-
-# Steps of `manage.py seed_demo`, in order. Loaded by dotted path so the command, which lives in crm,
-# imports none of the apps that depend on crm (docs/architecture.md, dependency rule).
-SEED_DEMO_STEPS = [
-    "crm.demo.seed",
-    "routing.demo.seed",
-    "imsubsystem.demo.seed",
-    "bots.demo.seed",
-    "supervisor.demo.seed",
-]
 
 LOGGING = {
     "version": 1,

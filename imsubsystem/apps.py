@@ -8,7 +8,7 @@ class ImsubsystemConfig(AppConfig):
     def ready(self) -> None:
         from crm.signals import contact_merging
         from imsubsystem import routing_hooks, selectors
-        from imsubsystem.signals import on_contact_merging
+        from imsubsystem.crm_hooks import on_contact_merging
         from media.selectors import conversation_access_register
 
         routing_hooks.connect()

@@ -22,11 +22,6 @@ def agent_console(request: HttpRequest) -> HttpResponse:
     return render(request, "imsubsystem/agent_console.html", {"console_config": config})
 
 
-@login_required
-def supervisor_dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "imsubsystem/supervisor_dashboard.html")
-
-
 def widget_demo(request: HttpRequest, inbox_key: str) -> HttpResponse:
     # A pretend shop page: it only embeds the widget; the widget's own API checks the inbox key.
     return render(request, "imsubsystem/widget_demo.html", {"inbox_key": inbox_key[:64]})

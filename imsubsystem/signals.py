@@ -7,10 +7,3 @@ from django.dispatch import Signal
 # (the gateway's outbox) commits or rolls back together with the message. Receivers must not publish
 # or call out: the transaction may still roll back.
 message_stored = Signal()
-
-
-def on_contact_merging(*, source, target, **kwargs) -> dict[str, int]:
-    """crm.signals.contact_merging receiver: the source contact's conversations follow it into the target."""
-    from imsubsystem.services import conversations_move_contact
-
-    return conversations_move_contact(source_id=source.pk, target_id=target.pk)

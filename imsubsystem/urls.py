@@ -5,7 +5,6 @@ from imsubsystem import api_agent, api_widget, pages
 app_name = "imsubsystem"
 urlpatterns = [
     path("agent/", pages.agent_console, name="agent_console"),
-    path("supervisor/", pages.supervisor_dashboard, name="supervisor_dashboard"),
     path("widget/demo/<str:inbox_key>/", pages.widget_demo, name="widget_demo"),
     # Customer widget API (docs/protocol.md)
     path("api/v1/widget/<slug:inbox_key>/sessions", api_widget.session_create, name="widget_session_create"),

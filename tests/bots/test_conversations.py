@@ -244,7 +244,7 @@ def test_a_bot_that_raises_or_runs_out_of_time_queues_the_customer(flow, inbox, 
     session = BotSession.objects.get(conversation_id=conversation_id)
     assert session.pending_since is None and session.state["done"] is True
     # A late answer (a redelivered task) does nothing more.
-    assert services.bot_turn(conversation_id=conversation_id) == 0
+    assert services.bot_turn(conversation_id=conversation_id).answered == 0
 
 
 def test_a_bot_that_never_answers_is_caught_by_the_watchdog(flow, inbox, contact):
@@ -287,25 +287,25 @@ def test_inboxes_without_an_active_flow_go_straight_to_the_queue(inbox, contact)
 
 
 def test_embedded_timers_run_the_watchdog(flow, inbox, contact):
-    """The embedded default's one timer loop runs beat's bots-watchdog entry (config/inprocess.py)."""
+    """The embedded default's one timer loop runs beat's bots-watchdog entry (switchboard/timers.py)."""
     import threading
 
     from bots import tasks
-    from config import inprocess
+    from switchboard import timers
 
     with mock.patch.object(tasks.bot_reply, "delay"):
         conversation_id = write(inbox, contact, "hello?")
     BotSession.objects.update(pending_since=timezone.now() - timedelta(minutes=5))
     stop = threading.Event()
-    inprocess.beat_reset_for_tests()
+    timers.beat_reset_for_tests()
     try:
         # Watchdog every 10 s scaled down to 0.05 s; only this entry, so nothing else ticks.
-        assert inprocess.beat_start(stop=stop, tick_s=0.02, only=["bots-watchdog"], scale=0.005)
+        assert timers.beat_start(stop=stop, tick_s=0.02, only=["bots-watchdog"], scale=0.005)
         for _ in range(200):
             if status(conversation_id) == "queued":
                 break
             stop.wait(0.05)
     finally:
         stop.set()
-        inprocess.beat_reset_for_tests()
+        timers.beat_reset_for_tests()
     assert status(conversation_id) == "queued"

@@ -4,7 +4,7 @@ with a platform that hangs and then comes back:
 * the agent's send is acknowledged as stored within the console's own ack timeout while the platform hangs
   (the send runs on a background worker, not in the socket's path), and the socket is never dropped;
 * the agent then sees `retrying` with the reason and when the next attempt is due;
-* with nobody sending anything else, the in-process timer loop (beat's schedule, config/inprocess.py) sends
+* with nobody sending anything else, the in-process timer loop (beat's schedule, switchboard/timers.py) sends
   it again when due and the agent sees `sent`.
 """
 

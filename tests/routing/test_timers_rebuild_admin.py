@@ -12,12 +12,12 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config import inprocess
 from routing import selectors, services
 from routing.backends import channel_kinds, set_backend
 from routing.backends.redis import RedisBackend
 from routing.exceptions import RoutingError
 from routing.models import AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
+from switchboard import timers
 from tests.factories import AgentProfileFactory, QueueFactory, UserFactory
 
 
@@ -65,12 +65,12 @@ def test_inprocess_ticker_expires_an_offer_and_offers_the_next_agent(monkeypatch
     first = Offer.objects.get(ref=7)
     (other,) = {profile.user_id for profile in agents} - {first.agent_id}
 
-    inprocess.beat_reset_for_tests()
+    timers.beat_reset_for_tests()
     stop = threading.Event()
     try:
         # The embedded default's one timer loop, running beat's routing-tick entry (every 1 s scaled to 0.05 s).
-        assert inprocess.beat_start(stop=stop, tick_s=0.02, only=["routing-tick"], scale=0.05) is True
-        assert inprocess.beat_start(stop=stop, tick_s=0.02, only=["routing-tick"], scale=0.05) is False
+        assert timers.beat_start(stop=stop, tick_s=0.02, only=["routing-tick"], scale=0.05) is True
+        assert timers.beat_start(stop=stop, tick_s=0.02, only=["routing-tick"], scale=0.05) is False
         # Nothing here ticks: only the ticker's thread, calling the real routing_tick, can expire the offer.
         # The bound is generous (the 1 s timeout plus a loaded machine); no speed is asserted.
         for _ in range(600):
@@ -82,7 +82,7 @@ def test_inprocess_ticker_expires_an_offer_and_offers_the_next_agent(monkeypatch
         for thread in threading.enumerate():
             if thread.name == "inprocess-beat":
                 thread.join(10)
-        inprocess.beat_reset_for_tests()
+        timers.beat_reset_for_tests()
     assert Offer.objects.get(pk=first.pk).status == OfferStatus.EXPIRED
     second = Offer.objects.get(ref=7, status=OfferStatus.OPEN)
     assert second.agent_id == other

@@ -1,9 +1,10 @@
-"""Load the demo data of CONTRACT.md. Idempotent; each app seeds its own part (settings.SEED_DEMO_STEPS)."""
+"""Load the demo data of CONTRACT.md. Idempotent; each app seeds its own part (switchboard/demo.py)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils.module_loading import import_string
+
+from switchboard.demo import DEMO_STEPS
 
 
 class Command(BaseCommand):
@@ -15,8 +16,8 @@ class Command(BaseCommand):
     def handle(self, *args, force=False, **options):
         if settings.PRODUCTION and not force:
             raise CommandError("Refusing to load demo data into the production profile without --force.")
-        for dotted in settings.SEED_DEMO_STEPS:
-            self.stdout.write(f"Seeding {dotted.rsplit('.', 1)[0]}")
+        for step in DEMO_STEPS:
+            self.stdout.write(f"Seeding {step.__name__}")
             with transaction.atomic():
-                import_string(dotted)(stdout=self.stdout)
+                step.seed(stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))

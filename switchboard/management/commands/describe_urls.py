@@ -1,21 +1,9 @@
 """Print where everything is, for `make run`: the pages, the demo logins, and each demo inbox's page or
-webhook URL with its demo secrets (each app's `demo.describe`, beside the `demo.seed` that
-settings.SEED_DEMO_STEPS names, so this command imports none of the apps above crm)."""
+webhook URL with its demo secrets (each app's `demo.describe`, switchboard/demo.py)."""
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils.module_loading import import_string
 
-
-def demo_descriptions(*, base: str) -> list[str]:
-    lines: list[str] = []
-    for dotted in settings.SEED_DEMO_STEPS:
-        try:
-            describe = import_string(dotted.rsplit(".", 1)[0] + ".describe")
-        except ImportError:
-            continue
-        lines.extend(describe(base=base))
-    return lines
+from switchboard.demo import demo_descriptions
 
 
 class Command(BaseCommand):

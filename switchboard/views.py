@@ -1,4 +1,4 @@
-"""Project-wide views: the landing redirect and the health check of CONTRACT.md."""
+"""The project-wide pages: the landing redirect, the health check of CONTRACT.md and the metrics."""
 
 from __future__ import annotations
 

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class SwitchboardConfig(AppConfig):
+    """The project's own parts: what runs a server process of the embedded default (the timer loop),
+    the demo as a whole (seed_demo, describe_urls) and the project-wide pages. It may import every app;
+    no app imports it (pyproject.toml); config/asgi.py and config/urls.py reach it."""
+
+    name = "switchboard"
+    label = "switchboard"
+    verbose_name = "Switchboard"

@@ -1,0 +1,15 @@
+"""The project-wide pages. Every app's pages are under their own paths (config/urls.py); none of them
+answers a path another already answers (tests/switchboard/test_urls.py)."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from switchboard import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
