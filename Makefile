@@ -7,7 +7,7 @@ BIN := .venv/bin
 # The tests run the production profile against the real services: tests/test.env.
 TEST_ENV := set -a; . tests/test.env; set +a;
 
-.PHONY: run test lint bench migrate clean cluster cluster-stop
+.PHONY: run test test-js lint bench migrate clean cluster cluster-stop
 
 .venv/.runtime-installed: requirements.txt scripts/bootstrap.sh
 	PY=$(PY) bash scripts/bootstrap.sh runtime
@@ -36,7 +36,12 @@ lint: .venv/.dev-installed
 test: .venv/.dev-installed
 	bash scripts/services.sh
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-js
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The browser code's unit tests (tests/js/*.test.js): node's own test runner, no packages to download.
+test-js:
+	node --test tests/js/
 
 bench: .venv/.dev-installed
 	bash scripts/services.sh
