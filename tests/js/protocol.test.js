@@ -376,3 +376,21 @@ test("client ids are unique", () => {
   const ids = new Set(Array.from({ length: 100 }, () => protocol.newClientId("t")));
   assert.equal(ids.size, 100);
 });
+
+// ---- in a browser: one namespace, no other global -------------------------------------------------
+
+test("in a browser the client goes into the namespace its script tag names, and adds no other global", () => {
+  const vm = require("node:vm");
+  const fs = require("node:fs");
+  const path = require("node:path");
+  const source = fs.readFileSync(path.join(__dirname, "../../static/shared/protocol.js"), "utf8");
+  const page = { document: { currentScript: { dataset: { namespace: "SwitchboardWidget" } } } };
+  page.self = page;
+  page.SwitchboardWidget = { open() {} };
+  const before = Object.keys(page).sort();
+  vm.runInNewContext(source, page);
+  assert.deepEqual(Object.keys(page).sort(), before);
+  assert.equal(typeof page.SwitchboardWidget.open, "function"); // what was there stays
+  assert.equal(typeof page.SwitchboardWidget.protocol.Connection, "function");
+  assert.equal(typeof page.SwitchboardWidget.protocol.SeqTracker, "function");
+});
