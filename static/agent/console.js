@@ -108,6 +108,7 @@
     unknown_agent: "That agent does not exist.",
     unknown_work: "The queue has no record of this conversation. Reload the page.",
     bad_request: "The queue refused that request.",
+    not_retryable: "Nothing to retry: the message was already sent, or it does not go to a platform.",
     internal: "The server failed and nothing was changed. Try again.",
   };
   var DETAIL_SAYS_MORE = { invalid: true, too_long: true, unknown_attachment: true };

@@ -820,6 +820,7 @@
       unknown_agent: "Please try again.",
       unknown_work: "Please try again.",
       bad_request: "Please try again.",
+      not_retryable: "That message cannot be sent again.",
       internal: "Something went wrong on our side. Please try again.",
     };
 
