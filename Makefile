@@ -7,7 +7,7 @@ BIN := .venv/bin
 # The tests run the production profile against the real services: tests/test.env.
 TEST_ENV := set -a; . tests/test.env; set +a;
 
-.PHONY: run test test-channels-redis lint bench migrate clean cluster cluster-stop
+.PHONY: run test test-js test-channels-redis lint bench migrate clean cluster cluster-stop
 
 .venv/.runtime-installed: requirements.txt scripts/bootstrap.sh
 	PY=$(PY) bash scripts/bootstrap.sh runtime
@@ -41,11 +41,16 @@ CHANNELS_REDIS_E2E := tests/imsubsystem/test_widget_socket.py tests/imsubsystem/
 test: .venv/.dev-installed
 	bash scripts/services.sh
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-js
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-channels-redis
 
 test-channels-redis: .venv/.dev-installed
 	$(TEST_ENV) CHANNEL_LAYER_BACKEND=channels_redis $(BIN)/pytest $(CHANNELS_REDIS_E2E)
+
+# The browser code's unit tests (tests/js/*.test.js): node's own test runner, no packages to download.
+test-js:
+	node --test tests/js/
 
 bench: .venv/.dev-installed
 	bash scripts/services.sh

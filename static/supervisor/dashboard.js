@@ -38,6 +38,7 @@
     unknown_agent: "That agent does not exist.",
     unknown_work: "The queue has no record of this conversation. Reload the page.",
     bad_request: "The queue refused that request.",
+    not_retryable: "Nothing to retry: the message was already sent, or it does not go to a platform.",
     internal: "The server failed and nothing was changed. Try again.",
     not_retryable: "Nothing to retry: the message was sent, or it does not go to a platform.",
   };

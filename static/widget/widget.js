@@ -3,12 +3,16 @@
  *   <script src="https://host/static/widget/widget.js" data-inbox="demo" async></script>
  * Plain JS, no build step, no dependencies. Everything the customer or an agent writes is put on the
  * page with textContent only. See docs/interface.md for the options and the resume rules.
+ *
+ * The socket, resume point and unacknowledged sends are the shared protocol client
+ * (static/shared/protocol.js, the console's too): this script loads it from the server it came from,
+ * into its own namespace, then starts. The host page gets one global, SwitchboardWidget.
  */
 (function () {
   "use strict";
 
   var script = document.currentScript || document.querySelector("script[data-inbox][src*='widget.js']");
-  if (!script || window.__switchboardWidget) return;
+  if (!script || window.SwitchboardWidget) return;
 
   var scriptUrl = new URL(script.src, window.location.href);
   var options = {
@@ -27,1128 +31,1037 @@
     return;
   }
 
-  var STORAGE_KEY = "switchboard.widget." + options.server + "." + options.inbox;
-  var BACKOFF_BASE_MS = 500;
-  var BACKOFF_MAX_MS = 30000;
-  var ACK_TIMEOUT_MS = 8000;
-  var TYPING_IDLE_MS = 3000;
-  var REMOTE_TYPING_MS = 6000;
+  // The one global: the page API (open() and close() called before the widget started are kept) and
+  // the shared protocol client once loaded.
+  var namespace = (window.SwitchboardWidget = {});
+  var openWish = null;
+  namespace.open = function () {
+    openWish = true;
+  };
+  namespace.close = function () {
+    openWish = false;
+  };
+  loadProtocol(widget);
 
-  // ---- persisted state (survives a reload) -------------------------------------------------
-  function loadStored() {
-    try {
-      var raw = window.localStorage.getItem(STORAGE_KEY);
-      return raw ? JSON.parse(raw) : {};
-    } catch (err) {
-      return {};
-    }
+  function loadProtocol(then) {
+    // A script beside this one on the same server (a CDN serving widget.js serves shared/ too); it puts
+    // itself in the namespace its tag names, and the tag goes once it has run.
+    var tag = document.createElement("script");
+    tag.src = new URL("../shared/protocol.js", scriptUrl).href;
+    tag.async = true;
+    tag.dataset.namespace = "SwitchboardWidget";
+    tag.onload = function () {
+      tag.remove();
+      then(namespace.protocol);
+    };
+    tag.onerror = function () {
+      tag.remove();
+      console.error("Switchboard widget: could not load " + tag.src);
+    };
+    (document.head || document.documentElement).appendChild(tag);
   }
-  var stored = loadStored();
-  var state = {
-    token: stored.token || null,
-    conversationId: stored.conversationId || null,
-    lastSeq: stored.lastSeq || 0,
+
+  function widget(P) {
+    var STORAGE_KEY = "switchboard.widget." + options.server + "." + options.inbox;
+    var BACKOFF_BASE_MS = 500;
+    var BACKOFF_MAX_MS = 30000;
+    var ACK_TIMEOUT_MS = 8000;
+    var HEARTBEAT_MS = 25000;
+    var HEARTBEAT_GRACE_MS = 10000;
+    var TYPING_IDLE_MS = 3000;
+    var REMOTE_TYPING_MS = 6000;
+
+    // ---- persisted state (survives a reload) -------------------------------------------------
+    function loadStored() {
+      try {
+        var raw = window.localStorage.getItem(STORAGE_KEY);
+        return raw ? JSON.parse(raw) : {};
+      } catch (err) {
+        return {};
+      }
+    }
+    var stored = loadStored();
+    var state = {
+      token: stored.token || null,
+      conversationId: stored.conversationId || null,
+      // The messages on screen, so a reload shows them at once and only asks for what came after.
+      history: Array.isArray(stored.history) ? stored.history : [],
+      open: typeof stored.open === "boolean" ? stored.open : options.open,
+      readUpTo: 0, // the highest of my messages an agent has read
+      unread: 0,
+      status: null,
+      // The version of the status shown (conversation.status `version`, ready `status_version`): frames
+      // from two server processes may arrive out of order, and an older one must not replace a newer.
+      statusVersion: null,
+    };
+
+    // seqs.upTo is the resume point: every seq up to it is here (shown, or known not to be ours). Seqs
+    // seen above a hole are held, so a frame lost on the fast path is asked for again on the next gap or
+    // reconnect instead of being stepped over.
+    var seqs = new P.SeqTracker(stored.lastSeq || 0);
+    var conn = new P.Connection({
+      url: socketUrl,
+      requireReady: true,
+      backoffBaseMs: BACKOFF_BASE_MS,
+      backoffMaxMs: BACKOFF_MAX_MS,
+      heartbeatMs: HEARTBEAT_MS,
+      silenceMs: HEARTBEAT_MS + HEARTBEAT_GRACE_MS,
+      beforeConnect: function () {
+        if (refused) return false;
+        if (!state.token) {
+          // No session yet (or it was refused and dropped): create one first, with the same backoff.
+          if (outbox.size) ensureSession().then(conn.connect, conn.scheduleReconnect);
+          return false;
+        }
+        return true;
+      },
+      canReconnect: function () {
+        return !refused && (!!state.token || outbox.size > 0);
+      },
+      onOpen: function () {
+        // The token travels in the first frame, never in the URL (proxies and logs keep URLs).
+        conn.sendNow({ type: "auth", token: state.token, after_seq: seqs.upTo });
+      },
+      onFrame: handleFrame,
+      onWait: function () {
+        setConnection(navigator.onLine === false ? "You are offline. We will reconnect." : "Reconnecting…");
+      },
+      onFinalClose: function () {
+        // A 4401 follows an error frame the widget has acted on (auth_failed: a new session;
+        // origin_not_allowed: it stops); otherwise try again, and the server says why.
+        conn.scheduleReconnect();
+      },
+    });
     // Messages sent but not yet acknowledged: resent with the same client_id after a reconnect or a
     // reload, so the server stores each one once.
-    pending: Array.isArray(stored.pending) ? stored.pending : [],
-    // The messages on screen, so a reload shows them at once and only asks for what came after.
-    history: Array.isArray(stored.history) ? stored.history : [],
-    open: typeof stored.open === "boolean" ? stored.open : options.open,
-    readUpTo: 0, // the highest of my messages an agent has read
-    unread: 0,
-    status: null,
-    // The version of the status shown (conversation.status `version`, ready `status_version`): frames
-    // from two server processes may arrive out of order, and an older one must not replace a newer.
-    statusVersion: null,
-  };
-  function persist() {
-    try {
-      window.localStorage.setItem(
-        STORAGE_KEY,
-        JSON.stringify({
-          token: state.token,
-          conversationId: state.conversationId,
-          lastSeq: state.lastSeq,
-          pending: state.pending,
-          history: state.history,
-          open: state.open,
-        }),
-      );
-    } catch (err) {
-      /* private mode or full storage: the widget still works for this page view */
-    }
-  }
-
-  // ---- DOM (inside a shadow root so the host page's CSS and ours never mix) ------------------
-  var host = document.createElement("div");
-  host.className = "switchboard-widget-host";
-  host.setAttribute("data-switchboard-widget", options.inbox);
-  var root = host.attachShadow({ mode: "open" });
-  var style = document.createElement("link");
-  style.rel = "stylesheet";
-  style.href = new URL("widget.css", scriptUrl).href;
-  root.appendChild(style);
-
-  function el(tag, className, attrs) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        node.setAttribute(key, attrs[key]);
-      });
-    }
-    return node;
-  }
-
-  var frame = el("div", "sbw sbw-" + options.position);
-  frame.style.setProperty("--sbw-accent", /^#[0-9a-fA-F]{3,8}$/.test(options.color) ? options.color : "#1f6feb");
-  root.appendChild(frame);
-
-  var launcher = el("button", "sbw-launcher", { type: "button", "aria-label": "Open chat", part: "launcher" });
-  launcher.innerHTML =
-    '<svg viewBox="0 0 24 24" aria-hidden="true" width="26" height="26"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
-  var badge = el("span", "sbw-badge", { hidden: "" });
-  launcher.appendChild(badge);
-
-  var panel = el("section", "sbw-panel", { role: "dialog", "aria-label": options.title, hidden: "" });
-  var header = el("header", "sbw-header");
-  var titleBox = el("div", "sbw-titles");
-  var title = el("div", "sbw-title");
-  title.textContent = options.title;
-  var subtitle = el("div", "sbw-subtitle");
-  subtitle.textContent = options.subtitle;
-  titleBox.appendChild(title);
-  titleBox.appendChild(subtitle);
-  var closeButton = el("button", "sbw-close", { type: "button", "aria-label": "Close chat" });
-  closeButton.textContent = "\u00d7";
-  header.appendChild(titleBox);
-  header.appendChild(closeButton);
-
-  var banner = el("div", "sbw-banner", { hidden: "", "aria-live": "polite" });
-  var connection = el("div", "sbw-connection", { hidden: "", role: "status" });
-  var list = el("ol", "sbw-messages", { "aria-live": "polite" });
-  var empty = el("li", "sbw-empty");
-  empty.textContent = "Ask us anything, we are here to help.";
-  list.appendChild(empty);
-  var typing = el("div", "sbw-typing", { hidden: "" });
-  typing.appendChild(el("span", "sbw-dots"));
-  var typingText = el("span");
-  typing.appendChild(typingText);
-
-  var composer = el("form", "sbw-composer");
-  var fileInput = el("input", "sbw-file", { type: "file", hidden: "" });
-  var attachButton = el("button", "sbw-attach", { type: "button", "aria-label": "Attach a file", title: "Attach a file" });
-  attachButton.innerHTML =
-    '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5"/></svg>';
-  var input = el("textarea", "sbw-input", { rows: "1", placeholder: "Write a message…", "aria-label": "Message" });
-  var sendButton = el("button", "sbw-send", { type: "submit" });
-  sendButton.textContent = "Send";
-  var staged = el("div", "sbw-staged", { hidden: "" });
-  composer.appendChild(staged);
-  composer.appendChild(fileInput);
-  composer.appendChild(attachButton);
-  composer.appendChild(input);
-  composer.appendChild(sendButton);
-
-  panel.appendChild(header);
-  panel.appendChild(banner);
-  panel.appendChild(connection);
-  panel.appendChild(list);
-  panel.appendChild(typing);
-  panel.appendChild(composer);
-  frame.appendChild(panel);
-  frame.appendChild(launcher);
-
-  // ---- message list: one row per seq, pending rows keyed by client_id -----------------------
-  // Seqs restart at 1 in each conversation, so a row's key is "<conversation id>:<seq>".
-  var rowsBySeq = new Map();
-  var rowsByClientId = new Map();
-  function rowKey(conversationId, seq) {
-    return (conversationId || 0) + ":" + seq;
-  }
-  function rowOrder(row) {
-    return [Number(row.dataset.conversationId || 0), Number(row.dataset.seq || 0)];
-  }
-
-  function formatTime(iso) {
-    var date = iso ? new Date(iso) : new Date();
-    if (isNaN(date.getTime())) return "";
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  }
-
-  function safeUrl(url) {
-    try {
-      var parsed = new URL(url, options.server);
-      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
-    } catch (err) {
-      return null;
-    }
-  }
-
-  function renderAttachments(container, attachments) {
-    (attachments || []).forEach(function (attachment) {
-      var href = safeUrl(attachment.url);
-      if (!href) return;
-      var link = el("a", "sbw-attachment", { href: href, target: "_blank", rel: "noopener noreferrer" });
-      link.dataset.attachmentId = String(attachment.id);
-      if (attachment.expires_at) link.dataset.expiresAt = attachment.expires_at;
-      if (/^image\//.test(attachment.content_type || "")) {
-        var image = el("img", "sbw-thumb", { alt: "" });
-        image.addEventListener("error", function () {
-          // An expired link answers 403: ask for a fresh one once, then show it again.
-          if (image.dataset.refreshed) return;
-          image.dataset.refreshed = "1";
-          refreshLinks([attachment.id]);
-        });
-        image.src = href;
-        image.alt = attachment.name || "image";
-        link.appendChild(image);
-      } else {
-        link.textContent = "\ud83d\udcce " + (attachment.name || "attachment");
-      }
-      link.addEventListener("click", function (event) {
-        if (!linkExpired(link)) return;
-        // Past its lifetime: open a fresh link instead of one that answers 403.
-        event.preventDefault();
-        refreshLinks([attachment.id]).then(function () {
-          window.open(link.href, "_blank", "noopener");
-        });
-      });
-      container.appendChild(link);
-    });
-  }
-
-  // ---- attachment links are signed and short-lived: fresh ones replace them when they expire ----
-  var LINK_MARGIN_MS = 10000;
-  function linkExpired(link) {
-    var at = Date.parse(link.dataset.expiresAt || "");
-    return !isNaN(at) && at - LINK_MARGIN_MS < Date.now();
-  }
-  function applyFreshLink(fresh) {
-    var href = safeUrl(fresh.url);
-    if (!href) return;
-    root.querySelectorAll('a.sbw-attachment[data-attachment-id="' + Number(fresh.id) + '"]').forEach(function (link) {
-      link.href = href;
-      if (fresh.expires_at) link.dataset.expiresAt = fresh.expires_at;
-      var image = link.querySelector("img");
-      if (image) image.src = href;
-    });
-    state.history.forEach(function (kept) {
-      (kept.attachments || []).forEach(function (attachment) {
-        if (attachment.id !== fresh.id) return;
-        attachment.url = fresh.url;
-        attachment.thumbnail_url = fresh.thumbnail_url;
-        attachment.expires_at = fresh.expires_at;
-      });
-    });
-  }
-  function refreshLinks(ids) {
-    ids = ids.filter(function (id, index) {
-      return typeof id === "number" && ids.indexOf(id) === index;
-    });
-    if (!ids.length || !state.token) return Promise.resolve();
-    return fetch(options.server + "/api/v1/widget/attachments/links", {
-      method: "POST",
-      headers: { Authorization: "Bearer " + state.token, "Content-Type": "application/json" },
-      body: JSON.stringify({ attachment_ids: ids.slice(0, 100) }),
-      credentials: "omit",
-    })
-      .then(function (response) {
-        return response.ok ? response.json() : { attachments: [] };
-      })
-      .then(function (data) {
-        (data.attachments || []).forEach(applyFreshLink);
-        persist();
-      })
-      .catch(function () {
-        /* offline: the next error or click asks again */
-      });
-  }
-  function refreshExpiredLinks() {
-    var ids = [];
-    root.querySelectorAll("a.sbw-attachment[data-attachment-id]").forEach(function (link) {
-      if (linkExpired(link)) ids.push(Number(link.dataset.attachmentId));
-    });
-    return refreshLinks(ids);
-  }
-
-  function buildRow(message, pending) {
-    var kind = (message.sender && message.sender.kind) || "customer";
-    var row = el("li", "sbw-msg sbw-from-" + kind);
-    if (message.seq) row.dataset.seq = String(message.seq);
-    if (message.conversation_id) row.dataset.conversationId = String(message.conversation_id);
-    if (message.client_id) row.dataset.clientId = message.client_id;
-    if (kind !== "customer" && kind !== "system" && message.sender && message.sender.name) {
-      var who = el("div", "sbw-who");
-      who.textContent = message.sender.name;
-      row.appendChild(who);
-    }
-    var bubble = el("div", "sbw-bubble");
-    var text = el("div", "sbw-text");
-    text.textContent = message.text || "";
-    bubble.appendChild(text);
-    renderAttachments(bubble, message.attachments);
-    row.appendChild(bubble);
-    if (kind === "bot" && Array.isArray(message.buttons) && message.buttons.length) {
-      row.appendChild(buildChoices(message));
-    }
-    var meta = el("div", "sbw-meta");
-    var time = el("span", "sbw-time");
-    time.textContent = formatTime(message.created_at);
-    meta.appendChild(time);
-    if (kind === "customer") {
-      var receipt = el("span", "sbw-receipt");
-      meta.appendChild(receipt);
-    }
-    row.appendChild(meta);
-    setRowState(row, pending ? "sending" : "sent");
-    return row;
-  }
-
-  function buildChoices(message) {
-    // A bot's choices: clicking one sends its label as the customer's own text (the bot reads labels
-    // and numbers alike) and retires the choices of that message, also after a reload.
-    var choices = el("div", "sbw-choices", { role: "group" });
-    message.buttons.forEach(function (choice) {
-      if (!choice || typeof choice.label !== "string") return;
-      var button = el("button", "sbw-choice", { type: "button" });
-      button.textContent = choice.label;
-      button.disabled = !!message.answered;
-      button.addEventListener("click", function () {
-        if (button.disabled) return;
-        choices.querySelectorAll("button").forEach(function (b) {
-          b.disabled = true;
-        });
-        button.classList.add("sbw-chosen");
-        message.answered = true;
-        state.history.forEach(function (kept) {
-          if (kept.conversation_id === message.conversation_id && kept.seq === message.seq) kept.answered = true;
-        });
-        persist();
-        sendText(choice.label, []);
-      });
-      choices.appendChild(button);
-    });
-    return choices;
-  }
-
-  function setRowState(row, value) {
-    // Only what the customer needs to know: still on its way, a problem, or read. A message that
-    // simply arrived says nothing (the row's data-state says "sent").
-    row.dataset.state = value;
-    var receipt = row.querySelector(".sbw-receipt");
-    if (!receipt) return;
-    var seq = Number(row.dataset.seq || 0);
-    if (value === "sending") receipt.textContent = "Sending…";
-    else if (value === "failed") receipt.textContent = "Not sent, retrying";
-    else if (seq && seq <= state.readUpTo && Number(row.dataset.conversationId) === state.conversationId) {
-      receipt.textContent = "Read";
-    }
-    else receipt.textContent = "";
-  }
-
-  function placeInOrder(row) {
-    // Rows stay ordered by (conversation, seq); pending rows (no seq yet) stay at the bottom.
-    var mine = rowOrder(row);
-    var children = list.children;
-    for (var i = 0; i < children.length; i++) {
-      var other = children[i];
-      if (other === row || other === empty) continue;
-      if (!other.dataset.seq) {
-        list.insertBefore(row, other);
-        return;
-      }
-      var theirs = rowOrder(other);
-      if (theirs[0] > mine[0] || (theirs[0] === mine[0] && theirs[1] > mine[1])) {
-        list.insertBefore(row, other);
-        return;
-      }
-    }
-    list.appendChild(row);
-  }
-
-  function scrollToEnd() {
-    list.scrollTop = list.scrollHeight;
-  }
-
-  function followConversation(conversationId) {
-    // Conversation ids only grow: a message of a newer conversation means the old one was closed and
-    // the customer's next message opened a new one, whose seqs start again at 1.
-    if (!conversationId || conversationId === state.conversationId) return;
-    if (state.conversationId && conversationId < state.conversationId) return;
-    state.conversationId = conversationId;
-    state.lastSeq = 0;
-    state.statusVersion = null;
-    knownSeqs.clear();
-    persist();
-  }
-
-  // state.lastSeq is the resume point: every seq up to it is here (shown, or known not to be ours).
-  // Seqs seen above a hole wait in knownSeqs, so a frame lost on the fast path is asked for again on
-  // the next gap or reconnect instead of being stepped over.
-  var knownSeqs = new Set();
-
-  function accountSeq(seq) {
-    if (seq <= state.lastSeq) return;
-    knownSeqs.add(seq);
-    var moved = false;
-    while (knownSeqs.has(state.lastSeq + 1)) {
-      knownSeqs.delete(state.lastSeq + 1);
-      state.lastSeq += 1;
-      moved = true;
-    }
-    if (moved) persist();
-  }
-
-  function accountUpTo(seq) {
-    // A finished replay: everything up to seq has been sent.
-    if (seq <= state.lastSeq) return;
-    state.lastSeq = seq;
-    knownSeqs.forEach(function (known) {
-      if (known <= seq) knownSeqs.delete(known);
-    });
-    while (knownSeqs.has(state.lastSeq + 1)) {
-      knownSeqs.delete(state.lastSeq + 1);
-      state.lastSeq += 1;
-    }
-    persist();
-  }
-
-  var HISTORY_KEPT = 200;
-  var restoring = false;
-
-  function addMessage(message) {
-    if (!message || typeof message.seq !== "number") return false;
-    var conversationId = message.conversation_id || state.conversationId;
-    followConversation(conversationId);
-    var key = rowKey(conversationId, message.seq);
-    if (rowsBySeq.has(key)) {
-      // Already on screen (a replay overlapping): still part of what this client has.
-      if (conversationId === state.conversationId && !restoring) accountSeq(message.seq);
-      return false;
-    }
-    if (message.private) {
-      // Never shown to customers, even if a server sent one; its seq is still accounted for.
-      if (conversationId === state.conversationId) accountSeq(message.seq);
-      return false;
-    }
-    empty.hidden = true;
-    var row = message.client_id ? rowsByClientId.get(message.client_id) : null;
-    if (row && row.dataset.seq) row = null; // the same client_id in another conversation
-    if (row) {
-      // My own pending message came back (ack or echo): the same row becomes the stored one.
-      row.dataset.seq = String(message.seq);
-      row.dataset.conversationId = String(conversationId);
-      row.querySelector(".sbw-time").textContent = formatTime(message.created_at);
-      setRowState(row, "sent");
-    } else {
-      row = buildRow(message, false);
-    }
-    rowsBySeq.set(key, row);
-    if (message.client_id) rowsByClientId.set(message.client_id, row);
-    placeInOrder(row);
-    if (!restoring) {
-      state.history.push(message);
-      if (state.history.length > HISTORY_KEPT) state.history.splice(0, state.history.length - HISTORY_KEPT);
-    }
-    dropPending(message.client_id);
-    if (conversationId === state.conversationId) accountSeq(message.seq);
-    var kind = message.sender && message.sender.kind;
-    if (kind && kind !== "customer") {
-      hideRemoteTyping();
-      if (!state.open || document.hidden) {
-        state.unread += 1;
-        updateBadge();
-      }
-    }
-    return true;
-  }
-
-  function addPendingRow(item) {
-    if (rowsByClientId.has(item.client_id)) return;
-    empty.hidden = true;
-    var row = buildRow(
-      {
-        client_id: item.client_id,
-        text: item.text,
-        attachments: item.attachments || [],
-        sender: { kind: "customer" },
-        created_at: item.created_at,
+    var outbox = new P.Outbox(conn, {
+      ackTimeoutMs: ACK_TIMEOUT_MS,
+      onAckTimeout: function (clientId) {
+        // No ack in time: the socket is probably dead without knowing it. Reconnecting resends the same
+        // client_id, which the server answers with the first result.
+        var row = rowsByClientId.get(clientId);
+        if (row && !row.dataset.seq) setRowState(row, "failed");
       },
-      true,
-    );
-    rowsByClientId.set(item.client_id, row);
-    list.appendChild(row);
-    scrollToEnd();
-  }
-
-  function dropPending(clientId) {
-    if (!clientId) return;
-    var before = state.pending.length;
-    state.pending = state.pending.filter(function (item) {
-      return item.client_id !== clientId;
     });
-    if (state.pending.length !== before) persist();
-  }
-
-  function updateReceipts() {
-    rowsBySeq.forEach(function (row) {
-      if (row.classList.contains("sbw-from-customer") && Number(row.dataset.conversationId) === state.conversationId) {
-        setRowState(row, row.dataset.state);
-      }
+    (Array.isArray(stored.pending) ? stored.pending : []).forEach(function (item) {
+      outbox.put(item.client_id, messageFrame(item), item);
     });
-  }
-
-  function updateBadge() {
-    if (state.unread > 0 && !state.open) {
-      badge.hidden = false;
-      badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
-    } else {
-      badge.hidden = true;
+    function messageFrame(item) {
+      var frameData = { type: "message.send", client_id: item.client_id, text: item.text };
+      if (item.attachment_ids && item.attachment_ids.length) frameData.attachment_ids = item.attachment_ids;
+      return frameData;
     }
-  }
-
-  // ---- conversation status (queue position, agent name, closed) -----------------------------
-  function statusIsCurrent(frameData) {
-    // Another conversation's status (one this socket has left) is not this one's.
-    if (frameData.conversation_id && state.conversationId && frameData.conversation_id !== state.conversationId) {
-      return false;
-    }
-    var version = typeof frameData.version === "number" ? frameData.version : frameData.status_version;
-    if (typeof version !== "number") return true;
-    // Equal: the same status with news (a new queue position). Lower: older than what is shown.
-    if (state.statusVersion !== null && version < state.statusVersion) return false;
-    state.statusVersion = version;
-    return true;
-  }
-
-  function showStatus(frameData) {
-    state.status = frameData.status;
-    var text = "";
-    if (frameData.status === "queued" || frameData.status === "offered") {
-      var queue = frameData.queue;
-      if (queue && queue.position) {
-        text = "You are number " + queue.position + " in the queue";
-        if (typeof queue.eta_s === "number" && queue.eta_s > 0) {
-          var minutes = Math.max(1, Math.round(queue.eta_s / 60));
-          text += " · about " + minutes + " min";
-        }
-        text += ".";
-      } else {
-        text = "Waiting for the next available agent…";
-      }
-    } else if (frameData.status === "assigned") {
-      text = "You are chatting with " + (frameData.agent && frameData.agent.name ? frameData.agent.name : "an agent") + ".";
-    } else if (frameData.status === "closed") {
-      text = "This conversation was closed. Write again any time.";
-    }
-    banner.textContent = text;
-    banner.hidden = !text;
-    banner.dataset.status = frameData.status || "";
-  }
-
-  // ---- typing ----------------------------------------------------------------------------
-  var remoteTypingTimer = null;
-  function showRemoteTyping(name) {
-    typingText.textContent = (name || "Agent") + " is typing…";
-    typing.hidden = false;
-    clearTimeout(remoteTypingTimer);
-    remoteTypingTimer = setTimeout(hideRemoteTyping, REMOTE_TYPING_MS);
-  }
-  function hideRemoteTyping() {
-    clearTimeout(remoteTypingTimer);
-    typing.hidden = true;
-  }
-
-  var localTyping = false;
-  var localTypingTimer = null;
-  function noteLocalTyping() {
-    if (!localTyping) {
-      localTyping = true;
-      sendFrame({ type: "typing", active: true });
-    }
-    clearTimeout(localTypingTimer);
-    localTypingTimer = setTimeout(stopLocalTyping, TYPING_IDLE_MS);
-  }
-  function stopLocalTyping() {
-    clearTimeout(localTypingTimer);
-    if (localTyping) {
-      localTyping = false;
-      sendFrame({ type: "typing", active: false });
-    }
-  }
-
-  // ---- session -----------------------------------------------------------------------------
-  var sessionPromise = null;
-  function ensureSession() {
-    if (state.token) return Promise.resolve(state.token);
-    if (sessionPromise) return sessionPromise;
-    var body = { locale: navigator.language || "" };
-    if (options.name) body.name = options.name;
-    if (options.email) body.email = options.email;
-    body.metadata = { page: window.location.href.slice(0, 500), referrer: document.referrer.slice(0, 500) };
-    sessionPromise = fetch(options.server + "/api/v1/widget/" + encodeURIComponent(options.inbox) + "/sessions", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-      credentials: "omit",
-    })
-      .then(function (response) {
-        if (!response.ok) throw new Error("session refused: " + response.status);
-        return response.json();
-      })
-      .then(function (data) {
-        state.token = data.session_token;
-        state.conversationId = data.conversation_id || null;
-        state.lastSeq = 0;
-        knownSeqs.clear();
-        persist();
-        return state.token;
-      })
-      .finally(function () {
-        sessionPromise = null;
-      });
-    return sessionPromise;
-  }
-
-  function forgetSession() {
-    state.token = null;
-    state.conversationId = null;
-    state.lastSeq = 0;
-    knownSeqs.clear();
-    persist();
-    rowsBySeq.forEach(function (row) {
-      row.remove();
-    });
-    rowsBySeq.clear();
-    state.history = [];
-    persist();
-    empty.hidden = state.pending.length > 0;
-  }
-
-  // ---- socket with reconnect, backoff + jitter, and resume ---------------------------------
-  var socket = null;
-  var ready = false;
-  var attempts = 0;
-  var reconnectTimer = null;
-  var lastResumeRequest = 0;
-  var ackTimers = new Map();
-  var HEARTBEAT_MS = 25000;
-  var HEARTBEAT_GRACE_MS = 10000;
-  var heartbeatTimer = null;
-  var lastFrameAt = 0;
-
-  function heartbeat() {
-    // A socket whose network vanished can look open for minutes: ping, and drop it if nothing came
-    // back, so the reconnect + resume cycle starts.
-    clearTimeout(heartbeatTimer);
-    heartbeatTimer = setTimeout(function () {
-      if (!socket || !ready) return;
-      if (Date.now() - lastFrameAt > HEARTBEAT_MS + HEARTBEAT_GRACE_MS) {
-        dropSocket();
-        return;
-      }
-      sendFrame({ type: "ping" });
-      heartbeat();
-    }, HEARTBEAT_MS);
-  }
-
-  function socketUrl() {
-    var url = new URL(options.server + "/ws/v1/widget/");
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    return url.href;
-  }
-
-  function setConnection(text) {
-    connection.textContent = text || "";
-    connection.hidden = !text;
-  }
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    if (socket || refused) return;
-    if (!state.token) {
-      // No session yet (or it was refused and dropped): create one first, with the same backoff.
-      if (state.pending.length) ensureSession().then(connect, scheduleReconnect);
-      return;
-    }
-    var ws = new WebSocket(socketUrl());
-    socket = ws;
-    ready = false;
-    ws.onopen = function () {
-      // The token travels in the first frame, never in the URL (proxies and logs keep URLs).
-      ws.send(JSON.stringify({ type: "auth", token: state.token, after_seq: state.lastSeq }));
-    };
-    ws.onmessage = function (event) {
-      lastFrameAt = Date.now();
-      var data;
+    function persist() {
       try {
-        data = JSON.parse(event.data);
+        window.localStorage.setItem(
+          STORAGE_KEY,
+          JSON.stringify({
+            token: state.token,
+            conversationId: state.conversationId,
+            lastSeq: seqs.upTo,
+            pending: outbox.list(),
+            history: state.history,
+            open: state.open,
+          }),
+        );
       } catch (err) {
+        /* private mode or full storage: the widget still works for this page view */
+      }
+    }
+
+    // ---- DOM (inside a shadow root so the host page's CSS and ours never mix) ------------------
+    var host = document.createElement("div");
+    host.className = "switchboard-widget-host";
+    host.setAttribute("data-switchboard-widget", options.inbox);
+    var root = host.attachShadow({ mode: "open" });
+    var style = document.createElement("link");
+    style.rel = "stylesheet";
+    style.href = new URL("widget.css", scriptUrl).href;
+    root.appendChild(style);
+
+    function el(tag, className, attrs) {
+      var node = document.createElement(tag);
+      if (className) node.className = className;
+      if (attrs) {
+        Object.keys(attrs).forEach(function (key) {
+          node.setAttribute(key, attrs[key]);
+        });
+      }
+      return node;
+    }
+
+    var frame = el("div", "sbw sbw-" + options.position);
+    frame.style.setProperty("--sbw-accent", /^#[0-9a-fA-F]{3,8}$/.test(options.color) ? options.color : "#1f6feb");
+    root.appendChild(frame);
+
+    var launcher = el("button", "sbw-launcher", { type: "button", "aria-label": "Open chat", part: "launcher" });
+    launcher.innerHTML =
+      '<svg viewBox="0 0 24 24" aria-hidden="true" width="26" height="26"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
+    var badge = el("span", "sbw-badge", { hidden: "" });
+    launcher.appendChild(badge);
+
+    var panel = el("section", "sbw-panel", { role: "dialog", "aria-label": options.title, hidden: "" });
+    var header = el("header", "sbw-header");
+    var titleBox = el("div", "sbw-titles");
+    var title = el("div", "sbw-title");
+    title.textContent = options.title;
+    var subtitle = el("div", "sbw-subtitle");
+    subtitle.textContent = options.subtitle;
+    titleBox.appendChild(title);
+    titleBox.appendChild(subtitle);
+    var closeButton = el("button", "sbw-close", { type: "button", "aria-label": "Close chat" });
+    closeButton.textContent = "\u00d7";
+    header.appendChild(titleBox);
+    header.appendChild(closeButton);
+
+    var banner = el("div", "sbw-banner", { hidden: "", "aria-live": "polite" });
+    var connection = el("div", "sbw-connection", { hidden: "", role: "status" });
+    var list = el("ol", "sbw-messages", { "aria-live": "polite" });
+    var empty = el("li", "sbw-empty");
+    empty.textContent = "Ask us anything, we are here to help.";
+    list.appendChild(empty);
+    var typing = el("div", "sbw-typing", { hidden: "" });
+    typing.appendChild(el("span", "sbw-dots"));
+    var typingText = el("span");
+    typing.appendChild(typingText);
+
+    var composer = el("form", "sbw-composer");
+    var fileInput = el("input", "sbw-file", { type: "file", hidden: "" });
+    var attachButton = el("button", "sbw-attach", { type: "button", "aria-label": "Attach a file", title: "Attach a file" });
+    attachButton.innerHTML =
+      '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5"/></svg>';
+    var input = el("textarea", "sbw-input", { rows: "1", placeholder: "Write a message…", "aria-label": "Message" });
+    var sendButton = el("button", "sbw-send", { type: "submit" });
+    sendButton.textContent = "Send";
+    var staged = el("div", "sbw-staged", { hidden: "" });
+    composer.appendChild(staged);
+    composer.appendChild(fileInput);
+    composer.appendChild(attachButton);
+    composer.appendChild(input);
+    composer.appendChild(sendButton);
+
+    panel.appendChild(header);
+    panel.appendChild(banner);
+    panel.appendChild(connection);
+    panel.appendChild(list);
+    panel.appendChild(typing);
+    panel.appendChild(composer);
+    frame.appendChild(panel);
+    frame.appendChild(launcher);
+
+    // ---- message list: one row per seq, pending rows keyed by client_id -----------------------
+    // Seqs restart at 1 in each conversation, so a row's key is "<conversation id>:<seq>".
+    var rowsBySeq = new Map();
+    var rowsByClientId = new Map();
+    function rowKey(conversationId, seq) {
+      return (conversationId || 0) + ":" + seq;
+    }
+    function rowOrder(row) {
+      return [Number(row.dataset.conversationId || 0), Number(row.dataset.seq || 0)];
+    }
+
+    function formatTime(iso) {
+      var date = iso ? new Date(iso) : new Date();
+      if (isNaN(date.getTime())) return "";
+      return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
+
+    function safeUrl(url) {
+      try {
+        var parsed = new URL(url, options.server);
+        return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+      } catch (err) {
+        return null;
+      }
+    }
+
+    function renderAttachments(container, attachments) {
+      (attachments || []).forEach(function (attachment) {
+        var href = safeUrl(attachment.url);
+        if (!href) return;
+        var link = el("a", "sbw-attachment", { href: href, target: "_blank", rel: "noopener noreferrer" });
+        link.dataset.attachmentId = String(attachment.id);
+        if (attachment.expires_at) link.dataset.expiresAt = attachment.expires_at;
+        if (/^image\//.test(attachment.content_type || "")) {
+          var image = el("img", "sbw-thumb", { alt: "" });
+          image.addEventListener("error", function () {
+            // An expired link answers 403: ask for a fresh one once, then show it again.
+            if (image.dataset.refreshed) return;
+            image.dataset.refreshed = "1";
+            refreshLinks([attachment.id]);
+          });
+          image.src = href;
+          image.alt = attachment.name || "image";
+          link.appendChild(image);
+        } else {
+          link.textContent = "\ud83d\udcce " + (attachment.name || "attachment");
+        }
+        link.addEventListener("click", function (event) {
+          if (!linkExpired(link)) return;
+          // Past its lifetime: open a fresh link instead of one that answers 403.
+          event.preventDefault();
+          refreshLinks([attachment.id]).then(function () {
+            window.open(link.href, "_blank", "noopener");
+          });
+        });
+        container.appendChild(link);
+      });
+    }
+
+    // ---- attachment links are signed and short-lived: fresh ones replace them when they expire ----
+    var LINK_MARGIN_MS = 10000;
+    function linkExpired(link) {
+      var at = Date.parse(link.dataset.expiresAt || "");
+      return !isNaN(at) && at - LINK_MARGIN_MS < Date.now();
+    }
+    function applyFreshLink(fresh) {
+      var href = safeUrl(fresh.url);
+      if (!href) return;
+      root.querySelectorAll('a.sbw-attachment[data-attachment-id="' + Number(fresh.id) + '"]').forEach(function (link) {
+        link.href = href;
+        if (fresh.expires_at) link.dataset.expiresAt = fresh.expires_at;
+        var image = link.querySelector("img");
+        if (image) image.src = href;
+      });
+      state.history.forEach(function (kept) {
+        (kept.attachments || []).forEach(function (attachment) {
+          if (attachment.id !== fresh.id) return;
+          attachment.url = fresh.url;
+          attachment.thumbnail_url = fresh.thumbnail_url;
+          attachment.expires_at = fresh.expires_at;
+        });
+      });
+    }
+    function refreshLinks(ids) {
+      ids = ids.filter(function (id, index) {
+        return typeof id === "number" && ids.indexOf(id) === index;
+      });
+      if (!ids.length || !state.token) return Promise.resolve();
+      return fetch(options.server + "/api/v1/widget/attachments/links", {
+        method: "POST",
+        headers: { Authorization: "Bearer " + state.token, "Content-Type": "application/json" },
+        body: JSON.stringify({ attachment_ids: ids.slice(0, 100) }),
+        credentials: "omit",
+      })
+        .then(function (response) {
+          return response.ok ? response.json() : { attachments: [] };
+        })
+        .then(function (data) {
+          (data.attachments || []).forEach(applyFreshLink);
+          persist();
+        })
+        .catch(function () {
+          /* offline: the next error or click asks again */
+        });
+    }
+    function refreshExpiredLinks() {
+      var ids = [];
+      root.querySelectorAll("a.sbw-attachment[data-attachment-id]").forEach(function (link) {
+        if (linkExpired(link)) ids.push(Number(link.dataset.attachmentId));
+      });
+      return refreshLinks(ids);
+    }
+
+    function buildRow(message, pending) {
+      var kind = (message.sender && message.sender.kind) || "customer";
+      var row = el("li", "sbw-msg sbw-from-" + kind);
+      if (message.seq) row.dataset.seq = String(message.seq);
+      if (message.conversation_id) row.dataset.conversationId = String(message.conversation_id);
+      if (message.client_id) row.dataset.clientId = message.client_id;
+      if (kind !== "customer" && kind !== "system" && message.sender && message.sender.name) {
+        var who = el("div", "sbw-who");
+        who.textContent = message.sender.name;
+        row.appendChild(who);
+      }
+      var bubble = el("div", "sbw-bubble");
+      var text = el("div", "sbw-text");
+      text.textContent = message.text || "";
+      bubble.appendChild(text);
+      renderAttachments(bubble, message.attachments);
+      row.appendChild(bubble);
+      if (kind === "bot" && Array.isArray(message.buttons) && message.buttons.length) {
+        row.appendChild(buildChoices(message));
+      }
+      var meta = el("div", "sbw-meta");
+      var time = el("span", "sbw-time");
+      time.textContent = formatTime(message.created_at);
+      meta.appendChild(time);
+      if (kind === "customer") {
+        var receipt = el("span", "sbw-receipt");
+        meta.appendChild(receipt);
+      }
+      row.appendChild(meta);
+      setRowState(row, pending ? "sending" : "sent");
+      return row;
+    }
+
+    function buildChoices(message) {
+      // A bot's choices: clicking one sends its label as the customer's own text (the bot reads labels
+      // and numbers alike) and retires the choices of that message, also after a reload.
+      var choices = el("div", "sbw-choices", { role: "group" });
+      message.buttons.forEach(function (choice) {
+        if (!choice || typeof choice.label !== "string") return;
+        var button = el("button", "sbw-choice", { type: "button" });
+        button.textContent = choice.label;
+        button.disabled = !!message.answered;
+        button.addEventListener("click", function () {
+          if (button.disabled) return;
+          choices.querySelectorAll("button").forEach(function (b) {
+            b.disabled = true;
+          });
+          button.classList.add("sbw-chosen");
+          message.answered = true;
+          state.history.forEach(function (kept) {
+            if (kept.conversation_id === message.conversation_id && kept.seq === message.seq) kept.answered = true;
+          });
+          persist();
+          sendText(choice.label, []);
+        });
+        choices.appendChild(button);
+      });
+      return choices;
+    }
+
+    function setRowState(row, value) {
+      // Only what the customer needs to know: still on its way, a problem, or read. A message that
+      // simply arrived says nothing (the row's data-state says "sent").
+      row.dataset.state = value;
+      var receipt = row.querySelector(".sbw-receipt");
+      if (!receipt) return;
+      var seq = Number(row.dataset.seq || 0);
+      if (value === "sending") receipt.textContent = "Sending…";
+      else if (value === "failed") receipt.textContent = "Not sent, retrying";
+      else if (seq && seq <= state.readUpTo && Number(row.dataset.conversationId) === state.conversationId) {
+        receipt.textContent = "Read";
+      }
+      else receipt.textContent = "";
+    }
+
+    function placeInOrder(row) {
+      // Rows stay ordered by (conversation, seq); pending rows (no seq yet) stay at the bottom.
+      var mine = rowOrder(row);
+      var children = list.children;
+      for (var i = 0; i < children.length; i++) {
+        var other = children[i];
+        if (other === row || other === empty) continue;
+        if (!other.dataset.seq) {
+          list.insertBefore(row, other);
+          return;
+        }
+        var theirs = rowOrder(other);
+        if (theirs[0] > mine[0] || (theirs[0] === mine[0] && theirs[1] > mine[1])) {
+          list.insertBefore(row, other);
+          return;
+        }
+      }
+      list.appendChild(row);
+    }
+
+    function scrollToEnd() {
+      list.scrollTop = list.scrollHeight;
+    }
+
+    function followConversation(conversationId) {
+      // Conversation ids only grow: a message of a newer conversation means the old one was closed and
+      // the customer's next message opened a new one, whose seqs start again at 1.
+      if (!conversationId || conversationId === state.conversationId) return;
+      if (state.conversationId && conversationId < state.conversationId) return;
+      state.conversationId = conversationId;
+      seqs.reset(0);
+      state.statusVersion = null;
+      persist();
+    }
+
+    function accountSeq(seq) {
+      if (seqs.add(seq)) persist();
+    }
+
+    function accountUpTo(seq) {
+      // A finished replay: everything up to seq has been sent.
+      if (seqs.addUpTo(seq)) persist();
+    }
+
+    var HISTORY_KEPT = 200;
+    var restoring = false;
+
+    function addMessage(message) {
+      if (!message || typeof message.seq !== "number") return false;
+      var conversationId = message.conversation_id || state.conversationId;
+      followConversation(conversationId);
+      var key = rowKey(conversationId, message.seq);
+      if (rowsBySeq.has(key)) {
+        // Already on screen (a replay overlapping): still part of what this client has.
+        if (conversationId === state.conversationId && !restoring) accountSeq(message.seq);
+        return false;
+      }
+      if (message.private) {
+        // Never shown to customers, even if a server sent one; its seq is still accounted for.
+        if (conversationId === state.conversationId) accountSeq(message.seq);
+        return false;
+      }
+      empty.hidden = true;
+      var row = message.client_id ? rowsByClientId.get(message.client_id) : null;
+      if (row && row.dataset.seq) row = null; // the same client_id in another conversation
+      if (row) {
+        // My own pending message came back (ack or echo): the same row becomes the stored one.
+        row.dataset.seq = String(message.seq);
+        row.dataset.conversationId = String(conversationId);
+        row.querySelector(".sbw-time").textContent = formatTime(message.created_at);
+        setRowState(row, "sent");
+      } else {
+        row = buildRow(message, false);
+      }
+      rowsBySeq.set(key, row);
+      if (message.client_id) rowsByClientId.set(message.client_id, row);
+      placeInOrder(row);
+      if (!restoring) {
+        state.history.push(message);
+        if (state.history.length > HISTORY_KEPT) state.history.splice(0, state.history.length - HISTORY_KEPT);
+      }
+      dropPending(message.client_id);
+      if (conversationId === state.conversationId) accountSeq(message.seq);
+      var kind = message.sender && message.sender.kind;
+      if (kind && kind !== "customer") {
+        hideRemoteTyping();
+        if (!state.open || document.hidden) {
+          state.unread += 1;
+          updateBadge();
+        }
+      }
+      return true;
+    }
+
+    function addPendingRow(item) {
+      if (rowsByClientId.has(item.client_id)) return;
+      empty.hidden = true;
+      var row = buildRow(
+        {
+          client_id: item.client_id,
+          text: item.text,
+          attachments: item.attachments || [],
+          sender: { kind: "customer" },
+          created_at: item.created_at,
+        },
+        true,
+      );
+      rowsByClientId.set(item.client_id, row);
+      list.appendChild(row);
+      scrollToEnd();
+    }
+
+    function dropPending(clientId) {
+      if (!clientId) return;
+      if (outbox.remove(clientId) !== undefined) persist();
+    }
+
+    function updateReceipts() {
+      rowsBySeq.forEach(function (row) {
+        if (row.classList.contains("sbw-from-customer") && Number(row.dataset.conversationId) === state.conversationId) {
+          setRowState(row, row.dataset.state);
+        }
+      });
+    }
+
+    function updateBadge() {
+      if (state.unread > 0 && !state.open) {
+        badge.hidden = false;
+        badge.textContent = state.unread > 9 ? "9+" : String(state.unread);
+      } else {
+        badge.hidden = true;
+      }
+    }
+
+    // ---- conversation status (queue position, agent name, closed) -----------------------------
+    function statusIsCurrent(frameData) {
+      // Another conversation's status (one this socket has left) is not this one's.
+      if (frameData.conversation_id && state.conversationId && frameData.conversation_id !== state.conversationId) {
+        return false;
+      }
+      var version = P.statusVersion(frameData);
+      if (version === null) return true;
+      // Equal: the same status with news (a new queue position). Lower: older than what is shown.
+      if (P.isStale(version, state.statusVersion)) return false;
+      state.statusVersion = version;
+      return true;
+    }
+
+    function showStatus(frameData) {
+      state.status = frameData.status;
+      var text = "";
+      if (frameData.status === "queued" || frameData.status === "offered") {
+        var queue = frameData.queue;
+        if (queue && queue.position) {
+          text = "You are number " + queue.position + " in the queue";
+          if (typeof queue.eta_s === "number" && queue.eta_s > 0) {
+            var minutes = Math.max(1, Math.round(queue.eta_s / 60));
+            text += " · about " + minutes + " min";
+          }
+          text += ".";
+        } else {
+          text = "Waiting for the next available agent…";
+        }
+      } else if (frameData.status === "assigned") {
+        text = "You are chatting with " + (frameData.agent && frameData.agent.name ? frameData.agent.name : "an agent") + ".";
+      } else if (frameData.status === "closed") {
+        text = "This conversation was closed. Write again any time.";
+      }
+      banner.textContent = text;
+      banner.hidden = !text;
+      banner.dataset.status = frameData.status || "";
+    }
+
+    // ---- typing ----------------------------------------------------------------------------
+    var remoteTypingTimer = null;
+    function showRemoteTyping(name) {
+      typingText.textContent = (name || "Agent") + " is typing…";
+      typing.hidden = false;
+      clearTimeout(remoteTypingTimer);
+      remoteTypingTimer = setTimeout(hideRemoteTyping, REMOTE_TYPING_MS);
+    }
+    function hideRemoteTyping() {
+      clearTimeout(remoteTypingTimer);
+      typing.hidden = true;
+    }
+
+    var localTyping = false;
+    var localTypingTimer = null;
+    function noteLocalTyping() {
+      if (!localTyping) {
+        localTyping = true;
+        sendFrame({ type: "typing", active: true });
+      }
+      clearTimeout(localTypingTimer);
+      localTypingTimer = setTimeout(stopLocalTyping, TYPING_IDLE_MS);
+    }
+    function stopLocalTyping() {
+      clearTimeout(localTypingTimer);
+      if (localTyping) {
+        localTyping = false;
+        sendFrame({ type: "typing", active: false });
+      }
+    }
+
+    // ---- session -----------------------------------------------------------------------------
+    var sessionPromise = null;
+    function ensureSession() {
+      if (state.token) return Promise.resolve(state.token);
+      if (sessionPromise) return sessionPromise;
+      var body = { locale: navigator.language || "" };
+      if (options.name) body.name = options.name;
+      if (options.email) body.email = options.email;
+      body.metadata = { page: window.location.href.slice(0, 500), referrer: document.referrer.slice(0, 500) };
+      sessionPromise = fetch(options.server + "/api/v1/widget/" + encodeURIComponent(options.inbox) + "/sessions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        credentials: "omit",
+      })
+        .then(function (response) {
+          if (!response.ok) throw new Error("session refused: " + response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          state.token = data.session_token;
+          state.conversationId = data.conversation_id || null;
+          seqs.reset(0);
+          persist();
+          return state.token;
+        })
+        .finally(function () {
+          sessionPromise = null;
+        });
+      return sessionPromise;
+    }
+
+    function forgetSession() {
+      state.token = null;
+      state.conversationId = null;
+      seqs.reset(0);
+      persist();
+      rowsBySeq.forEach(function (row) {
+        row.remove();
+      });
+      rowsBySeq.clear();
+      state.history = [];
+      persist();
+      empty.hidden = outbox.size > 0;
+    }
+
+    // ---- socket with reconnect, backoff + jitter, and resume (the shared client's Connection) ------
+    var lastResumeRequest = 0;
+
+    function socketUrl() {
+      var url = new URL(options.server + "/ws/v1/widget/");
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      return url.href;
+    }
+
+    function setConnection(text) {
+      connection.textContent = text || "";
+      connection.hidden = !text;
+    }
+
+    var refused = false; // the inbox does not accept this site: retrying cannot help
+
+    function sendFrame(payload) {
+      return conn.send(payload);
+    }
+
+    function requestResume(afterSeq) {
+      // A gap in seq means a frame was lost on the fast path: MySQL replays everything after the last
+      // seq known before the gap; rows already on screen are skipped by seq.
+      var now = Date.now();
+      if (now - lastResumeRequest < 2000) return;
+      lastResumeRequest = now;
+      sendFrame({ type: "resume", after_seq: afterSeq });
+    }
+
+    function flushPending() {
+      outbox.resendAll();
+    }
+
+    function handleFrame(data) {
+      switch (data.type) {
+        case "ready":
+          conn.markReady();
+          setConnection("");
+          if (data.conversation_id && state.conversationId && data.conversation_id !== state.conversationId) {
+            // The server shows another conversation than the one stored (mine was closed and a new one
+            // began): its seqs are not comparable with my last seq, so read it from the start.
+            followConversation(data.conversation_id);
+            requestResume(0);
+          } else if (data.conversation_id) {
+            state.conversationId = data.conversation_id;
+          }
+          // ready carries the agent's name or the queue position too; with only the status, keep a
+          // banner that already says more about that status.
+          if (statusIsCurrent(data) && (data.agent || data.queue || data.status !== state.status || banner.hidden)) {
+            showStatus(data);
+          }
+          persist();
+          flushPending();
+          if (state.open) markRead();
+          break;
+        case "message.new":
+          var message = data.message || {};
+          var sameConversation = !message.conversation_id || message.conversation_id === state.conversationId;
+          var known = seqs.upTo;
+          if (addMessage(message)) {
+            if (sameConversation && message.seq > known + 1 && conn.ready) requestResume(known);
+            scrollToEnd();
+            if (state.open && !document.hidden) markRead();
+          }
+          break;
+        case "message.hidden":
+          // An internal note took this seq: nothing to show, but it is not a gap.
+          if (!data.conversation_id || data.conversation_id === state.conversationId) accountSeq(data.seq);
+          break;
+        case "resume.done":
+          if ((!data.conversation_id || data.conversation_id === state.conversationId) && data.last_seq > seqs.upTo) {
+            accountUpTo(data.last_seq);
+          }
+          break;
+        case "conversation.started":
+          // The new conversation's first status frame went out before this socket joined it, so
+          // reconnect at once: the ready frame brings the current status, and the replay after the
+          // last seq brings whatever this socket would have replayed.
+          followConversation(data.conversation_id);
+          conn.restart();
+          break;
+        case "message.ack":
+          if (data.message) addMessage(data.message);
+          dropPending(data.client_id);
+          scrollToEnd();
+          break;
+        case "conversation.status":
+          if (statusIsCurrent(data)) showStatus(data);
+          break;
+        case "typing":
+          if (data.active === false) hideRemoteTyping();
+          else showRemoteTyping(data.name || (data.sender && data.sender.name));
+          break;
+        case "read":
+          if (data.by === "customer") break; // my own read pointer, echoed from another tab
+          if (data.conversation_id && data.conversation_id !== state.conversationId) break;
+          if (typeof data.up_to_seq === "number" && data.up_to_seq > state.readUpTo) {
+            state.readUpTo = data.up_to_seq;
+            updateReceipts();
+          }
+          break;
+        case "error":
+          handleError(data);
+          break;
+        default:
+          break;
+      }
+    }
+
+    // Every error code of docs/protocol.md in words for the customer (a test keeps this list complete).
+    var ERROR_WORDS = {
+      bad_json: "Your message could not be sent. Reload the page and try again.",
+      unknown_type: "Your message could not be sent. Reload the page and try again.",
+      invalid: "Your message could not be sent. Reload the page and try again.",
+      too_long: "Your message is too long. Please shorten it.",
+      empty: "Write a message or attach a file first.",
+      rate_limited: "You are sending very fast. Your message will go in a moment.",
+      auth_required: "Reconnecting to the chat…",
+      auth_failed: "Reconnecting to the chat…",
+      origin_not_allowed: "Chat is not available on this site.",
+      forbidden: "That is not allowed here.",
+      not_found: "This conversation is no longer available.",
+      conversation_closed: "This conversation was closed. Write again to start a new one.",
+      illegal_transition: "This conversation cannot do that right now.",
+      unknown_attachment: "A file could not be attached. Please upload it again.",
+      offer_gone: "Please try again.",
+      not_yours: "That is not allowed here.",
+      over_capacity: "Please try again in a moment.",
+      not_waiting: "Please try again.",
+      unknown_queue: "Please try again.",
+      unknown_agent: "Please try again.",
+      unknown_work: "Please try again.",
+      bad_request: "Please try again.",
+      not_retryable: "That message cannot be sent again.",
+      internal: "Something went wrong on our side. Please try again.",
+    };
+
+    function errorWords(code) {
+      return ERROR_WORDS[code] || "Something went wrong. Please try again.";
+    }
+
+    function handleError(data) {
+      var code = String(data.code || "");
+      if (code === "origin_not_allowed") {
+        refused = true;
+        setConnection("Chat is not available on this site.");
         return;
       }
-      handleFrame(data);
-    };
-    ws.onclose = function () {
-      if (socket !== ws) return;
-      socket = null;
-      ready = false;
-      scheduleReconnect();
-    };
-    ws.onerror = function () {
-      /* onclose follows and schedules the retry */
-    };
-  }
-
-  var refused = false; // the inbox does not accept this site: retrying cannot help
-
-  function scheduleReconnect() {
-    clearTimeout(reconnectTimer);
-    if (refused) return;
-    if (!state.token && state.pending.length === 0) return;
-    // Full jitter: a random wait up to the exponential cap, so a server restart is not answered by
-    // every widget at the same instant.
-    var cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, attempts));
-    var delay = Math.round(cap / 2 + Math.random() * (cap / 2));
-    attempts += 1;
-    setConnection(navigator.onLine === false ? "You are offline. We will reconnect." : "Reconnecting…");
-    reconnectTimer = setTimeout(connect, delay);
-  }
-
-  function dropSocket() {
-    if (!socket) return;
-    var ws = socket;
-    socket = null;
-    ready = false;
-    try {
-      ws.close();
-    } catch (err) {
-      /* already closing */
-    }
-    scheduleReconnect();
-  }
-
-  function sendFrame(payload) {
-    if (!socket || !ready || socket.readyState !== WebSocket.OPEN) return false;
-    socket.send(JSON.stringify(payload));
-    return true;
-  }
-
-  function requestResume(afterSeq) {
-    // A gap in seq means a frame was lost on the fast path: MySQL replays everything after the last
-    // seq known before the gap; rows already on screen are skipped by seq.
-    var now = Date.now();
-    if (now - lastResumeRequest < 2000) return;
-    lastResumeRequest = now;
-    sendFrame({ type: "resume", after_seq: afterSeq });
-  }
-
-  function flushPending() {
-    state.pending.forEach(function (item) {
-      transmit(item);
-    });
-  }
-
-  function transmit(item) {
-    var frameData = { type: "message.send", client_id: item.client_id, text: item.text };
-    if (item.attachment_ids && item.attachment_ids.length) frameData.attachment_ids = item.attachment_ids;
-    if (!sendFrame(frameData)) return;
-    clearTimeout(ackTimers.get(item.client_id));
-    ackTimers.set(
-      item.client_id,
-      setTimeout(function () {
-        // No ack in time: the socket is probably dead without knowing it. Reconnecting resends
-        // the same client_id, which the server answers with the first result.
-        if (
-          state.pending.some(function (p) {
-            return p.client_id === item.client_id;
-          })
-        ) {
-          var row = rowsByClientId.get(item.client_id);
-          if (row && !row.dataset.seq) setRowState(row, "failed");
-          dropSocket();
-        }
-      }, ACK_TIMEOUT_MS),
-    );
-  }
-
-  function handleFrame(data) {
-    switch (data.type) {
-      case "ready":
-        ready = true;
-        attempts = 0;
-        setConnection("");
-        heartbeat();
-        if (data.conversation_id && state.conversationId && data.conversation_id !== state.conversationId) {
-          // The server shows another conversation than the one stored (mine was closed and a new one
-          // began): its seqs are not comparable with my last seq, so read it from the start.
-          followConversation(data.conversation_id);
-          requestResume(0);
-        } else if (data.conversation_id) {
-          state.conversationId = data.conversation_id;
-        }
-        // ready carries the agent's name or the queue position too; with only the status, keep a
-        // banner that already says more about that status.
-        if (statusIsCurrent(data) && (data.agent || data.queue || data.status !== state.status || banner.hidden)) {
-          showStatus(data);
-        }
-        persist();
-        flushPending();
-        if (state.open) markRead();
-        break;
-      case "message.new":
-        var message = data.message || {};
-        var sameConversation = !message.conversation_id || message.conversation_id === state.conversationId;
-        var known = state.lastSeq;
-        if (addMessage(message)) {
-          if (sameConversation && message.seq > known + 1 && ready) requestResume(known);
-          scrollToEnd();
-          if (state.open && !document.hidden) markRead();
-        }
-        break;
-      case "message.hidden":
-        // An internal note took this seq: nothing to show, but it is not a gap.
-        if (!data.conversation_id || data.conversation_id === state.conversationId) accountSeq(data.seq);
-        break;
-      case "resume.done":
-        if ((!data.conversation_id || data.conversation_id === state.conversationId) && data.last_seq > state.lastSeq) {
-          accountUpTo(data.last_seq);
-        }
-        break;
-      case "conversation.started":
-        // The new conversation's first status frame went out before this socket joined it, so
-        // reconnect at once: the ready frame brings the current status, and the replay after the
-        // last seq brings whatever this socket would have replayed.
-        followConversation(data.conversation_id);
-        attempts = 0;
-        if (socket) {
-          var moved = socket;
-          socket = null;
-          ready = false;
-          moved.close();
-          connect();
-        }
-        break;
-      case "message.ack":
-        clearTimeout(ackTimers.get(data.client_id));
-        ackTimers.delete(data.client_id);
-        if (data.message) addMessage(data.message);
+      if (code === "auth_failed" || (code === "auth_required" && !conn.ready)) {
+        // The stored session is unknown, revoked (a contact merge) or expired (idle too long), as
+        // data.reason says: start a fresh one, keep unsent messages.
+        conn.discard();
+        forgetSession();
+        ensureSession().then(conn.connect, conn.scheduleReconnect);
+        return;
+      }
+      if (data.command === "auth") {
+        // The server failed half-way through auth (Redis restarting, say) and sent no ready: start
+        // again on a new socket, with the same session and backoff.
+        conn.drop();
+        return;
+      }
+      if (code === "rate_limited" && data.client_id) {
+        // Too many frames or messages at once (a burst of resends after a reconnect): the message stays
+        // pending and goes again, with the same client_id, once the allowance has refilled (the server
+        // says when in retry_after_s for messages).
+        outbox.retryLater(data.client_id, (data.retry_after_s || 1) * 1000 + Math.random() * 1000);
+        return;
+      }
+      if (data.client_id) {
+        var row = rowsByClientId.get(data.client_id);
         dropPending(data.client_id);
-        scrollToEnd();
-        break;
-      case "conversation.status":
-        if (statusIsCurrent(data)) showStatus(data);
-        break;
-      case "typing":
-        if (data.active === false) hideRemoteTyping();
-        else showRemoteTyping(data.name || (data.sender && data.sender.name));
-        break;
-      case "read":
-        if (data.by === "customer") break; // my own read pointer, echoed from another tab
-        if (data.conversation_id && data.conversation_id !== state.conversationId) break;
-        if (typeof data.up_to_seq === "number" && data.up_to_seq > state.readUpTo) {
-          state.readUpTo = data.up_to_seq;
-          updateReceipts();
+        if (row && !row.dataset.seq) {
+          row.dataset.state = "failed";
+          var receipt = row.querySelector(".sbw-receipt");
+          if (receipt) receipt.textContent = "Not sent: " + errorWords(code);
         }
-        break;
-      case "error":
-        handleError(data);
-        break;
-      default:
-        break;
-    }
-  }
-
-  // Every error code of docs/protocol.md in words for the customer (a test keeps this list complete).
-  var ERROR_WORDS = {
-    bad_json: "Your message could not be sent. Reload the page and try again.",
-    unknown_type: "Your message could not be sent. Reload the page and try again.",
-    invalid: "Your message could not be sent. Reload the page and try again.",
-    too_long: "Your message is too long. Please shorten it.",
-    empty: "Write a message or attach a file first.",
-    rate_limited: "You are sending very fast. Your message will go in a moment.",
-    auth_required: "Reconnecting to the chat…",
-    auth_failed: "Reconnecting to the chat…",
-    origin_not_allowed: "Chat is not available on this site.",
-    forbidden: "That is not allowed here.",
-    not_found: "This conversation is no longer available.",
-    conversation_closed: "This conversation was closed. Write again to start a new one.",
-    illegal_transition: "This conversation cannot do that right now.",
-    unknown_attachment: "A file could not be attached. Please upload it again.",
-    offer_gone: "Please try again.",
-    not_yours: "That is not allowed here.",
-    over_capacity: "Please try again in a moment.",
-    not_waiting: "Please try again.",
-    unknown_queue: "Please try again.",
-    unknown_agent: "Please try again.",
-    unknown_work: "Please try again.",
-    bad_request: "Please try again.",
-    internal: "Something went wrong on our side. Please try again.",
-    not_retryable: "There is nothing to send again.",
-  };
-
-  function errorWords(code) {
-    return ERROR_WORDS[code] || "Something went wrong. Please try again.";
-  }
-
-  function handleError(data) {
-    var code = String(data.code || "");
-    if (code === "origin_not_allowed") {
-      refused = true;
-      setConnection("Chat is not available on this site.");
-      return;
-    }
-    if (code === "auth_failed" || (code === "auth_required" && !ready)) {
-      // The stored session is unknown, revoked (a contact merge) or expired (idle too long), as
-      // data.reason says: start a fresh one, keep unsent messages.
-      var ws = socket;
-      socket = null;
-      forgetSession();
-      if (ws) ws.close();
-      ensureSession().then(connect, scheduleReconnect);
-      return;
-    }
-    if (data.command === "auth") {
-      // The server failed half-way through auth (Redis restarting, say) and sent no ready: start
-      // again on a new socket, with the same session and backoff.
-      dropSocket();
-      return;
-    }
-    if (code === "rate_limited" && data.client_id) {
-      // Too many frames or messages at once (a burst of resends after a reconnect): the message stays
-      // pending and goes again, with the same client_id, once the allowance has refilled (the server
-      // says when in retry_after_s for messages).
-      clearTimeout(ackTimers.get(data.client_id));
-      var waiting = state.pending.filter(function (p) {
-        return p.client_id === data.client_id;
-      })[0];
-      if (waiting) {
-        setTimeout(function () {
-          if (state.pending.indexOf(waiting) !== -1) transmit(waiting);
-        }, (data.retry_after_s || 1) * 1000 + Math.random() * 1000);
-      }
-      return;
-    }
-    if (data.client_id) {
-      clearTimeout(ackTimers.get(data.client_id));
-      var row = rowsByClientId.get(data.client_id);
-      dropPending(data.client_id);
-      if (row && !row.dataset.seq) {
-        row.dataset.state = "failed";
-        var receipt = row.querySelector(".sbw-receipt");
-        if (receipt) receipt.textContent = "Not sent: " + errorWords(code);
       }
     }
-  }
 
-  function markRead() {
-    state.unread = 0;
-    updateBadge();
-    if (state.lastSeq) sendFrame({ type: "read", up_to_seq: state.lastSeq });
-  }
+    function markRead() {
+      state.unread = 0;
+      updateBadge();
+      if (seqs.upTo) sendFrame({ type: "read", up_to_seq: seqs.upTo });
+    }
 
-  // ---- sending -----------------------------------------------------------------------------
-  function newClientId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    return "c-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
-  }
-
-  var stagedAttachments = [];
-  function renderStaged() {
-    staged.textContent = "";
-    staged.hidden = stagedAttachments.length === 0;
-    stagedAttachments.forEach(function (attachment, index) {
-      var chip = el("span", "sbw-chip");
-      chip.textContent = attachment.name;
-      var remove = el("button", "sbw-chip-remove", { type: "button", "aria-label": "Remove attachment" });
-      remove.textContent = "\u00d7";
-      remove.addEventListener("click", function () {
-        stagedAttachments.splice(index, 1);
-        renderStaged();
-      });
-      chip.appendChild(remove);
-      staged.appendChild(chip);
-    });
-  }
-
-  function submit() {
-    var text = input.value.trim();
-    if (!text && stagedAttachments.length === 0) return;
-    var attachments = stagedAttachments.slice();
-    input.value = "";
-    autosize();
-    stagedAttachments = [];
-    renderStaged();
-    stopLocalTyping();
-    sendText(text, attachments);
-  }
-
-  function sendText(text, attachments) {
-    var item = {
-      client_id: newClientId(),
-      text: text,
-      attachment_ids: attachments.map(function (a) {
-        return a.id;
-      }),
-      attachments: attachments,
-      created_at: new Date().toISOString(),
-    };
-    state.pending.push(item);
-    persist();
-    addPendingRow(item);
-    ensureSession().then(
-      function () {
-        if (!socket) connect();
-        else transmit(item);
-      },
-      function () {
-        setConnection("Could not reach the chat service. Retrying…");
-        scheduleReconnect();
-      },
-    );
-  }
-
-  function upload(file) {
-    attachButton.disabled = true;
-    setConnection("Uploading " + file.name + "…");
-    ensureSession()
-      .then(function (token) {
-        var form = new FormData();
-        form.append("file", file);
-        return fetch(options.server + "/api/v1/widget/uploads", {
-          method: "POST",
-          headers: { Authorization: "Bearer " + token },
-          body: form,
-          credentials: "omit",
-        });
-      })
-      .then(function (response) {
-        if (response.status === 401) {
-          // The session was revoked or expired (auth_failed): start a new one, as the socket does.
-          handleError({ code: "auth_failed" });
-          throw new Error("the chat session ended; please attach the file again");
-        }
-        return response.json().then(function (data) {
-          // The widget API answers {"error": {"code", "detail"}}; the detail says what was wrong with the file.
-          var error = data.error || {};
-          if (!response.ok) throw new Error(error.detail || data.detail || errorWords(error.code));
-          return data;
-        });
-      })
-      .then(
-        function (data) {
-          stagedAttachments.push(data);
+    // ---- sending -----------------------------------------------------------------------------
+    var stagedAttachments = [];
+    function renderStaged() {
+      staged.textContent = "";
+      staged.hidden = stagedAttachments.length === 0;
+      stagedAttachments.forEach(function (attachment, index) {
+        var chip = el("span", "sbw-chip");
+        chip.textContent = attachment.name;
+        var remove = el("button", "sbw-chip-remove", { type: "button", "aria-label": "Remove attachment" });
+        remove.textContent = "\u00d7";
+        remove.addEventListener("click", function () {
+          stagedAttachments.splice(index, 1);
           renderStaged();
-          setConnection("");
-        },
-        function (err) {
-          setConnection("Upload failed: " + err.message);
-          setTimeout(function () {
-            if (ready) setConnection("");
-          }, 4000);
-        },
-      )
-      .finally(function () {
-        attachButton.disabled = false;
-        fileInput.value = "";
+        });
+        chip.appendChild(remove);
+        staged.appendChild(chip);
       });
-  }
-
-  // ---- open / close ------------------------------------------------------------------------
-  function setOpen(open) {
-    state.open = open;
-    persist();
-    panel.hidden = !open;
-    launcher.setAttribute("aria-expanded", open ? "true" : "false");
-    frame.classList.toggle("sbw-is-open", open);
-    if (open) {
-      markRead();
-      scrollToEnd();
-      input.focus();
-      if (!state.token) ensureSession().then(connect, scheduleReconnect);
     }
-    updateBadge();
-  }
 
-  function autosize() {
-    input.style.height = "auto";
-    input.style.height = Math.min(input.scrollHeight, 120) + "px";
-  }
+    function submit() {
+      var text = input.value.trim();
+      if (!text && stagedAttachments.length === 0) return;
+      var attachments = stagedAttachments.slice();
+      input.value = "";
+      autosize();
+      stagedAttachments = [];
+      renderStaged();
+      stopLocalTyping();
+      sendText(text, attachments);
+    }
 
-  launcher.addEventListener("click", function () {
-    setOpen(!state.open);
-  });
-  closeButton.addEventListener("click", function () {
-    setOpen(false);
-  });
-  composer.addEventListener("submit", function (event) {
-    event.preventDefault();
-    submit();
-  });
-  input.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    function sendText(text, attachments) {
+      var item = {
+        client_id: P.newClientId("c"),
+        text: text,
+        attachment_ids: attachments.map(function (a) {
+          return a.id;
+        }),
+        attachments: attachments,
+        created_at: new Date().toISOString(),
+      };
+      outbox.put(item.client_id, messageFrame(item), item);
+      persist();
+      addPendingRow(item);
+      ensureSession().then(
+        function () {
+          if (!conn.socket) conn.connect();
+          else outbox.transmit(item.client_id);
+        },
+        function () {
+          setConnection("Could not reach the chat service. Retrying…");
+          conn.scheduleReconnect();
+        },
+      );
+    }
+
+    function upload(file) {
+      attachButton.disabled = true;
+      setConnection("Uploading " + file.name + "…");
+      ensureSession()
+        .then(function (token) {
+          var form = new FormData();
+          form.append("file", file);
+          return fetch(options.server + "/api/v1/widget/uploads", {
+            method: "POST",
+            headers: { Authorization: "Bearer " + token },
+            body: form,
+            credentials: "omit",
+          });
+        })
+        .then(function (response) {
+          if (response.status === 401) {
+            // The session was revoked or expired (auth_failed): start a new one, as the socket does.
+            handleError({ code: "auth_failed" });
+            throw new Error("the chat session ended; please attach the file again");
+          }
+          return response.json().then(function (data) {
+            // The widget API answers {"error": {"code", "detail"}}; the detail says what was wrong with the file.
+            var error = data.error || {};
+            if (!response.ok) throw new Error(error.detail || data.detail || errorWords(error.code));
+            return data;
+          });
+        })
+        .then(
+          function (data) {
+            stagedAttachments.push(data);
+            renderStaged();
+            setConnection("");
+          },
+          function (err) {
+            setConnection("Upload failed: " + err.message);
+            setTimeout(function () {
+              if (conn.ready) setConnection("");
+            }, 4000);
+          },
+        )
+        .finally(function () {
+          attachButton.disabled = false;
+          fileInput.value = "";
+        });
+    }
+
+    // ---- open / close ------------------------------------------------------------------------
+    function setOpen(open) {
+      state.open = open;
+      persist();
+      panel.hidden = !open;
+      launcher.setAttribute("aria-expanded", open ? "true" : "false");
+      frame.classList.toggle("sbw-is-open", open);
+      if (open) {
+        markRead();
+        scrollToEnd();
+        input.focus();
+        if (!state.token) ensureSession().then(conn.connect, conn.scheduleReconnect);
+      }
+      updateBadge();
+    }
+
+    function autosize() {
+      input.style.height = "auto";
+      input.style.height = Math.min(input.scrollHeight, 120) + "px";
+    }
+
+    launcher.addEventListener("click", function () {
+      setOpen(!state.open);
+    });
+    closeButton.addEventListener("click", function () {
+      setOpen(false);
+    });
+    composer.addEventListener("submit", function (event) {
       event.preventDefault();
       submit();
-    }
-  });
-  input.addEventListener("input", function () {
-    autosize();
-    if (input.value.trim()) noteLocalTyping();
-  });
-  input.addEventListener("blur", stopLocalTyping);
-  attachButton.addEventListener("click", function () {
-    fileInput.click();
-  });
-  fileInput.addEventListener("change", function () {
-    if (fileInput.files && fileInput.files[0]) upload(fileInput.files[0]);
-  });
-  document.addEventListener("visibilitychange", function () {
-    if (!document.hidden && state.open) markRead();
-  });
-  window.addEventListener("offline", function () {
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        submit();
+      }
+    });
+    input.addEventListener("input", function () {
+      autosize();
+      if (input.value.trim()) noteLocalTyping();
+    });
+    input.addEventListener("blur", stopLocalTyping);
+    attachButton.addEventListener("click", function () {
+      fileInput.click();
+    });
+    fileInput.addEventListener("change", function () {
+      if (fileInput.files && fileInput.files[0]) upload(fileInput.files[0]);
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && state.open) markRead();
+    });
     // The browser knows the network is gone before the socket does: start the retry cycle now.
-    dropSocket();
-  });
-  window.addEventListener("online", function () {
-    attempts = 0;
-    if (!socket) connect();
-  });
+    conn.watchNetwork(window);
 
-  // ---- start -------------------------------------------------------------------------------
-  function start() {
-    document.body.appendChild(host);
-    var savedLastSeq = state.lastSeq;
-    var savedConversation = state.conversationId;
-    restoring = true;
-    state.history.forEach(addMessage);
-    restoring = false;
-    // Restoring must not move the resume point: it stays what the last session had confirmed.
-    state.lastSeq = savedLastSeq;
-    knownSeqs.clear();
-    state.conversationId = savedConversation;
-    state.unread = 0;
-    state.pending.forEach(addPendingRow);
-    setOpen(state.open);
-    // A history kept from an earlier visit carries links that have expired since: fresh ones at once.
-    refreshExpiredLinks();
-    if (state.token) connect();
-  }
-  if (document.body) start();
-  else document.addEventListener("DOMContentLoaded", start);
+    // ---- start -------------------------------------------------------------------------------
+    function start() {
+      document.body.appendChild(host);
+      var savedLastSeq = seqs.upTo;
+      var savedConversation = state.conversationId;
+      restoring = true;
+      state.history.forEach(addMessage);
+      restoring = false;
+      // Restoring must not move the resume point: it stays what the last session had confirmed.
+      seqs.reset(savedLastSeq);
+      state.conversationId = savedConversation;
+      state.unread = 0;
+      outbox.list().forEach(addPendingRow);
+      if (openWish !== null) state.open = openWish;
+      setOpen(state.open);
+      // A history kept from an earlier visit carries links that have expired since: fresh ones at once.
+      refreshExpiredLinks();
+      if (state.token) conn.connect();
+    }
+    if (document.body) start();
+    else document.addEventListener("DOMContentLoaded", start);
 
-  window.__switchboardWidget = true;
-  window.SwitchboardWidget = {
-    open: function () {
+    namespace.open = function () {
       setOpen(true);
-    },
-    close: function () {
+    };
+    namespace.close = function () {
       setOpen(false);
-    },
+    };
     /** For tests and support: the seqs on screen, in order. */
-    seqs: function () {
+    namespace.seqs = function () {
       return Array.from(list.querySelectorAll(".sbw-msg[data-seq]")).map(function (row) {
         return Number(row.dataset.seq);
       });
-    },
-  };
+    };
+  }
 })();

@@ -74,7 +74,7 @@ def test_widget_console_and_dashboard_work_with_no_csp_violation(shop, live_serv
     expect(boss.locator("#sv-link")).to_have_attribute("data-state", "open")
 
     customer_send(customer, "Hello under a strict policy")
-    expect(customer.locator(".sbw-msg[data-seq='1']")).to_have_attribute("data-state", "sent")
+    expect(customer.locator(".sbw-msg[data-seq='1'] ")).to_have_attribute("data-state", "sent")
     row = boss.locator(f'#sv-queues tr[data-queue="{shop["queue"].pk}"]')
     expect(row.locator('[data-field="waiting"]')).to_have_text("1", timeout=8000)
 

@@ -1,0 +1,208 @@
+/*
+ * The agent console: the shared parts: the page config, DOM helpers, the JSON API, the state of the page,
+ * notices, sound and notifications.
+ * One of the console's scripts, loaded in order by templates/imsubsystem/agent_console.html into the
+ * SwitchboardConsole namespace (docs/interface.md, "The console's scripts").
+ */
+(function (C) {
+  "use strict";
+
+  var P = C.protocol;
+
+  var config = JSON.parse(document.getElementById("console-config").textContent);
+  var API = config.api_base; // "/api/v1/agent/"
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : config.csrf_token;
+  }
+  function api(path, options) {
+    options = options || {};
+    var init = { method: options.method || "GET", credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (options.body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.headers["X-CSRFToken"] = csrfToken();
+      init.body = JSON.stringify(options.body);
+    }
+    return fetch(API + path, init).then(function (response) {
+      return response
+        .json()
+        .catch(function () {
+          return {};
+        })
+        .then(function (data) {
+          if (!response.ok) {
+            var code = typeof data.error === "string" ? data.error : data.error && data.error.code;
+            var detail = data.detail || (data.error && data.error.detail);
+            var error = new Error(code || detail ? C.errorWords(code, detail) : "The server answered " + response.status + ".");
+            error.status = response.status;
+            error.data = data;
+            throw error;
+          }
+          return data;
+        });
+    });
+  }
+  function timeLabel(iso) {
+    var date = iso ? new Date(iso) : new Date();
+    if (isNaN(date.getTime())) return "";
+    var now = new Date();
+    var sameDay = date.toDateString() === now.toDateString();
+    return sameDay
+      ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : date.toLocaleDateString([], { month: "short", day: "numeric" }) +
+          " " +
+          date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  function waitedLabel(iso) {
+    var seconds = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    if (seconds < 60) return seconds + "s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
+    return Math.floor(seconds / 3600) + "h " + Math.floor((seconds % 3600) / 60) + "m";
+  }
+  function newClientId() {
+    return P.newClientId("a");
+  }
+  function safeUrl(url) {
+    try {
+      var parsed = new URL(url, window.location.href);
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  // ---- state ----------------------------------------------------------------------------------
+  var state = {
+    presence: config.presence || "offline",
+    conversations: new Map(), // id -> summary from the API, kept live by frames
+    threads: new Map(), // id -> {bySeq: Map, byClientId: Map, lastSeq, seqs, loaded, loading}
+    offers: new Map(), // offer_id -> {offer, node}
+    queue: [],
+    currentId: null,
+    tab: "mine",
+    canned: [],
+    staged: new Map(), // conversation id -> [{name, state, progress, attachment, xhr}] not yet sent
+  };
+
+  function thread(id) {
+    var t = state.threads.get(id);
+    if (!t) {
+      // lastSeq: the highest seq on screen; seqs.upTo: every seq up to it is on screen (the resume
+      // point, so a frame lost on the fast path is read again rather than stepped over).
+      t = { bySeq: new Map(), byClientId: new Map(), lastSeq: 0, seqs: new P.SeqTracker(0), loaded: false, loading: null };
+      state.threads.set(id, t);
+    }
+    return t;
+  }
+
+  // ---- sound and notifications (no file fetched: a two-tone chime built with WebAudio) ----------
+  var audio = null;
+  function unlockAudio() {
+    if (audio || !(window.AudioContext || window.webkitAudioContext)) return;
+    audio = new (window.AudioContext || window.webkitAudioContext)();
+  }
+  function chime(kind) {
+    if (!audio) return;
+    if (audio.state === "suspended") audio.resume();
+    var notes = kind === "offer" ? [880, 1175, 880] : [660, 880];
+    var start = audio.currentTime;
+    notes.forEach(function (frequency, index) {
+      var osc = audio.createOscillator();
+      var gain = audio.createGain();
+      osc.type = "sine";
+      osc.frequency.value = frequency;
+      var at = start + index * 0.14;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.18, at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.13);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(at);
+      osc.stop(at + 0.15);
+    });
+  }
+  function alertAgent(kind, title, body, conversationId) {
+    chime(kind);
+    if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
+    var note = new Notification(title, { body: body, tag: kind + "-" + conversationId, silent: true });
+    note.onclick = function () {
+      window.focus();
+      if (conversationId && state.conversations.has(conversationId)) C.openConversation(conversationId);
+      note.close();
+    };
+  }
+  var notifyButton = $("con-notify");
+  function updateNotifyButton() {
+    if (!("Notification" in window)) {
+      notifyButton.hidden = true;
+      return;
+    }
+    notifyButton.hidden = Notification.permission !== "default" && !!audio;
+    notifyButton.textContent = Notification.permission === "default" ? "Enable alerts" : "Enable sound";
+  }
+  notifyButton.addEventListener("click", function () {
+    unlockAudio();
+    if ("Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission().then(updateNotifyButton);
+    }
+    updateNotifyButton();
+  });
+  // Browsers allow sound only after a user gesture: the first click or key press unlocks it.
+  document.addEventListener("pointerdown", unlockAudio, { once: true });
+  document.addEventListener("keydown", unlockAudio, { once: true });
+
+  // ---- frames --------------------------------------------------------------------------------
+  function conversationIdOf(data) {
+    if (data.conversation_id) return Number(data.conversation_id);
+    if (data.conversation && typeof data.conversation === "object") return Number(data.conversation.id);
+    if (data.conversation) return Number(data.conversation);
+    if (data.message && data.message.conversation_id) return Number(data.message.conversation_id);
+    return null;
+  }
+
+  // ---- notices -------------------------------------------------------------------------------
+  var noticeTimer = null;
+  function showNotice(text, kind) {
+    var node = $("con-notice");
+    if (!node) {
+      node = el("div", "con-notice");
+      node.id = "con-notice";
+      node.setAttribute("role", "alert");
+      document.body.appendChild(node);
+    }
+    node.textContent = text;
+    node.dataset.kind = kind || "info";
+    node.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () {
+      node.hidden = true;
+    }, 5000);
+  }
+
+
+  C.$ = $;
+  C.API = API;
+  C.alertAgent = alertAgent;
+  C.api = api;
+  C.config = config;
+  C.conversationIdOf = conversationIdOf;
+  C.csrfToken = csrfToken;
+  C.el = el;
+  C.newClientId = newClientId;
+  C.safeUrl = safeUrl;
+  C.showNotice = showNotice;
+  C.state = state;
+  C.thread = thread;
+  C.timeLabel = timeLabel;
+  C.updateNotifyButton = updateNotifyButton;
+  C.waitedLabel = waitedLabel;
+})(window.SwitchboardConsole);
