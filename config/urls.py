@@ -16,7 +16,7 @@ urlpatterns = [
     path("crm/", include("crm.urls")),
     path("", include("routing.urls")),
     path("", include("media.urls")),
-    path("gateway/", include("imsubsystem.gateway.urls")),
+    path("gateway/", include("gateway.urls")),
     path("", include("imsubsystem.urls")),
     path("", include("bots.urls")),
 ]
