@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "gateway",
     "bots",
     "supervisor",
+    "interface",
 ]
 
 MIDDLEWARE = [

@@ -5,7 +5,7 @@ from django.urls import include, path
 from config import views
 
 urlpatterns = [
-    # First: the supervisor app's /supervisor/ replaces the switch's placeholder page of the same path.
+    # First: the supervisor app's /supervisor/ replaces the interface's placeholder page of the same path.
     path("supervisor/", include("supervisor.urls")),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
@@ -17,6 +17,6 @@ urlpatterns = [
     path("", include("routing.urls")),
     path("", include("media.urls")),
     path("gateway/", include("gateway.urls")),
-    path("", include("imsubsystem.urls")),
+    path("", include("interface.urls")),
     path("", include("bots.urls")),
 ]
