@@ -76,9 +76,10 @@ INSTALLED_APPS = [
     "routing",
     "media",
     "imsubsystem",
-    "imsubsystem.gateway",
+    "gateway",
     "bots",
     "supervisor",
+    "interface",
     "switchboard",
 ]
 
@@ -223,6 +224,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Routes match task names, not modules: the gateway's tasks keep the names they were queued under
+# (`imsubsystem.gateway.tasks.*`, gateway/tasks.py) though the app is the top-level `gateway/`.
 CELERY_TASK_ROUTES = {
     "imsubsystem.gateway.*": {"queue": "gateway"},
     "routing.*": {"queue": "routing"},

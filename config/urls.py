@@ -8,7 +8,7 @@ urlpatterns = [
     path("supervisor/", include("supervisor.urls")),
     path("", include("routing.urls")),
     path("", include("media.urls")),
-    path("gateway/", include("imsubsystem.gateway.urls")),
-    path("", include("imsubsystem.urls")),
+    path("gateway/", include("gateway.urls")),
+    path("", include("interface.urls")),
     path("", include("bots.urls")),
 ]

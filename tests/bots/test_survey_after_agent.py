@@ -12,9 +12,9 @@ import pytest
 import telegram
 
 from bots.models import BotSession, SurveyResponse
+from gateway.models import InboundEvent
 from imsubsystem import selectors
 from imsubsystem import services as switch
-from imsubsystem.gateway.models import InboundEvent
 from imsubsystem.models import Conversation, Message
 from routing.models import Offer
 from tests.factories import InboxFactory
@@ -248,7 +248,7 @@ def test_whatsapp_rating_goes_out_as_an_interactive_message_and_the_reply_record
 
 
 def test_whatsapp_up_to_three_choices_are_reply_buttons():
-    from imsubsystem.gateway.whatsapp import WhatsAppAdapter
+    from gateway.whatsapp import WhatsAppAdapter
 
     choices = [{"label": "Leave a message", "value": "leave"}, {"label": "No, thanks", "value": "no"}]
     interactive = WhatsAppAdapter.interactive("We are closed.", choices)

@@ -11,7 +11,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from crm.roles import AGENT
-from imsubsystem.gateway.models import OutboxItem
+from gateway.models import OutboxItem
 from imsubsystem.models import Inbox
 from routing.models import RoutingPolicy
 from tests.browser.test_chat import agent_send, log_in_agent, pick_from_queue

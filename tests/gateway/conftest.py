@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from imsubsystem.gateway.base import Headers, InboxInfo, WebhookRequest
+from gateway.base import Headers, InboxInfo, WebhookRequest
 
 
 @dataclass

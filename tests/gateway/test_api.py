@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from imsubsystem.gateway.api import ApiAdapter, signed_body
-from imsubsystem.gateway.base import OutboundMessage, PayloadInvalid, SendError, SignatureInvalid
+from gateway.api import ApiAdapter, signed_body
+from gateway.base import OutboundMessage, PayloadInvalid, SendError, SignatureInvalid
 from tests.gateway.conftest import Reply, inbox_info, make_request
 
 SECRET = "api-secret"

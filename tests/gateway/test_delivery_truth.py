@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from crm.roles import AGENT
-from imsubsystem.gateway import services
-from imsubsystem.gateway.models import OutboxItem
+from gateway import services
+from gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Message
 from imsubsystem.services import message_send
 from tests.factories import InboxFactory, UserFactory

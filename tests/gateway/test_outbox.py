@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from imsubsystem.gateway import services
-from imsubsystem.gateway.models import OutboxItem
+from gateway import services
+from gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Message
 from imsubsystem.services import message_send
 from tests.factories import InboxFactory
@@ -160,7 +160,7 @@ def test_a_claimed_row_is_not_sent_by_a_second_worker_until_its_lease_expires(
 
 
 def test_delivery_reports_move_forward_only(conversation, agent, stand_in, django_capture_on_commit_callbacks):
-    from imsubsystem.gateway.base import DeliveryReport
+    from gateway.base import DeliveryReport
 
     stand_in.default = ok()
     message_id = agent_says(conversation, agent, "track me", django_capture_on_commit_callbacks)

@@ -9,8 +9,8 @@ import httpx
 import pytest
 import telegram
 
-from imsubsystem.gateway.base import OutboundMessage, PayloadInvalid, SendError, SignatureInvalid
-from imsubsystem.gateway.telegram import TelegramAdapter
+from gateway.base import OutboundMessage, PayloadInvalid, SendError, SignatureInvalid
+from gateway.telegram import TelegramAdapter
 from tests.gateway.conftest import Reply, inbox_info, make_request
 
 adapter = TelegramAdapter()

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from imsubsystem.gateway.base import OutboundMessage, SendError, SignatureInvalid
-from imsubsystem.gateway.twilio import TwilioAdapter, twilio_signature
+from gateway.base import OutboundMessage, SendError, SignatureInvalid
+from gateway.twilio import TwilioAdapter, twilio_signature
 from tests.gateway.conftest import Reply, inbox_info, make_request
 
 AUTH_TOKEN = "twilio-auth-token"

@@ -9,8 +9,8 @@ import pytest
 import telegram
 
 from crm.models import ContactIdentity
-from imsubsystem.gateway.api import signed_body
-from imsubsystem.gateway.models import InboundEvent
+from gateway.api import signed_body
+from gateway.models import InboundEvent
 from imsubsystem.models import Conversation, Message
 from tests.factories import InboxFactory
 from tests.gateway.conftest import Recorded, Reply  # noqa: F401
@@ -141,7 +141,7 @@ def test_whatsapp_image_becomes_a_message_with_a_pending_attachment(
     client, whatsapp_inbox, django_capture_on_commit_callbacks, monkeypatch
 ):
     fetched = []
-    monkeypatch.setattr("imsubsystem.gateway.tasks.platform_media_fetch_later", lambda *args: fetched.append(args))
+    monkeypatch.setattr("gateway.tasks.platform_media_fetch_later", lambda *args: fetched.append(args))
     body = webhook_body(
         messages=[wa_message("image", {"caption": "label", "mime_type": "image/jpeg", "sha256": "x", "id": "MEDIA1"})]
     )
@@ -235,7 +235,7 @@ def test_wechat_plain_text_in(client, django_capture_on_commit_callbacks):
 
 def test_platform_media_that_never_comes_is_marked_failed_after_the_last_attempt(stand_in):
     """The attachment shows "downloading" while retries remain and a clear failure after the last one."""
-    from imsubsystem.gateway.tasks import platform_media_fetch
+    from gateway.tasks import platform_media_fetch
     from media.services import attachment_create_pending
 
     inbox = InboxFactory(

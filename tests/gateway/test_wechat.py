@@ -12,8 +12,8 @@ import pytest
 import wechatpy
 from wechatpy.crypto import WeChatCrypto
 
-from imsubsystem.gateway.base import OutboundMessage, PayloadInvalid, SendError, SignatureInvalid
-from imsubsystem.gateway.wechat import WeChatAdapter, WeChatCipher, xml_fields
+from gateway.base import OutboundMessage, PayloadInvalid, SendError, SignatureInvalid
+from gateway.wechat import WeChatAdapter, WeChatCipher, xml_fields
 from tests.gateway.conftest import Reply, inbox_info, make_request
 
 TOKEN = "switchboard"

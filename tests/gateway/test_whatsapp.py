@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from imsubsystem.gateway.base import OutboundMessage, PayloadInvalid, SendError, SignatureInvalid, hmac_hex
-from imsubsystem.gateway.whatsapp import WhatsAppAdapter
+from gateway.base import OutboundMessage, PayloadInvalid, SendError, SignatureInvalid, hmac_hex
+from gateway.whatsapp import WhatsAppAdapter
 from tests.gateway.conftest import Reply, inbox_info, make_request
 
 APP_SECRET = "wa-app-secret"

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from imsubsystem.gateway.models import OutboxItem
+from gateway.models import OutboxItem
 from imsubsystem.models import Conversation
 from imsubsystem.services import message_send
 from tests.factories import InboxFactory, UserFactory
@@ -111,7 +111,7 @@ def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(client, stand_in
     conversation = Conversation.objects.get()
     agent = UserFactory(username="agent-kill")
     # Rows are written here; draining happens only in the real worker processes.
-    monkeypatch.setattr("imsubsystem.gateway.tasks.outbox_drain_later", lambda conversation_id: None)
+    monkeypatch.setattr("gateway.tasks.outbox_drain_later", lambda conversation_id: None)
     texts = [f"answer {n}" for n in range(3)]
     for text in texts:
         message_send(conversation_id=conversation.pk, sender_kind="agent", sender_user_id=agent.pk, text=text)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from crm.models import Contact
 from crm.roles import SUPERVISOR
-from imsubsystem.gateway.models import OutboxItem
+from gateway.models import OutboxItem
 from tests.factories import AgentProfileFactory, ContactFactory, InboxFactory, QueueFactory, UserFactory
 from tests.gateway.conftest import Reply, stand_in  # noqa: F401 (a fixture used below)
 

@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from bots import services as bot_services
 from bots.models import BotSession
+from gateway import services as gateway_services
+from gateway import tasks as gateway_tasks
+from gateway.models import OutboxItem
+from gateway.telegram import TelegramAdapter
 from imsubsystem import batching, services
-from imsubsystem.gateway import services as gateway_services
-from imsubsystem.gateway import tasks as gateway_tasks
-from imsubsystem.gateway.models import OutboxItem
-from imsubsystem.gateway.telegram import TelegramAdapter
 from imsubsystem.models import Conversation, Message
 from imsubsystem.ratelimit import customer_identity, message_rate_take_many
 from tests.factories import ContactFactory, InboxFactory

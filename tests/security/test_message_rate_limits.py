@@ -13,8 +13,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from imsubsystem.gateway.api import sign
-from imsubsystem.gateway.models import InboundEvent
+from gateway.api import sign
+from gateway.models import InboundEvent
 from imsubsystem.models import Conversation, Message
 from tests.factories import InboxFactory
 from tests.gateway.conftest import (

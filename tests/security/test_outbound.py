@@ -25,8 +25,8 @@ from django.test import Client
 from wechatpy.utils import WeChatSigner
 
 from config import outbound
-from imsubsystem.gateway import services
-from imsubsystem.gateway.models import OutboxItem
+from gateway import services
+from gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Message
 from imsubsystem.services import message_send
 from media.models import Attachment

@@ -19,8 +19,8 @@ from django.conf import settings
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from imsubsystem.gateway.api import signed_body
-from imsubsystem.gateway.models import InboundEvent
+from gateway.api import signed_body
+from gateway.models import InboundEvent
 from imsubsystem.models import Message
 from tests.factories import InboxFactory
 

@@ -14,10 +14,10 @@ from django.test import Client
 
 from config.text import json_clean, json_unstorable_path, text_clean, text_storable
 from crm.models import Contact, ContactIdentity, Note
+from gateway.api import sign
+from gateway.models import InboundEvent
 from imsubsystem import services
 from imsubsystem.events import FrameError, frame_validate
-from imsubsystem.gateway.api import sign
-from imsubsystem.gateway.models import InboundEvent
 from imsubsystem.models import Message
 from imsubsystem.services import SwitchError
 from media.names import name_sanitize

@@ -9,8 +9,8 @@ from django.test import Client
 
 from crm.models import ChannelKind
 from crm.roles import AGENT
-from imsubsystem.gateway import services as gateway_services
-from imsubsystem.gateway.models import OutboxItem
+from gateway import services as gateway_services
+from gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Inbox, Message
 from imsubsystem.services import SwitchError
 from tests.factories import ContactFactory, ContactIdentityFactory, UserFactory

@@ -11,8 +11,8 @@ from django.test import Client
 
 from crm.models import ChannelKind
 from crm.roles import AGENT
+from gateway.models import OutboxItem
 from imsubsystem import selectors
-from imsubsystem.gateway.models import OutboxItem
 from imsubsystem.models import Conversation
 from imsubsystem.services import SwitchError, message_send
 from media.models import Attachment

@@ -1,4 +1,4 @@
-"""The agent console's JSON endpoints (imsubsystem/api_agent.py): who may call them, what they show."""
+"""The agent console's JSON endpoints (interface/api_agent.py): who may call them, what they show."""
 
 from __future__ import annotations
 
@@ -237,7 +237,7 @@ class TestHistory:
         assert agent_client.get(f"{API}conversations/999999/messages").status_code == 404
 
     def test_long_histories_come_in_pages(self, agent_client, agent, inbox, queue, monkeypatch):
-        from imsubsystem import api_agent
+        from interface import api_agent
 
         monkeypatch.setattr(api_agent, "HISTORY_PAGE", 3)
         conversation = make_conversation(contact=ContactFactory(), inbox=inbox, assignee=agent, queue=queue)

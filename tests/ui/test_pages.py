@@ -1,4 +1,4 @@
-"""The console and widget demo pages (imsubsystem/pages.py)."""
+"""The console and widget demo pages (interface/pages.py)."""
 
 from __future__ import annotations
 

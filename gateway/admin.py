@@ -10,9 +10,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from imsubsystem.gateway import selectors, services
-from imsubsystem.gateway.models import InboundEvent, OutboxItem, OutboxState
-from imsubsystem.gateway.registry import adapter_for_inbox
+from gateway import selectors, services
+from gateway.models import InboundEvent, OutboxItem, OutboxState
+from gateway.registry import adapter_for_inbox
 from imsubsystem.models import Inbox
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imsubsystem.gateway.registry import PLATFORM_INBOX_KINDS
+from gateway.registry import PLATFORM_INBOX_KINDS
 
 OUTBOUND_SENDER_KINDS = frozenset({"agent", "bot"})
 
@@ -23,7 +23,7 @@ def on_message_stored(
 ) -> None:
     if private or sender_kind not in OUTBOUND_SENDER_KINDS or inbox_kind not in PLATFORM_INBOX_KINDS:
         return
-    from imsubsystem.gateway import services, tasks
+    from gateway import services, tasks
 
     services.outbox_enqueue_for_message(message_id=message_id, on_commit_drain=tasks.outbox_drain_later)
 

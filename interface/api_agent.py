@@ -27,10 +27,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.text import json_unstorable_path, unstorable_detail
 from crm import services as crm_services
 from crm.models import Contact
+from gateway import services as gateway_services
+from gateway import tasks as gateway_tasks
 from imsubsystem import selectors
 from imsubsystem.events import ERROR_CODES, http_status
-from imsubsystem.gateway import services as gateway_services
-from imsubsystem.gateway import tasks as gateway_tasks
 from imsubsystem.models import Conversation, Message
 from imsubsystem.ratelimit import agent_identity, message_rate_check
 from imsubsystem.services import SwitchError

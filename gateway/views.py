@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from imsubsystem.gateway import services, tasks
-from imsubsystem.gateway.base import Headers, WebhookRequest
+from gateway import services, tasks
+from gateway.base import Headers, WebhookRequest
 
 
 def webhook_request(request: HttpRequest) -> WebhookRequest:

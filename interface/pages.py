@@ -5,7 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from imsubsystem import api_agent, selectors
+from imsubsystem import selectors
+from interface import api_agent
 
 
 @login_required

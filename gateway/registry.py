@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from imsubsystem.gateway.api import ApiAdapter
-from imsubsystem.gateway.base import Adapter, InboxInfo
-from imsubsystem.gateway.telegram import TelegramAdapter
-from imsubsystem.gateway.twilio import TwilioAdapter
-from imsubsystem.gateway.wechat import WeChatAdapter
-from imsubsystem.gateway.whatsapp import WhatsAppAdapter
+from gateway.api import ApiAdapter
+from gateway.base import Adapter, InboxInfo
+from gateway.telegram import TelegramAdapter
+from gateway.twilio import TwilioAdapter
+from gateway.wechat import WeChatAdapter
+from gateway.whatsapp import WhatsAppAdapter
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.kind: adapter

@@ -1,4 +1,5 @@
-"""The three WebSockets of docs/protocol.md: customer widget, agent console, supervisor dashboard.
+"""The WebSockets of docs/protocol.md: customer widget, agent console, supervisor dashboard; the staff
+sockets share `StaffSocket` with the dashboard's live snapshots (interface/supervisor_live.py).
 
 Interfaces only: parse and check a frame, make ONE database_sync_to_async call that checks access and
 calls one service or selector, send the result. Frames from the channel layer arrive as `sb.event`
@@ -530,7 +531,11 @@ def _staff_origin_allowed(scope) -> bool:
 
 
 class StaffSocket(SwitchSocket):
+    """A cookie-authenticated staff socket (the agent console, both supervisor sockets): a logged-in user,
+    a page of this site (the origin check), then the socket's own admission in `_step_open`."""
+
     required_roles: frozenset[str] = frozenset(ROLES)
+    forbidden_detail = "This socket is for staff with a role."
 
     async def on_open(self) -> None:
         self.user = self.scope.get("user")
@@ -539,12 +544,12 @@ class StaffSocket(SwitchSocket):
             await self.close(code=CLOSE_AUTH_FAILED)
             return
         if not _staff_origin_allowed(self.scope):
-            await self.send_frame(error_frame("origin_not_allowed"))
+            await self.send_frame(error_frame("origin_not_allowed", "This page may not open the socket."))
             await self.close(code=CLOSE_FORBIDDEN)
             return
         opened = await database_sync_to_async(self._step_open)()
         if opened is None:
-            await self.send_frame(error_frame("forbidden", "This socket is for staff with a role."))
+            await self.send_frame(error_frame("forbidden", self.forbidden_detail))
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.apply(opened)

@@ -1,4 +1,8 @@
-"""Celery tasks of the gateway (queue "gateway", CELERY_TASK_ROUTES). Each takes ids and calls a service."""
+"""Celery tasks of the gateway (queue "gateway", CELERY_TASK_ROUTES). Each takes ids and calls a service.
+
+Their names keep the gateway's former module path (`imsubsystem.gateway.tasks.*`): a task's name is what
+the broker's queued messages and the beat schedule store, so renaming would strand the tasks queued by a
+running release. The names are not imports; the module lives in `gateway/` (docs/gateway.md)."""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from celery import shared_task
 from django.conf import settings
 
 from config.inprocess import defer
-from imsubsystem.gateway import selectors, services
-from imsubsystem.gateway.base import SendError
+from gateway import selectors, services
+from gateway.base import SendError
 from media.remote import RemoteFetchTemporary
 
 logger = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from django.utils import timezone
 from config.outbound import outbound_client
 from config.text import text_clean
 from crm.services import identity_get_or_create
-from imsubsystem.gateway import selectors
-from imsubsystem.gateway.base import (
+from gateway import selectors
+from gateway.base import (
     Adapter,
     DeliveryReport,
     InboundMessage,
@@ -47,8 +47,8 @@ from imsubsystem.gateway.base import (
     WebhookReply,
     WebhookRequest,
 )
-from imsubsystem.gateway.models import InboundEvent, InboundEventKind, OutboxItem, OutboxState
-from imsubsystem.gateway.registry import adapter_for_inbox, adapter_for_path
+from gateway.models import InboundEvent, InboundEventKind, OutboxItem, OutboxState
+from gateway.registry import adapter_for_inbox, adapter_for_path
 from imsubsystem.ratelimit import api_sender_identity, message_rate_take_many
 
 logger = logging.getLogger(__name__)
@@ -635,7 +635,7 @@ def inbox_connection_check(*, inbox_id: int) -> str:
 
 
 def telegram_webhook_set(*, inbox_id: int, url: str) -> str:
-    from imsubsystem.gateway.telegram import TelegramAdapter
+    from gateway.telegram import TelegramAdapter
 
     inbox = selectors.inbox_info_get(inbox_id=inbox_id)
     adapter = adapter_for_inbox(inbox) if inbox else None

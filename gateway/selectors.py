@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from imsubsystem.gateway.base import InboxInfo
-from imsubsystem.gateway.models import InboundEvent, InboundEventKind, OutboxItem, OutboxState
+from gateway.base import InboxInfo
+from gateway.models import InboundEvent, InboundEventKind, OutboxItem, OutboxState
 from imsubsystem.models import Inbox
 
 

@@ -1,8 +1,8 @@
 from django.urls import include, path
 
-from imsubsystem import api_agent, api_widget, pages
+from interface import api_agent, api_widget, pages
 
-app_name = "imsubsystem"
+app_name = "interface"
 urlpatterns = [
     path("agent/", pages.agent_console, name="agent_console"),
     path("widget/demo/<str:inbox_key>/", pages.widget_demo, name="widget_demo"),

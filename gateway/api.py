@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from django.utils.dateparse import parse_datetime
 
-from imsubsystem.gateway.base import (
+from gateway.base import (
     Adapter,
     DeliveryReport,
     InboundMessage,

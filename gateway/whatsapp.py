@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from imsubsystem.gateway.base import (
+from gateway.base import (
     Adapter,
     DeliveryReport,
     InboundMessage,

@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 from django.utils import timezone
 
-from imsubsystem.gateway.base import (
+from gateway.base import (
     Adapter,
     DeliveryReport,
     InboundMessage,

@@ -2,11 +2,11 @@ from django.apps import AppConfig
 
 
 class GatewayConfig(AppConfig):
-    name = "imsubsystem.gateway"
+    name = "gateway"
     label = "gateway"
     verbose_name = "Unified gateway"
 
     def ready(self) -> None:
-        from imsubsystem.gateway import receivers
+        from gateway import receivers
 
         receivers.connect()

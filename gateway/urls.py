@@ -1,6 +1,6 @@
 from django.urls import path
 
-from imsubsystem.gateway import views
+from gateway import views
 
 app_name = "gateway"
 urlpatterns = [

@@ -26,7 +26,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from django.core.cache import cache
 
-from imsubsystem.gateway.base import (
+from gateway.base import (
     Adapter,
     InboundMessage,
     InboxInfo,
