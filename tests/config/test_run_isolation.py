@@ -124,3 +124,57 @@ def test_only_derived_databases_older_than_a_day_are_those_of_dead_runs():
         f"switchboard_{old}ab12",
     ]
     assert isolation.dead_run_databases(names, "switchboard", now=now) == names[:2]
+
+
+def _release(client, url: str) -> None:
+    store = redis.Redis.from_url(url)
+    store.flushdb()
+    store.close()
+    client.close()
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the production profile: MySQL and Redis")
+def test_a_redis_database_a_dead_run_left_is_emptied_and_taken_again():
+    client, url = isolation.claim_redis(settings.REDIS_URL, "0000000dead1", given=False)
+    assert url != settings.REDIS_URL  # this run holds its own
+    store = redis.Redis.from_url(url)
+    store.set("rt:q:1", "what the dead run wrote")
+    client.close()  # the run is killed: its hold ends, its keys stay
+    again, url_again = isolation.claim_redis(settings.REDIS_URL, "0000000a11e2", given=False)
+    try:
+        assert url_again == url
+        assert store.get("rt:q:1") is None and store.get(isolation.MARKER) == b"0000000a11e2"
+    finally:
+        store.close()
+        _release(again, url_again)
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the production profile: MySQL and Redis")
+def test_a_redis_database_with_someone_elses_data_is_never_touched():
+    client, url = isolation.claim_redis(settings.REDIS_URL, "0000000c0de1", given=False)
+    store = redis.Redis.from_url(url)
+    store.delete(isolation.MARKER)
+    store.set("cluster:key", "kept")  # as `make cluster` would have it: no test run's mark
+    client.close()
+    other, other_url = isolation.claim_redis(settings.REDIS_URL, "0000000c0de2", given=False)
+    try:
+        assert other_url != url
+        assert store.get("cluster:key") == b"kept"
+    finally:
+        _release(other, other_url)
+        store.flushdb()
+        store.close()
+
+
+@pytest.mark.skipif(
+    isolation.RUN is None or isolation.RUN.claim is None, reason="runs with tests/isolation.py (tests/test.env)"
+)
+def test_a_run_given_the_redis_database_another_live_run_holds_refuses_to_start():
+    with pytest.raises(pytest.UsageError, match="held by another test run"):
+        isolation.claim_redis(settings.REDIS_URL, "0000000b0b01", given=True)
+    # ...and a run deriving its own passes it by.
+    client, url = isolation.claim_redis(settings.REDIS_URL, "0000000b0b02", given=False)
+    try:
+        assert url != settings.REDIS_URL
+    finally:
+        _release(client, url)
