@@ -76,8 +76,8 @@ def test_two_runs_at_once_use_databases_and_redis_of_their_own(tmp_path, django_
             for name in runs
         }
         outputs = {name: proc.communicate(timeout=600)[0] for name, proc in procs.items()}
-        for name, proc in procs.items():
-            assert proc.returncode == 0, f"run {name} failed:\n{outputs[name][-6000:]}"
+        failed = [name for name, proc in procs.items() if proc.returncode != 0]
+        assert not failed, "\n".join(f"--- run {name}:\n{outputs[name][-5000:]}" for name in runs)
 
         reports = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in runs}
         a, b = reports["a"], reports["b"]
