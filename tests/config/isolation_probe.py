@@ -27,7 +27,7 @@ from django.db import connection
 SHARED = Path(os.environ.get("ISOLATION_PROBE_DIR", "."))
 ME = os.environ.get("ISOLATION_PROBE_NAME", "")
 RUNS = os.environ.get("ISOLATION_PROBE_RUNS", "").split(",")
-WAIT_S = 180
+WAIT_S = 280  # under pytest-timeout's 300 s: a run may start much later than the other on a busy machine
 
 SETTINGS_OF_A_CHILD = """
 import json, os
