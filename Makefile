@@ -4,7 +4,8 @@ PY ?= python3
 PORT ?= 8000
 BIN := .venv/bin
 
-# The tests run the production profile against the real services: tests/test.env.
+# The tests run the production profile against the real services: tests/test.env (each run on a test
+# database, a Redis database and a channel prefix of its own, docs/development.md).
 TEST_ENV := set -a; . tests/test.env; set +a;
 
 .PHONY: run test test-js test-channels-redis lint bench migrate clean cluster cluster-stop

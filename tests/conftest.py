@@ -6,7 +6,15 @@ import pytest
 from django.conf import settings
 
 from crm.roles import ADMIN, AGENT, SUPERVISOR
+from tests import isolation
 from tests.factories import UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
+    """Just before pytest-django creates the run's test database: drop those of runs killed more than a day
+    ago (tests/isolation.py names each run's database)."""
+    isolation.drop_databases_of_dead_runs(django_db_blocker)
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +28,7 @@ def _clean_process_caches():
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    """Each test starts with an empty Redis database (the test database number of tests/test.env)."""
+    """Each test starts with an empty Redis database (the run's own number, tests/isolation.py)."""
     if settings.REDIS_URL:
         import redis
 
@@ -29,6 +37,7 @@ def _clean_redis():
         # An empty Redis beside an empty database is in step, as after a rebuild: routing decides only
         # on a loaded state (the marker its rebuild sets last, docs/routing.md).
         client.set("rt:built", "1")
+        isolation.mark_redis(client)
         client.close()
     yield
 
