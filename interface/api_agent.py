@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
@@ -79,11 +79,26 @@ def _not_found() -> JsonResponse:
     return _error(404, "not_found", "No such conversation, or it is not yours.")
 
 
-def _previews(conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The last message of each conversation (notes included: only staff read this), one query."""
+def _previews(conversation_ids: list[int], *, notes_for: set[int] | None = None) -> dict[int, dict[str, Any]]:
+    """The last message of each conversation, one query. Private notes only where the user may see the
+    conversation (`notes_for`; None: all of them): elsewhere (another agent's conversation waiting in a
+    shared queue) the preview is the last public message, so a note never reaches a list its reader may
+    not open."""
     if not conversation_ids:
         return {}
-    rows = Message.objects.filter(conversation_id__in=conversation_ids, seq=F("conversation__last_seq")).values(
+    hidden = [c for c in conversation_ids if notes_for is not None and c not in notes_for]
+    shown = [c for c in conversation_ids if c not in set(hidden)]
+    condition = Q(conversation_id__in=shown, seq=F("conversation__last_seq")) if shown else Q(pk__in=[])
+    if hidden:
+        last_public = (
+            Message.objects.filter(conversation_id__in=hidden, private=False)
+            .values("conversation_id")
+            .annotate(last=Max("seq"))
+            .values_list("conversation_id", "last")
+        )
+        for conversation_id, seq in last_public:
+            condition |= Q(conversation_id=conversation_id, seq=seq)
+    rows = Message.objects.filter(condition).values(
         "conversation_id", "text", "sender_kind", "private", "created_at", "attachments"
     )
     return {
@@ -102,8 +117,18 @@ def _queue_names(queue_ids) -> dict[int, str]:
     return dict(Queue.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
 
 
-def _decorate(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    previews = _previews([s["id"] for s in summaries])
+def _decorate(summaries: list[dict[str, Any]], *, user=None) -> list[dict[str, Any]]:
+    """Previews and queue names; with `user`, notes only in the previews of conversations they may see."""
+    ids = [s["id"] for s in summaries]
+    notes_for = None
+    if user is not None and not selectors.user_is_admin(user):
+        # The one visibility rule, from the summaries (no second read of the conversations): assigned to
+        # the user, or in a queue of a team they supervise.
+        supervised_queues = selectors.supervised_scope(user=user)[0]
+        notes_for = {
+            s["id"] for s in summaries if s.get("assignee_id") == user.pk or s.get("queue_id") in supervised_queues
+        }
+    previews = _previews(ids, notes_for=notes_for)
     names = _queue_names(s["queue_id"] for s in summaries)
     for summary in summaries:
         summary["last_message"] = previews.get(summary["id"])
@@ -125,7 +150,7 @@ def my_conversations(request: HttpRequest) -> JsonResponse:
 def queue_list(request: HttpRequest) -> JsonResponse:
     summaries = selectors.conversations_waiting(queue_ids=selectors.queue_ids_watched(user=request.user))
     positions: dict[int | None, int] = {}
-    for summary in _decorate(summaries):
+    for summary in _decorate(summaries, user=request.user):
         positions[summary["queue_id"]] = positions.get(summary["queue_id"], 0) + 1
         summary["position"] = positions[summary["queue_id"]]
     return JsonResponse({"conversations": summaries})
