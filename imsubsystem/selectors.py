@@ -368,6 +368,7 @@ def customer_conversation_current(*, inbox_id: int, contact_id: int) -> Conversa
 
 
 LINKS_MAX = 100  # attachments one request may ask fresh links for
+LINKS_PER_MINUTE = 30  # fresh-link requests one widget session or one staff user may make a minute
 
 
 def attachment_links_for_customer(*, inbox_id: int, contact_id: int, attachment_ids: list[int]) -> list[dict]:

@@ -32,7 +32,7 @@ from gateway import tasks as gateway_tasks
 from imsubsystem import selectors
 from imsubsystem.events import ERROR_CODES, http_status
 from imsubsystem.models import Conversation, Message
-from imsubsystem.ratelimit import agent_identity, message_rate_check
+from imsubsystem.ratelimit import agent_identity, message_rate_check, rate_limit_hit
 from imsubsystem.services import SwitchError
 from media.selectors import attachment_public_dict
 from media.services import attachment_upload
@@ -87,7 +87,7 @@ def _previews(conversation_ids: list[int], *, notes_for: set[int] | None = None)
     if not conversation_ids:
         return {}
     hidden = [c for c in conversation_ids if notes_for is not None and c not in notes_for]
-    shown = [c for c in conversation_ids if c not in set(hidden)]
+    shown = [c for c in conversation_ids if notes_for is None or c in notes_for]
     condition = Q(conversation_id__in=shown, seq=F("conversation__last_seq")) if shown else Q(pk__in=[])
     if hidden:
         last_public = (
@@ -473,6 +473,10 @@ def message_retry(request: HttpRequest, conversation_id: int, message_id: int) -
 def attachment_links(request: HttpRequest) -> JsonResponse:
     """POST {"attachment_ids": [...]} → {"attachments": [...]}: fresh signed links for attachments of
     conversations this user may see (a thread kept open past its links' lifetime); others are left out."""
+    if not rate_limit_hit(key=f"agent-links:{request.user.pk}", limit=selectors.LINKS_PER_MINUTE, window_s=60):
+        response = _error(429, "rate_limited", "Too many requests for fresh links; wait a minute.")
+        response["Retry-After"] = "60"
+        return response
     data = _json_body(request)
     ids = data.get("attachment_ids") if isinstance(data, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):

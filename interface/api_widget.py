@@ -218,6 +218,8 @@ def attachment_links(request: HttpRequest, session) -> HttpResponse:
     customer's messages (a history redrawn after its links expired); others are left out."""
     if request.method != "POST":
         return _error("method_not_allowed", "Use POST.", 405)
+    if not rate_limit_hit(key=f"widget-links:{session.pk}", limit=selectors.LINKS_PER_MINUTE, window_s=60):
+        return _error("rate_limited", "Too many requests for fresh links; wait a minute.", retry_after_s=60)
     ids = _attachment_ids(_json_body(request))
     found = selectors.attachment_links_for_customer(
         inbox_id=session.inbox_id, contact_id=session.contact_id, attachment_ids=ids

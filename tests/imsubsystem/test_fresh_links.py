@@ -98,3 +98,21 @@ def test_the_console_gets_links_for_conversations_the_user_may_see(inbox, make_a
         "/api/v1/agent/attachments/links", json.dumps({"attachment_ids": "x"}), content_type="application/json"
     )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid"
+
+
+def test_fresh_links_are_throttled_per_session_and_per_user(inbox, widget_session, make_agent, settings):
+    from imsubsystem import selectors
+
+    token, _ = widget_session
+    statuses = [widget_links(token, [1])[0] for _ in range(selectors.LINKS_PER_MINUTE + 1)]
+    assert statuses[:-1] == [200] * selectors.LINKS_PER_MINUTE and statuses[-1] == 429
+    client = Client()
+    client.force_login(make_agent("linker"))
+    answers = [
+        client.post(
+            "/api/v1/agent/attachments/links", json.dumps({"attachment_ids": [1]}), content_type="application/json"
+        )
+        for _ in range(selectors.LINKS_PER_MINUTE + 1)
+    ]
+    assert [a.status_code for a in answers[:-1]] == [200] * selectors.LINKS_PER_MINUTE
+    assert answers[-1].status_code == 429 and answers[-1]["Retry-After"] == "60"
