@@ -199,7 +199,7 @@ ROUTING_BACKEND = env.str(
 )
 # The embedded default runs beat's schedule in the server process (switchboard/timers.py), and the work
 # production gives to Celery workers (platform sends, media fetches, webhook processing) on this many
-# background threads instead of inline in the caller's thread (config/inprocess.py).
+# background threads instead of inline in the caller's thread (core/inprocess.py).
 INPROCESS_TIMERS = env.bool("INPROCESS_TIMERS", default=not REDIS_URL)
 INPROCESS_WORKERS = env.int("INPROCESS_WORKERS", default=0 if REDIS_URL else 4)
 # Tasks the embedded default's timer loop runs once when its server process starts.
@@ -234,7 +234,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_SERIALIZER = "json"
 
-# --- Outbound HTTP (config/outbound.py) ---------------------------------------------------------
+# --- Outbound HTTP (core/outbound.py) ---------------------------------------------------------
 # Every call to a URL from outside (platform media, platform APIs and connector callbacks set by admins)
 # reaches public addresses only; list here the hosts (`name`, `name:port`), addresses and networks
 # (`10.0.0.0/8`) it may reach anyway, e.g. a platform stand-in or a connector on the private network.
@@ -359,14 +359,14 @@ REQUEST_BODY_MAX = env.int("REQUEST_BODY_MAX", default=2_621_440)  # Django's DA
 # --- Login lockout (django-axes; docs/deployment.md) ---------------------------------------------
 # Failed log-ins are counted per user AND address (one attacker cannot lock a user out everywhere, and
 # no address gets more than LOGIN_FAILURE_LIMIT tries at one account), on the staff login page and the
-# admin's alike. The address comes from config/client_ip.py, never from a header a client writes.
+# admin's alike. The address comes from core/client_ip.py, never from a header a client writes.
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes requires
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 # The lockout ends LOGIN_LOCKOUT_MINUTES after the last counted failure, as the message says.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

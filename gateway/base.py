@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from config.outbound import OutboundRefused
-from config.text import json_clean, raw_json_may_hold_surrogate
+from core.outbound import OutboundRefused
+from core.text import json_clean, raw_json_may_hold_surrogate
 
 
 class GatewayError(Exception):
@@ -294,7 +294,7 @@ def timestamp_check(value: Any, *, window_s: int, what: str = "timestamp", now: 
 
 
 def json_body(request: WebhookRequest) -> Any:
-    """The webhook's JSON, with any lone surrogate in its strings replaced by U+FFFD (config/text.py):
+    """The webhook's JSON, with any lone surrogate in its strings replaced by U+FFFD (core/text.py):
     the platform accepted the customer's message, so it is kept rather than refused, and nothing
     unstorable reaches the event row, the contact or the switch."""
     try:

@@ -27,8 +27,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.outbound import outbound_client
-from config.text import text_clean
+from core.outbound import outbound_client
+from core.text import text_clean
 from crm.services import identity_get_or_create
 from gateway import selectors
 from gateway.base import (

@@ -12,7 +12,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from config.inprocess import defer
+from core.inprocess import defer
 from gateway import selectors, services
 from gateway.base import SendError
 from media.remote import RemoteFetchTemporary
@@ -87,7 +87,7 @@ def gateway_sweep() -> None:
             logger.exception("gateway sweep: inbound event %s failed", event_id)
 
 
-# Each of these hands its work to a worker (config/inprocess.py: background threads in the embedded
+# Each of these hands its work to a worker (core/inprocess.py: background threads in the embedded
 # default), so the caller (a webhook's answer, an agent's send) never waits for a platform.
 def inbound_event_process_later(event_id: int) -> None:
     defer(inbound_event_process, event_id)

@@ -11,7 +11,8 @@ import types
 import typing
 from typing import Any, Literal, NotRequired, TypedDict, Union
 
-from config.text import json_unstorable_path, unstorable_detail
+from core.errors import ERROR_CODES, HTTP_STATUS_FOR_CODE, http_status  # noqa: F401 (the names clients of events use)
+from core.text import json_unstorable_path, unstorable_detail
 
 SenderKindName = Literal["customer", "agent", "bot", "system"]
 StatusName = Literal["bot", "queued", "offered", "assigned", "closed"]
@@ -408,52 +409,7 @@ WIDGET_COMMANDS = frozenset({"auth", "message.send", "resume", "typing", "read",
 AGENT_COMMANDS = frozenset(CLIENT_FRAMES) - {"auth"}
 SUPERVISOR_COMMANDS = frozenset({"ping"})
 
-# Error codes (docs/protocol.md lists when each is sent).
-ERROR_CODES = {
-    "bad_json": "The frame is not a JSON object.",
-    "unknown_type": "No such frame type on this socket.",
-    "invalid": "A field is missing, has the wrong type, or is not valid text.",
-    "too_long": "The text is longer than the limit.",
-    "empty": "A message needs text or an attachment.",
-    "rate_limited": "Too many frames: slow down.",
-    "auth_required": "Authenticate first.",
-    "auth_failed": "The token is unknown, revoked or expired (`reason` says which).",
-    "origin_not_allowed": "This inbox does not accept this origin.",
-    "forbidden": "Not allowed for this user.",
-    "not_found": "No such conversation (or not yours).",
-    "conversation_closed": "The conversation is closed.",
-    "illegal_transition": "The conversation cannot move to that status now.",
-    "unknown_attachment": "An attachment id is unknown or not yours.",
-    # Routing's codes pass through unchanged.
-    "offer_gone": "The offer expired or was taken.",
-    "not_yours": "That offer or conversation belongs to someone else.",
-    "over_capacity": "You are at your capacity.",
-    "not_waiting": "The conversation is not waiting in a queue.",
-    "unknown_queue": "No such queue.",
-    "unknown_agent": "No such agent.",
-    "unknown_work": "Routing has no work item for this conversation.",
-    "bad_request": "The queuing machine refused the request.",
-    "internal": "The server failed; nothing was changed. Retry with the same client_id.",
-    "not_retryable": "Nothing to retry: the message was sent, or it does not go to a platform.",
-}
-
-# The HTTP status each code answers with on the widget and console HTTP APIs; any other code is 400.
-HTTP_STATUS_FOR_CODE = {
-    "auth_required": 401,
-    "auth_failed": 401,
-    "forbidden": 403,
-    "origin_not_allowed": 403,
-    "not_found": 404,
-    "conversation_closed": 409,
-    "illegal_transition": 409,
-    "not_retryable": 409,
-    "rate_limited": 429,
-}
-
-
-def http_status(code: str) -> int:
-    """The HTTP status for an error code (a SwitchError's, or one of ERROR_CODES)."""
-    return HTTP_STATUS_FOR_CODE.get(code, 400)
+# Error codes and their HTTP statuses: the one table is core/errors.py (docs/protocol.md lists when each is sent).
 
 
 class FrameError(ValueError):
@@ -545,7 +501,7 @@ def frame_validate(frame: Any, *, direction: Literal["server", "client"]) -> dic
 
     Server frames must match exactly (no undeclared field); client frames may carry extra fields, which
     are ignored, so newer clients keep working against an older server. Every string of a client frame
-    must be storable text (config/text.py: no lone surrogate), or the frame is `invalid`.
+    must be storable text (core/text.py: no lone surrogate), or the frame is `invalid`.
     """
     if not isinstance(frame, dict):
         raise FrameError("bad_json", "A frame is a JSON object.")

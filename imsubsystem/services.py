@@ -25,12 +25,12 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from config.metrics import MESSAGES_IN
-from config.text import text_storable, unstorable_detail
+from core.errors import DomainError
+from core.metrics import MESSAGES_IN
+from core.text import text_storable, unstorable_detail
 from crm.models import Contact
 from imsubsystem import selectors
 from imsubsystem.events import (
-    ERROR_CODES,
     error_frame,
     group_agent,
     group_agents_of_queue,
@@ -68,16 +68,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class SwitchError(Exception):
-    """A refused request; nothing was changed. `code` is an events.ERROR_CODES key; `retry_after_s`,
-    for `rate_limited`, says when to try again (HTTP's Retry-After, the error frame's retry_after_s)."""
-
-    def __init__(self, code: str, detail: str = "", *, retry_after_s: int | None = None) -> None:
-        self.code = code
-        # Without a detail of its own, the code's sentence (never the bare code: clients show it).
-        self.detail = detail or ERROR_CODES.get(code, code.replace("_", " "))
-        self.retry_after_s = retry_after_s
-        super().__init__(f"{code}: {self.detail}")
+class SwitchError(DomainError):
+    """A request the switch refuses; nothing was changed (core/errors.py: code, detail, retry_after_s)."""
 
 
 def status_move_allowed(*, current: str, new: str) -> bool:
@@ -443,7 +435,7 @@ def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -
 
 # --- Messages -----------------------------------------------------------------------------------------------
 def text_check(value: str, *, field: str) -> None:
-    """Refuse text that cannot be stored (a lone surrogate: config/text.py) with `invalid`."""
+    """Refuse text that cannot be stored (a lone surrogate: core/text.py) with `invalid`."""
     if not text_storable(value):
         raise SwitchError("invalid", unstorable_detail(field))
 

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.text import json_unstorable_path, unstorable_detail
+from core.text import json_unstorable_path, unstorable_detail
 from crm import services as crm_services
 from crm.models import Contact
 from gateway import services as gateway_services
@@ -247,7 +247,7 @@ def _contact_payload(request: HttpRequest, contact: Contact, *, current_conversa
 
 
 class _UnstorableText(Exception):
-    """A JSON body with a string that cannot be stored (config/text.py): answered 400 `invalid`."""
+    """A JSON body with a string that cannot be stored (core/text.py): answered 400 `invalid`."""
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:

@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from config.client_ip import client_ip
-from config.text import json_unstorable_path, unstorable_detail
+from core.client_ip import client_ip
+from core.text import json_unstorable_path, unstorable_detail
 from imsubsystem import auth, selectors, services
 from imsubsystem.events import error_frame, http_status
 from imsubsystem.models import Inbox

@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from config.text import text_storable
+from core.text import text_storable
 from crm.roles import ROLES, user_roles
 from imsubsystem import auth, selectors, services
 from imsubsystem.batching import customer_message_batcher

@@ -1,4 +1,4 @@
-"""Downloading a platform's media file through the outbound guard (config/outbound.py: public addresses
+"""Downloading a platform's media file through the outbound guard (core/outbound.py: public addresses
 only unless allow-listed, checked on the address connected to and again on every redirect), capped in
 size and time, with errors split into "try again later" and "this will never work" so the task knows
 whether to retry."""
@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from django.conf import settings
 
-from config.outbound import OutboundRefused, outbound_client
+from core.outbound import OutboundRefused, outbound_client
 
 CHUNK_SIZE = 64 * 1024
 MAX_REDIRECTS = 5

@@ -20,7 +20,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from config.text import text_clean
+from core.text import text_clean
 from crm.models import ChannelKind
 from media.images import image_clean
 from media.models import Attachment, AttachmentStatus, MediaPolicy, TypeFamily, UploaderKind

@@ -1,4 +1,4 @@
-"""The layer's own counters. They belong to no registry here: config/metrics.py registers them on the
+"""The layer's own counters. They belong to no registry here: core/metrics.py registers them on the
 registry `/metrics` serves, so this package depends on nothing of the project above it."""
 
 from __future__ import annotations

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from core.errors import DomainError
 
-class RoutingError(Exception):
+
+class RoutingError(DomainError):
     """A request routing refuses; nothing was changed. `code` is stable, `detail` is for people.
 
     Codes: offer_gone, not_yours, over_capacity, not_waiting, unknown_queue, unknown_agent, unknown_work,
-    bad_request.
+    bad_request, not_built (internal: the backend lost its state and is rebuilt).
     """
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        self.code = code
-        self.detail = detail or code.replace("_", " ")
-        super().__init__(f"{code}: {self.detail}")

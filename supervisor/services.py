@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import DomainError
 from imsubsystem import services as switch
 from imsubsystem.models import SenderKind
 from imsubsystem.ratelimit import agent_identity, message_rate_check
@@ -21,12 +22,8 @@ from supervisor.selectors import agent_ids_visible, conversation_visible, queue_
 WHISPER_MAX_LENGTH = 4000
 
 
-class SupervisorError(Exception):
-    def __init__(self, code: str, detail: str = "", *, retry_after_s: int | None = None) -> None:
-        self.code = code
-        self.detail = detail or code.replace("_", " ")
-        self.retry_after_s = retry_after_s
-        super().__init__(f"{code}: {self.detail}")
+class SupervisorError(DomainError):
+    """A supervisor action refused; nothing was changed (core/errors.py)."""
 
 
 def _require_supervisor(user) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from config.text import json_unstorable_path, unstorable_detail
+from core.text import json_unstorable_path, unstorable_detail
 from imsubsystem.events import http_status
 from supervisor import selectors, services, stats
 from supervisor.forms import ReportFilterForm, StaffingFilterForm

@@ -1,3 +1,5 @@
+from contextlib import suppress
+
 from django.apps import AppConfig
 
 
@@ -9,3 +11,10 @@ class SwitchboardConfig(AppConfig):
     name = "switchboard"
     label = "switchboard"
     verbose_name = "Switchboard"
+
+    def ready(self) -> None:
+        from core.metrics import REGISTRY
+        from switchboard.metrics import SHARED_STATE
+
+        with suppress(ValueError):  # registered already: ready() ran before in this process
+            REGISTRY.register(SHARED_STATE)

@@ -10,7 +10,7 @@ app adds a periodic job once, to the schedule, and both profiles run it.
 The loop runs where `INPROCESS_TIMERS` is on (by default in the embedded default, no `REDIS_URL`): the
 ASGI entry point calls `serving_start`. The tests of the production profile run Celery eagerly and
 inline, and start the loop themselves when they need it. Tasks are found by their registered names. The
-embedded default's other stand-in, the background workers apps hand tasks to, is `config/inprocess.py`.
+embedded default's other stand-in, the background workers apps hand tasks to, is `core/inprocess.py`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from config.client_ip import client_ip
+from core.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format. Reachable from the addresses in METRICS_ALLOWED_IPS only."""
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    from config import metrics as metrics_module
+    from core import metrics as metrics_module
 
     if client_ip(request) not in settings.METRICS_ALLOWED_IPS:
         return HttpResponse("Forbidden", status=403, content_type="text/plain")

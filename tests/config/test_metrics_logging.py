@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from config.logging import JsonFormatter
-from config.metrics import MESSAGES_IN
+from core.metrics import MESSAGES_IN
 
 pytestmark = pytest.mark.django_db
 

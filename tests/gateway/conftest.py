@@ -93,7 +93,7 @@ class StandIn:
 
 def allow_outbound(settings, url: str) -> None:
     """Let the outbound guard reach one local stand-in (only its host and port): production refuses
-    loopback addresses (config/outbound.py)."""
+    loopback addresses (core/outbound.py)."""
     authority = url.split("://", 1)[1].split("/", 1)[0]
     settings.OUTBOUND_FETCH_ALLOW = [*settings.OUTBOUND_FETCH_ALLOW, authority]
 

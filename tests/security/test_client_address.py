@@ -47,7 +47,7 @@ def test_per_address_session_limit_holds_whatever_the_header_says(start_cluster)
 
 
 def test_no_code_but_client_ip_reads_an_address():
-    """Everything that decides by address asks config/client_ip.py; nothing reads a forwarded header or
+    """Everything that decides by address asks core/client_ip.py; nothing reads a forwarded header or
     the socket's peer on its own (and so cannot be fooled differently)."""
     from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Outbound HTTP to URLs from outside reaches public addresses only (config/outbound.py).
+"""Outbound HTTP to URLs from outside reaches public addresses only (core/outbound.py).
 
 A forged WeChat image message whose PicUrl points inside the network must not make the server fetch it
 and file it as an attachment: loopback, `localhost`, a redirect to loopback, cloud metadata, [::1] and
@@ -24,7 +24,7 @@ import pytest
 from django.test import Client
 from wechatpy.utils import WeChatSigner
 
-from config import outbound
+from core import outbound
 from gateway import services
 from gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Message

@@ -12,7 +12,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from config.text import json_clean, json_unstorable_path, text_clean, text_storable
+from core.text import json_clean, json_unstorable_path, text_clean, text_storable
 from crm.models import Contact, ContactIdentity, Note
 from gateway.api import sign
 from gateway.models import InboundEvent

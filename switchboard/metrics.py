@@ -1,60 +1,15 @@
-"""Prometheus metrics: counters and histograms the code updates, and gauges read at scrape time.
-
-Each daphne process and each Celery worker keeps its own counters; Prometheus scrapes every daphne
-process at `/metrics` (docs/performance.md). Gauges that describe shared state (queue depth, oldest
-wait, open offers, Celery queue lengths) are read from MySQL and Redis when scraped, so any one process
-reports the same truth.
-"""
+"""The `/metrics` gauges read from the shared stores when scraped: queue depth and the oldest wait (the
+switch's one definition of the customer's wait), open offers, Celery's backlog. Registered on
+core.metrics.REGISTRY by SwitchboardConfig.ready (the project app may read every app)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import redis
+from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily
 
-from realtime.metrics import LAYER_RESETS
-
-REGISTRY = CollectorRegistry(auto_describe=True)
-
-MESSAGES_IN = Counter(
-    "switchboard_messages_in_total",
-    "Messages stored by the switch, by sender kind and channel kind.",
-    ["sender_kind", "channel"],
-    registry=REGISTRY,
-)
-MESSAGES_OUT = Counter(
-    "switchboard_messages_out_total",
-    "message.new frames written to sockets, by socket kind.",
-    ["socket"],
-    registry=REGISTRY,
-)
-DELIVERY_LATENCY = Histogram(
-    "switchboard_delivery_latency_seconds",
-    "From a message's commit to its frame being written to a socket.",
-    ["socket"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-    registry=REGISTRY,
-)
-WEBSOCKETS = Gauge(
-    "switchboard_websocket_connections",
-    "Open WebSocket connections in this process, by socket kind.",
-    ["socket"],
-    registry=REGISTRY,
-)
-OFFERS = Counter(
-    "switchboard_offers_total",
-    "Routing offers by outcome (created, accepted, rejected, expired, cancelled).",
-    ["outcome"],
-    registry=REGISTRY,
-)
-OUTBOX = Counter(
-    "switchboard_outbox_total",
-    "Platform sends by channel and result (sent, retry, failed).",
-    ["channel", "result"],
-    registry=REGISTRY,
-)
-
-# The channel layer's counters live with it (realtime/metrics.py); /metrics serves them from here.
-REGISTRY.register(LAYER_RESETS)
+from imsubsystem.selectors import queue_live
+from routing.models import Offer, OfferStatus, Queue
 
 CELERY_QUEUES = ("default", "gateway", "routing", "media", "bots")
 
@@ -67,11 +22,6 @@ class SharedStateCollector:
         return []
 
     def collect(self):
-        from django.conf import settings
-
-        from imsubsystem.selectors import queue_live
-        from routing.models import Offer, OfferStatus, Queue
-
         depth = GaugeMetricFamily(
             "switchboard_queue_waiting", "Conversations waiting (queued or offered), by queue.", labels=["queue"]
         )
@@ -94,8 +44,6 @@ class SharedStateCollector:
         open_offers.add_metric([], Offer.objects.filter(status=OfferStatus.OPEN).count())
         yield open_offers
         if settings.CELERY_BROKER_URL.startswith("redis"):
-            import redis
-
             backlog = GaugeMetricFamily("switchboard_celery_queue_length", "Tasks waiting, by queue.", labels=["queue"])
             client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
             try:
@@ -109,8 +57,4 @@ class SharedStateCollector:
             yield backlog
 
 
-REGISTRY.register(SharedStateCollector())
-
-
-def render() -> bytes:
-    return generate_latest(REGISTRY)
+SHARED_STATE = SharedStateCollector()

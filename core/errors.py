@@ -1,0 +1,92 @@
+"""The one error every app raises for a refused request, and the one table of its codes.
+
+A `DomainError` means: the request was refused and nothing was changed. Its `code` is stable (clients
+switch on it), its `detail` a sentence for people (the code's sentence when the raiser gives none). Every
+HTTP API answers one with the same shape, `{"error": {"code", "detail", ...extra}}` and the code's status
+(`interface.http.api_endpoint`); every socket answers with an `error` frame carrying the same code and
+detail. The apps' own errors (the switch's SwitchError, routing's RoutingError, the supervisor's
+SupervisorError, media's refusals) are DomainErrors, so a caller catches one class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Every code any surface sends (docs/protocol.md lists when each is sent).
+ERROR_CODES: dict[str, str] = {
+    "bad_json": "The frame is not a JSON object.",
+    "unknown_type": "No such frame type on this socket.",
+    "invalid": "A field is missing, has the wrong type, or is not valid text.",
+    "too_long": "The text is longer than the limit.",
+    "empty": "A message needs text or an attachment.",
+    "rate_limited": "Too many frames: slow down.",
+    "auth_required": "Authenticate first.",
+    "auth_failed": "The token is unknown, revoked or expired (`reason` says which).",
+    "origin_not_allowed": "This inbox does not accept this origin.",
+    "forbidden": "Not allowed for this user.",
+    "not_found": "No such conversation (or not yours).",
+    "conversation_closed": "The conversation is closed.",
+    "illegal_transition": "The conversation cannot move to that status now.",
+    "unknown_attachment": "An attachment id is unknown or not yours.",
+    # Routing's codes pass through unchanged.
+    "offer_gone": "The offer expired or was taken.",
+    "not_yours": "That offer or conversation belongs to someone else.",
+    "over_capacity": "You are at your capacity.",
+    "not_waiting": "The conversation is not waiting in a queue.",
+    "unknown_queue": "No such queue.",
+    "unknown_agent": "No such agent.",
+    "unknown_work": "Routing has no work item for this conversation.",
+    "bad_request": "The queuing machine refused the request.",
+    "internal": "The server failed; nothing was changed. Retry with the same client_id.",
+    "not_retryable": "Nothing to retry: the message was sent, or it does not go to a platform.",
+}
+
+# The HTTP status each code answers with on every HTTP API; any other code is 400.
+HTTP_STATUS_FOR_CODE: dict[str, int] = {
+    "auth_required": 401,
+    "auth_failed": 401,
+    "forbidden": 403,
+    "origin_not_allowed": 403,
+    "not_found": 404,
+    "conversation_closed": 409,
+    "illegal_transition": 409,
+    "not_retryable": 409,
+    "too_large": 413,
+    "rate_limited": 429,
+}
+
+
+def http_status(code: str) -> int:
+    """The HTTP status for an error code."""
+    return HTTP_STATUS_FOR_CODE.get(code, 400)
+
+
+class DomainError(Exception):
+    """A refused request; nothing was changed.
+
+    `code` is an ERROR_CODES key (or an app's own documented code, e.g. media's `executable`); `detail`
+    defaults to the code's sentence, never the bare code; `retry_after_s` (for `rate_limited`) becomes
+    HTTP's Retry-After and the error frame's `retry_after_s`; `extra` holds further documented fields
+    (`reason` for `auth_failed`, `errors` for a form's field errors). `status` overrides the code's HTTP
+    status where a surface documents another.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        detail: str = "",
+        *,
+        retry_after_s: int | None = None,
+        status: int | None = None,
+        **extra: Any,
+    ) -> None:
+        self.code = code
+        self.detail = detail or ERROR_CODES.get(code, code.replace("_", " "))
+        self.retry_after_s = retry_after_s
+        self.status = status or http_status(code)
+        self.extra = extra
+        super().__init__(f"{code}: {self.detail}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The one JSON shape of an HTTP API's refusal."""
+        return {"error": {"code": self.code, "detail": self.detail, **self.extra}}

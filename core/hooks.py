@@ -1,0 +1,138 @@
+"""Hook events: the one way an app tells others what happened, or asks them, without importing them.
+
+An app that must let others act declares, in its `hooks.py` beside what it publishes, a frozen dataclass
+per event (plain values only: ids, strings, numbers, times, and tuples or dicts of them, never ORM
+objects; checked when the event is made) and one `Hook` for it. Apps above subscribe in their
+`AppConfig.ready`; the declaring app emits. So the dependency rule holds (docs/architecture.md): the
+emitter never imports its subscribers, and every cross-app call is one of these, found by reading the
+`hooks.py` files.
+
+    # routing/hooks.py
+    @dataclass(frozen=True)
+    class OfferCreated(HookEvent):
+        offer_id: str
+        ref: int
+
+    offer_created = Hook("routing.offer_created", OfferCreated)
+
+    # imsubsystem/apps.py, in ready()
+    offer_created.subscribe(routing_hooks.on_offer_created)
+
+`emit` calls every subscriber in subscription order and returns their answers; an error propagates to
+the emitter unless the hook is `robust` (then it is logged and the others still run), which suits
+notifications whose subscribers must not fail the emitter's work. `ask` returns the first answer that is
+not None (a question one subscriber answers, such as the supervisor's statistics).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+_PLAIN = (str, int, float, bool, type(None), datetime, date, timedelta, Decimal)
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, tuple | list | frozenset):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str | int) and _plain(item) for key, item in value.items())
+    return False
+
+
+@dataclasses.dataclass(frozen=True)
+class HookEvent:
+    """Base of every hook event: a frozen dataclass of plain values."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not _plain(value):
+                raise TypeError(
+                    f"{type(self).__name__}.{field.name} is a {type(value).__name__}: hook events carry plain "
+                    "values (ids, strings, numbers, times), never ORM objects"
+                )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+E = TypeVar("E", bound=HookEvent)
+
+
+class Hook(Generic[E]):
+    """One declared event and its subscribers (see the module's doc)."""
+
+    def __init__(self, name: str, event: type[E], *, robust: bool = False) -> None:
+        self.name = name
+        self.event = event
+        self.robust = robust
+        self._subscribers: dict[str, Callable[[E], Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Hook {self.name} ({self.event.__name__}), {len(self._subscribers)} subscribers>"
+
+    def subscribe(self, receiver: Callable[[E], Any], *, uid: str | None = None) -> Callable[[E], Any]:
+        """Add a subscriber; subscribing the same uid again replaces it (ready() may run twice in tests)."""
+        self._subscribers[uid or f"{receiver.__module__}.{receiver.__qualname__}"] = receiver
+        return receiver
+
+    def unsubscribe(self, receiver: Callable[[E], Any] | None = None, *, uid: str | None = None) -> None:
+        key = uid or (f"{receiver.__module__}.{receiver.__qualname__}" if receiver is not None else "")
+        self._subscribers.pop(key, None)
+
+    @property
+    def subscribers(self) -> tuple[Callable[[E], Any], ...]:
+        return tuple(self._subscribers.values())
+
+    @contextmanager
+    def subscribed(self, receiver: Callable[[E], Any]) -> Iterator[Callable[[E], Any]]:
+        """Subscribe for the length of a block (tests)."""
+        uid = f"subscribed-{id(receiver)}"
+        self.subscribe(receiver, uid=uid)
+        try:
+            yield receiver
+        finally:
+            self.unsubscribe(uid=uid)
+
+    def _check(self, event: E) -> None:
+        if not isinstance(event, self.event):
+            raise TypeError(f"{self.name} carries {self.event.__name__}, not {type(event).__name__}")
+
+    def emit(self, event: E) -> list[Any]:
+        """Call every subscriber with the event; their answers in subscription order."""
+        self._check(event)
+        answers = []
+        for receiver in tuple(self._subscribers.values()):
+            if not self.robust:
+                answers.append(receiver(event))
+                continue
+            try:
+                answers.append(receiver(event))
+            except Exception:
+                logger.exception("Subscriber %r of %s failed", receiver, self.name)
+        return answers
+
+    def ask(self, event: E, default: Any = None) -> Any:
+        """The first subscriber's answer that is not None (a question one app answers), else `default`."""
+        self._check(event)
+        for receiver in tuple(self._subscribers.values()):
+            try:
+                answer = receiver(event)
+            except Exception:
+                if not self.robust:
+                    raise
+                logger.exception("Subscriber %r of %s failed", receiver, self.name)
+                continue
+            if answer is not None:
+                return answer
+        return default
