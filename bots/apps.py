@@ -6,6 +6,8 @@ class BotsConfig(AppConfig):
     verbose_name = "Automatic responses"
 
     def ready(self) -> None:
-        from bots import receivers
+        # Imported here: the receivers import models, which are not loaded before ready().
+        from bots import handlers, receivers
 
         receivers.connect()
+        handlers.connect()

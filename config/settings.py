@@ -439,12 +439,11 @@ LOGGING = {
 CRM_CONTACT_PANELS: list[str] = ["imsubsystem.panels.contact_conversations"]
 
 # --- IM switch (docs/imsubsystem.md) -----------------------------------------------------------
+# Every frame the switch publishes is checked against its declaration in imsubsystem/events.py (tests).
+IM_FRAME_CHECK = env.bool("IM_FRAME_CHECK", default=False)
 # Inbox credentials are encrypted with a key derived from this (SECRET_KEY when empty).
 CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
 CREDENTIALS_KEY_FALLBACKS = env.list("CREDENTIALS_KEY_FALLBACKS", default=[])
-# Dotted paths of callables given a plain dict of every new message after commit (the bots register
-# here, so the switch never imports them).
-IM_BOT_HANDLERS: list[str] = ["bots.handlers.on_message"]
 # A customer writing within this many seconds of a close reopens that conversation; later, a new one.
 IM_REOPEN_WINDOW_S = env.int("IM_REOPEN_WINDOW_S", default=900)
 IM_MAX_TEXT_LENGTH = 4000

@@ -18,6 +18,7 @@ ERROR_CODES: dict[str, str] = {
     "unknown_type": "No such frame type on this socket.",
     "invalid": "A field is missing, has the wrong type, or is not valid text.",
     "too_long": "The text is longer than the limit.",
+    "too_large": "The request or the file is larger than the limit.",
     "empty": "A message needs text or an attachment.",
     "rate_limited": "Too many frames: slow down.",
     "auth_required": "Authenticate first.",

@@ -104,6 +104,16 @@ class Hook(Generic[E]):
         finally:
             self.unsubscribe(uid=uid)
 
+    @contextmanager
+    def replaced(self, *receivers: Callable[[E], Any]) -> Iterator[None]:
+        """Only these subscribers (none: nobody hears) for the length of a block (tests)."""
+        saved = self._subscribers
+        self._subscribers = {f"replaced-{n}": receiver for n, receiver in enumerate(receivers)}
+        try:
+            yield
+        finally:
+            self._subscribers = saved
+
     def _check(self, event: E) -> None:
         if not isinstance(event, self.event):
             raise TypeError(f"{self.name} carries {self.event.__name__}, not {type(event).__name__}")

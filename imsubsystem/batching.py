@@ -37,7 +37,7 @@ class Batcher:
         self.running: set[asyncio.Task] = set()
         self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sb-batch")
         # DatabaseSyncToAsync: stale connections closed before and after; the thread knows the calling
-        # loop, so what the batch publishes on commit is handed back to that loop (services._group_send).
+        # loop, so what the batch publishes on commit is handed back to that loop (services/publish.py, _group_send).
         self.run_many = DatabaseSyncToAsync(run_many, thread_sensitive=False, executor=self.executor)
 
     async def submit(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 from django.conf import settings
 
 from crm.roles import ADMIN, AGENT, SUPERVISOR
 from tests import isolation
 from tests.factories import UserFactory
+from tests.imsubsystem import bot_double as bot_double_module
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +84,12 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
         f"channel layer: {backend} (CHANNEL_LAYER_BACKEND={getattr(settings, 'CHANNEL_LAYER_BACKEND', '-')})"
     )
+
+
+@pytest.fixture
+def bot_double():
+    """Call it to put the bot double (tests/imsubsystem/bot_double.py) in the bots app's place on the
+    switch's bot hooks until the test ends; returns the list of events it receives."""
+    stack = ExitStack()
+    yield lambda: stack.enter_context(bot_double_module.installed())
+    stack.close()

@@ -100,6 +100,7 @@
     conversation_closed: "The conversation is closed.",
     illegal_transition: "The conversation cannot do that in its current state.",
     unknown_attachment: "A file could not be attached: it is unknown or not yours.",
+    too_large: "The file or request is larger than the limit.",
     offer_gone: "The offer expired or someone else took the conversation.",
     not_yours: "That offer or conversation belongs to someone else.",
     over_capacity: "You already have as many conversations as you can take.",

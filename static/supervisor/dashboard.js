@@ -30,6 +30,7 @@
     conversation_closed: "The conversation is closed.",
     illegal_transition: "The conversation cannot do that in its current state.",
     unknown_attachment: "A file could not be attached.",
+    too_large: "The request is larger than the limit.",
     offer_gone: "The offer expired or someone else took the conversation.",
     not_yours: "That belongs to someone else.",
     over_capacity: "That agent already has as many conversations as they can take.",

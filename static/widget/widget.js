@@ -812,6 +812,7 @@
       conversation_closed: "This conversation was closed. Write again to start a new one.",
       illegal_transition: "This conversation cannot do that right now.",
       unknown_attachment: "A file could not be attached. Please upload it again.",
+      too_large: "The file is too large to send.",
       offer_gone: "Please try again.",
       not_yours: "That is not allowed here.",
       over_capacity: "Please try again in a moment.",

@@ -151,7 +151,9 @@ def test_console_of_a_killed_server_process_lapses_without_a_close(
         assert list(Offer.objects.filter(ref=conversation.pk).values_list("agent_id", flat=True)) == [desk["sam"].pk]
 
 
-def test_bot_conversations_are_counted_for_supervisors_and_leave_mine(desk, live_server_url, new_context, settings):
+def test_bot_conversations_are_counted_for_supervisors_and_leave_mine(
+    bot_double, desk, live_server_url, new_context, settings
+):
     lobby = ConversationFactory(inbox=desk["inbox"], contact=ContactFactory(name="Bea Bot-User"), status=S.BOT)
     switch.message_send(conversation_id=lobby.pk, sender_kind="bot", text="Our opening hours are 9 to 17.")
     dashboard = log_in(new_context(), live_server_url, "sup", "/supervisor/")
@@ -172,7 +174,7 @@ def test_bot_conversations_are_counted_for_supervisors_and_leave_mine(desk, live
     expect(mine).to_have_count(1)
     switch.conversation_close(conversation_id=conversation.pk, by_user_id=desk["alex"].pk)
     expect(mine.locator(".status-pill")).to_have_text("closed")
-    settings.IM_BOT_HANDLERS = ["tests.imsubsystem.bot_double.handler"]
+    bot_double()
     switch.customer_message_send(inbox_id=desk["inbox"].pk, contact_id=conversation.contact_id, text="Still late")
     conversation.refresh_from_db()
     assert (conversation.status, conversation.assignee_id) == ("bot", desk["alex"].pk)

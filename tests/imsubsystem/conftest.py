@@ -15,6 +15,7 @@ from imsubsystem.events import FrameError, frame_validate
 from interface.consumers import SwitchSocket
 from routing.models import AgentStatus
 from tests.factories import AgentProfileFactory, InboxFactory, QueueFactory, UserFactory
+from tests.imsubsystem import bot_double
 from tests.realtime.support import recording_layer
 
 
@@ -59,9 +60,10 @@ def frame_log(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _no_bots(settings):
-    """The switch on its own: no bot handler unless a test registers its double."""
-    settings.IM_BOT_HANDLERS = []
+def _no_bots():
+    """The switch on its own: nobody answers the bot hooks unless a test installs the double."""
+    with bot_double.no_bots():
+        yield
 
 
 @pytest.fixture(autouse=True)

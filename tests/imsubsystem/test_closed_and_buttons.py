@@ -102,8 +102,8 @@ async def test_the_customer_socket_gets_a_bot_message_sent_after_the_close(inbox
     await communicator.disconnect()
 
 
-def test_conversation_queue_passes_skills_to_routing(inbox, queue, settings):
-    settings.IM_BOT_HANDLERS = ["tests.imsubsystem.bot_double.handler"]
+def test_conversation_queue_passes_skills_to_routing(bot_double, inbox, queue, settings):
+    bot_double()
     SkillFactory(name="billing")
     contact = ContactFactory()
     message, _ = services.customer_message_send(inbox_id=inbox.pk, contact_id=contact.pk, text="Hello")

@@ -33,7 +33,9 @@ def test_mine_holds_only_conversations_assigned_to_the_agent_now(inbox, make_age
     assert not {back_to_bot.pk, requeued.pk, offered.pk} & {c["id"] for c in listed}
 
 
-async def test_conversation_going_back_to_the_bot_leaves_mine_live_and_on_reload(inbox, make_agent, settings):
+async def test_conversation_going_back_to_the_bot_leaves_mine_live_and_on_reload(
+    bot_double, inbox, make_agent, settings
+):
     alice = await database_sync_to_async(make_agent)("alice")
     agent_ws = await database_sync_to_async(staff_communicator)(alice)
     assert (await agent_ws.connect())[0]
@@ -54,7 +56,7 @@ async def test_conversation_going_back_to_the_bot_leaves_mine_live_and_on_reload
 
     # The customer writes again within the reopen window, and a bot now serves the inbox: the
     # conversation reopens with the bot, still naming alice as its last assignee.
-    settings.IM_BOT_HANDLERS = ["tests.imsubsystem.bot_double.handler"]
+    bot_double()
     await database_sync_to_async(services.customer_message_send)(
         inbox_id=inbox.pk, contact_id=contact.pk, text="One more thing"
     )

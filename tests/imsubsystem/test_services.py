@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from crm.services import contact_merge
 from imsubsystem import selectors, services
+from imsubsystem.hooks import message_stored
 from imsubsystem.models import Conversation, Inbox, Message
 from imsubsystem.services import SwitchError
-from imsubsystem.signals import message_stored
 from routing.backends import get_backend
 from routing.models import WorkItem
 from tests.factories import ContactFactory, InboxFactory
@@ -172,16 +173,11 @@ def test_inbound_platform_message_is_idempotent_on_platform_id(queue):
 def test_message_stored_is_sent_inside_the_transaction(inbox):
     seen = []
 
-    def receiver(**kwargs):
-        from django.db import connection
+    def receiver(event):
+        seen.append((event.as_dict(), connection.in_atomic_block))
 
-        seen.append((kwargs, connection.in_atomic_block))
-
-    message_stored.connect(receiver)
-    try:
+    with message_stored.subscribed(receiver):
         message, _ = _customer_writes(inbox, ContactFactory())
-    finally:
-        message_stored.disconnect(receiver)
     ((kwargs, in_transaction),) = seen
     assert in_transaction
     assert kwargs["message_id"] == message["id"] and kwargs["inbox_kind"] == "web"
@@ -189,16 +185,12 @@ def test_message_stored_is_sent_inside_the_transaction(inbox):
 
 
 def test_a_failing_outbox_receiver_rolls_the_message_back(inbox):
-    def receiver(**kwargs):
+    def receiver(event):
         raise RuntimeError("outbox down")
 
-    message_stored.connect(receiver)
     contact = ContactFactory()
-    try:
-        with pytest.raises(RuntimeError):
-            _customer_writes(inbox, contact)
-    finally:
-        message_stored.disconnect(receiver)
+    with message_stored.subscribed(receiver), pytest.raises(RuntimeError):
+        _customer_writes(inbox, contact)
     assert not Message.objects.exists()
 
 
@@ -294,8 +286,6 @@ def test_contact_merge_moves_conversations_and_closes_a_clashing_open_one(inbox)
 
 
 def test_inbox_credentials_are_encrypted_at_rest(queue):
-    from django.db import connection
-
     inbox = InboxFactory(key="enc", kind="telegram", default_queue=queue, credentials={"bot_token": "123:SECRET"})
     with connection.cursor() as cursor:
         cursor.execute("SELECT credentials FROM imsubsystem_inbox WHERE id = %s", [inbox.pk])
@@ -304,15 +294,12 @@ def test_inbox_credentials_are_encrypted_at_rest(queue):
     assert Inbox.objects.get(pk=inbox.pk).credentials == {"bot_token": "123:SECRET"}
 
 
-def test_bot_handlers_receive_plain_dicts_and_new_conversations_start_with_the_bot(inbox, settings):
-    settings.IM_BOT_HANDLERS = ["tests.imsubsystem.bot_double.handler"]
-    from tests.imsubsystem import bot_double
-
-    bot_double.received.clear()
+def test_bot_handlers_receive_plain_dicts_and_new_conversations_start_with_the_bot(bot_double, inbox, settings):
+    received = bot_double()
     message, _ = _customer_writes(inbox, ContactFactory(), text="Opening hours?")
     assert Conversation.objects.get().status == "bot"
     assert not WorkItem.objects.exists()
-    (event,) = bot_double.received
+    (event,) = received
     assert event["message"] == message
     assert event["conversation"]["status"] == "bot" and event["conversation"]["inbox_kind"] == "web"
     services.conversation_queue(conversation_id=message["conversation_id"])

@@ -1,0 +1,58 @@
+"""The switch's hook events (core/hooks.py): how the apps above it hear of it and answer its questions
+without the switch importing them. Frames to clients are declared beside this, in events.py.
+
+- `message_stored`: inside the transaction that stores a message, after its row exists. A subscriber's
+  rows commit or roll back with the message; it must not publish or call out. The gateway (its outbox).
+- `message_committed`: after the message's transaction commits (robust: a failing subscriber is logged,
+  the others still run). The bots (hand the message to a bot worker).
+- `bot_wanted`: a conversation opens or reopens: does a bot answer first in this inbox? (`ask`: True or
+  None.) The bots.
+- `closed_reply_taken`: a customer writes to a conversation closed within the reopen window: is this text
+  the answer to a bot's pending question there (the survey)? (`ask`: True or None.) The bots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.hooks import Hook, HookEvent
+
+
+@dataclass(frozen=True)
+class MessageStored(HookEvent):
+    message_id: int
+    conversation_id: int
+    inbox_id: int
+    inbox_kind: str
+    sender_kind: str
+    private: bool
+
+
+@dataclass(frozen=True)
+class MessageCommitted(HookEvent):
+    """`message` is the internal message format (events.MessagePayload); `conversation` is
+    {"id", "status", "inbox_id", "inbox_key", "inbox_kind", "contact_id", "queue_id", "assignee_id"} as
+    the message found it."""
+
+    message: dict[str, Any]
+    conversation: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InboxOpening(HookEvent):
+    inbox_id: int
+    inbox_kind: str
+    inbox_key: str
+
+
+@dataclass(frozen=True)
+class ClosedReply(HookEvent):
+    conversation_id: int
+    text: str
+
+
+message_stored: Hook[MessageStored] = Hook("imsubsystem.message_stored", MessageStored)
+message_committed: Hook[MessageCommitted] = Hook("imsubsystem.message_committed", MessageCommitted, robust=True)
+bot_wanted: Hook[InboxOpening] = Hook("imsubsystem.bot_wanted", InboxOpening)
+closed_reply_taken: Hook[ClosedReply] = Hook("imsubsystem.closed_reply_taken", ClosedReply, robust=True)

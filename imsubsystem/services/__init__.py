@@ -1,0 +1,82 @@
+"""The switch's actions: the only code that writes conversations and messages, and the only code that
+publishes to the channel layer (always after commit, through `publish.event_publish_on_commit`).
+
+Every function is keyword-only and takes and returns plain values (ids, dicts in the shape of
+imsubsystem/events.py), so sockets, HTTP views, Celery tasks, the gateway and the bots call them alike.
+Refusals raise SwitchError (a core.errors.DomainError) and change nothing. Other apps import the names
+below from `imsubsystem.services`; each lives in one module:
+
+- `state.py`: the status table (`TRANSITIONS`), the row lock, the customer's wait clock, `SwitchError`,
+  the text check, routing's refusals as the switch's;
+- `publish.py`: the one publish point (`event_publish_on_commit`, `typing_publish`, status frames; every
+  frame checked against events.py when IM_FRAME_CHECK is on, as in the tests);
+- `messages.py`: the one write path for messages (`messages_store`: a single send is a batch of one, with
+  one duplicate check), delivery status;
+- `customers.py`: customers writing (widget, one or a batch; API channel; platforms);
+- `conversations.py`: open or reopen, hand to a queue, transfer, close, read pointers;
+- `assignment.py`: the bridge to routing (the status moves its hook events drive, the agents' commands
+  passed to it);
+- `merge.py`: a contact merge's effect on conversations; revoking widget sessions.
+"""
+
+from imsubsystem.services.assignment import (
+    agent_console_close,
+    agent_console_open,
+    agent_consoles_sweep,
+    agent_presence_publish,
+    agent_presence_set,
+    conversation_assign,
+    conversation_mark_offered,
+    conversation_pick,
+    conversation_requeued,
+    offer_answer,
+    offer_closed_publish,
+    queue_positions_publish,
+)
+from imsubsystem.services.conversations import (
+    bot_handles_inbox,
+    conversation_close,
+    conversation_for_customer,
+    conversation_queue,
+    conversation_read_mark,
+    conversation_transfer,
+)
+from imsubsystem.services.customers import customer_message_send, customer_messages_send_many, inbound_message_receive
+from imsubsystem.services.merge import conversations_move_contact, widget_sessions_revoke
+from imsubsystem.services.messages import message_delivery_update, message_send
+from imsubsystem.services.publish import event_publish_on_commit, typing_publish
+from imsubsystem.services.state import TRANSITIONS, SwitchError, status_move_allowed, text_check
+
+__all__ = [
+    "TRANSITIONS",
+    "SwitchError",
+    "agent_console_close",
+    "agent_console_open",
+    "agent_consoles_sweep",
+    "agent_presence_publish",
+    "agent_presence_set",
+    "bot_handles_inbox",
+    "conversation_assign",
+    "conversation_close",
+    "conversation_for_customer",
+    "conversation_mark_offered",
+    "conversation_pick",
+    "conversation_queue",
+    "conversation_read_mark",
+    "conversation_requeued",
+    "conversation_transfer",
+    "conversations_move_contact",
+    "customer_message_send",
+    "customer_messages_send_many",
+    "event_publish_on_commit",
+    "inbound_message_receive",
+    "message_delivery_update",
+    "message_send",
+    "offer_answer",
+    "offer_closed_publish",
+    "queue_positions_publish",
+    "status_move_allowed",
+    "text_check",
+    "typing_publish",
+    "widget_sessions_revoke",
+]

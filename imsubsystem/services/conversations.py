@@ -1,0 +1,245 @@
+"""A conversation's life: opened or reopened for a customer, handed to a queue, transferred, closed,
+read. Routing is called directly (routing.services) under `routing_refusals`, inside the caller's
+transaction, so the work item and the status commit together; routing's hook events arrive after
+commit (imsubsystem/routing_hooks.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from imsubsystem import selectors
+from imsubsystem.events import group_agents_of_queue, group_conversation
+from imsubsystem.hooks import ClosedReply, InboxOpening, bot_wanted, closed_reply_taken
+from imsubsystem.models import Conversation, Inbox, SenderKind
+from imsubsystem.services.messages import Draft, messages_store
+from imsubsystem.services.publish import event_publish_on_commit, publish_status
+from imsubsystem.services.state import (
+    WAITING,
+    S,
+    SwitchError,
+    lock,
+    open_slot,
+    reopen_window_start,
+    routing_refusals,
+    status_move,
+    text_check,
+    wait_clock_move,
+)
+from routing import services as routing_services
+from routing.models import Queue
+
+
+def bot_handles_inbox(*, inbox: Inbox) -> bool:
+    """Whether a bot answers first in this inbox (the bots app answers the `bot_wanted` hook)."""
+    return bool(bot_wanted.ask(InboxOpening(inbox_id=inbox.pk, inbox_kind=inbox.kind, inbox_key=inbox.key), False))
+
+
+def conversation_for_customer(*, inbox_id: int, contact_id: int) -> int:
+    """The id of the customer's open conversation in this inbox, reopening or opening one if needed.
+
+    A customer writing within IM_REOPEN_WINDOW_S of the last close reopens that conversation (same
+    history, same seq numbering, previous agent preferred); later, a new conversation starts. A new or
+    reopened conversation goes to the bot when a bot handler serves the inbox, else straight to its queue.
+    Two racing first messages cannot open two conversations: the unique open_slot lets one win.
+    """
+    slot = open_slot(inbox_id, contact_id)
+    existing = Conversation.objects.filter(open_slot=slot).values_list("pk", flat=True).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            return _conversation_open_or_reopen(inbox_id=inbox_id, contact_id=contact_id, slot=slot)
+    except IntegrityError:
+        existing = Conversation.objects.filter(open_slot=slot).values_list("pk", flat=True).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def closed_conversation_answered(*, inbox_id: int, contact_id: int, text: str) -> int | None:
+    """The customer's conversation closed within the reopen window whose pending bot question (the
+    survey's rating or comment) this text answers; None when the text reopens or opens as usual."""
+    if not text.strip() or Conversation.objects.filter(open_slot=open_slot(inbox_id, contact_id)).exists():
+        return None
+    recent = (
+        Conversation.objects.filter(
+            inbox_id=inbox_id, contact_id=contact_id, status=S.CLOSED, closed_at__gte=reopen_window_start()
+        )
+        .order_by("-closed_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if recent is None or not closed_reply_taken.ask(ClosedReply(conversation_id=recent, text=text), False):
+        return None
+    return recent
+
+
+def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -> int:
+    inbox = Inbox.objects.select_related("default_queue").get(pk=inbox_id)
+    start_status = S.BOT if bot_handles_inbox(inbox=inbox) else S.QUEUED
+    recent = (
+        Conversation.objects.select_for_update()
+        .filter(inbox_id=inbox_id, contact_id=contact_id, status=S.CLOSED, closed_at__gte=reopen_window_start())
+        .order_by("-closed_at", "-id")
+        .first()
+    )
+    if recent is not None:
+        previous_agent = recent.assignee_id
+        recent.open_slot = slot
+        recent.closed_at = None
+        if start_status == S.BOT:
+            status_move(recent, S.BOT)
+            recent.save(update_fields=["status", "open_slot", "closed_at"])
+            publish_status(recent)
+        else:
+            # The status move and the enqueue happen in conversation_queue, under the same row lock.
+            recent.save(update_fields=["open_slot", "closed_at"])
+            conversation_queue(conversation_id=recent.pk, preferred_agent_id=previous_agent)
+        return recent.pk
+
+    conversation = Conversation.objects.create(
+        contact_id=contact_id, inbox=inbox, queue_id=inbox.default_queue_id, status=start_status, open_slot=slot
+    )
+    if start_status == S.QUEUED:
+        conversation_queue(conversation_id=conversation.pk)
+    else:
+        publish_status(conversation)
+    return conversation.pk
+
+
+def conversation_queue(
+    *,
+    conversation_id: int,
+    queue_id: int | None = None,
+    priority: int | None = None,
+    preferred_agent_id: int | None = None,
+    skills: Sequence[str] = (),
+) -> None:
+    """Hand a conversation to routing: status queued, then routing.services.work_enqueue.
+
+    The queue is the one given, else the conversation's, else its inbox's default queue. `skills` (the
+    bot's hand-over picks them from the customer's answers) go to routing, which offers the conversation
+    to agents having them; malformed ones are refused ("bad_request") and nothing changes. The call to
+    routing runs inside this transaction, so the work item and the status commit together; routing's
+    signals (offer_created...) arrive after the commit.
+    """
+    with transaction.atomic():
+        conversation = lock(conversation_id)
+        target_queue = queue_id or conversation.queue_id or conversation.inbox.default_queue_id
+        if target_queue is None:
+            raise SwitchError("unknown_queue", "The conversation has no queue and its inbox has no default queue.")
+        now = timezone.now()
+        # From the bot or a closed conversation this is the hand-over to a person: the wait starts.
+        clock = wait_clock_move(conversation, S.QUEUED, now, handover=conversation.status in (S.BOT, S.CLOSED))
+        status_move(conversation, S.QUEUED)
+        conversation.queue_id = target_queue
+        conversation.assignee_id = None
+        conversation.first_queued_at = conversation.first_queued_at or now
+        if priority is not None:
+            conversation.priority = priority
+        conversation.save(update_fields=["status", "queue", "assignee", "first_queued_at", "priority", *clock])
+        # Registered before routing's own on-commit work (its offer of this conversation publishes
+        # `offered`), so `queued` leaves first.
+        publish_status(conversation)
+        with routing_refusals():
+            routing_services.work_enqueue(
+                ref=conversation.pk,
+                queue_id=target_queue,
+                channel_kind=conversation.inbox.kind,
+                priority=conversation.priority,
+                preferred_agent_id=preferred_agent_id,
+                enqueued_at=now,
+                skills=list(skills),
+            )
+        event_publish_on_commit(
+            group=group_agents_of_queue(target_queue), frame={"type": "queue.changed", "queue_id": target_queue}
+        )
+
+
+def conversation_transfer(
+    *, conversation_id: int, by_user_id: int, queue_id: int | None = None, agent_id: int | None = None
+) -> None:
+    """Move a conversation to another queue or agent. Routing decides; its signals move the status.
+
+    A private system note records who moved it where, so the history explains the change.
+    """
+    if (queue_id is None) == (agent_id is None):
+        raise SwitchError("invalid", "Give exactly one of queue_id or agent_id.")
+    with transaction.atomic():
+        conversation = lock(conversation_id)
+        if conversation.status == S.CLOSED:
+            raise SwitchError("conversation_closed", "A closed conversation cannot be transferred.")
+        if conversation.status == S.BOT:
+            if queue_id is None:
+                raise SwitchError("illegal_transition", "Hand a bot conversation to a queue first.")
+            conversation_queue(conversation_id=conversation.pk, queue_id=queue_id)
+        else:
+            with routing_refusals():
+                routing_services.work_transfer(ref=conversation.pk, queue_id=queue_id, agent_id=agent_id)
+            if queue_id is not None and conversation.status in WAITING:
+                # A waiting conversation moved to another queue starts a leg there; the customer's wait
+                # runs on (one that an agent held starts its leg when routing hands it back).
+                conversation.queued_at = timezone.now()
+                conversation.save(update_fields=["queued_at"])
+        by = selectors.user_display_name(selectors.user_get(user_id=by_user_id))
+        if queue_id is not None:
+            target = Queue.objects.filter(pk=queue_id).values_list("name", flat=True).first() or f"queue {queue_id}"
+        else:
+            target = selectors.user_display_name(selectors.user_get(user_id=agent_id))
+        # A system note through the one write path (the row is locked already by this transaction).
+        messages_store(
+            [
+                Draft(
+                    conversation_id=conversation.pk,
+                    sender_kind=SenderKind.SYSTEM,
+                    text=f"Transferred to {target} by {by}.",
+                    private=True,
+                )
+            ]
+        )
+
+
+def conversation_close(*, conversation_id: int, by_user_id: int | None = None, wrap_up: str = "") -> None:
+    """Close with an optional wrap-up note; routing frees the agent (work_complete) or drops the waiting
+    item (work_cancel). Closing a closed conversation is refused."""
+    if not isinstance(wrap_up, str) or len(wrap_up) > 10000:
+        raise SwitchError("invalid", "wrap_up must be a text of at most 10,000 characters.")
+    text_check(wrap_up, field="wrap_up")
+    with transaction.atomic():
+        conversation = lock(conversation_id)
+        previous = conversation.status
+        status_move(conversation, S.CLOSED)
+        conversation.closed_at = timezone.now()
+        conversation.open_slot = None
+        if wrap_up.strip():
+            conversation.wrap_up = wrap_up.strip()
+        conversation.save(update_fields=["status", "closed_at", "open_slot", "wrap_up"])
+        publish_status(conversation)  # before routing's on-commit work, as in conversation_queue
+        with routing_refusals():
+            if previous == S.ASSIGNED:
+                routing_services.work_complete(ref=conversation.pk)
+            elif previous in (S.QUEUED, S.OFFERED):
+                routing_services.work_cancel(ref=conversation.pk, reason="closed")
+
+
+def conversation_read_mark(*, conversation_id: int, by: str, up_to_seq: int) -> int:
+    """Move a read pointer forward (never back, never past last_seq); publishes `read` if it moved."""
+    if by not in ("customer", "agent"):
+        raise SwitchError("invalid", "by must be customer or agent.")
+    if not isinstance(up_to_seq, int) or up_to_seq < 0:
+        raise SwitchError("invalid", "up_to_seq must be a non-negative integer.")
+    field = f"{by}_last_read_seq"
+    conversation = Conversation.objects.filter(pk=conversation_id).values("last_seq", field).first()
+    if conversation is None:
+        raise SwitchError("not_found", f"No conversation {conversation_id}.")
+    target = min(up_to_seq, conversation["last_seq"])
+    moved = Conversation.objects.filter(pk=conversation_id, **{f"{field}__lt": target}).update(**{field: target})
+    if moved:
+        event_publish_on_commit(
+            group=group_conversation(conversation_id),
+            frame={"type": "read", "conversation_id": conversation_id, "by": by, "up_to_seq": target},
+        )
+    return max(target, conversation[field])

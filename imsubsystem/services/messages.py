@@ -1,0 +1,583 @@
+"""Messages: the one write path.
+
+Every message (a customer's from the widget, one or a batch of many sockets' messages at once; an
+agent's; a bot's; a system note; a platform's) is stored by `messages_store`, and a single send is a
+batch of one. In one transaction it:
+
+1. locks the conversation rows in id order (two batches never wait on each other in a cycle);
+2. runs the one duplicate check (`_earlier`, under the locks): a customer's `client_id` is unique across
+   that customer's conversations in the inbox (a retry finds its first message even after that
+   conversation closed and another opened), anyone else's within the conversation, a platform's message
+   id within the inbox; a repeat inside the same batch is a retry of the first;
+3. checks each draft against its conversation (closed, not the customer's) and binds its attachments in
+   a savepoint of its own, so one draft's refusal never fails the others;
+4. takes each conversation's next seq, inserts every new message with one multi-row INSERT and the new
+   seqs with one UPDATE;
+5. announces each message: the `message_stored` hook inside the transaction (the gateway's outbox row
+   commits with the message), and after commit the `message.new` frame, the counters and the
+   `message_committed` hook (the bots).
+
+A result is {"message": payload, "created": bool}, {"error": code, "detail": str}, or {"fallback": True}
+for a batch draft whose conversation is no longer the customer's open one (the caller then opens or
+reopens one: services/customers.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.metrics import MESSAGES_IN
+from crm.models import Contact
+from imsubsystem import selectors
+from imsubsystem.events import group_conversation
+from imsubsystem.hooks import ClosedReply, MessageCommitted, MessageStored, closed_reply_taken, message_committed
+from imsubsystem.hooks import message_stored as message_stored_hook
+from imsubsystem.models import Conversation, DeliveryStatus, Inbox, Message, SenderKind, sender_key_for
+from imsubsystem.services.publish import event_publish_on_commit
+from imsubsystem.services.state import S, SwitchError, reopen_window_start, text_check
+from media.services import attachment_attach
+
+MAX_BUTTONS = 10
+MAX_BUTTON_LABEL = 200
+MAX_ATTACHMENTS = 10
+
+
+@dataclasses.dataclass
+class Draft:
+    """A message to store. `customer` = (inbox_id, contact_id) marks a customer's message (its client_id
+    is unique across the customer's conversations in the inbox); with `fallback`, a conversation that is
+    no longer the customer's open one answers {"fallback": True} instead of storing (the widget batch)."""
+
+    conversation_id: int
+    sender_kind: str
+    text: str = ""
+    sender_user_id: int | None = None
+    client_id: str | None = None
+    attachment_ids: list[int] = dataclasses.field(default_factory=list)
+    private: bool = False
+    platform_message_id: str | None = None
+    sent_at: datetime | None = None
+    buttons: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    origin: str | None = None
+    customer: tuple[int, int] | None = None
+    fallback: bool = False
+
+    @property
+    def sender_key(self) -> str:
+        return sender_key_for(sender_kind=self.sender_kind, sender_user_id=self.sender_user_id)
+
+
+# --- Validation (before any database work) ------------------------------------------------------------
+def message_input_check(*, text: Any, attachment_ids: Sequence[Any], client_id: Any) -> list[int]:
+    """Text, client_id and attachment ids as every sender must give them; returns the ids as ints."""
+    if not isinstance(text, str):
+        raise SwitchError("invalid", "text must be a string.")
+    text_check(text, field="text")
+    limit = getattr(settings, "IM_MAX_TEXT_LENGTH", 4000)
+    if len(text) > limit:
+        raise SwitchError("too_long", f"The text is {len(text)} characters; the limit is {limit}.")
+    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
+        raise SwitchError("invalid", "client_id must be a string of 1 to 64 characters.")
+    if client_id is not None:
+        text_check(client_id, field="client_id")
+    if isinstance(attachment_ids, str | bytes | dict):
+        raise SwitchError("invalid", "attachment_ids must be a list of integers.")
+    try:
+        ids = [int(i) for i in attachment_ids if not isinstance(i, bool)]
+    except (TypeError, ValueError):
+        raise SwitchError("invalid", "attachment_ids must be a list of integers.") from None
+    if len(ids) != len(attachment_ids):
+        raise SwitchError("invalid", "attachment_ids must be a list of integers.")
+    if len(ids) > MAX_ATTACHMENTS:
+        raise SwitchError("invalid", f"At most {MAX_ATTACHMENTS} attachments per message.")
+    if not text.strip() and not ids:
+        raise SwitchError("empty", "A message needs text or an attachment.")
+    return ids
+
+
+def _buttons_check(buttons: Sequence[Any], *, sender_kind: str, private: bool) -> list[dict[str, str]]:
+    if not buttons:
+        return []
+    if sender_kind != SenderKind.BOT or private:
+        raise SwitchError("invalid", "Only a bot message to the customer can carry buttons.")
+    if isinstance(buttons, str | dict) or len(buttons) > MAX_BUTTONS:
+        raise SwitchError("invalid", f"buttons must be a list of at most {MAX_BUTTONS} choices.")
+    cleaned = []
+    for button in buttons:
+        label = button.get("label") if isinstance(button, dict) else None
+        value = button.get("value", label) if isinstance(button, dict) else None
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_BUTTON_LABEL:
+            raise SwitchError("invalid", f"Each button needs a label of 1 to {MAX_BUTTON_LABEL} characters.")
+        if not isinstance(value, str) or len(value) > MAX_BUTTON_LABEL:
+            raise SwitchError("invalid", f"A button value must be a text of at most {MAX_BUTTON_LABEL} characters.")
+        text_check(label, field="buttons.label")
+        text_check(value, field="buttons.value")
+        cleaned.append({"label": label, "value": value})
+    return cleaned
+
+
+def customer_private_refuse(private: Any) -> None:
+    """Customers never write internal notes: anything but false is `forbidden`."""
+    if private not in (False, None):
+        raise SwitchError("forbidden", "Customers cannot write internal notes.")
+
+
+def draft_check(draft: Draft) -> Draft:
+    """Refuse a draft no conversation could take (wrong sender, bad text, ids or buttons); returns it
+    with its attachment ids and buttons normalised."""
+    if draft.sender_kind not in SenderKind.values:
+        raise SwitchError("invalid", f"Unknown sender kind {draft.sender_kind!r}.")
+    if draft.sender_kind == SenderKind.AGENT and not draft.sender_user_id:
+        raise SwitchError("invalid", "An agent message needs its sender.")
+    if draft.sender_kind == SenderKind.CUSTOMER:
+        customer_private_refuse(draft.private)
+    draft.attachment_ids = message_input_check(
+        text=draft.text, attachment_ids=draft.attachment_ids, client_id=draft.client_id
+    )
+    draft.buttons = _buttons_check(draft.buttons, sender_kind=draft.sender_kind, private=draft.private)
+    return draft
+
+
+# --- The one duplicate check ----------------------------------------------------------------------------
+def _keys(draft: Draft, inbox_id: int | None) -> list[tuple]:
+    """What makes a draft a repeat of a stored message (see the module's doc)."""
+    keys: list[tuple] = []
+    if draft.client_id:
+        if draft.customer is not None:
+            keys.append(("customer", draft.customer[0], draft.customer[1], draft.client_id))
+        else:
+            keys.append(("sender", draft.conversation_id, draft.sender_key, draft.client_id))
+    if draft.platform_message_id:
+        keys.append(("platform", inbox_id, draft.platform_message_id))
+    return keys
+
+
+def _message_keys(message: Message) -> list[tuple]:
+    keys: list[tuple] = []
+    if message.client_id:
+        keys.append(("sender", message.conversation_id, message.sender_key, message.client_id))
+        if message.sender_key == SenderKind.CUSTOMER:
+            conversation = message.conversation
+            keys.append(("customer", conversation.inbox_id, conversation.contact_id, message.client_id))
+    if message.platform_message_id:
+        keys.append(("platform", message.inbox_id, message.platform_message_id))
+    return keys
+
+
+def _earlier(drafts: Sequence[Draft], inboxes_of: dict[int, int]) -> dict[tuple, Message]:
+    """The stored messages these drafts repeat, by key: one query for the whole batch."""
+    query = Q()
+    customers = [d for d in drafts if d.client_id and d.customer is not None]
+    if customers:
+        query |= Q(
+            sender_key=SenderKind.CUSTOMER,
+            client_id__in={d.client_id for d in customers},
+            conversation__contact_id__in={d.customer[1] for d in customers},
+        )
+    others = [d for d in drafts if d.client_id and d.customer is None]
+    if others:
+        query |= Q(
+            conversation_id__in={d.conversation_id for d in others},
+            sender_key__in={d.sender_key for d in others},
+            client_id__in={d.client_id for d in others},
+        )
+    platform = [d for d in drafts if d.platform_message_id]
+    if platform:
+        query |= Q(
+            inbox_id__in={inboxes_of.get(d.conversation_id) for d in platform},
+            platform_message_id__in={d.platform_message_id for d in platform},
+        )
+    if not query:
+        return {}
+    found: dict[tuple, Message] = {}
+    for message in Message.objects.select_related("conversation__contact", "sender_user").filter(query):
+        for key in _message_keys(message):
+            found.setdefault(key, message)
+    return found
+
+
+def message_earlier(draft: Draft) -> dict[str, Any] | None:
+    """The payload of the stored message this draft repeats, if any (read before a conversation is
+    chosen: a customer's retry must not open or reopen one)."""
+    inbox_id = draft.customer[0] if draft.customer else None
+    earlier = _earlier([draft], {draft.conversation_id: inbox_id} if inbox_id else {})
+    for key in _keys(draft, inbox_id):
+        if key in earlier:
+            return selectors.message_payload(earlier[key])
+    return None
+
+
+# --- Storing --------------------------------------------------------------------------------------------
+def _closed_accepts(conversation: Conversation, draft: Draft) -> bool:
+    """A bot or system message may follow a close within the reopen window (the satisfaction survey,
+    a goodbye) without reopening, and so may the customer's answer to the bot's question there (the
+    rating, the comment). Agents never write into a closed conversation; any other customer message
+    reopens it (services/customers.py)."""
+    if conversation.closed_at is None or conversation.closed_at < reopen_window_start():
+        return False
+    if draft.sender_kind in (SenderKind.BOT, SenderKind.SYSTEM):
+        return True
+    return (
+        draft.sender_kind == SenderKind.CUSTOMER
+        and not draft.attachment_ids
+        and bool(closed_reply_taken.ask(ClosedReply(conversation_id=conversation.pk, text=draft.text), False))
+    )
+
+
+def _uploader_of(conversation: Conversation, draft: Draft) -> tuple[str, str]:
+    """Who uploaded a message's files, as the media app names uploaders (docs/imsubsystem.md)."""
+    if draft.platform_message_id:
+        return "platform", str(conversation.inbox_id)
+    if draft.sender_kind == SenderKind.CUSTOMER:
+        return "customer", str(conversation.contact_id)
+    if draft.sender_kind == SenderKind.AGENT:
+        return "agent", str(draft.sender_user_id)
+    return "bot", "bot"
+
+
+def _refusal(conversation: Conversation | None, draft: Draft) -> dict[str, Any] | None:
+    if draft.fallback and (
+        conversation is None
+        or (conversation.inbox_id, conversation.contact_id) != draft.customer
+        or conversation.status == S.CLOSED
+    ):
+        return {"fallback": True}
+    if conversation is None:
+        return {"error": "not_found", "detail": f"No conversation {draft.conversation_id}."}
+    if conversation.status == S.CLOSED and not _closed_accepts(conversation, draft):
+        return {"error": "conversation_closed", "detail": "The conversation is closed."}
+    return None
+
+
+def _attach(conversation: Conversation, draft: Draft) -> dict[str, Any] | None:
+    """Bind the draft's files to the conversation, in a savepoint: a refusal undoes only this draft's."""
+    uploader_kind, uploader_id = _uploader_of(conversation, draft)
+    try:
+        with transaction.atomic():
+            attachment_attach(
+                attachment_ids=draft.attachment_ids,
+                conversation_id=conversation.pk,
+                uploader_kind=uploader_kind,
+                uploader_id=uploader_id,
+            )
+    except ValidationError as exc:
+        return {"error": "unknown_attachment", "detail": " ".join(exc.messages)}
+    return None
+
+
+def messages_store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
+    """Store checked drafts (draft_check) as the module's doc says; one result per draft, in order."""
+    try:
+        return _store(drafts)
+    except IntegrityError:
+        # A unique key taken by a transaction that held no lock of ours (the same platform id or a
+        # customer's client_id in another conversation): each draft alone, the first message wins.
+        if len(drafts) > 1:
+            return [messages_store([draft])[0] for draft in drafts]
+        draft = drafts[0]
+        inbox_id = Conversation.objects.filter(pk=draft.conversation_id).values_list("inbox_id", flat=True).first()
+        earlier = _earlier(drafts, {draft.conversation_id: inbox_id})
+        for key in _keys(draft, inbox_id):
+            if key in earlier:
+                return [{"message": selectors.message_payload(earlier[key]), "created": False}]
+        raise
+
+
+def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any] | None] = [None] * len(drafts)
+    repeats: dict[int, int] = {}  # a draft repeating an earlier draft of this batch -> that draft
+    with transaction.atomic():
+        conversations = {
+            c.pk: c
+            for c in Conversation.objects.select_for_update()
+            .filter(pk__in=sorted({d.conversation_id for d in drafts}))
+            .order_by("pk")
+        }
+        inboxes_of = {pk: c.inbox_id for pk, c in conversations.items()}
+        inboxes = {i.pk: i for i in Inbox.objects.filter(pk__in=set(inboxes_of.values()))}
+        # Checked under the locks, so a concurrent retry of the same client_id has committed by now.
+        earlier = _earlier(drafts, inboxes_of)
+        now = timezone.now()
+        first_of: dict[tuple, int] = {}
+        new: list[tuple[int, Message]] = []
+        replied: set[int] = set()
+        for n, draft in enumerate(drafts):
+            keys = _keys(draft, inboxes_of.get(draft.conversation_id))
+            stored = next((earlier[k] for k in keys if k in earlier), None)
+            if stored is not None:
+                results[n] = {"message": selectors.message_payload(stored), "created": False}
+                continue
+            first = next((first_of[k] for k in keys if k in first_of), None)
+            if first is not None:
+                repeats[n] = first
+                continue
+            conversation = conversations.get(draft.conversation_id)
+            refused = _refusal(conversation, draft) or (_attach(conversation, draft) if draft.attachment_ids else None)
+            if refused is not None:
+                results[n] = refused
+                continue
+            for key in keys:
+                first_of[key] = n
+            new.append((n, _message_new(conversation, inboxes[conversation.inbox_id], draft, now)))
+            if (
+                draft.sender_kind == SenderKind.AGENT
+                and not draft.private
+                and conversation.first_agent_reply_at is None
+            ):
+                conversation.first_agent_reply_at = now
+                replied.add(conversation.pk)
+        if new:
+            messages = [message for _, message in new]
+            _messages_insert(messages)
+            touched = {conversations[m.conversation_id] for m in messages}
+            _conversations_seq_update(sorted(touched, key=lambda c: c.pk), last_message_at=now)
+            if replied:
+                Conversation.objects.filter(pk__in=replied).update(first_agent_reply_at=now)
+            names = _sender_names(messages, conversations)
+            for n, message in new:
+                results[n] = {
+                    "message": _announce(
+                        message=message,
+                        conversation=conversations[message.conversation_id],
+                        inbox=inboxes[message.inbox_id],
+                        sender_name=names.get(message.pk),
+                        origin=drafts[n].origin,
+                    ),
+                    "created": True,
+                }
+    for n, first in repeats.items():
+        if results[first] and "message" in results[first]:
+            results[n] = {"message": results[first]["message"], "created": False}
+        else:
+            results[n] = results[first]
+    return results  # type: ignore[return-value]
+
+
+def _message_new(conversation: Conversation, inbox: Inbox, draft: Draft, now: datetime) -> Message:
+    conversation.last_seq += 1
+    conversation.last_message_at = now
+    outbound = draft.sender_kind != SenderKind.CUSTOMER and not draft.private and inbox.kind != "web"
+    return Message(
+        conversation=conversation,
+        inbox_id=conversation.inbox_id,
+        seq=conversation.last_seq,
+        sender_kind=draft.sender_kind,
+        sender_user_id=draft.sender_user_id,
+        sender_key=draft.sender_key,
+        client_id=draft.client_id,
+        text=draft.text,
+        attachments=draft.attachment_ids,
+        buttons=draft.buttons,
+        private=draft.private,
+        platform_message_id=draft.platform_message_id,
+        delivery_status=DeliveryStatus.PENDING if outbound else DeliveryStatus.STORED,
+        created_at=now,
+        sent_at=draft.sent_at,
+    )
+
+
+def _sender_names(messages: Sequence[Message], conversations: dict[int, Conversation]) -> dict[int, str]:
+    """Customers' and agents' names by message id, two queries at most (bots and the system need none)."""
+    customers = {conversations[m.conversation_id].contact_id for m in messages if m.sender_kind == SenderKind.CUSTOMER}
+    contacts = {c.pk: c.display_name for c in Contact.objects.filter(pk__in=customers).only("name", "emails", "phones")}
+    agents = {m.sender_user_id for m in messages if m.sender_kind == SenderKind.AGENT}
+    users = {u.pk: selectors.user_display_name(u) for u in get_user_model().objects.filter(pk__in=agents)}
+    names: dict[int, str] = {}
+    for message in messages:
+        if message.sender_kind == SenderKind.CUSTOMER:
+            names[message.pk] = contacts.get(conversations[message.conversation_id].contact_id, "")
+        elif message.sender_kind == SenderKind.AGENT:
+            names[message.pk] = users.get(message.sender_user_id, "")
+    return names
+
+
+def _messages_insert(messages: Sequence[Message]) -> None:
+    """The messages as one multi-row INSERT, with the values prepared by each field as Django would,
+    without the per-value compiler work (the largest Python cost of a batch). Sets the primary keys
+    (read back on a database without INSERT ... RETURNING)."""
+    db = connections[DEFAULT_DB_ALIAS]  # resolved once: the proxy looks it up on every attribute
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    table = db.ops.quote_name(Message._meta.db_table)
+    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join("%s" for _ in fields) + ")"
+    params: list[Any] = []
+    for message in messages:
+        params += [f.get_db_prep_save(f.pre_save(message, add=True), db) for f in fields]
+    returning = db.features.can_return_rows_from_bulk_insert
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(row for _ in messages)}"  # noqa: S608 - names from the model
+    if returning:
+        sql += f" RETURNING {db.ops.quote_name(Message._meta.pk.column)}"
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        if returning:
+            for message, (value,) in zip(messages, cursor.fetchall(), strict=True):
+                message.pk = value
+    if not returning:
+        ids = {
+            (conversation_id, seq): pk
+            for pk, conversation_id, seq in Message.objects.filter(
+                conversation_id__in={m.conversation_id for m in messages}, seq__in={m.seq for m in messages}
+            ).values_list("pk", "conversation_id", "seq")
+        }
+        for message in messages:
+            message.pk = ids[(message.conversation_id, message.seq)]
+    for message in messages:
+        message._state.adding = False
+        message._state.db = db.alias
+
+
+def _conversations_seq_update(conversations: Sequence[Conversation], *, last_message_at: datetime) -> None:
+    """One UPDATE for the new last_seq of many locked conversations (bulk_update's CASE expressions,
+    built through the ORM, cost more Python than the rest of a batch)."""
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    cases = " ".join("WHEN %s THEN %s" for _ in conversations)
+    marks = ", ".join("%s" for _ in conversations)
+    params: list[Any] = []
+    for conversation in conversations:
+        params += [conversation.pk, conversation.last_seq]
+    params.append(Conversation._meta.get_field("last_message_at").get_db_prep_save(last_message_at, connection))
+    params += [conversation.pk for conversation in conversations]
+    with connection.cursor() as cursor:
+        # The table name comes from the model; every value is a parameter.
+        sql = f"UPDATE {table} SET last_seq = CASE id {cases} END, last_message_at = %s WHERE id IN ({marks})"  # noqa: S608
+        cursor.execute(sql, params)
+
+
+def _announce(
+    *, message: Message, conversation: Conversation, inbox: Inbox, sender_name: str | None, origin: str | None
+) -> dict[str, Any]:
+    """What follows every stored message (the module's doc, step 5). Returns the message payload."""
+    message_stored_hook.emit(
+        MessageStored(
+            message_id=message.pk,
+            conversation_id=conversation.pk,
+            inbox_id=conversation.inbox_id,
+            inbox_kind=inbox.kind,
+            sender_kind=message.sender_kind,
+            private=message.private,
+        )
+    )
+    payload = selectors.message_payload(message, sender_name=sender_name)
+    event_publish_on_commit(
+        group=group_conversation(conversation.pk),
+        frame={"type": "message.new", "message": payload},
+        hide_from_customer=message.private,
+        origin=origin,  # the sending socket has the message from its message.ack
+    )
+    transaction.on_commit(partial(MESSAGES_IN.labels(sender_kind=message.sender_kind, channel=inbox.kind).inc))
+    if message_committed.subscribers:
+        event = MessageCommitted(
+            message=payload,
+            conversation={
+                "id": conversation.pk,
+                "status": conversation.status,
+                "inbox_id": conversation.inbox_id,
+                "inbox_key": inbox.key,
+                "inbox_kind": inbox.kind,
+                "contact_id": conversation.contact_id,
+                "queue_id": conversation.queue_id,
+                "assignee_id": conversation.assignee_id,
+            },
+        )
+        transaction.on_commit(partial(message_committed.emit, event), robust=True)
+    return payload
+
+
+def message_store_one(draft: Draft) -> tuple[dict[str, Any], bool]:
+    """One checked draft through the write path: (payload, created), or the refusal raised."""
+    result = messages_store([draft])[0]
+    if "error" in result:
+        raise SwitchError(result["error"], result["detail"])
+    return result["message"], result["created"]
+
+
+def message_send(
+    *,
+    conversation_id: int,
+    sender_kind: str,
+    sender_user_id: int | None = None,
+    text: str = "",
+    client_id: str | None = None,
+    attachment_ids: Sequence[int] = (),
+    private: bool = False,
+    platform_message_id: str | None = None,
+    sent_at: datetime | None = None,
+    buttons: Sequence[dict[str, str]] = (),
+) -> tuple[dict[str, Any], bool]:
+    """Store a message in a conversation with its next seq and publish it after commit (a batch of one).
+
+    `buttons` ([{"label", "value"}], bot messages only) travel in the payload for clients that show
+    them (the widget); platforms get the text alone, so a bot sends numbered options there instead.
+    A bot or system message is accepted on a conversation closed within IM_REOPEN_WINDOW_S and leaves
+    it closed (the satisfaction survey); anything else on a closed conversation is refused.
+
+    Returns (message payload, created). Idempotent: the same client_id from the same sender in the same
+    conversation (or the same platform message id in the same inbox) returns the first message and
+    created=False. The seq comes from the locked conversation row, so concurrent senders get 1, 2, 3...
+    with no gap and no duplicate.
+    """
+    draft = Draft(
+        conversation_id=conversation_id,
+        sender_kind=sender_kind,
+        sender_user_id=sender_user_id,
+        text=text,
+        client_id=client_id,
+        attachment_ids=list(attachment_ids) if not isinstance(attachment_ids, str | bytes | dict) else attachment_ids,
+        private=private,
+        platform_message_id=platform_message_id,
+        sent_at=sent_at,
+        buttons=list(buttons) if not isinstance(buttons, str | dict) else buttons,
+    )
+    return message_store_one(draft_check(draft))
+
+
+def message_delivery_update(*, message_id: int, status: str, error: str = "", retry_at: datetime | None = None) -> None:
+    """The gateway reports what the platform did with an outgoing message (`retrying` with the reason and
+    when the next attempt is due); publishes message.status."""
+    if status not in DeliveryStatus.values:
+        raise SwitchError("invalid", f"Unknown delivery status {status!r}.")
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None:
+            raise SwitchError("not_found", f"No message {message_id}.")
+        message.delivery_status = status
+        message.delivery_error = error[:2000]
+        message.delivery_retry_at = retry_at if status == DeliveryStatus.RETRYING else None
+        message.save(update_fields=["delivery_status", "delivery_error", "delivery_retry_at"])
+        event_publish_on_commit(
+            group=group_conversation(message.conversation_id),
+            frame={
+                "type": "message.status",
+                "conversation_id": message.conversation_id,
+                "message_id": message.pk,
+                "seq": message.seq,
+                "status": status,
+                "error": message.delivery_error,
+                "retry_at": message.delivery_retry_at.isoformat() if message.delivery_retry_at else None,
+            },
+            hide_from_customer=True,
+        )
+
+
+__all__ = [
+    "Draft",
+    "customer_private_refuse",
+    "draft_check",
+    "message_delivery_update",
+    "message_earlier",
+    "message_input_check",
+    "message_send",
+    "message_store_one",
+    "messages_store",
+]

@@ -1,0 +1,166 @@
+"""The one publish point: every frame the switch sends leaves through `event_publish_on_commit` (after
+the transaction commits) or, for typing, which is never stored, `typing_publish`.
+
+In tests (settings.IM_FRAME_CHECK) every frame is checked against its declaration in events.py here,
+so an undeclared or malformed frame fails the test that made it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from collections import deque
+from functools import partial
+from typing import Any
+
+from asgiref.sync import SyncToAsync
+from django.conf import settings
+from django.db import transaction
+
+from imsubsystem import selectors
+from imsubsystem.events import frame_validate, group_conversation
+from imsubsystem.models import Conversation, ConversationStatus
+from realtime import switch_layer
+
+logger = logging.getLogger(__name__)
+
+
+class _LoopPublisher:
+    """Sends a process's events to the channel layer from its event loop.
+
+    Services run in database_sync_to_async threads. Sending from there with async_to_sync would block
+    the thread (and with it every other socket's database work in this process) for the Redis round
+    trips of each event; instead the thread hands the event to the loop and goes on. Each group has
+    its own drain task, so one conversation's frames leave in the order they were handed over (seq
+    order) while different conversations' frames go out side by side.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[str, deque[dict[str, Any]]] = {}
+        # Bounded so a burst over thousands of conversations never asks Redis for thousands of
+        # connections at once (redis-py raises MaxConnectionsError past its pool size).
+        self.slots = asyncio.Semaphore(getattr(settings, "IM_PUBLISH_CONCURRENCY", 64))
+
+    def push(self, group: str, event: dict[str, Any]) -> None:  # runs in the loop's thread
+        queue = self.pending.get(group)
+        if queue is not None:
+            queue.append(event)
+            return
+        self.pending[group] = deque([event])
+        asyncio.get_running_loop().create_task(self.drain(group))
+
+    async def drain(self, group: str) -> None:
+        layer = switch_layer()
+        queue = self.pending[group]
+        try:
+            while queue:
+                event = queue[0]
+                try:
+                    if layer.pipelined:
+                        # Local members get it at once, whatever Redis is doing; no connection held.
+                        await layer.group_send(group, event)
+                    else:
+                        async with self.slots:
+                            await layer.group_send(group, event)
+                except Exception:
+                    # The layer is a fast path, not the record: clients recover the frame by seq + resume.
+                    logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)
+                queue.popleft()
+        finally:
+            del self.pending[group]
+
+
+_publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPublisher] = weakref.WeakKeyDictionary()
+
+
+def _calling_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that called into this sync thread through sync_to_async, if any and still running."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
+
+
+def _group_send(group: str, event: dict[str, Any]) -> None:
+    layer = switch_layer()
+    if layer is None:
+        return
+    loop = _calling_loop()
+    if loop is not None:
+        publisher = _publishers.get(loop)
+        if publisher is None:
+            publisher = _publishers[loop] = _LoopPublisher()
+        loop.call_soon_threadsafe(publisher.push, group, event)
+        return
+    # Celery workers, commands and plain threads have no loop of their own to hand over to.
+    try:
+        layer.group_send_blocking(group, event)
+    except Exception:
+        logger.exception("Publishing %s to %s failed", event.get("frame", {}).get("type"), group)
+
+
+def event_publish_on_commit(
+    *, group: str, frame: dict[str, Any], hide_from_customer: bool = False, origin: str | None = None
+) -> None:
+    """Send `frame` to a channel-layer group once the current transaction commits (at once outside one).
+
+    hide_from_customer: customer sockets drop the frame (a private message.new becomes message.hidden).
+    origin: the sending socket's channel name, which skips its own echo (typing).
+    """
+    if getattr(settings, "IM_FRAME_CHECK", False):
+        frame_validate(frame, direction="server")
+    # `group` lets a socket drop a frame of a conversation it left while the frame waited in its queue.
+    event = {
+        "type": "sb.event",
+        "frame": frame,
+        "hide_from_customer": hide_from_customer,
+        "origin": origin,
+        "group": group,
+    }
+    transaction.on_commit(partial(_group_send, group, event), robust=True)
+
+
+def status_frame(conversation: Conversation, *, queue_info: dict | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "conversation.status",
+        "conversation_id": conversation.pk,
+        "status": conversation.status,
+        "version": conversation.status_version,
+    }
+    if queue_info is not None:
+        frame["queue"] = queue_info
+    if conversation.status == ConversationStatus.ASSIGNED and conversation.assignee_id:
+        assignee = conversation.assignee or selectors.user_get(user_id=conversation.assignee_id)
+        frame["agent"] = {"name": selectors.user_display_name(assignee)}
+    return frame
+
+
+def publish_status(conversation: Conversation, *, queue_info: dict | None = None) -> None:
+    """A status move: bump the conversation's status_version (its row is locked by the caller, so the
+    versions follow the commit order) and publish the frame carrying it after commit."""
+    conversation.status_version += 1
+    conversation.save(update_fields=["status_version"])
+    event_publish_on_commit(
+        group=group_conversation(conversation.pk), frame=status_frame(conversation, queue_info=queue_info)
+    )
+
+
+async def typing_publish(
+    *, conversation_id: int, sender: dict[str, Any], active: bool, origin: str | None = None
+) -> None:
+    """Typing is never stored and touches no database: the socket awaits this directly (no thread hop),
+    one frame to the conversation's group, skipping the typing socket itself."""
+    layer = switch_layer()
+    frame = {"type": "typing", "conversation_id": conversation_id, "active": bool(active), "sender": sender}
+    if getattr(settings, "IM_FRAME_CHECK", False):
+        frame_validate(frame, direction="server")
+    group = group_conversation(conversation_id)
+    try:
+        await layer.group_send(
+            group, {"type": "sb.event", "frame": frame, "hide_from_customer": False, "origin": origin, "group": group}
+        )
+    except Exception:
+        logger.exception("Publishing typing to conversation %s failed", conversation_id)
