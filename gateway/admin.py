@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from gateway import selectors, services
+from gateway import inboxes, outbox, selectors
 from gateway.models import InboundEvent, OutboxItem, OutboxState
 from gateway.registry import adapter_for_inbox
 from imsubsystem.models import Inbox
@@ -39,7 +39,7 @@ def show_webhook_url(modeladmin, request, queryset):
 def check_connection(modeladmin, request, queryset):
     for inbox in queryset:
         try:
-            messages.success(request, f"{inbox.name}: {services.inbox_connection_check(inbox_id=inbox.pk)}")
+            messages.success(request, f"{inbox.name}: {inboxes.inbox_connection_check(inbox_id=inbox.pk)}")
         except ValidationError as exc:
             messages.error(request, f"{inbox.name}: {'; '.join(exc.messages)}")
 
@@ -51,7 +51,7 @@ def telegram_set_webhook(modeladmin, request, queryset):
         try:
             if inbox.kind != "telegram" or url is None:
                 raise ValidationError("Only Telegram inboxes have a webhook to set.")
-            messages.success(request, f"{inbox.name}: {services.telegram_webhook_set(inbox_id=inbox.pk, url=url)}")
+            messages.success(request, f"{inbox.name}: {inboxes.telegram_webhook_set(inbox_id=inbox.pk, url=url)}")
         except ValidationError as exc:
             messages.error(request, f"{inbox.name}: {'; '.join(exc.messages)}")
 
@@ -98,7 +98,7 @@ class InboundEventAdmin(admin.ModelAdmin):
 
 @admin.action(description="Send the failed messages again", permissions=["retry"])
 def retry_failed(modeladmin, request, queryset):
-    count = sum(services.outbox_retry(item_id=item.pk) for item in queryset.filter(state=OutboxState.FAILED))
+    count = sum(outbox.outbox_retry(item_id=item.pk) for item in queryset.filter(state=OutboxState.FAILED))
     messages.info(request, f"{count} message(s) queued again; they go out on the next sweep.")
 
 

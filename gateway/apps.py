@@ -7,6 +7,7 @@ class GatewayConfig(AppConfig):
     verbose_name = "Unified gateway"
 
     def ready(self) -> None:
+        # Imported once the app registry is ready: the receivers connect to the switch's signals.
         from gateway import receivers
 
         receivers.connect()

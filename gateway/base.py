@@ -1,7 +1,7 @@
 """The small interface every platform adapter implements, and the plain values they exchange.
 
 An adapter knows one platform: how its webhooks are signed, what its payloads look like, how to send
-through its API. It never touches the database; services.py does that around it. Adapters are tested
+through its API. It never touches the database; inbound.py and outbox.py do that around it. Adapters are tested
 with plain `WebhookRequest` values and a stand-in HTTP server, no Django request or model needed.
 """
 
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
+from django.conf import settings
 
 from core.outbound import OutboundRefused
 from core.text import json_clean, raw_json_may_hold_surrogate
@@ -111,7 +112,7 @@ class WebhookRequest:
 @dataclass(frozen=True)
 class ReplayStamp:
     """What a platform signs besides the body to make each request unique: a time and a nonce. The
-    gateway remembers the nonce for as long as the timestamp is acceptable (services.webhook_receive)."""
+    gateway remembers the nonce for as long as the timestamp is acceptable (inbound.webhook_receive)."""
 
     timestamp: int
     nonce: str
@@ -277,8 +278,6 @@ def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
 def replay_window_s(inbox: InboxInfo) -> int:
     """Seconds a signed timestamp may be from our clock: the inbox's `replay_window_s`, else
     GATEWAY_REPLAY_WINDOW_S (300)."""
-    from django.conf import settings
-
     return int(inbox.setting("replay_window_s", getattr(settings, "GATEWAY_REPLAY_WINDOW_S", 300)))
 
 

@@ -1,4 +1,5 @@
-"""Celery tasks of the gateway (queue "gateway", CELERY_TASK_ROUTES). Each takes ids and calls a service.
+"""Celery tasks of the gateway (queue "gateway", CELERY_TASK_ROUTES). Each takes ids and calls a service
+(inbound.py, platform_media.py, outbox.py).
 
 Their names keep the gateway's former module path (`imsubsystem.gateway.tasks.*`): a task's name is what
 the broker's queued messages and the beat schedule store, so renaming would strand the tasks queued by a
@@ -13,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 
 from core.inprocess import defer
-from gateway import selectors, services
+from gateway import inbound, outbox, platform_media, selectors
 from gateway.base import SendError
 from media.remote import RemoteFetchTemporary
 
@@ -30,7 +31,7 @@ INBOUND_MAX_RETRIES = 10
     max_retries=INBOUND_MAX_RETRIES,
 )
 def inbound_event_process(event_id: int) -> None:
-    services.inbound_event_process(event_id=event_id, on_media=platform_media_fetch_later)
+    inbound.inbound_event_process(event_id=event_id, on_media=platform_media_fetch_later)
 
 
 @shared_task(bind=True, name="imsubsystem.gateway.tasks.platform_media_fetch", max_retries=6)
@@ -41,17 +42,17 @@ def platform_media_fetch(self, attachment_id: int, inbox_id: int, ref: dict) -> 
     attempts = 0
     while True:
         try:
-            services.platform_media_fetch(attachment_id=attachment_id, inbox_id=inbox_id, ref=ref)
+            platform_media.platform_media_fetch(attachment_id=attachment_id, inbox_id=inbox_id, ref=ref)
             return
         except (RemoteFetchTemporary, SendError) as exc:
             reason = getattr(exc, "reason", "") or str(exc)
             if isinstance(exc, SendError) and exc.permanent:
-                services.platform_media_failed(attachment_id=attachment_id, reason=reason)
+                platform_media.platform_media_failed(attachment_id=attachment_id, reason=reason)
                 return
             attempts += 1
             made = self.request.retries + attempts
             if made > self.max_retries:
-                services.platform_media_failed(
+                platform_media.platform_media_failed(
                     attachment_id=attachment_id, reason=f"Gave up after {made} attempts: {reason}"
                 )
                 return
@@ -63,7 +64,7 @@ def platform_media_fetch(self, attachment_id: int, inbox_id: int, ref: dict) -> 
 
 @shared_task(name="imsubsystem.gateway.tasks.outbox_drain")
 def outbox_drain(conversation_id: int) -> None:
-    wait = services.outbox_drain(conversation_id=conversation_id)
+    wait = outbox.outbox_drain(conversation_id=conversation_id)
     # Eager mode (the embedded profile) would run the countdown at once, in a loop: there the timer loop's
     # gateway-sweep (every GATEWAY_SWEEP_S) sends the row when it is due.
     if wait is not None and not settings.CELERY_TASK_ALWAYS_EAGER:

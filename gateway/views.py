@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from gateway import services, tasks
+from gateway import inbound, tasks
 from gateway.base import Headers, WebhookRequest
 
 
@@ -30,7 +30,7 @@ def webhook_request(request: HttpRequest) -> WebhookRequest:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def webhook(request: HttpRequest, kind: str, inbox_key: str) -> HttpResponse:
-    reply = services.webhook_receive(
+    reply = inbound.webhook_receive(
         kind=kind,
         inbox_key=inbox_key,
         request=webhook_request(request),

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from crm.roles import AGENT
-from gateway import services
+from gateway import outbox
 from gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Message
 from imsubsystem.services import message_send
@@ -154,7 +154,7 @@ def test_retry_now_sends_earlier_waiting_rows_first(conversation, agent, stand_i
     first = agent_says(conversation, agent, "first", django_capture_on_commit_callbacks)
     second = agent_says(conversation, agent, "second", django_capture_on_commit_callbacks)
     stand_in.default = Reply(200, {"ok": True, "result": {"message_id": 1}})
-    assert services.outbox_retry_now(message_id=second) is not None
-    services.outbox_drain(conversation_id=conversation.pk)
+    assert outbox.outbox_retry_now(message_id=second) is not None
+    outbox.outbox_drain(conversation_id=conversation.pk)
     assert [r.json()["text"] for r in stand_in.accepted] == ["first", "second"]
     assert set(Message.objects.filter(pk__in=[first, second]).values_list("delivery_status", flat=True)) == {"sent"}

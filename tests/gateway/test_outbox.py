@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from gateway import services
+from gateway import delivery, outbox
+from gateway.base import DeliveryReport
 from gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Message
 from imsubsystem.services import message_send
@@ -80,9 +81,9 @@ def test_500_then_200_is_sent_once(conversation, agent, stand_in, django_capture
     item = OutboxItem.objects.get()
     assert item.state == "pending" and item.attempts == 1 and "500" in item.last_error
     assert item.next_attempt_at > timezone.now()
-    assert services.outbox_drain(conversation_id=conversation.pk) > 0  # not due yet: nothing sent
+    assert outbox.outbox_drain(conversation_id=conversation.pk) > 0  # not due yet: nothing sent
     make_due(conversation)
-    assert services.outbox_drain(conversation_id=conversation.pk) is None
+    assert outbox.outbox_drain(conversation_id=conversation.pk) is None
     item.refresh_from_db()
     assert item.state == "sent" and item.attempts == 2
     assert len(stand_in.accepted) == 1 and len(stand_in.requests) == 2
@@ -110,7 +111,7 @@ def test_429_backs_off_for_retry_after(conversation, agent, stand_in, django_cap
     agent_says(conversation, agent, "after", django_capture_on_commit_callbacks)
     assert len(stand_in.requests) == 1
     make_due(conversation)
-    services.outbox_drain(conversation_id=conversation.pk)
+    outbox.outbox_drain(conversation_id=conversation.pk)
     assert [r.json()["text"] for r in stand_in.accepted] == ["slow down", "after"]
 
 
@@ -136,7 +137,7 @@ def test_gives_up_after_the_last_attempt(conversation, agent, stand_in, django_c
     message_id = agent_says(conversation, agent, "doomed", django_capture_on_commit_callbacks)
     for _ in range(2):
         make_due(conversation)
-        services.outbox_drain(conversation_id=conversation.pk)
+        outbox.outbox_drain(conversation_id=conversation.pk)
     item = OutboxItem.objects.get()
     assert (item.state, item.attempts) == ("failed", 3) and "502" in item.last_error
     assert Message.objects.get(pk=message_id).delivery_status == "failed"
@@ -149,30 +150,28 @@ def test_a_claimed_row_is_not_sent_by_a_second_worker_until_its_lease_expires(
     with django_capture_on_commit_callbacks(execute=False):
         message_send(conversation_id=conversation.pk, sender_kind="agent", sender_user_id=agent.pk, text="once")
     item = OutboxItem.objects.get()
-    assert services._claim(item, timezone.now())
-    assert not services._claim(item, timezone.now())  # the same read state: the second UPDATE matches nothing
-    assert services.outbox_drain(conversation_id=conversation.pk) is None
+    assert outbox._claim(item, timezone.now())
+    assert not outbox._claim(item, timezone.now())  # the same read state: the second UPDATE matches nothing
+    assert outbox.outbox_drain(conversation_id=conversation.pk) is None
     assert stand_in.requests == []
     OutboxItem.objects.filter(pk=item.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
-    services.outbox_drain(conversation_id=conversation.pk)
+    outbox.outbox_drain(conversation_id=conversation.pk)
     item.refresh_from_db()
     assert item.state == "sent" and item.attempts == 2 and len(stand_in.accepted) == 1
 
 
 def test_delivery_reports_move_forward_only(conversation, agent, stand_in, django_capture_on_commit_callbacks):
-    from gateway.base import DeliveryReport
-
     stand_in.default = ok()
     message_id = agent_says(conversation, agent, "track me", django_capture_on_commit_callbacks)
     item = OutboxItem.objects.get()
     inbox_id = item.inbox_id
-    assert services.delivery_report_apply(inbox_id=inbox_id, report=DeliveryReport(item.platform_message_id, "read"))
-    assert not services.delivery_report_apply(
+    assert delivery.delivery_report_apply(inbox_id=inbox_id, report=DeliveryReport(item.platform_message_id, "read"))
+    assert not delivery.delivery_report_apply(
         inbox_id=inbox_id, report=DeliveryReport(item.platform_message_id, "delivered")
     )
     assert Message.objects.get(pk=message_id).delivery_status == "read"
-    with pytest.raises(services.EventNotReady):
-        services.delivery_report_apply(inbox_id=inbox_id, report=DeliveryReport("unknown", "read"))
+    with pytest.raises(delivery.EventNotReady):
+        delivery.delivery_report_apply(inbox_id=inbox_id, report=DeliveryReport("unknown", "read"))
 
 
 def test_whatsapp_window_closed_gives_the_agent_a_clear_error(

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from crm.roles import AGENT
-from gateway import services
+from gateway import templates
 from gateway.models import OutboxItem
 from imsubsystem.models import Conversation, Message
 from imsubsystem.services import SwitchError
@@ -58,7 +58,7 @@ def test_a_template_goes_out_as_a_template_request_outside_the_window(
 ):
     stand_in.default = wa_ok
     with django_capture_on_commit_callbacks(execute=True):
-        payload, created = services.template_send(
+        payload, created = templates.template_send(
             conversation_id=late_conversation.pk,
             agent_id=agent.pk,
             name="order_update",
@@ -89,7 +89,7 @@ def test_a_template_without_params_sends_no_components(
 ):
     stand_in.default = wa_ok
     with django_capture_on_commit_callbacks(execute=True):
-        services.template_send(
+        templates.template_send(
             conversation_id=late_conversation.pk, agent_id=agent.pk, name="hello_again", language="de", params=[]
         )
     [request] = stand_in.requests
@@ -100,7 +100,7 @@ def test_the_same_client_id_sends_once(late_conversation, agent, stand_in, djang
     stand_in.default = wa_ok
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
-            services.template_send(
+            templates.template_send(
                 conversation_id=late_conversation.pk,
                 agent_id=agent.pk,
                 name="hello_again",
@@ -129,7 +129,7 @@ def test_bad_templates_are_refused_and_nothing_is_stored(
 ):
     messages_before = Message.objects.count()
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(SwitchError) as refused:
-        services.template_send(
+        templates.template_send(
             conversation_id=late_conversation.pk, agent_id=agent.pk, name=name, language=language, params=params
         )
     assert refused.value.code == code and detail in refused.value.detail
@@ -141,7 +141,7 @@ def test_another_agents_conversation_is_refused(late_conversation, stand_in, dja
     other = UserFactory(username="agent-b", role=AGENT)
     messages_before = Message.objects.count()
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(SwitchError) as refused:
-        services.template_send(
+        templates.template_send(
             conversation_id=late_conversation.pk, agent_id=other.pk, name="hello_again", language="de", params=[]
         )
     assert refused.value.code == "not_found"
@@ -159,7 +159,7 @@ def test_a_supervisor_may_send_on_their_teams_conversations_only(
     queue = QueueFactory(name="WhatsApp")
     Conversation.objects.filter(pk=late_conversation.pk).update(queue=queue)
     with pytest.raises(SwitchError) as refused:
-        services.template_send(
+        templates.template_send(
             conversation_id=late_conversation.pk, agent_id=supervisor.pk, name="hello_again", language="de", params=[]
         )
     assert refused.value.code == "not_found"
@@ -167,7 +167,7 @@ def test_a_supervisor_may_send_on_their_teams_conversations_only(
     team.supervisors.add(supervisor)
     team.queues.add(queue)
     with django_capture_on_commit_callbacks(execute=True):
-        payload, _ = services.template_send(
+        payload, _ = templates.template_send(
             conversation_id=late_conversation.pk, agent_id=supervisor.pk, name="hello_again", language="de", params=[]
         )
     assert payload["sender"]["kind"] == "agent"
@@ -176,7 +176,7 @@ def test_a_supervisor_may_send_on_their_teams_conversations_only(
 
 def test_templates_are_only_for_whatsapp_inboxes(agent):
     telegram = InboxFactory(kind="telegram", key="tg-tpl", config={"templates": TEMPLATES})
-    assert services.inbox_templates(inbox_id=telegram.pk) == []
+    assert templates.inbox_templates(inbox_id=telegram.pk) == []
 
 
 def test_malformed_config_entries_are_left_out():
@@ -185,4 +185,4 @@ def test_malformed_config_entries_are_left_out():
         key="wa-bad",
         config={"templates": [TEMPLATES[0], "junk", {"name": "x"}, {"name": "y", "language": "en", "params": "2"}]},
     )
-    assert [t["name"] for t in services.inbox_templates(inbox_id=inbox.pk)] == ["order_update"]
+    assert [t["name"] for t in templates.inbox_templates(inbox_id=inbox.pk)] == ["order_update"]

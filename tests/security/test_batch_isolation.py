@@ -143,7 +143,7 @@ def test_the_gateway_sweep_goes_on_past_a_failing_conversation(monkeypatch):
 
     monkeypatch.setattr(gateway_tasks.selectors, "outbox_conversations_due", lambda: [1, 2, 3])
     monkeypatch.setattr(gateway_tasks.selectors, "inbound_events_stalled", lambda **kwargs: [])
-    monkeypatch.setattr(gateway_tasks.services, "outbox_drain", drain)
+    monkeypatch.setattr(gateway_tasks.outbox, "outbox_drain", drain)
     gateway_tasks.gateway_sweep()  # tasks run in the sweep itself here (CELERY_TASK_ALWAYS_EAGER)
     assert drained == [1, 3]
 
