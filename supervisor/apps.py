@@ -6,6 +6,8 @@ class SupervisorConfig(AppConfig):
     verbose_name = "Supervision"
 
     def ready(self) -> None:
+        # Imported here, not at the top: both modules import models, which Django cannot load before the
+        # app registry is ready (apps.py is imported while the registry is being populated).
         from imsubsystem import selectors as switch_selectors
         from supervisor.selectors import supervision_scope
 

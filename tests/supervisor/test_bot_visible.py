@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from crm.roles import ADMIN
 from imsubsystem.events import frame_validate
 from imsubsystem.models import ConversationStatus as S
-from supervisor import stats
 from tests.factories import ContactFactory, ConversationFactory, InboxFactory, UserFactory
 from tests.supervisor.test_scope import _communicator
 
@@ -80,7 +80,7 @@ def test_supervisor_lists_and_opens_conversations_with_the_bot(teams, bot_talks)
 async def test_both_supervisor_sockets_carry_the_bot_count(teams, bot_talks):
     from asgiref.sync import sync_to_async
 
-    await sync_to_async(stats.cache.clear)()
+    await sync_to_async(cache.clear)()
     for path, kind in (("/ws/v1/supervisor/live/", "supervisor.snapshot"), ("/ws/v1/supervisor/", "queue.stats")):
         communicator = await sync_to_async(_communicator)(teams["sup_a"], path=path)
         connected, _ = await communicator.connect()
