@@ -13,6 +13,8 @@ from datetime import time
 
 from bots.models import BotFlow, BusinessHours, FaqEntry, FlowStep, WeeklyHours
 from imsubsystem.demo import AFTER_HOURS_KEY
+from imsubsystem.models import Inbox
+from routing.models import Queue
 
 DEMO_HOURS = "Demo office hours"
 DEMO_CLOSED_HOURS = "Demo out of hours"
@@ -52,9 +54,6 @@ DEMO_FAQ = [
 
 
 def seed(*, stdout=None) -> None:
-    from imsubsystem.models import Inbox
-    from routing.models import Queue
-
     hours, _ = BusinessHours.objects.get_or_create(name=DEMO_HOURS, defaults={"timezone": "UTC"})
     # Open every day, all day. Demo data seeded before (weekdays 08:00-20:00) is brought up to date.
     if {(w.weekday, w.opens, w.closes) for w in hours.weekly.all()} != {(d, *ALL_DAY) for d in range(7)}:
@@ -127,8 +126,6 @@ def seed(*, stdout=None) -> None:
 
 def _after_hours_flow_seed(closed: BusinessHours) -> BotFlow | None:
     """The `demo-after-hours` inbox: a flow that hands over at once, to hours that never open."""
-    from imsubsystem.models import Inbox
-
     inbox = Inbox.objects.filter(key=AFTER_HOURS_KEY).first()
     if inbox is None:
         return None

@@ -1,8 +1,12 @@
 """The flow engine: pure functions from (flow, state, customer text) to (new state, actions).
 
-No database, no switch, no clock: bots/services.py reads the flow into a plain dict (selectors.flow_spec),
+No database, no switch, no clock: bots/turn.py reads the flow into a plain dict (selectors.flow_spec),
 calls these functions and carries out the actions through the switch. That keeps every branch testable
 with plain dicts (tests/bots/test_engine.py).
+
+One module at a little over 400 lines: it is one state machine, and its parts (reading the flow, texts,
+matching answers, running) call each other both ways (the matchers read flow texts and raise FlowError,
+the runner calls the matchers), so a split would only cut a cycle in two.
 
 A flow is
     {"id", "language", "max_attempts", "handover_words": [...], "texts": {key: translations},

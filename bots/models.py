@@ -1,6 +1,10 @@
 """Automatic responses: business hours, bot flows and their steps, FAQ entries, and what the bots record
 (per-conversation state, FAQ matches and misses, survey answers). Conversations are known by id only:
-the switch owns them (docs/bots.md)."""
+the switch owns them (docs/bots.md).
+
+One module (under 400 lines) as Django expects of an app's tables: the configuration (hours, flows, FAQ)
+and the records (sessions, FAQ log, surveys) point at each other by foreign key, and the migrations name
+them all as bots.models."""
 
 from __future__ import annotations
 

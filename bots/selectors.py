@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from bots.models import BotFlow, BotSession, BusinessHours, FaqEntry, FaqLog, SurveyResponse
 from bots.texts import DEFAULT_HANDOVER_WORDS
+from routing.models import Queue
 
 
 def schedule_spec(*, schedule: BusinessHours) -> dict[str, Any]:
@@ -32,8 +33,6 @@ def schedule_for_queue(*, queue_id: int | None, flow_schedule_id: int | None = N
     """The queue's own hours (routing.Queue.business_hours_id), else the flow's, else None (always open)."""
     schedule_id = None
     if queue_id:
-        from routing.models import Queue
-
         schedule_id = Queue.objects.filter(pk=queue_id).values_list("business_hours_id", flat=True).first()
     schedule_id = schedule_id or flow_schedule_id
     return schedule_get(schedule_id=schedule_id) if schedule_id else None
@@ -65,8 +64,6 @@ def active_flow_cache_clear(**kwargs) -> None:
 
 
 def _queue_ids_by_name() -> dict[str, int]:
-    from routing.models import Queue
-
     return {name.lower(): pk for pk, name in Queue.objects.values_list("pk", "name")}
 
 

@@ -1,5 +1,6 @@
 """Celery tasks of the bots, routed to the "bots" queue (settings.CELERY_TASK_ROUTES). Each takes ids and
-calls one service. A turn that raises or passes its soft time limit hands the customer to a person."""
+calls one service (bots/turn.py, bots/waiting.py, bots/survey.py; they never import this module). A turn
+that raises or passes its soft time limit hands the customer to a person."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 
-from bots import services
+from bots import survey, turn, waiting
 
 logger = logging.getLogger(__name__)
 
@@ -20,17 +21,17 @@ SOFT_LIMIT_S = getattr(settings, "BOTS_SOFT_TIME_LIMIT_S", 10)
 @shared_task(name="bots.tasks.bot_reply", soft_time_limit=SOFT_LIMIT_S, time_limit=SOFT_LIMIT_S + 10)
 def bot_reply(*, conversation_id: int) -> int:
     try:
-        turn = services.bot_turn(conversation_id=conversation_id)
+        done = turn.bot_turn(conversation_id=conversation_id)
     except SoftTimeLimitExceeded:
-        services.bot_fallback_queue(conversation_id=conversation_id, reason="too slow")
+        turn.bot_fallback_queue(conversation_id=conversation_id, reason="too slow")
         return 0
     except Exception:
         logger.exception("Bot turn of conversation %s failed", conversation_id)
-        services.bot_fallback_queue(conversation_id=conversation_id, reason="error")
+        turn.bot_fallback_queue(conversation_id=conversation_id, reason="error")
         return 0
-    if turn.handed_over:
+    if done.handed_over:
         transaction.on_commit(lambda: _queue_update_later(conversation_id))
-    return turn.answered
+    return done.answered
 
 
 def _queue_update_later(conversation_id: int) -> None:
@@ -43,27 +44,27 @@ def _queue_update_later(conversation_id: int) -> None:
 
 @shared_task(name="bots.tasks.queue_update", soft_time_limit=SOFT_LIMIT_S)
 def queue_update(*, conversation_id: int) -> bool:
-    return services.queue_update_send(conversation_id=conversation_id, force=True)
+    return waiting.queue_update_send(conversation_id=conversation_id, force=True)
 
 
 @shared_task(name="bots.tasks.agent_joined", soft_time_limit=SOFT_LIMIT_S)
 def agent_joined(*, conversation_id: int, agent_id: int) -> bool:
-    return services.agent_joined_announce(conversation_id=conversation_id, agent_id=agent_id)
+    return waiting.agent_joined_announce(conversation_id=conversation_id, agent_id=agent_id)
 
 
 @shared_task(name="bots.tasks.survey_send", soft_time_limit=SOFT_LIMIT_S)
 def survey_send(*, conversation_id: int, agent_id: int | None = None, queue_id: int | None = None) -> bool:
-    return services.survey_send(conversation_id=conversation_id, agent_id=agent_id, queue_id=queue_id) is not None
+    return survey.survey_send(conversation_id=conversation_id, agent_id=agent_id, queue_id=queue_id) is not None
 
 
 @shared_task(name="bots.tasks.bot_watchdog")
 def bot_watchdog() -> int:
-    return services.bot_watchdog()
+    return waiting.bot_watchdog()
 
 
 @shared_task(name="bots.tasks.bots_timers")
 def bots_timers() -> dict:
     """Idle reminders and closes, then queue position updates (every BOTS_TIMERS_EVERY_S by beat)."""
-    done = services.idle_sweep()
-    done["queue_updates"] = services.queue_updates_sweep()
+    done = waiting.idle_sweep()
+    done["queue_updates"] = waiting.queue_updates_sweep()
     return done

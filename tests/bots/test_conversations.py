@@ -11,7 +11,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from bots import engine, services
+from bots import engine, turn, waiting
 from bots.models import BotSession, FaqLog, SurveyResponse
 from crm.models import Contact
 from imsubsystem import selectors as switch_selectors
@@ -202,20 +202,20 @@ def test_queue_position_is_sent_after_hand_over_and_when_it_changes(flow, inbox,
         queue_update_at=timezone.now() - timedelta(seconds=flow.queue_update_every_s + 1)
     )
     before = len(bot_texts(conversation_id))
-    assert services.queue_updates_sweep() == 0
+    assert waiting.queue_updates_sweep() == 0
     assert len(bot_texts(conversation_id)) == before
 
 
 def test_idle_reminder_then_auto_close(flow, inbox, contact):
     conversation_id = write(inbox, contact, "hello")
     later = timezone.now() + timedelta(seconds=flow.idle_reminder_after_s + 5)
-    assert services.idle_sweep(now=later) == {"reminded": 1, "closed": 0}
+    assert waiting.idle_sweep(now=later) == {"reminded": 1, "closed": 0}
     assert bot_texts(conversation_id)[-1].startswith("Are you still there?")
-    assert services.idle_sweep(now=later + timedelta(seconds=5)) == {"reminded": 0, "closed": 0}
+    assert waiting.idle_sweep(now=later + timedelta(seconds=5)) == {"reminded": 0, "closed": 0}
     BotSession.objects.filter(conversation_id=conversation_id).update(
         reminded_at=timezone.now() - timedelta(seconds=flow.idle_close_after_s + 1)
     )
-    assert services.idle_sweep(now=timezone.now())["closed"] == 1
+    assert waiting.idle_sweep(now=timezone.now())["closed"] == 1
     assert status(conversation_id) == "closed"
     assert bot_texts(conversation_id)[-1].startswith("We closed this conversation")
     assert not SurveyResponse.objects.exists()
@@ -227,7 +227,7 @@ def test_a_customer_who_answers_is_not_reminded(flow, inbox, contact):
     BotSession.objects.update(
         last_customer_at=timezone.now() - timedelta(hours=2), last_reply_at=timezone.now() - timedelta(hours=1)
     )
-    assert services.idle_sweep(now=timezone.now() + timedelta(hours=1))["reminded"] == 1
+    assert waiting.idle_sweep(now=timezone.now() + timedelta(hours=1))["reminded"] == 1
     write(inbox, contact, "still here")
     assert BotSession.objects.get().reminded_at is None
 
@@ -244,7 +244,7 @@ def test_a_bot_that_raises_or_runs_out_of_time_queues_the_customer(flow, inbox, 
     session = BotSession.objects.get(conversation_id=conversation_id)
     assert session.pending_since is None and session.state["done"] is True
     # A late answer (a redelivered task) does nothing more.
-    assert services.bot_turn(conversation_id=conversation_id).answered == 0
+    assert turn.bot_turn(conversation_id=conversation_id).answered == 0
 
 
 def test_a_bot_that_never_answers_is_caught_by_the_watchdog(flow, inbox, contact):
@@ -253,8 +253,8 @@ def test_a_bot_that_never_answers_is_caught_by_the_watchdog(flow, inbox, contact
     with mock.patch.object(tasks.bot_reply, "delay"):  # the worker never picks the task up
         conversation_id = write(inbox, contact, "hello?")
     assert status(conversation_id) == "bot"
-    assert services.bot_watchdog() == 0  # not late yet
-    assert services.bot_watchdog(now=timezone.now() + timedelta(seconds=31)) == 1
+    assert waiting.bot_watchdog() == 0  # not late yet
+    assert waiting.bot_watchdog(now=timezone.now() + timedelta(seconds=31)) == 1
     assert status(conversation_id) == "queued"
     assert Message.objects.filter(conversation_id=conversation_id, text="hello?").exists()
     assert "could not answer (timeout)" in transcript(conversation_id, private=True)[0][1]

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from bots.hours import ScheduleError, hours_status, local_to_utc, zone_get
-from bots.services import business_hours_status, next_open_describe
+from bots.opening import business_hours_status, next_open_describe
 from tests.factories.bots import BusinessHoursFactory, SpecialDayFactory, WeeklyHoursFactory
 
 PARIS_OFFICE = {

@@ -12,7 +12,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from bots import services as bot_services
+from bots import turn as bot_turn
+from bots import waiting as bot_waiting
 from bots.models import BotSession
 from gateway import services as gateway_services
 from gateway import tasks as gateway_tasks
@@ -176,10 +177,10 @@ def test_the_bot_watchdog_and_idle_sweep_go_on_past_a_failing_conversation(monke
         reminded.append(conversation_id)
         return 1
 
-    monkeypatch.setattr(bot_services, "bot_fallback_queue", fallback)
-    monkeypatch.setattr(bot_services, "_idle_step", idle_step)
-    assert bot_services.bot_watchdog() == 2 and sorted(queued) == [1, 3]
-    assert bot_services.idle_sweep() == {"reminded": 2, "closed": 0} and sorted(reminded) == [1, 3]
+    monkeypatch.setattr(bot_turn, "bot_fallback_queue", fallback)
+    monkeypatch.setattr(bot_waiting, "_idle_step", idle_step)
+    assert bot_waiting.bot_watchdog() == 2 and sorted(queued) == [1, 3]
+    assert bot_waiting.idle_sweep() == {"reminded": 2, "closed": 0} and sorted(reminded) == [1, 3]
 
 
 @pytest.mark.django_db
