@@ -1,9 +1,13 @@
-"""Receivers of routing's signals (sent after commit with plain values): an agent took a conversation
-("agent X has joined"), or an assigned conversation was closed (the satisfaction survey)."""
+"""Subscribers to routing's hooks (routing/hooks.py, emitted after commit with plain values): an agent
+took a conversation ("agent X has joined"), or an assigned conversation was closed (the satisfaction
+survey)."""
 
 from __future__ import annotations
 
 import logging
+
+from routing import hooks as routing_hooks
+from routing.hooks import WorkAssigned, WorkReleased
 
 logger = logging.getLogger(__name__)
 
@@ -15,25 +19,23 @@ def _later(task, **kwargs) -> None:
         logger.exception("Could not queue %s %s", task.name, kwargs)
 
 
-def on_work_assigned(*, ref, agent_id, **kwargs) -> None:
+def on_work_assigned(event: WorkAssigned) -> None:
     from bots.tasks import agent_joined
 
-    _later(agent_joined, conversation_id=int(ref), agent_id=int(agent_id))
+    _later(agent_joined, conversation_id=int(event.ref), agent_id=int(event.agent_id))
 
 
-def on_work_released(*, ref, reason, agent_id=None, queue_id=None, **kwargs) -> None:
-    if reason != "completed":
+def on_work_released(event: WorkReleased) -> None:
+    if event.reason != "completed":
         return
     from bots.tasks import survey_send
 
-    _later(survey_send, conversation_id=int(ref), agent_id=agent_id, queue_id=queue_id)
+    _later(survey_send, conversation_id=int(event.ref), agent_id=event.agent_id, queue_id=event.queue_id)
 
 
 def connect() -> None:
-    from routing import signals
-
-    signals.work_assigned.connect(on_work_assigned, dispatch_uid="bots.on_work_assigned")
-    signals.work_released.connect(on_work_released, dispatch_uid="bots.on_work_released")
+    routing_hooks.work_assigned.subscribe(on_work_assigned)
+    routing_hooks.work_released.subscribe(on_work_released)
 
     from django.db.models.signals import post_delete, post_save
 

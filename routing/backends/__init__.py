@@ -15,6 +15,9 @@ _backend: BaseRoutingBackend | None = None
 
 
 def channel_kinds() -> tuple[str, ...]:
+    """Every channel kind the CRM knows: the kinds a queue's agents have a capacity for."""
+    # Here, not at the top: the backends load without Django's apps (bench/routing.py drives them bare),
+    # and crm.models needs the app registry.
     from crm.models import ChannelKind
 
     return tuple(ChannelKind.values)

@@ -1,6 +1,8 @@
 """The in-memory routing backend: the embedded default and fast tests. One process only, not for
 production (each process would route on its own view of the agents). It is also the reference for the
-semantics that the Redis backend's Lua scripts implement; the contract suite runs both."""
+semantics that the Redis backend's Lua scripts implement; the contract suite runs both. The state and
+the rules deciding on it are in memory_rules.py (as the Lua functions share `lua/prelude.lua`); here are
+the operations of the interface, each under the backend's lock, console presence and the reads."""
 
 from __future__ import annotations
 
@@ -9,13 +11,12 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from routing.backends.base import BaseRoutingBackend, Event, agent_score, work_score
+from routing.backends.base import BaseRoutingBackend, Event, work_score
+from routing.backends.memory_rules import MemoryRules
 from routing.exceptions import RoutingError
 
-_MAX_OFFERS_PER_CALL = 1000
 
-
-class MemoryBackend(BaseRoutingBackend):
+class MemoryBackend(MemoryRules, BaseRoutingBackend):
     def __init__(self, config: dict[str, Any] | None = None, *, channel_kinds: Sequence[str] = ()) -> None:
         super().__init__(config, channel_kinds=channel_kinds)
         self._lock = threading.RLock()
@@ -24,223 +25,14 @@ class MemoryBackend(BaseRoutingBackend):
         self.lapse: dict[int, int] = {}
         self.flush()
 
-    # --- state helpers ---------------------------------------------------------------------------------
     def flush(self) -> None:
         with self._lock:
-            self.queues: dict[int, dict[str, Any]] = {}
-            self.agents: dict[int, dict[str, Any]] = {}
-            self.items: dict[int, dict[str, Any]] = {}
-            self.offers: dict[str, dict[str, Any]] = {}
+            self.queues = {}
+            self.agents = {}
+            self.items = {}
+            self.offers = {}
             self.seq = 0
             self.rr = 0
-
-    def _event(self, events: list[Event], kind: str, **fields: Any) -> None:
-        self.seq += 1
-        events.append({"kind": kind, "seq": self.seq, **fields})
-
-    @staticmethod
-    def _cap(agent: dict[str, Any], kind: str) -> int:
-        return int(agent["caps"].get(kind, agent["default"]))
-
-    def _free(self, agent: dict[str, Any], kind: str) -> bool:
-        return agent["load"].get(kind, 0) < self._cap(agent, kind)
-
-    @staticmethod
-    def _skills_ok(agent: dict[str, Any], item: dict[str, Any]) -> bool:
-        return all(skill in agent["skills"] for skill in item["skills"])
-
-    @staticmethod
-    def _open_to(item: dict[str, Any], agent_id: int, now_ms: int) -> bool:
-        if item["declined"] == agent_id and now_ms < item["declined_until"]:
-            return False
-        return not (item["pref"] and item["pref"] != agent_id and now_ms < item["sticky_until"])
-
-    def _waiting(self, queue_id: int) -> list[dict[str, Any]]:
-        items = [i for i in self.items.values() if i["queue"] == queue_id and i["state"] == "waiting"]
-        return sorted(items, key=lambda i: (work_score(priority=i["prio"], enqueued_ms=i["enq"]), str(i["ref"])))
-
-    def _ready(self, queue_id: int, kind: str) -> list[int]:
-        policy = self.queues[queue_id]["policy"]
-        ready = [
-            agent_id
-            for agent_id, agent in self.agents.items()
-            if agent["status"] == "available" and queue_id in agent["queues"] and self._free(agent, kind)
-        ]
-
-        def rank(agent_id: int) -> tuple[float, str]:
-            agent = self.agents[agent_id]
-            score = agent_score(
-                policy=policy,
-                total=agent["total"],
-                default_capacity=agent["default"],
-                idle_ms=agent["idle"],
-                rr=agent["rr"],
-            )
-            return score, str(agent_id)
-
-        return sorted(ready, key=rank)
-
-    def _overflow_at(self, queue_id: int, queued_ms: int) -> int:
-        queue = self.queues.get(queue_id)
-        if not queue or not queue["max_wait_ms"] or not queue["overflow"]:
-            return 0
-        return queued_ms + queue["max_wait_ms"]
-
-    # --- decision helpers -------------------------------------------------------------------------------
-    def _offer(self, item: dict[str, Any], agent_id: int, policy: str, now_ms: int, token: str, events) -> None:
-        agent = self.agents[agent_id]
-        queue = self.queues[item["queue"]]
-        offer_id = f"{token}-{len(events)}"
-        expires = now_ms + queue["offer_ms"]
-        item.update(state="offered", agent=agent_id, offer=offer_id, policy=policy)
-        agent["load"][item["kind"]] = agent["load"].get(item["kind"], 0) + 1
-        agent["total"] += 1
-        self.rr += 1
-        agent["rr"] = self.rr
-        agent["offers"].add(offer_id)
-        self.offers[offer_id] = {"ref": item["ref"], "agent": agent_id, "expires": expires, "policy": policy}
-        self._event(
-            events,
-            "offered",
-            ref=item["ref"],
-            queue=item["queue"],
-            agent=agent_id,
-            offer=offer_id,
-            expires=expires,
-            policy=policy,
-        )
-
-    def _match_item(self, item: dict[str, Any], now_ms: int, token: str, events) -> bool:
-        queue = self.queues.get(item["queue"])
-        if item["state"] != "waiting" or not queue or queue["policy"] == "manual":
-            return False
-        pref = item["pref"]
-        if pref and self._open_to(item, pref, now_ms):
-            agent = self.agents.get(pref)
-            if (
-                agent
-                and agent["status"] == "available"
-                and item["queue"] in agent["queues"]
-                and self._free(agent, item["kind"])
-                and self._skills_ok(agent, item)
-            ):
-                self._offer(item, pref, "preferred", now_ms, token, events)
-                return True
-        if pref and now_ms < item["sticky_until"]:
-            return False
-        for agent_id in self._ready(item["queue"], item["kind"]):
-            if self._open_to(item, agent_id, now_ms) and self._skills_ok(self.agents[agent_id], item):
-                self._offer(item, agent_id, queue["policy"], now_ms, token, events)
-                return True
-        return False
-
-    def _match_agent(self, agent_id: int, now_ms: int, token: str, events) -> None:
-        agent = self.agents.get(agent_id)
-        for _ in range(_MAX_OFFERS_PER_CALL):
-            if not agent or agent["status"] != "available":
-                return
-            best = None
-            for queue_id in agent["queues"]:
-                queue = self.queues.get(queue_id)
-                if not queue or queue["policy"] == "manual":
-                    continue
-                for item in self._waiting(queue_id):
-                    if (
-                        self._free(agent, item["kind"])
-                        and self._skills_ok(agent, item)
-                        and self._open_to(item, agent_id, now_ms)
-                    ):
-                        key = (work_score(priority=item["prio"], enqueued_ms=item["enq"]), str(item["ref"]))
-                        if best is None or key < best[0]:
-                            best = (key, item, queue["policy"])
-                        break
-            if best is None:
-                return
-            _, item, policy = best
-            self._offer(item, agent_id, "preferred" if item["pref"] == agent_id else policy, now_ms, token, events)
-
-    def _close_offer(self, offer_id: str) -> dict[str, Any]:
-        offer = self.offers.pop(offer_id)
-        agent = self.agents[offer["agent"]]
-        agent["offers"].discard(offer_id)
-        return offer
-
-    def _unload(self, agent_id: int, kind: str) -> None:
-        agent = self.agents.get(agent_id)
-        if agent:
-            agent["load"][kind] = max(0, agent["load"].get(kind, 0) - 1)
-            agent["total"] = max(0, agent["total"] - 1)
-
-    def _release_holder(self, item: dict[str, Any], detail: str, now_ms: int, events) -> int:
-        """Free the agent that holds or is offered the item; returns that agent's id (0 when none)."""
-        holder = item["agent"]
-        if item["state"] == "offered":
-            offer = self._close_offer(item["offer"])
-            self._unload(holder, item["kind"])
-            self._event(
-                events,
-                "offer_cancelled",
-                ref=item["ref"],
-                queue=item["queue"],
-                agent=holder,
-                offer=item["offer"],
-                policy=offer["policy"],
-            )
-        elif item["state"] == "assigned":
-            self._unload(holder, item["kind"])
-            if holder in self.agents:
-                self.agents[holder]["idle"] = now_ms
-            self._event(events, "released", ref=item["ref"], queue=item["queue"], agent=holder, detail=detail)
-        item.update(state="waiting", agent=0, offer="", policy="")
-        return holder
-
-    def _requeue(self, item: dict[str, Any], now_ms: int, token: str, events) -> None:
-        if not self._match_item(item, now_ms, token, events):
-            self._event(events, "queued", ref=item["ref"], queue=item["queue"])
-
-    def _decline(self, offer_id: str, reason: str, now_ms: int, token: str) -> list[Event]:
-        events: list[Event] = []
-        offer = self._close_offer(offer_id)
-        agent_id = offer["agent"]
-        agent = self.agents[agent_id]
-        item = self.items[offer["ref"]]
-        self._unload(agent_id, item["kind"])
-        queue = self.queues.get(item["queue"])
-        item.update(
-            state="waiting",
-            agent=0,
-            offer="",
-            policy="",
-            declined=agent_id,
-            declined_until=now_ms + (queue["offer_ms"] if queue else 0),
-        )
-        self._event(
-            events, reason, ref=item["ref"], queue=item["queue"], agent=agent_id, offer=offer_id, policy=offer["policy"]
-        )
-        went_away = False
-        if reason == "expired":
-            agent["missed"] += 1
-            if agent["away_after"] and agent["missed"] >= agent["away_after"] and agent["status"] == "available":
-                agent["status"] = "away"
-                agent["missed"] = 0
-                went_away = True
-        else:
-            agent["missed"] = 0
-        self._requeue(item, now_ms, token, events)
-        if went_away:
-            self._event(events, "agent_status", agent=agent_id, status="away", detail="missed_offers")
-            self._withdraw_offers(agent_id, now_ms, token, events)
-        else:
-            self._match_agent(agent_id, now_ms, token, events)
-        return events
-
-    def _withdraw_offers(self, agent_id: int, now_ms: int, token: str, events) -> None:
-        """An agent left: its open offers go to other agents at once."""
-        for offer_id in sorted(self.agents[agent_id]["offers"], key=lambda o: self.offers[o]["ref"]):
-            item = self.items[self.offers[offer_id]["ref"]]
-            self._release_holder(item, "withdrawn", now_ms, events)
-            item.update(declined=agent_id, declined_until=now_ms + self.queues[item["queue"]]["offer_ms"])
-            self._requeue(item, now_ms, token, events)
 
     # --- configuration ----------------------------------------------------------------------------------
     def queue_set(self, *, queue_id, policy, offer_timeout_ms, sticky_window_ms, max_wait_ms, overflow_queue_id):
@@ -346,13 +138,6 @@ class MemoryBackend(BaseRoutingBackend):
             self._assign(item, agent_id, "manual", events)
             return events
 
-    def _assign(self, item, agent_id, policy, events) -> None:
-        agent = self.agents[agent_id]
-        item.update(state="assigned", agent=agent_id, offer="", policy=policy)
-        agent["load"][item["kind"]] = agent["load"].get(item["kind"], 0) + 1
-        agent["total"] += 1
-        self._event(events, "assigned", ref=item["ref"], queue=item["queue"], agent=agent_id, policy=policy)
-
     def work_transfer(self, *, ref, queue_id, agent_id, now_ms):
         with self._lock:
             item = self.items.get(ref)
@@ -404,14 +189,6 @@ class MemoryBackend(BaseRoutingBackend):
             self._event(events, "accepted", offer=offer_id, **fields)
             self._event(events, "assigned", **fields)
             return events
-
-    def _own_offer(self, offer_id: str, agent_id: int) -> dict[str, Any]:
-        offer = self.offers.get(offer_id)
-        if offer is None:
-            raise RoutingError("offer_gone", "This offer was answered, withdrawn or has expired.")
-        if offer["agent"] != agent_id:
-            raise RoutingError("not_yours", "This offer was made to another agent.")
-        return offer
 
     def offer_reject(self, *, offer_id, agent_id, now_ms):
         with self._lock:

@@ -11,124 +11,26 @@ Keys (prefix `rt` by default; docs/routing.md has the full list): a queue's keys
 keys (`rt:agent:<id>`, `rt:item:<ref>`, `rt:offer:<id>`). A decision touches one item's queue and the
 agents serving it, which an agent shared by several queues links together, so the scripts need one Redis
 primary (with replicas or Sentinel), not a sharded cluster.
+
+The scripts' source (the library, console presence, the rebuild lock) is assembled in redis_lua.py; this
+module is the client: arguments in, events or a refusal out.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import redis
 from django.conf import settings
 
 from routing.backends.base import BaseRoutingBackend, Event
+from routing.backends.redis_lua import CONSOLE_BEAT, CONSOLE_CLOSE, CONSOLE_EXPECT, CONSOLES_LAPSED, UNLOCK, library
 from routing.exceptions import RoutingError
 
-_LUA = Path(__file__).with_name("lua")
 _SEP = "\x1f"
-_OPS = (
-    "queue_set",
-    "agent_set",
-    "enqueue",
-    "release",
-    "pick",
-    "transfer",
-    "accept",
-    "reject",
-    "expire",
-    "reevaluate",
-    "match",
-    "position",
-    "restore",
-)
-
-
-# Operations that may run while the state is not loaded: configuration, a read, and the load itself.
-_UNGUARDED = frozenset({"queue_set", "position", "restore"})
-# Every decision first checks that the state is loaded (the `built` marker that a rebuild sets last), in
-# the same atomic call: a Redis that restarted empty refuses to decide on a partial state, and to
-# number decisions from 1 again, until the state is rebuilt from MySQL (services.routing_ensure_built).
-_GUARD = """
-if redis.call('EXISTS', P .. ':built') == 0 then
-  return fail('not_built', 'The routing state is not loaded; it is rebuilt from MySQL.')
-end
-"""
-# Console presence (see BaseRoutingBackend): `<prefix>-presence:agent:<id>`, a zset of an agent's live
-# consoles scored by their deadline, and `<prefix>-presence:lapse`, a zset of agents scored by when
-# their last console went (or will go) away. Outside the routing prefix, so a rebuild's flush keeps it.
-_CONSOLE_PRUNE = """
-local function prune(key, agent, now)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  if top[2] then
-    redis.call('ZADD', KEYS[2], top[2], agent)
-    redis.call('PEXPIREAT', key, math.floor(tonumber(top[2])) + 1000)
-    return redis.call('ZCARD', key)
-  end
-  redis.call('DEL', key)
-  return 0
-end
-"""
-_CONSOLE_BEAT = (
-    _CONSOLE_PRUNE
-    + """
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-return prune(KEYS[1], ARGV[1], tonumber(ARGV[4]))
-"""
-)
-_CONSOLE_CLOSE = (
-    _CONSOLE_PRUNE
-    + """
-redis.call('ZREM', KEYS[1], ARGV[2])
-local left = prune(KEYS[1], ARGV[1], tonumber(ARGV[3]))
-if left == 0 then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) end
-return left
-"""
-)
-_CONSOLE_EXPECT = (
-    _CONSOLE_PRUNE
-    + """
-if prune(KEYS[1], ARGV[1], tonumber(ARGV[2])) > 0 or redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return 1
-"""
-)
-_CONSOLES_LAPSED = (
-    _CONSOLE_PRUNE
-    + """
-local found = {}
-local now = tonumber(ARGV[2])
-for _, agent in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))) do
-  if prune(ARGV[1] .. agent, agent, now) == 0 then
-    redis.call('ZREM', KEYS[2], agent)
-    found[#found + 1] = agent
-  end
-end
-return found
-"""
-)
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-def _library(channel_kinds: Sequence[str]) -> tuple[str, str]:
-    """(name, source) of the Redis library holding every routing operation."""
-    body = (_LUA / "prelude.lua").read_text().replace("__KINDS__", ", ".join(json.dumps(k) for k in channel_kinds))
-    for op in _OPS:
-        body += (
-            f"\nredis.register_function('@@_{op}', function(KEYS, ARGV)\nbegin(ARGV)\n"
-            + ("" if op in _UNGUARDED else _GUARD)
-            + (_LUA / f"{op}.lua").read_text()
-            + "\nend)\n"
-        )
-    name = "switchboard_routing_" + hashlib.sha256(body.encode()).hexdigest()[:16]
-    return name, f"#!lua name={name}\n" + body.replace("@@_", f"{name}_")
 
 
 def _joined(names: Sequence[str]) -> str:
@@ -156,16 +58,16 @@ class RedisBackend(BaseRoutingBackend):
         )
         self.client = redis.Redis(connection_pool=self.pool)
         self.prefix = self.config.get("prefix", "rt")
-        self.library, self.library_source = _library(self.channel_kinds)
+        self.library, self.library_source = library(self.channel_kinds)
         self.built_key = f"{self.prefix}:built"
         # Outside the prefix's keys, so the flush of a rebuild does not drop the lock of the one rebuilding.
         self.lock_key = f"{self.prefix}-lock:rebuild"
         self.console_prefix = f"{self.prefix}-presence:agent:"
         self.lapse_key = f"{self.prefix}-presence:lapse"
-        self._console_beat = self.client.register_script(_CONSOLE_BEAT)
-        self._console_close = self.client.register_script(_CONSOLE_CLOSE)
-        self._consoles_lapsed = self.client.register_script(_CONSOLES_LAPSED)
-        self._console_expect = self.client.register_script(_CONSOLE_EXPECT)
+        self._console_beat = self.client.register_script(CONSOLE_BEAT)
+        self._console_close = self.client.register_script(CONSOLE_CLOSE)
+        self._consoles_lapsed = self.client.register_script(CONSOLES_LAPSED)
+        self._console_expect = self.client.register_script(CONSOLE_EXPECT)
 
     def _run(self, op: str, *args: Any, now_ms: int = 0) -> Any:
         argv = [self.prefix, int(now_ms), secrets.token_hex(6), *args]
@@ -369,7 +271,7 @@ class RedisBackend(BaseRoutingBackend):
         return token if self.client.set(self.lock_key, token, nx=True, px=int(ttl_s * 1000)) else None
 
     def rebuild_unlock(self, token: str) -> None:
-        self.client.eval(_UNLOCK, 1, self.lock_key, token)
+        self.client.eval(UNLOCK, 1, self.lock_key, token)
 
     def restore(self, *, agents, items, seq, now_ms):
         payload = {

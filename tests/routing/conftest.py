@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing import signals
+from routing import hooks
 from routing.backends import channel_kinds, set_backend
 from routing.backends.memory import MemoryBackend
 
@@ -18,23 +18,8 @@ def memory_backend():
 
 
 @pytest.fixture(autouse=True)
-def routing_signals_muted():
-    """Routing's own tests run without the switch's receivers (they need conversations to exist)."""
-    saved = {}
-    for name in (
-        "offer_created",
-        "offer_closed",
-        "work_assigned",
-        "work_queued",
-        "work_released",
-        "queue_changed",
-        "agent_status_changed",
-    ):
-        signal = getattr(signals, name)
-        saved[signal] = signal.receivers
-        signal.receivers = []
-        signal.sender_receivers_cache.clear()
-    yield
-    for signal, receivers in saved.items():
-        signal.receivers = receivers
-        signal.sender_receivers_cache.clear()
+def routing_hooks_muted(monkeypatch):
+    """Routing's own tests run without the switch's and the bots' subscribers (they need conversations
+    to exist): every routing hook starts with no subscriber, and gets its own back after the test."""
+    for hook in hooks.ALL:
+        monkeypatch.setattr(hook, "_subscribers", {})

@@ -14,13 +14,12 @@ def main(index: int, workers: int, total: int, seconds: float) -> None:
     import django
 
     django.setup()
-    from routing import services, signals
+    from routing import hooks, services
 
-    # Routing alone is under test: the switch's receivers would look for conversations that do not exist.
-    for name in ("offer_created", "offer_closed", "work_assigned", "work_queued", "work_released"):
-        getattr(signals, name).receivers = []
-    for name in ("queue_changed", "agent_status_changed"):
-        getattr(signals, name).receivers = []
+    # Routing alone is under test: the switch's subscribers would look for conversations that do not exist.
+    for hook in hooks.ALL:
+        for receiver in hook.subscribers:
+            hook.unsubscribe(receiver)
     from routing.exceptions import RoutingError
     from routing.models import AgentProfile, Offer, OfferStatus, Queue, WorkItem, WorkStatus
 

@@ -1,10 +1,12 @@
-"""The services the switch calls, end to end through MySQL, the ledger and the signals."""
+"""The services the switch calls, end to end through MySQL, the ledger and the hook events."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 
-from routing import selectors, services, signals
+from routing import hooks, selectors, services
 from routing.exceptions import RoutingError
 from routing.models import AgentStatus, AssignmentEvent, Offer, OfferStatus, WorkItem, WorkStatus
 from tests.factories import AgentProfileFactory, QueueFactory
@@ -12,25 +14,23 @@ from tests.factories import AgentProfileFactory, QueueFactory
 
 @pytest.fixture
 def received():
+    """Every routing hook event emitted during the test, as (hook name, the event's fields)."""
     got: list[tuple[str, dict]] = []
-    receivers = {}
-    for name in (
-        "offer_created",
-        "offer_closed",
-        "work_assigned",
-        "work_queued",
-        "queue_changed",
-        "agent_status_changed",
-    ):
+    with ExitStack() as stack:
+        for name in (
+            "offer_created",
+            "offer_closed",
+            "work_assigned",
+            "work_queued",
+            "queue_changed",
+            "agent_status_changed",
+        ):
 
-        def receiver(sender, signal=None, _name=name, **kwargs):
-            got.append((_name, kwargs))
+            def receiver(event, _name=name):
+                got.append((_name, event.as_dict()))
 
-        receivers[name] = receiver
-        getattr(signals, name).connect(receiver)
-    yield got
-    for name, receiver in receivers.items():
-        getattr(signals, name).disconnect(receiver)
+            stack.enter_context(getattr(hooks, name).subscribed(receiver))
+        yield got
 
 
 def names(got):

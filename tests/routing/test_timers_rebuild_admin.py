@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from routing import selectors, services
+from routing import rebuild, selectors, services
 from routing.backends import channel_kinds, set_backend
 from routing.backends.redis import RedisBackend
 from routing.exceptions import RoutingError
@@ -229,13 +229,13 @@ def test_a_redis_restarted_empty_is_rebuilt_once_by_the_tick_or_the_next_decisio
 
     # Several processes notice at once (beat's tick, decisions): exactly one rebuilds, the others wait.
     rebuilds = []
-    real_rebuild = services._rebuild
+    real_rebuild = rebuild._rebuild
 
     def counted(progress):
         rebuilds.append(1)
         return real_rebuild(progress)
 
-    monkeypatch.setattr(services, "_rebuild", counted)
+    monkeypatch.setattr(rebuild, "_rebuild", counted)
     results = []
 
     def tick():
