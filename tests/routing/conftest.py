@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 
 from routing import hooks
@@ -18,8 +20,10 @@ def memory_backend():
 
 
 @pytest.fixture(autouse=True)
-def routing_hooks_muted(monkeypatch):
+def routing_hooks_muted():
     """Routing's own tests run without the switch's and the bots' subscribers (they need conversations
     to exist): every routing hook starts with no subscriber, and gets its own back after the test."""
-    for hook in hooks.ALL:
-        monkeypatch.setattr(hook, "_subscribers", {})
+    with ExitStack() as stack:
+        for hook in hooks.ALL:
+            stack.enter_context(hook.replaced())
+        yield
