@@ -14,6 +14,7 @@ from django.utils import timezone
 from crm.models import ChannelKind
 from crm.services import identity_get_or_create
 from imsubsystem.models import Inbox, WidgetSession
+from imsubsystem.services import widget_sessions_revoke
 
 # last_seen_at is written at most this often per session, not on every request.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
@@ -94,8 +95,6 @@ def widget_session_live(*, session_id: int) -> bool:
 
 def widget_session_revoke(*, session_id: int) -> None:
     """Revoke one session: its token is refused from now on and its open sockets are closed."""
-    from imsubsystem.services import widget_sessions_revoke
-
     widget_sessions_revoke(session_ids=[session_id])
 
 

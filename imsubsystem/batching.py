@@ -21,6 +21,9 @@ from typing import Any
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 
+from imsubsystem.ratelimit import customer_identity, message_rate_take_many, rate_limited_error
+from imsubsystem.services import customer_messages_send_many
+
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
@@ -93,9 +96,6 @@ def customer_messages_admit_and_send(requests: Sequence[dict[str, Any]]) -> list
     same bucket as the widget HTTP API's), then the admitted ones stored together. A refused request is
     answered {"error": "rate_limited", "detail", "retry_after_s"}. A request is charged once: when a
     failed batch goes again one by one, or comes back as `fallback`, it is not charged again."""
-    from imsubsystem.ratelimit import customer_identity, message_rate_take_many, rate_limited_error
-    from imsubsystem.services import customer_messages_send_many
-
     uncharged = [request for request in requests if "rate_wait" not in request]
     waits = message_rate_take_many([customer_identity(request["contact_id"]) for request in uncharged])
     for request, wait in zip(uncharged, waits, strict=True):

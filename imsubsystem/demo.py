@@ -6,6 +6,7 @@ The secrets are the public demo values of CONTRACT.md, never real ones.
 from __future__ import annotations
 
 from imsubsystem.models import CannedResponse, Inbox
+from routing.models import Queue
 
 DEMO_SECRET = "switchboard-demo-secret"
 LOCAL_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
@@ -65,8 +66,6 @@ DEMO_CANNED = [
 
 
 def seed(*, stdout=None) -> None:
-    from routing.models import Queue
-
     support = Queue.objects.filter(name="Support").first() or Queue.objects.get_or_create(name="Support")[0]
     for key, kind, name, config, credentials in DEMO_INBOXES:
         inbox, created = Inbox.objects.get_or_create(

@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -84,6 +85,4 @@ class EncryptedJSONField(models.TextField):
         return self.get_prep_value(self.value_from_object(obj))
 
     def formfield(self, **kwargs):
-        from django import forms
-
         return super(models.TextField, self).formfield(**{"form_class": forms.JSONField, **kwargs})

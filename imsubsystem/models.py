@@ -6,6 +6,7 @@ Only imsubsystem.services writes conversations and messages (docs/imsubsystem.md
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -230,8 +231,6 @@ class CannedResponse(models.Model):
         return f"/{self.shortcut}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         clash = CannedResponse.objects.filter(shortcut=self.shortcut, owner=self.owner).exclude(pk=self.pk)
         if clash.exists():
             raise ValidationError({"shortcut": "This shortcut is already used."})

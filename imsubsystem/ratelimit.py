@@ -10,8 +10,11 @@ import threading
 import time
 from collections.abc import Sequence
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
+
+from imsubsystem.services.state import SwitchError
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +129,6 @@ class _MemoryBuckets:
 
 class _RedisBuckets:
     def __init__(self, url: str, pool_size: int) -> None:
-        import redis
-
         self.errors = (redis.RedisError, OSError)
         self.client = redis.Redis(
             connection_pool=redis.BlockingConnectionPool.from_url(
@@ -191,8 +192,6 @@ def message_rate_check(*, identity: str) -> None:
 
 
 def rate_limited_error(wait_s: int):
-    from imsubsystem.services import SwitchError
-
     return SwitchError(
         "rate_limited", f"Too many messages: wait {wait_s} s before sending again.", retry_after_s=int(wait_s)
     )

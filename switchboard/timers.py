@@ -25,6 +25,8 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
+from config.celery import app
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -47,8 +49,6 @@ def _due_entries(schedule: dict[str, dict[str, Any]], only: Iterable[str] | None
 
 
 def _beat_run(stop: threading.Event, tick_s: float, only: Iterable[str] | None, scale: float) -> None:
-    from config.celery import app
-
     app.loader.import_default_modules()  # the apps' tasks modules, as a worker imports them at start
     if only is None:
         for name in getattr(settings, "INPROCESS_AT_START", ()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
@@ -11,7 +12,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from core import metrics as metrics_module
 from core.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
@@ -33,8 +36,6 @@ def _check_database() -> str | None:
 
 
 def _check_redis() -> str | None:
-    import redis
-
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
         try:
@@ -86,10 +87,6 @@ def _may_see_details(request: HttpRequest) -> bool:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format. Reachable from the addresses in METRICS_ALLOWED_IPS only."""
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    from core import metrics as metrics_module
-
     if client_ip(request) not in settings.METRICS_ALLOWED_IPS:
         return HttpResponse("Forbidden", status=403, content_type="text/plain")
     return HttpResponse(metrics_module.render(), content_type=CONTENT_TYPE_LATEST)
