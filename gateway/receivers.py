@@ -4,7 +4,8 @@ GatewayConfig.ready), and a drain is queued once that transaction commits."""
 
 from __future__ import annotations
 
-from gateway import services, tasks
+from gateway import tasks
+from gateway.outbox import outbox_enqueue_for_message
 from gateway.registry import PLATFORM_INBOX_KINDS
 from imsubsystem.hooks import MessageStored, message_stored
 
@@ -14,7 +15,7 @@ OUTBOUND_SENDER_KINDS = frozenset({"agent", "bot"})
 def on_message_stored(event: MessageStored) -> None:
     if event.private or event.sender_kind not in OUTBOUND_SENDER_KINDS or event.inbox_kind not in PLATFORM_INBOX_KINDS:
         return
-    services.outbox_enqueue_for_message(message_id=event.message_id, on_commit_drain=tasks.outbox_drain_later)
+    outbox_enqueue_for_message(message_id=event.message_id, on_commit_drain=tasks.outbox_drain_later)
 
 
 def connect() -> None:
