@@ -11,7 +11,9 @@ below from `imsubsystem.services`; each lives in one module:
 - `publish.py`: the one publish point (`event_publish_on_commit`, `typing_publish`, status frames; every
   frame checked against events.py when IM_FRAME_CHECK is on, as in the tests);
 - `messages.py`: the one write path for messages (`messages_store`: a single send is a batch of one, with
-  one duplicate check), delivery status;
+  one duplicate check), over `drafts.py` (what a message must be, checked before any conversation is
+  read) and `rows.py` (its two SQL statements);
+- `delivery.py`: what the platform did with an outgoing message;
 - `customers.py`: customers writing (widget, one or a batch; API channel; platforms);
 - `conversations.py`: open or reopen, hand to a queue, transfer, close, read pointers;
 - `assignment.py`: the bridge to routing (the status moves its hook events drive, the agents' commands
@@ -42,8 +44,9 @@ from imsubsystem.services.conversations import (
     conversation_transfer,
 )
 from imsubsystem.services.customers import customer_message_send, customer_messages_send_many, inbound_message_receive
+from imsubsystem.services.delivery import message_delivery_update
 from imsubsystem.services.merge import conversations_move_contact, widget_sessions_revoke
-from imsubsystem.services.messages import message_delivery_update, message_send
+from imsubsystem.services.messages import message_send
 from imsubsystem.services.publish import event_publish_on_commit, typing_publish
 from imsubsystem.services.state import TRANSITIONS, SwitchError, status_move_allowed, text_check
 

@@ -14,7 +14,8 @@ from imsubsystem import selectors
 from imsubsystem.events import group_agents_of_queue, group_conversation
 from imsubsystem.hooks import ClosedReply, InboxOpening, bot_wanted, closed_reply_taken
 from imsubsystem.models import Conversation, Inbox, SenderKind
-from imsubsystem.services.messages import Draft, messages_store
+from imsubsystem.services.drafts import Draft
+from imsubsystem.services.messages import messages_store
 from imsubsystem.services.publish import event_publish_on_commit, publish_status
 from imsubsystem.services.state import (
     WAITING,

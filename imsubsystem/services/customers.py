@@ -12,14 +12,8 @@ from django.conf import settings
 
 from imsubsystem.models import SenderKind
 from imsubsystem.services.conversations import closed_conversation_answered, conversation_for_customer
-from imsubsystem.services.messages import (
-    Draft,
-    customer_private_refuse,
-    draft_check,
-    message_earlier,
-    message_store_one,
-    messages_store,
-)
+from imsubsystem.services.drafts import Draft, customer_private_refuse, draft_check
+from imsubsystem.services.messages import message_earlier, message_store_one, messages_store
 from imsubsystem.services.state import SwitchError
 
 

@@ -24,16 +24,14 @@ reopens one: services/customers.py).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -43,110 +41,12 @@ from imsubsystem import selectors
 from imsubsystem.events import group_conversation
 from imsubsystem.hooks import ClosedReply, MessageCommitted, MessageStored, closed_reply_taken, message_committed
 from imsubsystem.hooks import message_stored as message_stored_hook
-from imsubsystem.models import Conversation, DeliveryStatus, Inbox, Message, SenderKind, sender_key_for
+from imsubsystem.models import Conversation, DeliveryStatus, Inbox, Message, SenderKind
+from imsubsystem.services.drafts import Draft, draft_check
 from imsubsystem.services.publish import event_publish_on_commit
-from imsubsystem.services.state import S, SwitchError, reopen_window_start, text_check
+from imsubsystem.services.rows import conversations_seq_update, messages_insert
+from imsubsystem.services.state import S, SwitchError, reopen_window_start
 from media.services import attachment_attach
-
-MAX_BUTTONS = 10
-MAX_BUTTON_LABEL = 200
-MAX_ATTACHMENTS = 10
-
-
-@dataclasses.dataclass
-class Draft:
-    """A message to store. `customer` = (inbox_id, contact_id) marks a customer's message (its client_id
-    is unique across the customer's conversations in the inbox); with `fallback`, a conversation that is
-    no longer the customer's open one answers {"fallback": True} instead of storing (the widget batch)."""
-
-    conversation_id: int
-    sender_kind: str
-    text: str = ""
-    sender_user_id: int | None = None
-    client_id: str | None = None
-    attachment_ids: list[int] = dataclasses.field(default_factory=list)
-    private: bool = False
-    platform_message_id: str | None = None
-    sent_at: datetime | None = None
-    buttons: list[dict[str, str]] = dataclasses.field(default_factory=list)
-    origin: str | None = None
-    customer: tuple[int, int] | None = None
-    fallback: bool = False
-
-    @property
-    def sender_key(self) -> str:
-        return sender_key_for(sender_kind=self.sender_kind, sender_user_id=self.sender_user_id)
-
-
-# --- Validation (before any database work) ------------------------------------------------------------
-def message_input_check(*, text: Any, attachment_ids: Sequence[Any], client_id: Any) -> list[int]:
-    """Text, client_id and attachment ids as every sender must give them; returns the ids as ints."""
-    if not isinstance(text, str):
-        raise SwitchError("invalid", "text must be a string.")
-    text_check(text, field="text")
-    limit = getattr(settings, "IM_MAX_TEXT_LENGTH", 4000)
-    if len(text) > limit:
-        raise SwitchError("too_long", f"The text is {len(text)} characters; the limit is {limit}.")
-    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
-        raise SwitchError("invalid", "client_id must be a string of 1 to 64 characters.")
-    if client_id is not None:
-        text_check(client_id, field="client_id")
-    if isinstance(attachment_ids, str | bytes | dict):
-        raise SwitchError("invalid", "attachment_ids must be a list of integers.")
-    try:
-        ids = [int(i) for i in attachment_ids if not isinstance(i, bool)]
-    except (TypeError, ValueError):
-        raise SwitchError("invalid", "attachment_ids must be a list of integers.") from None
-    if len(ids) != len(attachment_ids):
-        raise SwitchError("invalid", "attachment_ids must be a list of integers.")
-    if len(ids) > MAX_ATTACHMENTS:
-        raise SwitchError("invalid", f"At most {MAX_ATTACHMENTS} attachments per message.")
-    if not text.strip() and not ids:
-        raise SwitchError("empty", "A message needs text or an attachment.")
-    return ids
-
-
-def _buttons_check(buttons: Sequence[Any], *, sender_kind: str, private: bool) -> list[dict[str, str]]:
-    if not buttons:
-        return []
-    if sender_kind != SenderKind.BOT or private:
-        raise SwitchError("invalid", "Only a bot message to the customer can carry buttons.")
-    if isinstance(buttons, str | dict) or len(buttons) > MAX_BUTTONS:
-        raise SwitchError("invalid", f"buttons must be a list of at most {MAX_BUTTONS} choices.")
-    cleaned = []
-    for button in buttons:
-        label = button.get("label") if isinstance(button, dict) else None
-        value = button.get("value", label) if isinstance(button, dict) else None
-        if not isinstance(label, str) or not label.strip() or len(label) > MAX_BUTTON_LABEL:
-            raise SwitchError("invalid", f"Each button needs a label of 1 to {MAX_BUTTON_LABEL} characters.")
-        if not isinstance(value, str) or len(value) > MAX_BUTTON_LABEL:
-            raise SwitchError("invalid", f"A button value must be a text of at most {MAX_BUTTON_LABEL} characters.")
-        text_check(label, field="buttons.label")
-        text_check(value, field="buttons.value")
-        cleaned.append({"label": label, "value": value})
-    return cleaned
-
-
-def customer_private_refuse(private: Any) -> None:
-    """Customers never write internal notes: anything but false is `forbidden`."""
-    if private not in (False, None):
-        raise SwitchError("forbidden", "Customers cannot write internal notes.")
-
-
-def draft_check(draft: Draft) -> Draft:
-    """Refuse a draft no conversation could take (wrong sender, bad text, ids or buttons); returns it
-    with its attachment ids and buttons normalised."""
-    if draft.sender_kind not in SenderKind.values:
-        raise SwitchError("invalid", f"Unknown sender kind {draft.sender_kind!r}.")
-    if draft.sender_kind == SenderKind.AGENT and not draft.sender_user_id:
-        raise SwitchError("invalid", "An agent message needs its sender.")
-    if draft.sender_kind == SenderKind.CUSTOMER:
-        customer_private_refuse(draft.private)
-    draft.attachment_ids = message_input_check(
-        text=draft.text, attachment_ids=draft.attachment_ids, client_id=draft.client_id
-    )
-    draft.buttons = _buttons_check(draft.buttons, sender_kind=draft.sender_kind, private=draft.private)
-    return draft
 
 
 # --- The one duplicate check ----------------------------------------------------------------------------
@@ -339,9 +239,9 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
                 replied.add(conversation.pk)
         if new:
             messages = [message for _, message in new]
-            _messages_insert(messages)
+            messages_insert(messages)
             touched = {conversations[m.conversation_id] for m in messages}
-            _conversations_seq_update(sorted(touched, key=lambda c: c.pk), last_message_at=now)
+            conversations_seq_update(sorted(touched, key=lambda c: c.pk), last_message_at=now)
             if replied:
                 Conversation.objects.filter(pk__in=replied).update(first_agent_reply_at=now)
             names = _sender_names(messages, conversations)
@@ -400,58 +300,6 @@ def _sender_names(messages: Sequence[Message], conversations: dict[int, Conversa
         elif message.sender_kind == SenderKind.AGENT:
             names[message.pk] = users.get(message.sender_user_id, "")
     return names
-
-
-def _messages_insert(messages: Sequence[Message]) -> None:
-    """The messages as one multi-row INSERT, with the values prepared by each field as Django would,
-    without the per-value compiler work (the largest Python cost of a batch). Sets the primary keys
-    (read back on a database without INSERT ... RETURNING)."""
-    db = connections[DEFAULT_DB_ALIAS]  # resolved once: the proxy looks it up on every attribute
-    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-    table = db.ops.quote_name(Message._meta.db_table)
-    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
-    row = "(" + ", ".join("%s" for _ in fields) + ")"
-    params: list[Any] = []
-    for message in messages:
-        params += [f.get_db_prep_save(f.pre_save(message, add=True), db) for f in fields]
-    returning = db.features.can_return_rows_from_bulk_insert
-    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(row for _ in messages)}"  # noqa: S608 - names from the model
-    if returning:
-        sql += f" RETURNING {db.ops.quote_name(Message._meta.pk.column)}"
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-        if returning:
-            for message, (value,) in zip(messages, cursor.fetchall(), strict=True):
-                message.pk = value
-    if not returning:
-        ids = {
-            (conversation_id, seq): pk
-            for pk, conversation_id, seq in Message.objects.filter(
-                conversation_id__in={m.conversation_id for m in messages}, seq__in={m.seq for m in messages}
-            ).values_list("pk", "conversation_id", "seq")
-        }
-        for message in messages:
-            message.pk = ids[(message.conversation_id, message.seq)]
-    for message in messages:
-        message._state.adding = False
-        message._state.db = db.alias
-
-
-def _conversations_seq_update(conversations: Sequence[Conversation], *, last_message_at: datetime) -> None:
-    """One UPDATE for the new last_seq of many locked conversations (bulk_update's CASE expressions,
-    built through the ORM, cost more Python than the rest of a batch)."""
-    table = connection.ops.quote_name(Conversation._meta.db_table)
-    cases = " ".join("WHEN %s THEN %s" for _ in conversations)
-    marks = ", ".join("%s" for _ in conversations)
-    params: list[Any] = []
-    for conversation in conversations:
-        params += [conversation.pk, conversation.last_seq]
-    params.append(Conversation._meta.get_field("last_message_at").get_db_prep_save(last_message_at, connection))
-    params += [conversation.pk for conversation in conversations]
-    with connection.cursor() as cursor:
-        # The table name comes from the model; every value is a parameter.
-        sql = f"UPDATE {table} SET last_seq = CASE id {cases} END, last_message_at = %s WHERE id IN ({marks})"  # noqa: S608
-        cursor.execute(sql, params)
 
 
 def _announce(
@@ -542,41 +390,8 @@ def message_send(
     return message_store_one(draft_check(draft))
 
 
-def message_delivery_update(*, message_id: int, status: str, error: str = "", retry_at: datetime | None = None) -> None:
-    """The gateway reports what the platform did with an outgoing message (`retrying` with the reason and
-    when the next attempt is due); publishes message.status."""
-    if status not in DeliveryStatus.values:
-        raise SwitchError("invalid", f"Unknown delivery status {status!r}.")
-    with transaction.atomic():
-        message = Message.objects.select_for_update().filter(pk=message_id).first()
-        if message is None:
-            raise SwitchError("not_found", f"No message {message_id}.")
-        message.delivery_status = status
-        message.delivery_error = error[:2000]
-        message.delivery_retry_at = retry_at if status == DeliveryStatus.RETRYING else None
-        message.save(update_fields=["delivery_status", "delivery_error", "delivery_retry_at"])
-        event_publish_on_commit(
-            group=group_conversation(message.conversation_id),
-            frame={
-                "type": "message.status",
-                "conversation_id": message.conversation_id,
-                "message_id": message.pk,
-                "seq": message.seq,
-                "status": status,
-                "error": message.delivery_error,
-                "retry_at": message.delivery_retry_at.isoformat() if message.delivery_retry_at else None,
-            },
-            hide_from_customer=True,
-        )
-
-
 __all__ = [
-    "Draft",
-    "customer_private_refuse",
-    "draft_check",
-    "message_delivery_update",
     "message_earlier",
-    "message_input_check",
     "message_send",
     "message_store_one",
     "messages_store",

@@ -55,7 +55,7 @@ def agent_says(conversation, agent, text, capture):
 
 def published_statuses(monkeypatch):
     frames: list[dict] = []
-    from imsubsystem.services import messages as switch
+    from imsubsystem.services import delivery as switch
 
     real = switch.event_publish_on_commit
 

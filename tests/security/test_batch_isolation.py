@@ -22,7 +22,7 @@ from gateway.telegram import TelegramAdapter
 from imsubsystem import batching, services
 from imsubsystem.models import Conversation, Message
 from imsubsystem.ratelimit import customer_identity, message_rate_take_many
-from imsubsystem.services import messages
+from imsubsystem.services import drafts
 from tests.factories import ContactFactory, InboxFactory
 from tests.factories.bots import BotFlowFactory
 from tests.gateway.conftest import (
@@ -66,7 +66,7 @@ async def test_a_message_batch_that_fails_goes_again_one_by_one(inbox, monkeypat
     to let it through): seven are stored, the eighth fails with its own error, and each customer's
     message was charged to its rate bucket once, not again on the second try."""
     settings.IM_MESSAGE_RATE_LIMITS = {"customer": {"burst": 2, "per_s": 0.001}}
-    monkeypatch.setattr(messages, "text_check", lambda value, *, field: None)
+    monkeypatch.setattr(drafts, "text_check", lambda value, *, field: None)
     opened = [await database_sync_to_async(_open)(inbox) for _ in range(8)]
     requests = [
         _request(inbox, contact, conversation_id, POISON if n == 3 else f"honest {n}")

@@ -1,0 +1,115 @@
+"""What a message must be before any conversation is read: the draft the write path stores
+(services/messages.py) and the checks every sender is held to (text, client_id, attachment ids, buttons,
+who may write internal notes)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+
+from imsubsystem.models import SenderKind, sender_key_for
+from imsubsystem.services.state import SwitchError, text_check
+
+MAX_BUTTONS = 10
+MAX_BUTTON_LABEL = 200
+MAX_ATTACHMENTS = 10
+
+
+@dataclasses.dataclass
+class Draft:
+    """A message to store. `customer` = (inbox_id, contact_id) marks a customer's message (its client_id
+    is unique across the customer's conversations in the inbox); with `fallback`, a conversation that is
+    no longer the customer's open one answers {"fallback": True} instead of storing (the widget batch)."""
+
+    conversation_id: int
+    sender_kind: str
+    text: str = ""
+    sender_user_id: int | None = None
+    client_id: str | None = None
+    attachment_ids: list[int] = dataclasses.field(default_factory=list)
+    private: bool = False
+    platform_message_id: str | None = None
+    sent_at: datetime | None = None
+    buttons: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    origin: str | None = None
+    customer: tuple[int, int] | None = None
+    fallback: bool = False
+
+    @property
+    def sender_key(self) -> str:
+        return sender_key_for(sender_kind=self.sender_kind, sender_user_id=self.sender_user_id)
+
+
+# --- Validation (before any database work) ------------------------------------------------------------
+def message_input_check(*, text: Any, attachment_ids: Sequence[Any], client_id: Any) -> list[int]:
+    """Text, client_id and attachment ids as every sender must give them; returns the ids as ints."""
+    if not isinstance(text, str):
+        raise SwitchError("invalid", "text must be a string.")
+    text_check(text, field="text")
+    limit = getattr(settings, "IM_MAX_TEXT_LENGTH", 4000)
+    if len(text) > limit:
+        raise SwitchError("too_long", f"The text is {len(text)} characters; the limit is {limit}.")
+    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
+        raise SwitchError("invalid", "client_id must be a string of 1 to 64 characters.")
+    if client_id is not None:
+        text_check(client_id, field="client_id")
+    if isinstance(attachment_ids, str | bytes | dict):
+        raise SwitchError("invalid", "attachment_ids must be a list of integers.")
+    try:
+        ids = [int(i) for i in attachment_ids if not isinstance(i, bool)]
+    except (TypeError, ValueError):
+        raise SwitchError("invalid", "attachment_ids must be a list of integers.") from None
+    if len(ids) != len(attachment_ids):
+        raise SwitchError("invalid", "attachment_ids must be a list of integers.")
+    if len(ids) > MAX_ATTACHMENTS:
+        raise SwitchError("invalid", f"At most {MAX_ATTACHMENTS} attachments per message.")
+    if not text.strip() and not ids:
+        raise SwitchError("empty", "A message needs text or an attachment.")
+    return ids
+
+
+def _buttons_check(buttons: Sequence[Any], *, sender_kind: str, private: bool) -> list[dict[str, str]]:
+    if not buttons:
+        return []
+    if sender_kind != SenderKind.BOT or private:
+        raise SwitchError("invalid", "Only a bot message to the customer can carry buttons.")
+    if isinstance(buttons, str | dict) or len(buttons) > MAX_BUTTONS:
+        raise SwitchError("invalid", f"buttons must be a list of at most {MAX_BUTTONS} choices.")
+    cleaned = []
+    for button in buttons:
+        label = button.get("label") if isinstance(button, dict) else None
+        value = button.get("value", label) if isinstance(button, dict) else None
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_BUTTON_LABEL:
+            raise SwitchError("invalid", f"Each button needs a label of 1 to {MAX_BUTTON_LABEL} characters.")
+        if not isinstance(value, str) or len(value) > MAX_BUTTON_LABEL:
+            raise SwitchError("invalid", f"A button value must be a text of at most {MAX_BUTTON_LABEL} characters.")
+        text_check(label, field="buttons.label")
+        text_check(value, field="buttons.value")
+        cleaned.append({"label": label, "value": value})
+    return cleaned
+
+
+def customer_private_refuse(private: Any) -> None:
+    """Customers never write internal notes: anything but false is `forbidden`."""
+    if private not in (False, None):
+        raise SwitchError("forbidden", "Customers cannot write internal notes.")
+
+
+def draft_check(draft: Draft) -> Draft:
+    """Refuse a draft no conversation could take (wrong sender, bad text, ids or buttons); returns it
+    with its attachment ids and buttons normalised."""
+    if draft.sender_kind not in SenderKind.values:
+        raise SwitchError("invalid", f"Unknown sender kind {draft.sender_kind!r}.")
+    if draft.sender_kind == SenderKind.AGENT and not draft.sender_user_id:
+        raise SwitchError("invalid", "An agent message needs its sender.")
+    if draft.sender_kind == SenderKind.CUSTOMER:
+        customer_private_refuse(draft.private)
+    draft.attachment_ids = message_input_check(
+        text=draft.text, attachment_ids=draft.attachment_ids, client_id=draft.client_id
+    )
+    draft.buttons = _buttons_check(draft.buttons, sender_kind=draft.sender_kind, private=draft.private)
+    return draft

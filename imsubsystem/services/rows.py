@@ -1,0 +1,64 @@
+"""The write path's two statements: every new message of a batch in one multi-row INSERT, and the new
+seqs of every conversation it touched in one UPDATE (services/messages.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from imsubsystem.models import Conversation, Message
+
+
+def messages_insert(messages: Sequence[Message]) -> None:
+    """The messages as one multi-row INSERT, with the values prepared by each field as Django would,
+    without the per-value compiler work (the largest Python cost of a batch). Sets the primary keys
+    (read back on a database without INSERT ... RETURNING)."""
+    db = connections[DEFAULT_DB_ALIAS]  # resolved once: the proxy looks it up on every attribute
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    table = db.ops.quote_name(Message._meta.db_table)
+    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+    row = "(" + ", ".join("%s" for _ in fields) + ")"
+    params: list[Any] = []
+    for message in messages:
+        params += [f.get_db_prep_save(f.pre_save(message, add=True), db) for f in fields]
+    returning = db.features.can_return_rows_from_bulk_insert
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(row for _ in messages)}"  # noqa: S608 - names from the model
+    if returning:
+        sql += f" RETURNING {db.ops.quote_name(Message._meta.pk.column)}"
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        if returning:
+            for message, (value,) in zip(messages, cursor.fetchall(), strict=True):
+                message.pk = value
+    if not returning:
+        ids = {
+            (conversation_id, seq): pk
+            for pk, conversation_id, seq in Message.objects.filter(
+                conversation_id__in={m.conversation_id for m in messages}, seq__in={m.seq for m in messages}
+            ).values_list("pk", "conversation_id", "seq")
+        }
+        for message in messages:
+            message.pk = ids[(message.conversation_id, message.seq)]
+    for message in messages:
+        message._state.adding = False
+        message._state.db = db.alias
+
+
+def conversations_seq_update(conversations: Sequence[Conversation], *, last_message_at: datetime) -> None:
+    """One UPDATE for the new last_seq of many locked conversations (bulk_update's CASE expressions,
+    built through the ORM, cost more Python than the rest of a batch)."""
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    cases = " ".join("WHEN %s THEN %s" for _ in conversations)
+    marks = ", ".join("%s" for _ in conversations)
+    params: list[Any] = []
+    for conversation in conversations:
+        params += [conversation.pk, conversation.last_seq]
+    params.append(Conversation._meta.get_field("last_message_at").get_db_prep_save(last_message_at, connection))
+    params += [conversation.pk for conversation in conversations]
+    with connection.cursor() as cursor:
+        # The table name comes from the model; every value is a parameter.
+        sql = f"UPDATE {table} SET last_seq = CASE id {cases} END, last_message_at = %s WHERE id IN ({marks})"  # noqa: S608
+        cursor.execute(sql, params)
