@@ -32,6 +32,11 @@ resume from its last complete seq at its next message or reconnect.
 
 Callers without an event loop (Celery tasks, commands) publish with `group_send_blocking`, one PUBLISH
 on a thread-safe connection pool, without making a loop per call.
+
+One module of about 460 lines on purpose: the hub's local queues, its group table, the pipelined
+publisher and the subscription reader share one state per event loop and keep their invariants together
+(a group is subscribed on Redis exactly while it has a local member); apart, each half would reach into
+the other's private state.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@
  * The socket, resume point and unacknowledged sends are the shared protocol client
  * (static/shared/protocol.js, the console's too): this script loads it from the server it came from,
  * into its own namespace, then starts. The host page gets one global, SwitchboardWidget.
+ *
+ * One file of about 1,000 lines on purpose: it runs on other people's pages, where every extra script is
+ * another request and another entry in their Content-Security-Policy; what it shares with the console
+ * (the protocol client) is already a module of its own, and the rest (panel, history, uploads, survey
+ * buttons) is one closure over the page's one widget.
  */
 (function () {
   "use strict";

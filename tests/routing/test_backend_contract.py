@@ -1,5 +1,7 @@
 """One contract for every routing backend, run against the in-memory and the Redis backend (the shape
-of Django's tests/cache/tests.py: a base class of tests, one subclass per backend)."""
+of Django's tests/cache/tests.py: a base class of tests, one subclass per backend).
+One module of about 520 lines: the contract is one list of cases that every backend must pass, read
+together."""
 
 from __future__ import annotations
 
