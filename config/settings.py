@@ -435,9 +435,6 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
-# Sections other apps add to the CRM contact record (crm imports none of them; see crm/views.py).
-CRM_CONTACT_PANELS: list[str] = ["imsubsystem.panels.contact_conversations"]
-
 # --- IM switch (docs/imsubsystem.md) -----------------------------------------------------------
 # Inbox credentials are encrypted with a key derived from this (SECRET_KEY when empty).
 CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
