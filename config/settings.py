@@ -436,9 +436,6 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
-# Sections other apps add to the CRM contact record (crm imports none of them; see crm/views.py).
-CRM_CONTACT_PANELS: list[str] = ["imsubsystem.panels.contact_conversations"]
-
 # --- IM switch (docs/imsubsystem.md) -----------------------------------------------------------
 # Every frame the switch publishes is checked against its declaration in imsubsystem/events.py (tests).
 IM_FRAME_CHECK = env.bool("IM_FRAME_CHECK", default=False)
@@ -448,9 +445,7 @@ CREDENTIALS_KEY_FALLBACKS = env.list("CREDENTIALS_KEY_FALLBACKS", default=[])
 # A customer writing within this many seconds of a close reopens that conversation; later, a new one.
 IM_REOPEN_WINDOW_S = env.int("IM_REOPEN_WINDOW_S", default=900)
 IM_MAX_TEXT_LENGTH = 4000
-# The queue.stats frames of /ws/v1/supervisor/: a function(user=) -> frame, scoped to the user's teams
-# (the supervisor app's one statistics service). Empty: routing's live counts for every queue.
-IM_QUEUE_STATS_PROVIDER = "supervisor.stats.queue_stats_frame"
+# How often /ws/v1/supervisor/ sends a queue.stats frame (the supervisor app's statistics service).
 IM_QUEUE_STATS_INTERVAL_S = env.float("IM_QUEUE_STATS_INTERVAL_S", default=2.0)
 # Widget-message batches one process has in the database at once (imsubsystem/batching.py). One is
 # fastest measured (docs/performance.md: two batches at once halve the batch size and fight over the GIL).

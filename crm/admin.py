@@ -1,3 +1,4 @@
+from axes.admin import AccessAttemptAdmin
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -114,8 +115,6 @@ def _login_lockout_admin_actions() -> None:
     """django-axes' "Clean up expired attempts" deletes rows but names no permission, so Django would offer
     it to anyone who may view the failed log-ins: it needs the delete permission, as every action that
     changes state needs more than view (docs/security.md)."""
-    from axes.admin import AccessAttemptAdmin
-
     AccessAttemptAdmin.cleanup_expired_attempts.allowed_permissions = ("delete",)
 
 

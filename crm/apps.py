@@ -7,7 +7,7 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
-        from crm.roles import roles_sync
+        from crm.roles import roles_sync  # imports auth's models: not before the app registry is ready
 
         # Sent once per app after migrate; each app's permissions are created in its own turn, so the
         # sync runs every time and the last one sees them all.

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from crm.hooks import ContactMerging, contact_merging
 from crm.models import ChannelKind, Contact, ContactIdentity, ContactMerge, Note, Tag
-from crm.signals import contact_merging
 
 
 def _merge_lists(first: list, second: list) -> list:
@@ -89,8 +89,6 @@ def identity_get_or_create(
     existing = ContactIdentity.objects.select_related("contact").filter(kind=kind, external_id=external_id).first()
     if existing:
         return existing, False
-    from django.db import IntegrityError
-
     defaults = defaults or {}
     try:
         with transaction.atomic():
@@ -156,9 +154,10 @@ def contact_merge(*, source: Contact, target: Contact, merged_by=None) -> Contac
     target.custom_attributes = {**source.custom_attributes, **target.custom_attributes}
     target.save()
 
-    for _receiver, result in contact_merging.send(sender=Contact, source=source, target=target):
-        if isinstance(result, dict):
-            moved.update(result)
+    # Every other app moves what it owns; an error propagates and rolls the merge back.
+    for answer in contact_merging.emit(ContactMerging(source_id=source.pk, target_id=target.pk)):
+        if isinstance(answer, dict):
+            moved.update(answer)
 
     ContactMerge.objects.filter(target=source).update(target=target)
     record = ContactMerge.objects.create(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 
 from crm import selectors, services
 from crm.forms import ContactForm, NoteForm
+from crm.hooks import ContactPanelsWanted, contact_panels
 from crm.models import Contact, Tag
 
 
@@ -30,13 +29,10 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 
 
 def _panels(request: HttpRequest, contact: Contact) -> list[dict]:
-    """Sections other apps add to the contact record (conversation history...), named in settings."""
-    panels = []
-    for dotted in getattr(settings, "CRM_CONTACT_PANELS", []):
-        panel = import_string(dotted)(request=request, contact=contact)
-        if panel:
-            panels.append(panel)
-    return panels
+    """Sections other apps add to the contact record (conversation history...): the answers to
+    crm.hooks.contact_panels, each app deciding what this user may see."""
+    answers = contact_panels.emit(ContactPanelsWanted(contact_id=contact.pk, user_id=request.user.pk))
+    return [panel for panel in answers if panel]
 
 
 @login_required

@@ -6,12 +6,14 @@ class ImsubsystemConfig(AppConfig):
     verbose_name = "IM switch"
 
     def ready(self) -> None:
-        from crm.signals import contact_merging
+        from crm.hooks import contact_merging, contact_panels
         from imsubsystem import routing_hooks, selectors
         from imsubsystem.crm_hooks import on_contact_merging
+        from imsubsystem.panels import contact_conversations
         from media.selectors import conversation_access_register
 
         routing_hooks.connect()
         # Serving a file asks the one visibility rule again (rights may have changed since the link).
         conversation_access_register(selectors.viewer_may_see_conversation)
-        contact_merging.connect(on_contact_merging, dispatch_uid="imsubsystem.on_contact_merging")
+        contact_merging.subscribe(on_contact_merging, uid="imsubsystem.on_contact_merging")
+        contact_panels.subscribe(contact_conversations, uid="imsubsystem.contact_conversations")

@@ -19,6 +19,7 @@ from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from storages.backends.s3 import S3Storage
 
 from crm.models import ChannelKind
 from media.models import Attachment, AttachmentStatus, MediaPolicy, TypeFamily, UploaderKind
@@ -57,8 +58,6 @@ def attachment_is_inline(*, attachment: Attachment) -> bool:
 
 
 def _presigning(storage) -> bool:
-    from storages.backends.s3 import S3Storage
-
     if not isinstance(storage, S3Storage):
         return False
     if not storage.querystring_auth:

@@ -2,7 +2,7 @@
 and the staffing plan all come from the same aggregate expressions, so a figure means the same everywhere.
 
 Which module holds what (every public name is also importable from `supervisor.stats` itself, e.g.
-settings.IM_QUEUE_STATS_PROVIDER = "supervisor.stats.queue_stats_frame"):
+`supervisor.stats.queue_stats_frame`, which the supervisor socket calls):
 
 - `figures`: the definitions every figure is built from: the aggregate expressions (WAIT, HANDLE,
   ANSWERED, ...), `arrivals` of a window, `queue_figure_aggregates`, `window_figures`, `service_level`,

@@ -3,7 +3,7 @@ minutes and today; per agent state, load and today's work; the bot's conversatio
 snapshot for the whole cluster, computed at most about once a second and shared through the Django cache,
 then cut down to what each user may see (`queue_stats_snapshot`, the /ws/v1/supervisor/live/ frame, with
 the fairness figures of supervisor.stats.fairness) or shaped as the switch's `queue.stats` frame
-(`queue_stats_frame`, named by settings.IM_QUEUE_STATS_PROVIDER).
+(`queue_stats_frame`, which the supervisor socket in `interface` calls).
 """
 
 from __future__ import annotations
@@ -279,8 +279,8 @@ def queue_stats_snapshot(*, user) -> dict[str, Any]:
 
 def queue_stats_frame(*, user) -> dict[str, Any]:
     """CONTRACT.md's `queue.stats` frame for /ws/v1/supervisor/, from the same scoped snapshot the
-    dashboard shows (settings.IM_QUEUE_STATS_PROVIDER names this function; the switch imports nothing
-    of this app). Today's figures for the averages, service level and abandoned."""
+    dashboard shows (the supervisor socket in `interface` calls it; nothing below this app imports it).
+    Today's figures for the averages, service level and abandoned."""
     snapshot = queue_stats_snapshot(user=user)
     return {
         "type": "queue.stats",

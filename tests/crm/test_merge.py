@@ -2,8 +2,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from crm import services
+from crm.hooks import contact_merging
 from crm.models import Contact, ContactIdentity, ContactMerge, Note
-from crm.signals import contact_merging
 from tests.factories import ContactFactory, ContactIdentityFactory, NoteFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -68,15 +68,11 @@ def test_merge_is_one_transaction(monkeypatch):
     target, source = ContactFactory(), ContactFactory()
     identity = ContactIdentityFactory(contact=source)
 
-    def broken_receiver(**kwargs):
+    def broken_receiver(event):
         raise RuntimeError("history store down")
 
-    contact_merging.connect(broken_receiver, dispatch_uid="test-broken")
-    try:
-        with pytest.raises(RuntimeError):
-            services.contact_merge(source=source, target=target)
-    finally:
-        contact_merging.disconnect(dispatch_uid="test-broken")
+    with contact_merging.subscribed(broken_receiver), pytest.raises(RuntimeError):
+        services.contact_merge(source=source, target=target)
     identity.refresh_from_db()
     assert identity.contact_id == source.pk
     assert Contact.objects.filter(pk=source.pk).exists()

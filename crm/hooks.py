@@ -1,0 +1,38 @@
+"""What crm lets other apps do, without importing them (core/hooks.py, docs/architecture.md).
+
+The apps above subscribe in their `AppConfig.ready` (the switch: imsubsystem/apps.py).
+
+- `contact_merging`: emitted inside the merge transaction (crm.services.contact_merge), before the source
+  contact is deleted. Subscribers move what they own (conversations, attachments...) from the source to
+  the target and answer {"label": count}; the counts land in the merge's audit record. An error rolls
+  the whole merge back (the hook is not robust).
+- `contact_panels`: asked when the contact record is drawn (crm.views.contact_detail). Each subscriber
+  answers one panel, {"title", "template", ...what its template reads}, or None to show nothing to this
+  user; the page draws them in subscription order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.hooks import Hook, HookEvent
+
+
+@dataclass(frozen=True)
+class ContactMerging(HookEvent):
+    """Contact `source_id` is being folded into `target_id` (both rows locked, the source not yet deleted)."""
+
+    source_id: int
+    target_id: int
+
+
+@dataclass(frozen=True)
+class ContactPanelsWanted(HookEvent):
+    """User `user_id` opens the record of contact `contact_id`; subscribers decide what that user may see."""
+
+    contact_id: int
+    user_id: int
+
+
+contact_merging: Hook[ContactMerging] = Hook("crm.contact_merging", ContactMerging)
+contact_panels: Hook[ContactPanelsWanted] = Hook("crm.contact_panels", ContactPanelsWanted)

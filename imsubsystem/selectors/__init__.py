@@ -1,0 +1,118 @@
+"""Reads for the consoles, the widget and other apps. Payloads are plain dicts (imsubsystem/events.py).
+
+Callers import this package (`from imsubsystem import selectors`, `selectors.<name>`); every public name
+is re-exported here from the module that holds it, each one layer above the last:
+
+- `visibility.py`: who may see a conversation, the one rule every surface asks
+  (`conversation_visible_to`, `conversations_visible_q`), the supervisor's scope
+  (`supervision_scope_register`, `supervised_scope`, `user_is_admin`, `agent_visible_to`), the queues an
+  agent works and watches (`agent_queue_ids`, `queue_ids_watched`) and the media app's file check
+  (`viewer_may_see_conversation`);
+- `waiting.py`: the customer's wait (`customer_wait_s`, `wait_fields`), every queue's live counts
+  (`queue_live`) and the place in line routing gives (`queue_info`, `queue_infos`);
+- `conversations.py`: one conversation (`conversation_get`, `conversation_visible_get`,
+  `customer_conversation_current`, `customer_status`), the console lists (`conversations_for_agent` with
+  unread counts, `conversations_waiting`, `conversations_for_contact`), `conversation_summary`,
+  `offer_frames_open`, people's names (`user_display_name`, `user_get`) and the inbox, contact and canned
+  responses reads;
+- `messages.py`: message payloads and attachment descriptions (`message_payload`, `attachments_describe`,
+  `payload_for_viewer`), history after a seq (`messages_after`, `history_for_customer`), the idempotency
+  look-ups (`message_by_client_id`, `message_by_platform_id`) and fresh attachment links
+  (`attachment_links_for_customer`, `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`).
+"""
+
+from imsubsystem.selectors.conversations import (
+    GATEWAY_KIND,
+    canned_responses_for,
+    conversation_contact,
+    conversation_get,
+    conversation_summary,
+    conversation_visible_get,
+    conversations_for_agent,
+    conversations_for_contact,
+    conversations_waiting,
+    customer_conversation_current,
+    customer_status,
+    inbox_by_key,
+    offer_frames_open,
+    queue_ref,
+    user_display_name,
+    user_get,
+    webhook_path,
+)
+from imsubsystem.selectors.messages import (
+    BOT_NAME,
+    LINKS_MAX,
+    LINKS_PER_MINUTE,
+    SYSTEM_NAME,
+    attachment_links_for_customer,
+    attachment_links_for_staff,
+    attachments_describe,
+    history_for_customer,
+    message_by_client_id,
+    message_by_platform_id,
+    message_payload,
+    messages_after,
+    payload_for_viewer,
+)
+from imsubsystem.selectors.visibility import (
+    agent_queue_ids,
+    agent_visible_to,
+    conversation_visible_to,
+    conversations_visible_q,
+    queue_ids_watched,
+    staff_may_access,
+    supervised_scope,
+    supervision_scope_register,
+    user_is_admin,
+    viewer_may_see_conversation,
+)
+from imsubsystem.selectors.waiting import customer_wait_s, queue_info, queue_infos, queue_live, wait_fields
+
+__all__ = [
+    "BOT_NAME",
+    "GATEWAY_KIND",
+    "LINKS_MAX",
+    "LINKS_PER_MINUTE",
+    "SYSTEM_NAME",
+    "agent_queue_ids",
+    "agent_visible_to",
+    "attachment_links_for_customer",
+    "attachment_links_for_staff",
+    "attachments_describe",
+    "canned_responses_for",
+    "conversation_contact",
+    "conversation_get",
+    "conversation_summary",
+    "conversation_visible_get",
+    "conversation_visible_to",
+    "conversations_for_agent",
+    "conversations_for_contact",
+    "conversations_visible_q",
+    "conversations_waiting",
+    "customer_conversation_current",
+    "customer_status",
+    "customer_wait_s",
+    "history_for_customer",
+    "inbox_by_key",
+    "message_by_client_id",
+    "message_by_platform_id",
+    "message_payload",
+    "messages_after",
+    "offer_frames_open",
+    "payload_for_viewer",
+    "queue_ids_watched",
+    "queue_info",
+    "queue_infos",
+    "queue_live",
+    "queue_ref",
+    "staff_may_access",
+    "supervised_scope",
+    "supervision_scope_register",
+    "user_display_name",
+    "user_get",
+    "user_is_admin",
+    "viewer_may_see_conversation",
+    "wait_fields",
+    "webhook_path",
+]

@@ -1,0 +1,132 @@
+"""Who may see a conversation: the one rule every surface asks, and the scopes it is made of.
+
+The console's API and socket, the supervisor pages, API and sockets, the contact record, attachment links and
+the admin all decide through `conversation_visible_to` (one conversation) or `conversations_visible_q` (a
+list); the two are the same rule, written once for a row and once for a query.
+
+- an admin (superuser or the Admin role) sees every conversation;
+- anyone sees the conversations assigned to them;
+- a supervisor (`imsubsystem.supervise`) also sees those of the queues their teams supervise, and those
+  without a queue assigned to an agent serving one of those queues;
+- nobody else sees anything. Surfaces answer "not found" either way, so ids cannot be probed.
+
+Teams belong to the supervisor app, which sits above the switch: it hands the switch its scope function
+from its AppConfig.ready (`supervision_scope_register`). Without one, supervisors see only what is
+assigned to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db.models import Q
+
+from crm.roles import ADMIN
+from imsubsystem.models import Conversation
+from routing.models import AgentProfile
+
+# The supervisor app's scope function (supervision_scope_register); None without that app.
+_supervision_scope: Callable[[Any], tuple[Iterable[int], Iterable[int]]] | None = None
+
+
+def supervision_scope_register(scope: Callable[[Any], tuple[Iterable[int], Iterable[int]]] | None) -> None:
+    """Name the function `scope(user) -> (queue ids, agent user ids)` a supervisor's teams cover."""
+    global _supervision_scope
+    _supervision_scope = scope
+
+
+def user_is_admin(user) -> bool:
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name=ADMIN).exists()
+
+
+def supervised_scope(*, user) -> tuple[frozenset[int], frozenset[int]]:
+    """(queue ids, agent user ids) of the teams this user supervises; empty for everyone else."""
+    if _supervision_scope is None or not user.has_perm("imsubsystem.supervise"):
+        return frozenset(), frozenset()
+    queue_ids, agent_ids = _supervision_scope(user)
+    return frozenset(queue_ids), frozenset(agent_ids)
+
+
+def conversation_visible_to(*, user, conversation: Conversation) -> bool:
+    """May this user see this conversation (its messages, notes, contact, files, live frames)?"""
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    if conversation.assignee_id is not None and conversation.assignee_id == user.pk:
+        return True
+    # The Admin role holds every permission, so anyone without this one is neither admin nor supervisor.
+    if not user.has_perm("imsubsystem.supervise"):
+        return False
+    if user_is_admin(user):
+        return True
+    queue_ids, agent_ids = supervised_scope(user=user)
+    if conversation.queue_id is not None:
+        return conversation.queue_id in queue_ids
+    return conversation.assignee_id in agent_ids
+
+
+def conversations_visible_q(*, user) -> Q:
+    """The same rule as a filter on Conversation (an admin's is the empty Q: everything)."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    condition = Q(assignee_id=user.pk)
+    if not user.has_perm("imsubsystem.supervise"):
+        return condition
+    if user_is_admin(user):
+        return Q()
+    queue_ids, agent_ids = supervised_scope(user=user)
+    if queue_ids:
+        condition |= Q(queue_id__in=queue_ids)
+    if agent_ids:
+        condition |= Q(queue__isnull=True, assignee_id__in=agent_ids)
+    return condition
+
+
+def viewer_may_see_conversation(*, viewer: str, conversation_id: int, user) -> bool:
+    """The media app's check when it serves a file (registered in apps.py): an attachment link's viewer
+    ("agent:<user id>" in that user's session, "customer:<contact id>", "platform:<inbox id>", "bot:…")
+    may still see the file's conversation."""
+    conversation = Conversation.objects.only("id", "contact_id", "inbox_id", "assignee_id", "queue_id").filter(
+        pk=conversation_id
+    )
+    conversation = conversation.first()
+    if conversation is None:
+        return False
+    kind, _, ident = viewer.partition(":")
+    if kind == "agent":
+        return str(getattr(user, "pk", "")) == ident and conversation_visible_to(user=user, conversation=conversation)
+    if kind == "customer":
+        return str(conversation.contact_id) == ident
+    if kind == "platform":
+        return str(conversation.inbox_id) == ident
+    return kind == "bot"
+
+
+def staff_may_access(*, user, conversation: Conversation) -> bool:
+    """The same as conversation_visible_to (kept for callers that use this name)."""
+    return conversation_visible_to(user=user, conversation=conversation)
+
+
+def queue_ids_watched(*, user) -> list[int] | None:
+    """The queues whose waiting list this user sees in the console: the queues they serve and, for a
+    supervisor, their teams' queues; None (every queue) for an admin."""
+    if user.has_perm("imsubsystem.supervise") and user_is_admin(user):
+        return None
+    queue_ids = set(agent_queue_ids(user_id=user.pk))
+    queue_ids |= supervised_scope(user=user)[0]
+    return sorted(queue_ids)
+
+
+def agent_visible_to(*, user, agent_id: int) -> bool:
+    """May a supervisor see this agent's presence (an agent of their teams; an admin: everyone)?"""
+    if user_is_admin(user):
+        return True
+    return agent_id in supervised_scope(user=user)[1]
+
+
+def agent_queue_ids(*, user_id: int) -> list[int]:
+    """The queues an agent works (their sockets join those queues' groups for queue-list updates)."""
+    memberships = AgentProfile.queues.through.objects.filter(agentprofile__user_id=user_id)
+    return list(memberships.values_list("queue_id", flat=True))
