@@ -6,14 +6,16 @@ class ImsubsystemConfig(AppConfig):
     verbose_name = "IM switch"
 
     def ready(self) -> None:
+        # Imported here: the subscribers import models, which cannot load before the app registry is ready.
         from crm.hooks import contact_merging, contact_panels
-        from imsubsystem import routing_hooks, selectors
+        from imsubsystem import routing_hooks
         from imsubsystem.crm_hooks import on_contact_merging
+        from imsubsystem.media_hooks import on_conversation_access
         from imsubsystem.panels import contact_conversations
-        from media.selectors import conversation_access_register
+        from media.hooks import conversation_access
 
         routing_hooks.connect()
         # Serving a file asks the one visibility rule again (rights may have changed since the link).
-        conversation_access_register(selectors.viewer_may_see_conversation)
+        conversation_access.subscribe(on_conversation_access, uid="imsubsystem.on_conversation_access")
         contact_merging.subscribe(on_contact_merging, uid="imsubsystem.on_contact_merging")
         contact_panels.subscribe(contact_conversations, uid="imsubsystem.contact_conversations")

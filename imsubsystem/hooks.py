@@ -7,6 +7,9 @@ without the switch importing them. Frames to clients are declared beside this, i
   the others still run). The bots (hand the message to a bot worker).
 - `bot_wanted`: a conversation opens or reopens: does a bot answer first in this inbox? (`ask`: True or
   None.) The bots.
+- `supervision_scope`: which queues and agents does this supervisor's teams cover? (`ask`: a pair of
+  (queue ids, agent user ids); no answer: none.) The one visibility rule asks it; the supervisor app,
+  which owns teams, answers.
 - `closed_reply_taken`: a customer writes to a conversation closed within the reopen window: is this text
   the answer to a bot's pending question there (the survey)? (`ask`: True or None.) The bots.
 """
@@ -52,7 +55,13 @@ class ClosedReply(HookEvent):
     text: str
 
 
+@dataclass(frozen=True)
+class ScopeWanted(HookEvent):
+    user_id: int
+
+
 message_stored: Hook[MessageStored] = Hook("imsubsystem.message_stored", MessageStored)
 message_committed: Hook[MessageCommitted] = Hook("imsubsystem.message_committed", MessageCommitted, robust=True)
 bot_wanted: Hook[InboxOpening] = Hook("imsubsystem.bot_wanted", InboxOpening)
 closed_reply_taken: Hook[ClosedReply] = Hook("imsubsystem.closed_reply_taken", ClosedReply, robust=True)
+supervision_scope: Hook[ScopeWanted] = Hook("imsubsystem.supervision_scope", ScopeWanted)

@@ -22,6 +22,7 @@ from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 
 from crm.models import ChannelKind
+from media.hooks import ConversationAccess, conversation_access
 from media.models import Attachment, AttachmentStatus, MediaPolicy, TypeFamily, UploaderKind
 from media.signing import ORIGINAL, THUMBNAIL, grant_sign
 from media.sniff import SAFE_INLINE_IMAGES
@@ -86,22 +87,12 @@ def _file_url(*, attachment: Attachment, field: FieldFile, variant: str, viewer:
 # The app that owns conversations answers, when a local file is served, whether the link's viewer may
 # still see the file's conversation (rights change: a transfer, a team change, a contact merge). The
 # media app imports none of it: the switch registers its check in its AppConfig.ready.
-_conversation_access: Callable[..., bool] | None = None
-
-
-def conversation_access_register(check: Callable[..., bool] | None) -> Callable[..., bool] | None:
-    """Name `check(*, viewer, conversation_id, user) -> bool`; returns the one it replaces."""
-    global _conversation_access
-    previous, _conversation_access = _conversation_access, check
-    return previous
-
-
-def viewer_may_open(*, viewer: str, conversation_id: int, user) -> bool:
+def viewer_may_open(*, viewer: str, conversation_id: int, user_id: int | None) -> bool:
     """At serving time: may this link's viewer (with this request's user) still see the conversation?
-    Without a registered check, the right checked when the link was issued stands."""
-    if _conversation_access is None:
-        return True
-    return bool(_conversation_access(viewer=viewer, conversation_id=conversation_id, user=user))
+    The `conversation_access` hook's answer (media/hooks.py); without one, the right checked when the link
+    was issued stands."""
+    event = ConversationAccess(viewer=viewer, conversation_id=conversation_id, user_id=user_id)
+    return bool(conversation_access.ask(event, True))
 
 
 def attachment_may_view(*, attachment: Attachment, viewer: str, may_view: Callable[[int], bool]) -> bool:

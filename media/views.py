@@ -37,7 +37,9 @@ def attachment_file(request: HttpRequest, token: str) -> FileResponse | HttpResp
     if not field:
         raise Http404("No such file.")
     if attachment.conversation_id is not None and not viewer_may_open(
-        viewer=grant.viewer, conversation_id=attachment.conversation_id, user=request.user
+        viewer=grant.viewer,
+        conversation_id=attachment.conversation_id,
+        user_id=request.user.pk if request.user.is_authenticated else None,
     ):
         return _forbidden("This link is no longer valid for you; reload the conversation.")
     try:

@@ -61,8 +61,9 @@ def agents_visible(*, user) -> list[dict[str, Any]]:
 
 
 def supervision_scope(user) -> tuple[frozenset[int], frozenset[int]]:
-    """(queue ids, agent user ids) of the teams `user` supervises: what the switch's one visibility rule
-    (imsubsystem.selectors.conversation_visible_to) lets a supervisor see. Registered in apps.py."""
+    """(queue ids, agent user ids) of the teams `user` (a user or its id) supervises: what the switch's one
+    visibility rule (imsubsystem.selectors.conversation_visible_to) lets a supervisor see; the answer to
+    the switch's `supervision_scope` hook (supervisor/receivers.py)."""
     queue_ids = frozenset(
         Queue.objects.filter(supervisor_teams__supervisors=user).values_list("pk", flat=True).distinct()
     )

@@ -5,7 +5,7 @@ is re-exported here from the module that holds it, each one layer above the last
 
 - `visibility.py`: who may see a conversation, the one rule every surface asks
   (`conversation_visible_to`, `conversations_visible_q`), the supervisor's scope
-  (`supervision_scope_register`, `supervised_scope`, `user_is_admin`, `agent_visible_to`), the queues an
+  (`supervised_scope`, `user_is_admin`, `agent_visible_to`), the queues an
   agent works and watches (`agent_queue_ids`, `queue_ids_watched`) and the media app's file check
   (`viewer_may_see_conversation`);
 - `waiting.py`: the customer's wait (`customer_wait_s`, `wait_fields`), every queue's live counts
@@ -63,7 +63,6 @@ from imsubsystem.selectors.visibility import (
     queue_ids_watched,
     staff_may_access,
     supervised_scope,
-    supervision_scope_register,
     user_is_admin,
     viewer_may_see_conversation,
 )
@@ -108,7 +107,6 @@ __all__ = [
     "queue_ref",
     "staff_may_access",
     "supervised_scope",
-    "supervision_scope_register",
     "user_display_name",
     "user_get",
     "user_is_admin",

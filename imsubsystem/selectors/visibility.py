@@ -10,30 +10,19 @@ list); the two are the same rule, written once for a row and once for a query.
   without a queue assigned to an agent serving one of those queues;
 - nobody else sees anything. Surfaces answer "not found" either way, so ids cannot be probed.
 
-Teams belong to the supervisor app, which sits above the switch: it hands the switch its scope function
-from its AppConfig.ready (`supervision_scope_register`). Without one, supervisors see only what is
-assigned to them.
+Teams belong to the supervisor app, which sits above the switch: it answers the switch's
+`supervision_scope` hook (imsubsystem/hooks.py), subscribed in its AppConfig.ready. Without an answer,
+supervisors see only what is assigned to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
-
 from django.db.models import Q
 
 from crm.roles import ADMIN
+from imsubsystem.hooks import ScopeWanted, supervision_scope
 from imsubsystem.models import Conversation
 from routing.models import AgentProfile
-
-# The supervisor app's scope function (supervision_scope_register); None without that app.
-_supervision_scope: Callable[[Any], tuple[Iterable[int], Iterable[int]]] | None = None
-
-
-def supervision_scope_register(scope: Callable[[Any], tuple[Iterable[int], Iterable[int]]] | None) -> None:
-    """Name the function `scope(user) -> (queue ids, agent user ids)` a supervisor's teams cover."""
-    global _supervision_scope
-    _supervision_scope = scope
 
 
 def user_is_admin(user) -> bool:
@@ -44,9 +33,9 @@ def user_is_admin(user) -> bool:
 
 def supervised_scope(*, user) -> tuple[frozenset[int], frozenset[int]]:
     """(queue ids, agent user ids) of the teams this user supervises; empty for everyone else."""
-    if _supervision_scope is None or not user.has_perm("imsubsystem.supervise"):
+    if not user.has_perm("imsubsystem.supervise"):
         return frozenset(), frozenset()
-    queue_ids, agent_ids = _supervision_scope(user)
+    queue_ids, agent_ids = supervision_scope.ask(ScopeWanted(user_id=user.pk), ((), ()))
     return frozenset(queue_ids), frozenset(agent_ids)
 
 
@@ -85,7 +74,7 @@ def conversations_visible_q(*, user) -> Q:
 
 
 def viewer_may_see_conversation(*, viewer: str, conversation_id: int, user) -> bool:
-    """The media app's check when it serves a file (registered in apps.py): an attachment link's viewer
+    """The media app's check when it serves a file (its `conversation_access` hook): an attachment link's viewer
     ("agent:<user id>" in that user's session, "customer:<contact id>", "platform:<inbox id>", "bot:…")
     may still see the file's conversation."""
     conversation = Conversation.objects.only("id", "contact_id", "inbox_id", "assignee_id", "queue_id").filter(

@@ -10,6 +10,7 @@ import pytest
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 
+from media.hooks import conversation_access
 from media.selectors import attachment_public_dict
 from media.services import attachment_delete, attachment_upload
 from tests.factories import UserFactory
@@ -25,11 +26,8 @@ CONVERSATION = 41
 def _media_on_its_own():
     """These tests use conversation ids with no conversation behind them: the media app alone, without
     the switch's check at serving time (tests/security/test_visibility.py covers that)."""
-    from media.selectors import conversation_access_register
-
-    previous = conversation_access_register(None)
-    yield
-    conversation_access_register(previous)
+    with conversation_access.replaced():
+        yield
 
 
 def _in_conversation(conversation_id: int) -> bool:
