@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import logging
 
+from django.db.models.signals import post_delete, post_save
+
+from bots.models import BotFlow
+from bots.selectors import active_flow_cache_clear
+from bots.tasks import agent_joined, survey_send
 from routing import hooks as routing_hooks
 from routing.hooks import WorkAssigned, WorkReleased
 
@@ -20,27 +25,18 @@ def _later(task, **kwargs) -> None:
 
 
 def on_work_assigned(event: WorkAssigned) -> None:
-    from bots.tasks import agent_joined
-
     _later(agent_joined, conversation_id=int(event.ref), agent_id=int(event.agent_id))
 
 
 def on_work_released(event: WorkReleased) -> None:
     if event.reason != "completed":
         return
-    from bots.tasks import survey_send
-
     _later(survey_send, conversation_id=int(event.ref), agent_id=event.agent_id, queue_id=event.queue_id)
 
 
 def connect() -> None:
     routing_hooks.work_assigned.subscribe(on_work_assigned)
     routing_hooks.work_released.subscribe(on_work_released)
-
-    from django.db.models.signals import post_delete, post_save
-
-    from bots.models import BotFlow
-    from bots.selectors import active_flow_cache_clear
-
+    # The bots' own model signals (not between apps): a saved or deleted flow clears the flow cache.
     post_save.connect(active_flow_cache_clear, sender=BotFlow, dispatch_uid="bots.flow_cache_save")
     post_delete.connect(active_flow_cache_clear, sender=BotFlow, dispatch_uid="bots.flow_cache_delete")
