@@ -447,6 +447,10 @@ CREDENTIALS_KEY_FALLBACKS = env.list("CREDENTIALS_KEY_FALLBACKS", default=[])
 IM_BOT_HANDLERS: list[str] = ["bots.handlers.on_message"]
 # A customer writing within this many seconds of a close reopens that conversation; later, a new one.
 IM_REOPEN_WINDOW_S = env.int("IM_REOPEN_WINDOW_S", default=900)
+# Check every frame a socket sends against imsubsystem/frames.py and raise on one that is undeclared or
+# malformed (interface/sockets/base.py). On in the tests (tests/test.env); off in production, where it
+# would cost every frame a walk of its declaration.
+IM_FRAME_CHECK = env.bool("IM_FRAME_CHECK", default=False)
 IM_MAX_TEXT_LENGTH = 4000
 # The queue.stats frames of /ws/v1/supervisor/: a function(user=) -> frame, scoped to the user's teams
 # (the supervisor app's one statistics service). Empty: routing's live counts for every queue.

@@ -12,7 +12,7 @@ from django.test import Client
 from crm.roles import AGENT, SUPERVISOR
 from imsubsystem import auth
 from imsubsystem.events import FrameError, frame_validate
-from interface.consumers import SwitchSocket
+from interface.sockets.base import SwitchSocket
 from routing.models import AgentStatus
 from tests.factories import AgentProfileFactory, InboxFactory, QueueFactory, UserFactory
 from tests.realtime.support import recording_layer
