@@ -40,6 +40,7 @@ class Attachment(TypedDict):
     width: NotRequired[int | None]
     height: NotRequired[int | None]
     error: NotRequired[str | None]
+    expires_at: NotRequired[str | None]  # when the signed URLs stop working (the client then asks for fresh ones)
 
 
 class Button(TypedDict):
@@ -236,7 +237,7 @@ class QueueStatsRow(TypedDict):
     name: str
     waiting: int
     longest_wait_s: int
-    average_wait_s: int | None
+    average_wait_s: float | None  # seconds, to a tenth
     service_level: float | None
     abandoned: int
     active: int
