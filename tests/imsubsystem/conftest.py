@@ -1,5 +1,6 @@
 """Switch fixtures. Every frame any test makes a socket send, and every event published to the channel
-layer, is checked against imsubsystem/events.py; a mismatch fails the test that produced it."""
+layer, is checked against imsubsystem/frames.py; a mismatch fails the test that produced it (the sockets'
+send path also raises on one itself, IM_FRAME_CHECK in tests/test.env)."""
 
 from __future__ import annotations
 
