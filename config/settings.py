@@ -437,13 +437,16 @@ LOGGING = {
 }
 
 # --- IM switch (docs/imsubsystem.md) -----------------------------------------------------------
-# Every frame the switch publishes is checked against its declaration in imsubsystem/events.py (tests).
-IM_FRAME_CHECK = env.bool("IM_FRAME_CHECK", default=False)
 # Inbox credentials are encrypted with a key derived from this (SECRET_KEY when empty).
 CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default="")
 CREDENTIALS_KEY_FALLBACKS = env.list("CREDENTIALS_KEY_FALLBACKS", default=[])
 # A customer writing within this many seconds of a close reopens that conversation; later, a new one.
 IM_REOPEN_WINDOW_S = env.int("IM_REOPEN_WINDOW_S", default=900)
+# Check every frame the switch publishes (imsubsystem/services/publish.py) and every frame a socket sends
+# (interface/sockets/base.py) against imsubsystem/frames.py, and raise on one that is undeclared or
+# malformed. On in the tests (tests/test.env); off in production, where it
+# would cost every frame a walk of its declaration.
+IM_FRAME_CHECK = env.bool("IM_FRAME_CHECK", default=False)
 IM_MAX_TEXT_LENGTH = 4000
 # How often /ws/v1/supervisor/ sends a queue.stats frame (the supervisor app's statistics service).
 IM_QUEUE_STATS_INTERVAL_S = env.float("IM_QUEUE_STATS_INTERVAL_S", default=2.0)

@@ -2,12 +2,14 @@
 
 from django.urls import path
 
-from interface import consumers, supervisor_live
+from interface.sockets.agent import AgentConsumer
+from interface.sockets.supervisor import SupervisorConsumer, SupervisorLiveConsumer
+from interface.sockets.widget import WidgetConsumer
 
 websocket_urlpatterns: list = [
-    path("ws/v1/widget/", consumers.WidgetConsumer.as_asgi()),
-    path("ws/v1/agent/", consumers.AgentConsumer.as_asgi()),
-    path("ws/v1/supervisor/", consumers.SupervisorConsumer.as_asgi()),
+    path("ws/v1/widget/", WidgetConsumer.as_asgi()),
+    path("ws/v1/agent/", AgentConsumer.as_asgi()),
+    path("ws/v1/supervisor/", SupervisorConsumer.as_asgi()),
     # The dashboard's scoped live snapshots (docs/supervisor.md): an extension of the protocol.
-    path("ws/v1/supervisor/live/", supervisor_live.SupervisorLiveConsumer.as_asgi()),
+    path("ws/v1/supervisor/live/", SupervisorLiveConsumer.as_asgi()),
 ]

@@ -3,7 +3,7 @@
 A `DomainError` means: the request was refused and nothing was changed. Its `code` is stable (clients
 switch on it), its `detail` a sentence for people (the code's sentence when the raiser gives none). Every
 HTTP API answers one with the same shape, `{"error": {"code", "detail", ...extra}}` and the code's status
-(`interface.http.api_endpoint`); every socket answers with an `error` frame carrying the same code and
+(`core.http.api_endpoint`); every socket answers with an `error` frame carrying the same code and
 detail. The apps' own errors (the switch's SwitchError, routing's RoutingError, the supervisor's
 SupervisorError, media's refusals) are DomainErrors, so a caller catches one class.
 """

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,26 +16,24 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.client_ip import client_ip
-from core.text import json_unstorable_path, unstorable_detail
+from core.errors import DomainError
+from core.http import api_endpoint, error_response, json_body, method_not_allowed, validation_refusal
 from imsubsystem import auth, selectors, services
-from imsubsystem.events import error_frame, http_status
+from imsubsystem.events import error_frame
 from imsubsystem.models import Inbox
 from imsubsystem.ratelimit import customer_identity, message_rate_check, rate_limit_hit
-from imsubsystem.services import SwitchError
+from interface.api_fields import attachment_ids_field
+from media.selectors import attachment_public_dict
+from media.services import attachment_upload
+from media.uploads import upload_receive
 
 MAX_BODY_BYTES = 64 * 1024
 CORS_MAX_AGE = "600"
+ORIGIN_REFUSED = "This inbox does not accept requests from this origin."
 
 
-def _error(code: str, detail: str, status: int | None = None, *, retry_after_s: int | None = None) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "detail": detail}}, status=status or http_status(code))
-    if retry_after_s is not None:
-        response["Retry-After"] = str(retry_after_s)
-    return response
-
-
-def _switch_error(exc: SwitchError) -> JsonResponse:
-    return _error(exc.code, exc.detail, retry_after_s=exc.retry_after_s)
+def _json_body(request: HttpRequest) -> dict:
+    return json_body(request, max_bytes=MAX_BODY_BYTES)
 
 
 def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
@@ -68,25 +65,11 @@ def _web_inboxes():
     return Inbox.objects.filter(is_active=True, kind="web").only("id", "config")
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    if len(request.body) > MAX_BODY_BYTES:
-        raise SwitchError("too_long", f"The body may be at most {MAX_BODY_BYTES} bytes.")
-    if not request.body:
-        return {}
-    try:
-        data = json.loads(request.body)
-    except ValueError:
-        raise SwitchError("bad_json", "The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise SwitchError("bad_json", "The body must be a JSON object.")
-    unstorable = json_unstorable_path(data)
-    if unstorable is not None:
-        raise SwitchError("invalid", unstorable_detail(unstorable))
-    return data
-
-
 def _session_required(view: Callable) -> Callable:
-    """Authenticate the bearer token, check the origin against its inbox and add CORS headers."""
+    """Authenticate the bearer token, check the origin against its inbox and add CORS headers. The view's
+    refusals (DomainError) are answered by `api_endpoint` and carry CORS headers; a refused token or
+    origin does not."""
+    handled = api_endpoint(view)
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -101,60 +84,57 @@ def _session_required(view: Callable) -> Callable:
             # reason: "unknown", "revoked" or "expired"; the widget starts a new session on any of them.
             detail = "Send Authorization: Bearer <session_token>." if reason == "unknown" else None
             frame = error_frame("auth_failed", detail, reason=reason)
-            body = {"error": {"code": "auth_failed", "detail": frame["detail"], "reason": reason}}
-            response = JsonResponse(body, status=401)
+            response = error_response(DomainError("auth_failed", frame["detail"], reason=reason))
             response["WWW-Authenticate"] = "Bearer"
             return response
         if not _origin_ok(request, session.inbox):
-            return _error("origin_not_allowed", "This inbox does not accept requests from this origin.")
-        try:
-            response = view(request, session, *args, **kwargs)
-        except SwitchError as exc:
-            response = _switch_error(exc)
-        return _cors(response, request.headers.get("Origin"))
+            return error_response(DomainError("origin_not_allowed", ORIGIN_REFUSED))
+        return _cors(handled(request, session, *args, **kwargs), request.headers.get("Origin"))
 
     return csrf_exempt(wrapper)
 
 
 @csrf_exempt
+@api_endpoint
 def session_create(request: HttpRequest, inbox_key: str) -> HttpResponse:
     """POST /api/v1/widget/{inbox_key}/sessions → 201 {session_token, contact_id, conversation_id}."""
     inbox = selectors.inbox_by_key(key=inbox_key)
     if inbox is None or inbox.kind != "web":
-        return _error("not_found", "No such widget inbox.", 404)
+        raise DomainError("not_found", "No such widget inbox.")
     if request.method == "OPTIONS":
         return _preflight(request, inbox)
     if request.method != "POST":
-        return _error("method_not_allowed", "Use POST.", 405)
-    origin = request.headers.get("Origin")
+        raise method_not_allowed("POST")
     if not _origin_ok(request, inbox):
-        return _error("origin_not_allowed", "This inbox does not accept requests from this origin.")
+        raise DomainError("origin_not_allowed", ORIGIN_REFUSED)
+    # From here on the inbox accepts this origin: refusals carry CORS headers too.
+    return _cors(_session_create(request, inbox), request.headers.get("Origin"))
+
+
+@api_endpoint
+def _session_create(request: HttpRequest, inbox: Inbox) -> HttpResponse:
     if not rate_limit_hit(
         key=f"widget-session:{client_ip(request)}", limit=settings.IM_WIDGET_SESSIONS_PER_MINUTE, window_s=60
     ):
-        return _cors(
-            _error("rate_limited", "Too many new sessions from this address; wait a minute.", retry_after_s=60), origin
-        )
+        raise DomainError("rate_limited", "Too many new sessions from this address; wait a minute.", retry_after_s=60)
+    data = _json_body(request)
+    fields = {}
+    for name in ("name", "email", "phone", "locale"):
+        value = data.get(name, "")
+        if not isinstance(value, str) or len(value) > 254:
+            raise DomainError("invalid", f"{name} must be a text of at most 254 characters.")
+        fields[name] = value
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict) or len(json.dumps(metadata)) > 4096:
+        raise DomainError("invalid", "metadata must be a JSON object of at most 4 KB.")
+    if fields["email"] and "@" not in fields["email"]:
+        raise DomainError("invalid", "email is not an e-mail address.")
     try:
-        data = _json_body(request)
-        fields = {}
-        for name in ("name", "email", "phone", "locale"):
-            value = data.get(name, "")
-            if not isinstance(value, str) or len(value) > 254:
-                raise SwitchError("invalid", f"{name} must be a text of at most 254 characters.")
-            fields[name] = value
-        metadata = data.get("metadata") or {}
-        if not isinstance(metadata, dict) or len(json.dumps(metadata)) > 4096:
-            raise SwitchError("invalid", "metadata must be a JSON object of at most 4 KB.")
-        if fields["email"] and "@" not in fields["email"]:
-            raise SwitchError("invalid", "email is not an e-mail address.")
         token, session = auth.widget_session_create(inbox=inbox, metadata=metadata, **fields)
-    except SwitchError as exc:
-        return _cors(_switch_error(exc), origin)
     except ValidationError as exc:
-        return _cors(_error("invalid", " ".join(exc.messages)), origin)
+        raise DomainError("invalid", " ".join(exc.messages)) from None
     body = {"session_token": token, "contact_id": session.contact_id, "conversation_id": None}
-    return _cors(JsonResponse(body, status=201), origin)
+    return JsonResponse(body, status=201)
 
 
 @_session_required
@@ -165,7 +145,7 @@ def messages(request: HttpRequest, session) -> HttpResponse:
         try:
             after_seq = int(request.GET.get("after_seq", "0"))
         except ValueError:
-            raise SwitchError("invalid", "after_seq must be an integer.") from None
+            raise DomainError("invalid", "after_seq must be an integer.") from None
         conversation = selectors.customer_conversation_current(inbox_id=session.inbox_id, contact_id=session.contact_id)
         if conversation is None:
             return JsonResponse({"conversation_id": None, "last_seq": 0, "messages": []})
@@ -179,17 +159,17 @@ def messages(request: HttpRequest, session) -> HttpResponse:
             }
         )
     if request.method != "POST":
-        return _error("method_not_allowed", "Use GET or POST.", 405)
+        raise method_not_allowed("GET", "POST")
     data = _json_body(request)
     client_id = data.get("client_id")
     if not isinstance(client_id, str) or not client_id:
-        raise SwitchError("invalid", "client_id is required.")
+        raise DomainError("invalid", "client_id is required.")
     attachment_ids = data.get("attachment_ids") or []
     if not isinstance(attachment_ids, list):
-        raise SwitchError("invalid", "attachment_ids must be a list.")
+        raise DomainError("invalid", "attachment_ids must be a list.")
     text = data.get("text", "")
     if not isinstance(text, str):
-        raise SwitchError("invalid", "text must be a string.")
+        raise DomainError("invalid", "text must be a string.")
     # The same bucket as the widget socket's (and any other transport's) messages of this customer.
     message_rate_check(identity=customer_identity(session.contact_id))
     message, created = services.customer_message_send(
@@ -203,24 +183,15 @@ def messages(request: HttpRequest, session) -> HttpResponse:
     return JsonResponse(selectors.payload_for_viewer(message, viewer=viewer), status=201 if created else 200)
 
 
-def _attachment_ids(data: dict[str, Any]) -> list[int]:
-    ids = data.get("attachment_ids")
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise SwitchError("invalid", "attachment_ids must be a list of integers.")
-    if len(ids) > selectors.LINKS_MAX:
-        raise SwitchError("invalid", f"Ask for at most {selectors.LINKS_MAX} attachments at once.")
-    return ids
-
-
 @_session_required
 def attachment_links(request: HttpRequest, session) -> HttpResponse:
     """POST {"attachment_ids": [...]} → {"attachments": [...]}: fresh signed links for attachments of this
     customer's messages (a history redrawn after its links expired); others are left out."""
     if request.method != "POST":
-        return _error("method_not_allowed", "Use POST.", 405)
+        raise method_not_allowed("POST")
     if not rate_limit_hit(key=f"widget-links:{session.pk}", limit=selectors.LINKS_PER_MINUTE, window_s=60):
-        return _error("rate_limited", "Too many requests for fresh links; wait a minute.", retry_after_s=60)
-    ids = _attachment_ids(_json_body(request))
+        raise DomainError("rate_limited", "Too many requests for fresh links; wait a minute.", retry_after_s=60)
+    ids = attachment_ids_field(_json_body(request))
     found = selectors.attachment_links_for_customer(
         inbox_id=session.inbox_id, contact_id=session.contact_id, attachment_ids=ids
     )
@@ -231,11 +202,7 @@ def attachment_links(request: HttpRequest, session) -> HttpResponse:
 def uploads(request: HttpRequest, session) -> HttpResponse:
     """POST multipart `file` → 201 {id, name, content_type, size, url}; sent later by attachment id."""
     if request.method != "POST":
-        return _error("method_not_allowed", "Use POST.", 405)
-    from media.selectors import attachment_public_dict
-    from media.services import attachment_upload
-    from media.uploads import upload_receive
-
+        raise method_not_allowed("POST")
     try:
         # Refuses an oversized body from its Content-Length, or as soon as the limit is passed while
         # reading, before it is all stored.
@@ -244,8 +211,7 @@ def uploads(request: HttpRequest, session) -> HttpResponse:
             file=upload, channel_kind="web", uploader_kind="customer", uploader_id=str(session.contact_id)
         )
     except ValidationError as exc:
-        code = getattr(exc, "code", None) or "invalid"
-        return _error(code, " ".join(exc.messages), 413 if code == "too_large" else 400)
+        raise validation_refusal(exc) from None
     viewer = f"customer:{session.contact_id}"
     described = attachment_public_dict(attachment=attachment, viewer=viewer, may_view=lambda c: False)
     return JsonResponse(described, status=201)

@@ -6,18 +6,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from imsubsystem import selectors
-from interface import api_agent
+from interface.api_agent.base import agent_presence, user_may_use_console
 
 
 @login_required
 def agent_console(request: HttpRequest) -> HttpResponse:
-    if not api_agent.user_may_use_console(request.user):
+    if not user_may_use_console(request.user):
         raise PermissionDenied("Your role cannot use the agent console.")
     config = {
         "user": {"id": request.user.pk, "name": selectors.user_display_name(request.user)},
         "api_base": "/api/v1/agent/",
         "ws_path": "/ws/v1/agent/",
-        "presence": api_agent.agent_presence(user=request.user),
+        "presence": agent_presence(user=request.user),
         "pick_frame": "conversation.pick",
     }
     return render(request, "imsubsystem/agent_console.html", {"console_config": config})

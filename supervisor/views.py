@@ -1,10 +1,10 @@
 """Pages and JSON endpoints of the supervisor dashboard. Interfaces only: check the user, parse, call one
-selector, statistics function or service, answer."""
+selector, statistics function or service, answer. A JSON endpoint's refusal (a SupervisorError, or any
+DomainError) answers `{"error": {"code", "detail"}}` with the code's status (core.http.api_endpoint)."""
 
 from __future__ import annotations
 
 import csv
-import json
 from functools import wraps
 from typing import Any
 
@@ -16,11 +16,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
-from core.text import json_unstorable_path, unstorable_detail
-from imsubsystem.events import http_status
+from core.errors import DomainError
+from core.http import api_endpoint, json_body
 from supervisor import selectors, services, stats
 from supervisor.forms import ReportFilterForm, StaffingFilterForm
-from supervisor.services import SupervisorError
 
 
 def supervisor_required(view):
@@ -32,26 +31,6 @@ def supervisor_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _error(exc: SupervisorError) -> JsonResponse:
-    response = JsonResponse({"error": exc.code, "detail": exc.detail}, status=http_status(exc.code))
-    if exc.retry_after_s is not None:
-        response["Retry-After"] = str(exc.retry_after_s)
-    return response
-
-
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise SupervisorError("invalid", "The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise SupervisorError("invalid", "The body must be a JSON object.")
-    unstorable = json_unstorable_path(body)
-    if unstorable is not None:
-        raise SupervisorError("invalid", unstorable_detail(unstorable))
-    return body
 
 
 @supervisor_required
@@ -68,34 +47,37 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @supervisor_required
+@api_endpoint
 @require_GET
 def api_snapshot(request: HttpRequest) -> JsonResponse:
     return JsonResponse(stats.queue_stats_snapshot(user=request.user))
 
 
 @supervisor_required
+@api_endpoint
 @require_GET
 def api_conversations(request: HttpRequest) -> JsonResponse:
     queue_id = request.GET.get("queue_id")
     try:
         queue_id = int(queue_id) if queue_id else None
     except ValueError:
-        return JsonResponse({"error": "invalid", "detail": "queue_id must be an integer."}, status=400)
+        raise DomainError("invalid", "queue_id must be an integer.") from None
     status = request.GET.get("status") or None
     if status is not None and status not in selectors.OPEN_IN_SCOPE_STATUSES:
         choices = ", ".join(selectors.OPEN_IN_SCOPE_STATUSES)
-        return JsonResponse({"error": "invalid", "detail": f"status must be one of {choices}."}, status=400)
+        raise DomainError("invalid", f"status must be one of {choices}.")
     return JsonResponse(
         {"conversations": selectors.conversations_open_in_scope(user=request.user, queue_id=queue_id, status=status)}
     )
 
 
 @supervisor_required
+@api_endpoint
 @require_GET
 def api_conversation(request: HttpRequest, conversation_id: int) -> JsonResponse:
     found = selectors.conversation_read_only(user=request.user, conversation_id=conversation_id)
     if found is None:
-        return JsonResponse({"error": "not_found", "detail": "No such conversation in your queues."}, status=404)
+        raise DomainError("not_found", "No such conversation in your queues.")
     return JsonResponse(found)
 
 
@@ -112,45 +94,39 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 
 @supervisor_required
+@api_endpoint
 @require_POST
 def api_transfer(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    try:
-        body = _json_body(request)
-        services.conversation_reassign(
-            by_user=request.user,
-            conversation_id=conversation_id,
-            queue_id=body.get("queue_id"),
-            agent_id=body.get("agent_id"),
-        )
-    except SupervisorError as exc:
-        return _error(exc)
+    body = json_body(request)
+    services.conversation_reassign(
+        by_user=request.user,
+        conversation_id=conversation_id,
+        queue_id=body.get("queue_id"),
+        agent_id=body.get("agent_id"),
+    )
     return JsonResponse({"ok": True})
 
 
 @supervisor_required
+@api_endpoint
 @require_POST
 def api_note(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    try:
-        body = _json_body(request)
-        message = services.whisper_send(
-            by_user=request.user,
-            conversation_id=conversation_id,
-            text=body.get("text"),
-            client_id=body.get("client_id"),
-        )
-    except SupervisorError as exc:
-        return _error(exc)
+    body = json_body(request)
+    message = services.whisper_send(
+        by_user=request.user,
+        conversation_id=conversation_id,
+        text=body.get("text"),
+        client_id=body.get("client_id"),
+    )
     return JsonResponse({"message": message}, status=201)
 
 
 @supervisor_required
+@api_endpoint
 @require_POST
 def api_agent_status(request: HttpRequest, agent_id: int) -> JsonResponse:
-    try:
-        body = _json_body(request)
-        services.agent_status_change(by_user=request.user, agent_id=agent_id, status=body.get("status"))
-    except SupervisorError as exc:
-        return _error(exc)
+    body = json_body(request)
+    services.agent_status_change(by_user=request.user, agent_id=agent_id, status=body.get("status"))
     return JsonResponse({"ok": True})
 
 
@@ -274,13 +250,14 @@ def _staffing_plan(request: HttpRequest) -> tuple[StaffingFilterForm, list[dict[
 
 
 @supervisor_required
+@api_endpoint
 @require_GET
 def api_staffing(request: HttpRequest) -> JsonResponse:
     """The staffing page's figures as JSON: {"weeks", "weekday", "queues": [plan per visible queue]}."""
     form, plan = _staffing_plan(request)
     if plan is None:
         detail = "; ".join(f"{field}: {m}" for field, errors in form.errors.items() for m in errors)
-        return JsonResponse({"error": "invalid", "detail": detail}, status=400)
+        raise DomainError("invalid", detail)
     data = form.cleaned_data
     weekday = data["weekday"] or timezone.localtime().isoweekday()
     return JsonResponse({"weeks": data["weeks"], "weekday": weekday, "queues": plan})

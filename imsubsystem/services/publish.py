@@ -1,7 +1,7 @@
 """The one publish point: every frame the switch sends leaves through `event_publish_on_commit` (after
 the transaction commits) or, for typing, which is never stored, `typing_publish`.
 
-In tests (settings.IM_FRAME_CHECK) every frame is checked against its declaration in events.py here,
+In tests (settings.IM_FRAME_CHECK) every frame is checked against its declaration in frames.py here,
 so an undeclared or malformed frame fails the test that made it.
 """
 
@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from imsubsystem import selectors
-from imsubsystem.events import frame_validate, group_conversation
+from imsubsystem.events import group_conversation, server_frame_check
 from imsubsystem.models import Conversation, ConversationStatus
 from realtime import switch_layer
 
@@ -110,8 +110,8 @@ def event_publish_on_commit(
     hide_from_customer: customer sockets drop the frame (a private message.new becomes message.hidden).
     origin: the sending socket's channel name, which skips its own echo (typing).
     """
-    if getattr(settings, "IM_FRAME_CHECK", False):
-        frame_validate(frame, direction="server")
+    if settings.IM_FRAME_CHECK:
+        server_frame_check(frame)
     # `group` lets a socket drop a frame of a conversation it left while the frame waited in its queue.
     event = {
         "type": "sb.event",
@@ -155,8 +155,8 @@ async def typing_publish(
     one frame to the conversation's group, skipping the typing socket itself."""
     layer = switch_layer()
     frame = {"type": "typing", "conversation_id": conversation_id, "active": bool(active), "sender": sender}
-    if getattr(settings, "IM_FRAME_CHECK", False):
-        frame_validate(frame, direction="server")
+    if settings.IM_FRAME_CHECK:
+        server_frame_check(frame)
     group = group_conversation(conversation_id)
     try:
         await layer.group_send(

@@ -58,7 +58,9 @@
       body: body ? JSON.stringify(body) : undefined
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) throw new Error(data.error || data.detail ? errorWords(data.error, data.detail) : "The server answered " + r.status + ".");
+        // Every HTTP API answers a refusal {"error": {"code", "detail"}}.
+        var refusal = (data && data.error) || {};
+        if (!r.ok) throw new Error(refusal.code || refusal.detail ? errorWords(refusal.code, refusal.detail) : "The server answered " + r.status + ".");
         return data;
       });
     });

@@ -958,7 +958,7 @@
           return response.json().then(function (data) {
             // The widget API answers {"error": {"code", "detail"}}; the detail says what was wrong with the file.
             var error = data.error || {};
-            if (!response.ok) throw new Error(error.detail || data.detail || errorWords(error.code));
+            if (!response.ok) throw new Error(error.detail || errorWords(error.code));
             return data;
           });
         })

@@ -136,7 +136,7 @@ async def test_a_widget_auth_that_fails_half_way_does_not_leave_the_socket_half_
     from channels.db import database_sync_to_async
 
     from imsubsystem import auth
-    from interface.consumers import SwitchSocket
+    from interface.sockets.base import SwitchSocket
     from tests.imsubsystem.conftest import receive_until, send, widget_communicator
 
     def setup():

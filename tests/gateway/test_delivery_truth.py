@@ -112,7 +112,7 @@ def test_retry_now_sends_at_once_and_a_sent_message_has_nothing_to_retry(
     assert [r.json()["text"] for r in stand_in.accepted] == ["hello again"]
 
     again = agent_client.post(url, {}, content_type="application/json")
-    assert again.status_code == 409 and again.json()["error"] == "not_retryable"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "not_retryable"
     assert len(stand_in.accepted) == 1
 
 

@@ -1,5 +1,6 @@
 """Switch fixtures. Every frame any test makes a socket send, and every event published to the channel
-layer, is checked against imsubsystem/events.py; a mismatch fails the test that produced it."""
+layer, is checked against imsubsystem/frames.py; a mismatch fails the test that produced it (the sockets'
+send path also raises on one itself, IM_FRAME_CHECK in tests/test.env)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.test import Client
 from crm.roles import AGENT, SUPERVISOR
 from imsubsystem import auth
 from imsubsystem.events import FrameError, frame_validate
-from interface.consumers import SwitchSocket
+from interface.sockets.base import SwitchSocket
 from routing.models import AgentStatus
 from tests.factories import AgentProfileFactory, InboxFactory, QueueFactory, UserFactory
 from tests.imsubsystem import bot_double

@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 
 from imsubsystem import services
 from imsubsystem.models import Conversation, Message
+from supervisor.models import Team
 from tests.factories import ContactFactory
 from tests.imsubsystem.conftest import receive_until, send, staff_communicator, widget_communicator
 
@@ -191,8 +192,6 @@ async def test_an_agent_outside_the_conversation_is_refused(inbox, make_agent):
 async def test_a_supervisor_may_watch_and_write_notes_in_their_teams_conversations(
     inbox, queue, make_agent, supervisor_user
 ):
-    from supervisor.models import Team
-
     def supervise():
         team = Team.objects.create(name="Support team")
         team.supervisors.add(supervisor_user)
@@ -240,9 +239,17 @@ async def test_anonymous_users_and_foreign_origins_are_closed(make_agent, db):
     assert (await hijack.receive_output(timeout=5))["code"] == 4403
 
 
-async def test_supervisor_socket_sends_queue_stats_snapshots(inbox, make_agent, supervisor_user, settings):
+async def test_supervisor_socket_sends_queue_stats_snapshots(inbox, queue, make_agent, supervisor_user, settings):
+    """The socket's queue.stats come from the supervisor app's statistics service, scoped to the user's
+    teams (supervisor.stats.queue_stats_frame); the frame check passes every one."""
     settings.IM_QUEUE_STATS_INTERVAL_S = 0.2
-    settings.IM_QUEUE_STATS_PROVIDER = None  # the switch alone: routing's counts (tests/supervisor: the provider)
+
+    def supervise():
+        team = Team.objects.create(name="Support team")
+        team.supervisors.add(supervisor_user)
+        team.queues.add(queue)
+
+    await database_sync_to_async(supervise)()
     await database_sync_to_async(make_agent)("alice")
     contact = await database_sync_to_async(ContactFactory)()
     await _customer_writes(inbox, contact.pk)

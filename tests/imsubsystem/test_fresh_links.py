@@ -97,7 +97,7 @@ def test_the_console_gets_links_for_conversations_the_user_may_see(inbox, make_a
     bad = client.post(
         "/api/v1/agent/attachments/links", json.dumps({"attachment_ids": "x"}), content_type="application/json"
     )
-    assert bad.status_code == 400 and bad.json()["error"] == "invalid"
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
 
 
 def test_fresh_links_are_throttled_per_session_and_per_user(inbox, widget_session, make_agent, settings):

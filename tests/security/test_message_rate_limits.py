@@ -80,8 +80,7 @@ def _assert_429(response) -> None:
 
 
 def _code(response) -> str:
-    body = response.json()
-    return body["error"]["code"] if isinstance(body["error"], dict) else body["error"]
+    return response.json()["error"]["code"]
 
 
 @pytest.mark.django_db

@@ -198,7 +198,7 @@ def test_console_and_supervisor_http_refuse_it(inbox, supervisor_user):
     ):
         response = _post_json(client, url, raw)
         assert response.status_code == 400, (url, response.status_code, response.content[:200])
-        assert response.json()["error"] == "invalid", url
+        assert response.json()["error"]["code"] == "invalid", url
     contact.refresh_from_db()
     assert contact.name == "Before" and Note.objects.count() == 0 and Message.objects.count() == 1
 

@@ -71,7 +71,7 @@ def test_bad_status_is_refused(teams):
     response = post(
         client_for(teams["sup_a"]), f"/supervisor/api/agents/{teams['ag_a'].pk}/status", {"status": "lunch"}
     )
-    assert response.status_code == 400 and response.json()["error"] == "invalid"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
 
 
 def test_whisper_is_a_private_message_from_the_supervisor(teams):
@@ -168,7 +168,7 @@ def test_transfer_outside_the_team_is_refused_and_changes_nothing(
             f"/supervisor/api/conversations/{conversation.pk}/transfer",
             target(teams),
         )
-    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert routing_and_switch_state(conversation) == before
     assert callbacks == [] and published == []
 
@@ -180,7 +180,7 @@ def test_transfer_needs_exactly_one_target(teams):
         f"/supervisor/api/conversations/{conversation.pk}/transfer",
         {"queue_id": teams["sales"].pk, "agent_id": teams["ag_a"].pk},
     )
-    assert response.status_code == 400 and response.json()["error"] == "invalid"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
 
 
 def test_read_only_page_escapes_what_customers_wrote(teams):
@@ -201,5 +201,5 @@ def test_a_note_on_a_closed_conversation_answers_409_as_the_other_apis_do(teams)
         f"/supervisor/api/conversations/{conversation.pk}/notes",
         {"text": "too late", "client_id": "n-late"},
     )
-    assert response.status_code == 409 and response.json()["error"] == "conversation_closed", response.content
+    assert response.status_code == 409 and response.json()["error"]["code"] == "conversation_closed", response.content
     assert Message.objects.filter(conversation=conversation).count() == before

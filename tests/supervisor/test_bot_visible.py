@@ -73,7 +73,7 @@ def test_supervisor_lists_and_opens_conversations_with_the_bot(teams, bot_talks)
     assert sup_a.get(f"/supervisor/conversations/{bot_talks['support_bot'].pk}/").status_code == 404
     assert sup_a.get(f"/supervisor/conversations/{bot_talks['lobby_bot'].pk}/").status_code == 404
     response = sup_a.get("/supervisor/api/conversations", {"status": "closed"})
-    assert response.status_code == 400 and response.json()["error"] == "invalid"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
 
 
 @pytest.mark.django_db(transaction=True)

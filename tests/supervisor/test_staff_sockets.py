@@ -1,5 +1,5 @@
 """Every staff socket (the agent console, the switch's supervisor socket, the dashboard's live snapshots)
-is admitted by the one StaffSocket base (interface/consumers.py): the same refusals, the same close codes,
+is admitted by the one StaffSocket base (interface/sockets/staff.py): the same refusals, the same close codes,
 the same frame handling."""
 
 from __future__ import annotations

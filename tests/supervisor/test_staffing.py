@@ -107,4 +107,4 @@ def test_page_and_api_show_the_basis_of_each_figure(teams, frozen):
     assert "Handle time from conversations handled in recent days (today so far)" in page
     assert "Average handle time 600.0 s" in page
     bad = client.get("/supervisor/api/staffing", {"weeks": "40"})
-    assert bad.status_code == 400 and bad.json()["error"] == "invalid"
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"

@@ -80,13 +80,13 @@ def test_sends_a_template_as_the_agents_message(agent_client, agent, whatsapp, d
 )
 def test_bad_requests_are_refused_and_store_nothing(agent_client, whatsapp, body, code):
     response = post(agent_client, whatsapp, body)
-    assert response.status_code == 400 and response.json()["error"] == code
+    assert response.status_code == 400 and response.json()["error"]["code"] == code
     assert Message.objects.count() == 0 and OutboxItem.objects.count() == 0
 
 
 def test_not_json_is_refused(agent_client, whatsapp):
     response = agent_client.post(f"{API}conversations/{whatsapp.pk}/template", "[1]", content_type="application/json")
-    assert response.status_code == 400 and response.json()["error"] == "bad_json"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_json"
 
 
 def test_another_agents_conversation_is_not_found(client, whatsapp):
@@ -100,7 +100,7 @@ def test_another_agents_conversation_is_not_found(client, whatsapp):
 def test_a_closed_conversation_is_refused(agent_client, whatsapp):
     Conversation.objects.filter(pk=whatsapp.pk).update(status="closed", open_slot=None)
     response = post(agent_client, whatsapp, {"name": "order_update", "language": "en_US", "params": ["Ada", "17"]})
-    assert response.status_code == 409 and response.json()["error"] == "conversation_closed"
+    assert response.status_code == 409 and response.json()["error"]["code"] == "conversation_closed"
     assert Message.objects.count() == 0
 
 
@@ -114,7 +114,7 @@ def test_a_closed_conversation_is_refused(agent_client, whatsapp):
         ("over_capacity", 400),
     ],
 )
-def test_a_switch_refusal_answers_with_the_status_the_widget_api_uses(
+def test_a_switch_refusal_answers_with_the_status_and_shape_the_widget_api_uses(
     agent_client, whatsapp, monkeypatch, code, status
 ):
     def refuse(**kwargs):
@@ -123,7 +123,7 @@ def test_a_switch_refusal_answers_with_the_status_the_widget_api_uses(
     monkeypatch.setattr(gateway_services, "template_send", refuse)
     response = post(agent_client, whatsapp, {"name": "order_update", "language": "en_US", "params": ["Ada", "17"]})
     assert response.status_code == status
-    assert response.json() == {"error": code, "detail": "refused"}
+    assert response.json() == {"error": {"code": code, "detail": "refused"}}
 
 
 def test_needs_a_login_and_the_csrf_token(agent, whatsapp):

@@ -152,8 +152,8 @@ def test_an_oversized_file_is_refused_with_413_and_nothing_is_stored(agent_clien
     data = PDF_BYTES + b"0" * size
     response = post_file(agent_client, conversation.pk, upload("big.pdf", data, "application/pdf"))
     assert response.status_code == 413
-    assert response.json()["error"] == "too_large"
-    assert "1000" in response.json()["detail"]
+    assert response.json()["error"]["code"] == "too_large"
+    assert "1000" in response.json()["error"]["detail"]
     assert Attachment.objects.count() == 0
     assert stored_files(media_root) == []
 
@@ -179,28 +179,28 @@ def test_a_disguised_file_is_refused_and_nothing_is_stored(
 ):
     response = post_file(agent_client, conversation.pk, upload(name, data, claimed))
     assert response.status_code == 400
-    assert response.json()["error"] == code
-    assert response.json()["detail"]
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["detail"]
     assert Attachment.objects.count() == 0
     assert stored_files(media_root) == []
 
 
 def test_a_missing_file_field_is_a_clear_400(agent_client, conversation):
     response = agent_client.post(f"{UPLOADS}?conversation_id={conversation.pk}", {"other": "x"})
-    assert response.status_code == 400 and response.json()["error"] == "missing_file"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "missing_file"
 
 
 def test_another_agents_conversation_is_404_and_nothing_is_stored(client, conversation, media_root):
     client.force_login(UserFactory(username="agent-b", role=AGENT))
     response = post_file(client, conversation.pk, upload("a.pdf", PDF_BYTES, "application/pdf"))
-    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert Attachment.objects.count() == 0 and stored_files(media_root) == []
 
 
 @pytest.mark.parametrize("query", ["", "?conversation_id=abc"])
 def test_the_conversation_id_is_required(agent_client, conversation, query):
     response = agent_client.post(UPLOADS + query, {"file": upload("a.pdf", PDF_BYTES, "application/pdf")})
-    assert response.status_code == 400 and response.json()["error"] == "invalid"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
     assert Attachment.objects.count() == 0
 
 
@@ -211,7 +211,7 @@ def test_an_unknown_conversation_is_404(agent_client, db):
 
 def test_anonymous_gets_401_json_not_a_redirect(client, conversation):
     response = post_file(client, conversation.pk, upload("a.pdf", PDF_BYTES, "application/pdf"))
-    assert response.status_code == 401 and response.json()["error"] == "auth_required"
+    assert response.status_code == 401 and response.json()["error"]["code"] == "auth_required"
     assert Attachment.objects.count() == 0
 
 

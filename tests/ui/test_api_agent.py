@@ -1,4 +1,4 @@
-"""The agent console's JSON endpoints (interface/api_agent.py): who may call them, what they show."""
+"""The agent console's JSON endpoints (interface/api_agent/): who may call them, what they show."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.utils import timezone
 from crm.models import ChannelKind, Contact
 from crm.roles import AGENT, SUPERVISOR
 from imsubsystem.models import CannedResponse, Conversation, Inbox, Message
+from interface.api_agent import conversations
 from routing.models import Queue
 from tests.factories import ContactFactory, ContactIdentityFactory, NoteFactory, UserFactory
 from tests.factories.routing import AgentProfileFactory, QueueFactory
@@ -89,7 +90,7 @@ class TestAccess:
     def test_anonymous_gets_401_json_not_a_redirect(self, client, db, path):
         response = client.get(API + path)
         assert response.status_code == 401
-        assert response.json()["error"] == "auth_required"
+        assert response.json()["error"]["code"] == "auth_required"
 
     def test_user_without_a_console_role_is_refused(self, client, db):
         user = UserFactory(username="nobody")
@@ -231,15 +232,13 @@ class TestHistory:
     def test_a_bad_after_seq_is_a_clear_400(self, agent_client, assigned, bad):
         response = agent_client.get(f"{API}conversations/{assigned.pk}/messages?after_seq={bad}")
         assert response.status_code == 400
-        assert "after_seq" in response.json()["detail"]
+        assert "after_seq" in response.json()["error"]["detail"]
 
     def test_an_unknown_conversation_is_404(self, agent_client, db):
         assert agent_client.get(f"{API}conversations/999999/messages").status_code == 404
 
     def test_long_histories_come_in_pages(self, agent_client, agent, inbox, queue, monkeypatch):
-        from interface import api_agent
-
-        monkeypatch.setattr(api_agent, "HISTORY_PAGE", 3)
+        monkeypatch.setattr(conversations, "HISTORY_PAGE", 3)
         conversation = make_conversation(contact=ContactFactory(), inbox=inbox, assignee=agent, queue=queue)
         for n in range(7):
             add_message(conversation, text=f"m{n}")
@@ -305,7 +304,7 @@ class TestContact:
             f"{API}conversations/{assigned.pk}/contact", json.dumps(body), content_type="application/json"
         )
         assert response.status_code == 400
-        assert message in response.json()["detail"]
+        assert message in response.json()["error"]["detail"]
         assert Contact.objects.get(pk=assigned.contact_id).name == "Ada Lovelace"
 
     def test_a_field_that_fails_validation_is_reported_and_nothing_is_saved(self, agent_client, assigned):
@@ -315,14 +314,14 @@ class TestContact:
             content_type="application/json",
         )
         assert response.status_code == 400
-        assert "language" in response.json()["errors"]
+        assert "language" in response.json()["error"]["errors"]
         assert Contact.objects.get(pk=assigned.contact_id).name == "Ada Lovelace"
 
     def test_not_json_is_refused(self, agent_client, assigned):
         response = agent_client.post(
             f"{API}conversations/{assigned.pk}/contact", "name=x", content_type="application/x-www-form-urlencoded"
         )
-        assert response.status_code == 400 and response.json()["error"] == "bad_json"
+        assert response.status_code == 400 and response.json()["error"]["code"] == "bad_json"
 
     def test_add_a_note(self, agent_client, agent, assigned):
         response = agent_client.post(

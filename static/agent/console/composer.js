@@ -156,7 +156,8 @@
     } catch (err) {
       data = null;
     }
-    if (data && data.detail) return data.detail;
+    // {"error": {"code", "detail"}}: the detail says what was wrong with the file.
+    if (data && data.error && data.error.detail) return data.error.detail;
     if (xhr.status === 413) return "The file is too large.";
     if (xhr.status === 403) return "Refused: reload the page and log in again.";
     if (xhr.status === 0) return "The upload was interrupted. Check the connection and try again.";

@@ -126,7 +126,7 @@
         }
       },
       function (err) {
-        var errors = err.data && err.data.errors;
+        var errors = err.data && err.data.error && err.data.error.errors;
         saved.textContent = errors ? Object.keys(errors).map((k) => k + ": " + errors[k].join(" ")).join("; ") : err.message;
         saved.className = "small error";
       },

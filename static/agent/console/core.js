@@ -41,8 +41,10 @@
         })
         .then(function (data) {
           if (!response.ok) {
-            var code = typeof data.error === "string" ? data.error : data.error && data.error.code;
-            var detail = data.detail || (data.error && data.error.detail);
+            // Every HTTP API answers a refusal {"error": {"code", "detail", ...}}.
+            var refusal = (data && data.error) || {};
+            var code = refusal.code;
+            var detail = refusal.detail;
             var error = new Error(code || detail ? C.errorWords(code, detail) : "The server answered " + response.status + ".");
             error.status = response.status;
             error.data = data;

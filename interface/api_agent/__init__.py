@@ -1,0 +1,46 @@
+"""The agent console's JSON endpoints under /api/v1/agent/ (docs/interface.md).
+
+Session-authenticated, for staff who handle or supervise conversations (`base.console_endpoint`). Reads
+go through the switch's selectors and writes to the contact record through crm.services; nothing here
+changes a conversation (that is the agent socket's job, through the switch's services), except sending
+an approved platform template, which goes through the gateway's template_send. Files an agent sends are
+uploaded here first and then named by id in the socket's message.send frame. A refusal answers
+`{"error": {"code", "detail", ...}}` (core/http.py), as every HTTP API does.
+
+Modules: `base` (the endpoint decorator, the conversation a URL names), `conversations` (lists, history,
+canned responses, transfer targets), `contacts` (the contact beside a conversation), `messages`
+(templates, retry), `attachments` (uploads, fresh links).
+"""
+
+from django.urls import path
+
+from interface.api_agent import attachments, contacts, conversations, messages
+
+urlpatterns = [
+    path("conversations", conversations.my_conversations, name="conversations"),
+    path("queue", conversations.queue_list, name="queue"),
+    path(
+        "conversations/<int:conversation_id>/messages",
+        conversations.conversation_messages,
+        name="conversation_messages",
+    ),
+    path("conversations/<int:conversation_id>/contact", contacts.conversation_contact, name="conversation_contact"),
+    path("conversations/<int:conversation_id>/contact/notes", contacts.contact_note_add, name="contact_note_add"),
+    path(
+        "conversations/<int:conversation_id>/templates", messages.conversation_templates, name="conversation_templates"
+    ),
+    path(
+        "conversations/<int:conversation_id>/template",
+        messages.conversation_template_send,
+        name="conversation_template_send",
+    ),
+    path(
+        "conversations/<int:conversation_id>/messages/<int:message_id>/retry",
+        messages.message_retry,
+        name="message_retry",
+    ),
+    path("canned", conversations.canned_responses, name="canned"),
+    path("transfer-targets", conversations.transfer_targets, name="transfer_targets"),
+    path("uploads", attachments.upload_create, name="uploads"),
+    path("attachments/links", attachments.attachment_links, name="attachment_links"),
+]
