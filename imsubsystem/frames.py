@@ -4,7 +4,7 @@ A frame is a JSON object with a "type". Every frame a socket sends (`SERVER_FRAM
 sockets' included) and every frame a client may send (`CLIENT_FRAMES`) is declared here as a TypedDict;
 imsubsystem/events.py checks a frame against its declaration (`frame_validate`; a socket's one send path
 runs `server_frame_check` on every frame when settings.IM_FRAME_CHECK is on, as in the tests). Only
-plain JSON values cross the channel layer, Celery and the bot registry: never ORM objects.
+plain JSON values cross the channel layer, Celery and the hook events: never ORM objects.
 docs/protocol.md describes each frame. Declarations only, so a reader finds every frame in one place:
 the reason this module runs past 400 lines.
 """
