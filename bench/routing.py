@@ -30,6 +30,7 @@ its own keys), BENCH_ROUTING_DECISIONS (decisions per run, default 20,000), BENC
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import multiprocessing
 import os
@@ -189,7 +190,8 @@ def _memory_run(decisions_wanted: int) -> dict:
     }
 
 
-def run() -> list[dict]:
+def run(args: argparse.Namespace) -> list[dict]:
+    """The routing benchmark; its options come from the environment (BENCH_ROUTING_*), not `args`."""
     url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
     decisions_wanted = int(os.environ.get("BENCH_ROUTING_DECISIONS", "20000"))
     callers = int(os.environ.get("BENCH_ROUTING_CALLERS", "8"))

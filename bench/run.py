@@ -5,14 +5,13 @@
     python -m bench.run --only relay --ramp          # options of a benchmark follow its name's group
     python -m bench.run --list
 
-A benchmark is a module with `run(args) -> list[dict]` (or `run()`), and optionally
-`add_arguments(parser)` for its own options; register it below by name.
+A benchmark is a module with `run(args) -> list[dict]`, and optionally `add_arguments(parser)` for its
+own options; register it below by name.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from importlib import import_module
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, module in modules.items():
         if args.only and name not in args.only:
             continue
-        results = module.run(args) if inspect.signature(module.run).parameters else module.run()
+        results = module.run(args)
         for result in results:
             print(json.dumps(result), flush=True)
     return 0
