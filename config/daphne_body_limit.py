@@ -55,6 +55,8 @@ def _capped(web_request: type) -> type:
             super().requestReceived(command, path, version)
 
         def _refuse_body(self) -> None:
+            # Not at the top: importing the reactor installs Twisted's default one before daphne
+            # installs its asyncio reactor.
             from twisted.internet import reactor
 
             self._body_refused = True

@@ -6,6 +6,7 @@ The secrets are the public demo values of CONTRACT.md, never real ones.
 from __future__ import annotations
 
 from imsubsystem.models import CannedResponse, Inbox
+from imsubsystem.selectors import webhook_path
 from routing.models import Queue
 
 DEMO_SECRET = "switchboard-demo-secret"
@@ -91,8 +92,6 @@ def describe(*, base: str) -> list[str]:
     """For `manage.py describe_urls`: each demo inbox's page or webhook URL and its demo secrets, as
     stored. An inbox whose secrets were changed in the admin no longer holds demo values: they are not
     printed. Nothing for an inbox that is not there (seed_demo not run)."""
-    from imsubsystem.selectors import webhook_path
-
     inboxes = {inbox.key: inbox for inbox in Inbox.objects.filter(key__in=[k for k, *_ in DEMO_INBOXES])}
     lines = ["Demo inboxes (their secrets are public demo values):"]
     for key, kind, name, _config, credentials in DEMO_INBOXES:
