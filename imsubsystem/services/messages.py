@@ -63,15 +63,22 @@ def _keys(draft: Draft, inbox_id: int | None) -> list[tuple]:
     return keys
 
 
-def _message_keys(message: Message) -> list[tuple]:
+def _row_keys(
+    conversation_id: int,
+    sender_key: str,
+    client_id: str | None,
+    inbox_id: int,
+    platform_message_id: str | None,
+    contact_id: int,
+) -> list[tuple]:
+    """The keys a stored message answers to (the drafts' `_keys`)."""
     keys: list[tuple] = []
-    if message.client_id:
-        keys.append(("sender", message.conversation_id, message.sender_key, message.client_id))
-        if message.sender_key == SenderKind.CUSTOMER:
-            conversation = message.conversation
-            keys.append(("customer", conversation.inbox_id, conversation.contact_id, message.client_id))
-    if message.platform_message_id:
-        keys.append(("platform", message.inbox_id, message.platform_message_id))
+    if client_id:
+        keys.append(("sender", conversation_id, sender_key, client_id))
+        if sender_key == SenderKind.CUSTOMER:
+            keys.append(("customer", inbox_id, contact_id, client_id))
+    if platform_message_id:
+        keys.append(("platform", inbox_id, platform_message_id))
     return keys
 
 
@@ -100,11 +107,23 @@ def _earlier(drafts: Sequence[Draft], inboxes_of: dict[int, int]) -> dict[tuple,
         )
     if not query:
         return {}
-    found: dict[tuple, Message] = {}
-    for message in Message.objects.select_related("conversation__contact", "sender_user").filter(query):
-        for key in _message_keys(message):
-            found.setdefault(key, message)
-    return found
+    # Ids and keys first (a repeat is rare); the messages themselves only for what matched.
+    keyed: dict[tuple, int] = {}
+    for pk, *values in Message.objects.filter(query).values_list(
+        "pk",
+        "conversation_id",
+        "sender_key",
+        "client_id",
+        "inbox_id",
+        "platform_message_id",
+        "conversation__contact_id",
+    ):
+        for key in _row_keys(*values):
+            keyed.setdefault(key, pk)
+    if not keyed:
+        return {}
+    messages = Message.objects.select_related("conversation__contact", "sender_user").in_bulk(set(keyed.values()))
+    return {key: messages[pk] for key, pk in keyed.items()}
 
 
 def message_earlier(draft: Draft) -> dict[str, Any] | None:
