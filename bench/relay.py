@@ -146,7 +146,24 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run_step(customers: list[TimedCustomer], rate: float, duration: float, tally: Tally) -> dict:
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of the server's processes (Linux /proc; 0 elsewhere). CPU per message
+    is the figure that compares two builds when the machine's speed drifts between runs: latency at a
+    fixed rate moves with the machine's other load, the work per message much less."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
+
+
+async def run_step(
+    customers: list[TimedCustomer], rate: float, duration: float, tally: Tally, pids: list[int] = ()
+) -> dict:
     """Open loop: sends are scheduled on the clock, whatever the server's answers."""
     for key in ("sent_at", "received"):
         getattr(tally, key).clear()
@@ -155,6 +172,7 @@ async def run_step(customers: list[TimedCustomer], rate: float, duration: float,
     errors_before = sum(len(c.errors) for c in customers)
     interval = 1.0 / rate
     total = int(rate * duration)
+    cpu_before = cpu_seconds(list(pids))
     start = time.perf_counter()
     for n in range(total):
         target = start + n * interval
@@ -167,6 +185,7 @@ async def run_step(customers: list[TimedCustomer], rate: float, duration: float,
     deadline = time.perf_counter() + 10
     while time.perf_counter() < deadline and len(tally.received) < len(tally.sent_at):
         await asyncio.sleep(0.05)
+    cpu = cpu_seconds(list(pids)) - cpu_before
     sent = len(tally.sent_at)
     received = sum(1 for c in tally.sent_at if c in tally.received)
     return {
@@ -183,10 +202,12 @@ async def run_step(customers: list[TimedCustomer], rate: float, duration: float,
         "ack_p50_ms": round(percentile(tally.ack_latencies, 0.50) * 1000, 2),
         "ack_p99_ms": round(percentile(tally.ack_latencies, 0.99) * 1000, 2),
         "errors": sum(len(c.errors) for c in customers) - errors_before,
+        # The server processes' CPU per message relayed (stored, sequenced, fanned out, acknowledged).
+        "server_cpu_ms_per_msg": round(cpu * 1000 / received, 3) if received and pids else None,
     }
 
 
-async def drive(args, bases: list[str], inbox: str) -> list[dict]:
+async def drive(args, bases: list[str], inbox: str, pids: list[int] = ()) -> list[dict]:
     """Connect the agents and customers (spread over `bases`), wait until routing assigned every
     conversation, run the steps (with sockets dropping when asked), then let every client settle: all
     its messages acknowledged and its screen caught up with MySQL. The last item is what
@@ -235,7 +256,7 @@ async def drive(args, bases: list[str], inbox: str) -> list[dict]:
                 rates.append(r)
                 r += args.ramp_step
         for rate in rates:
-            step = await run_step(customers, rate, args.duration, tally)
+            step = await run_step(customers, rate, args.duration, tally, pids)
             step.update(drops=tally.drops, reconnects=sum(c.reconnects for c in clients))
             results.append(step)
             if args.ramp:
@@ -296,7 +317,8 @@ def run(args) -> list[dict]:
     try:
         if args.pin and shutil.which("taskset") and (os.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {(os.cpu_count() or 1) - 1})
-        steps = asyncio.run(drive(args, [f"http://127.0.0.1:{p}" for p in server.ports], setup["inbox"]))
+        bases = [f"http://127.0.0.1:{p}" for p in server.ports]
+        steps = asyncio.run(drive(args, bases, setup["inbox"], [proc.pid for proc in server.procs]))
     finally:
         server.stop()
     ids = steps.pop()
