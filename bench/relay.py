@@ -173,6 +173,7 @@ async def run_step(
     interval = 1.0 / rate
     total = int(rate * duration)
     cpu_before = cpu_seconds(list(pids))
+    print(f"relay: sending {total} messages at {rate:g}/s", file=sys.stderr, flush=True)
     start = time.perf_counter()
     for n in range(total):
         target = start + n * interval

@@ -8,6 +8,7 @@ The load generator never sets Django up: it speaks to the server only through th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -17,10 +18,39 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-BENCH_DB = "switchboard_bench"
+# One database per checkout, so benchmarks run from two checkouts at once do not share (or drop) one.
+BENCH_DB = "switchboard_bench_" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+CLAIM = "sb-test-run"  # the name test runs hold their Redis database with (tests/isolation.py)
+_HELD: list = []  # the connections holding this benchmark's Redis databases, open for the process's life
+
+
+def claim_redis(url: str) -> str:
+    """A Redis database for this benchmark on `url`'s server, held the way test runs hold theirs (a
+    connection named sb-test-run:<db>:<run>), so a test run never takes it and flushes it under the
+    benchmark, and the benchmark never flushes a test run's. `url`'s own database when free, else the
+    next free one."""
+    import redis
+
+    def with_db(db: int) -> str:
+        parts = urlsplit(url)
+        return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+    client = redis.Redis.from_url(with_db(0), single_connection_client=True, socket_connect_timeout=5)
+    me = client.client_id()
+    first = int(urlsplit(url).path.strip("/") or 0)
+    count = int(client.config_get("databases").get("databases", 16))
+    for db in [first, *(d for d in range(1, count) if d != first)]:
+        client.client_setname(f"{CLAIM}:{db}:bench{os.getpid()}")
+        holders = [int(c["id"]) for c in client.client_list() if (c.get("name") or "").startswith(f"{CLAIM}:{db}:")]
+        if min(holders) == me:
+            _HELD.append(client)
+            return with_db(db)
+    client.close()
+    raise RuntimeError(f"No free Redis database on {url}: every one is held by a test run or a benchmark.")
 
 
 def free_port() -> int:
@@ -54,7 +84,7 @@ def server_env(profile: str, var_dir: Path, layer: str = "switchboard") -> dict[
     )
     if profile == "production":
         env["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"mysql://root@127.0.0.1:3306/{BENCH_DB}")
-        env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
+        env["REDIS_URL"] = claim_redis(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2"))
         # Routing decisions and bot hand-offs run in the request; the benchmark has no Celery worker.
         env["CELERY_TASK_ALWAYS_EAGER"] = "1"
         env["CHANNEL_LAYER_BACKEND"] = layer
