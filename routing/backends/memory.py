@@ -1,8 +1,9 @@
 """The in-memory routing backend: the embedded default and fast tests. One process only, not for
 production (each process would route on its own view of the agents). It is also the reference for the
 semantics that the Redis backend's Lua scripts implement; the contract suite runs both. The state and
-the rules deciding on it are in memory_rules.py (as the Lua functions share `lua/prelude.lua`); here are
-the operations of the interface, each under the backend's lock, console presence and the reads."""
+the rules deciding on it are in memory_rules.py (as the Lua functions share `lua/prelude.lua`), the
+indexes they read in memory_index.py; here are the operations of the interface, each under the backend's
+lock, console presence and the reads."""
 
 from __future__ import annotations
 

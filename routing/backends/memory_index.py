@@ -9,7 +9,8 @@ indexes the Redis functions keep as sorted sets, docs/routing.md "The in-memory 
   item of that kind is matched in it; from then on each changed agent is rewritten where its place
   changed, when the index is next read (an agent changes several times within one decision);
 * timers: a heap of `(due, ref)` of the waiting items' next timer and one of `(expires, offer_id)` of
-  the open offers; entries left behind by a change are dropped when they come up (lazy deletion).
+  the open offers; entries left behind by a change are dropped when they come up (lazy deletion), and
+  a heap grown to twice its live entries (plus 1,024) is rebuilt from them.
 
 The lists are plain Python lists kept in order with `bisect`: inserting or removing is a binary search
 and a memmove, which for tens of thousands of entries costs microseconds.
@@ -85,6 +86,9 @@ class MemoryIndex:
             if self._timer_at.get(ref) != timer:
                 self._timer_at[ref] = timer
                 heapq.heappush(self._timer_heap, (timer, ref))
+                if len(self._timer_heap) > 2 * len(self._timer_at) + 1024:
+                    self._timer_heap = [(t, r) for r, t in self._timer_at.items()]
+                    heapq.heapify(self._timer_heap)
         else:
             self._timer_at.pop(ref, None)
 
@@ -112,6 +116,12 @@ class MemoryIndex:
         if listed is None:
             return None
         return 1 + sum(bisect_left(entries, listed[2]) for entries in self._waiting_lists(listed[0]).values())
+
+    def _offer_due_at(self, offer_id: str, expires: int) -> None:
+        heapq.heappush(self._offer_heap, (expires, offer_id))
+        if len(self._offer_heap) > 2 * len(self.offers) + 1024:
+            self._offer_heap = [(o["expires"], oid) for oid, o in self.offers.items()]
+            heapq.heapify(self._offer_heap)
 
     @staticmethod
     def _due_from(heap: list[tuple[int, Any]], now_ms: int, valid) -> list[tuple[int, Any]]:

@@ -4,7 +4,6 @@ these as the Redis functions call `lua/prelude.lua`; this is the reference those
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
 from routing.backends.base import Event
@@ -59,7 +58,7 @@ class MemoryRules(MemoryIndex):
         agent["rr"] = self.rr
         agent["offers"].add(offer_id)
         self.offers[offer_id] = {"ref": item["ref"], "agent": agent_id, "expires": expires, "policy": policy}
-        heapq.heappush(self._offer_heap, (expires, offer_id))
+        self._offer_due_at(offer_id, expires)
         self._place(item)
         self._touch(agent_id)
         self._event(
