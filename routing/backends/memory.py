@@ -1,11 +1,13 @@
 """The in-memory routing backend: the embedded default and fast tests. One process only, not for
 production (each process would route on its own view of the agents). It is also the reference for the
 semantics that the Redis backend's Lua scripts implement; the contract suite runs both. The state and
-the rules deciding on it are in memory_rules.py (as the Lua functions share `lua/prelude.lua`); here are
-the operations of the interface, each under the backend's lock, console presence and the reads."""
+the rules deciding on it are in memory_rules.py (as the Lua functions share `lua/prelude.lua`), the
+indexes they read in memory_index.py; here are the operations of the interface, each under the backend's
+lock, console presence and the reads."""
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 from collections.abc import Sequence
@@ -23,7 +25,14 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
         # Console presence is not routing state: a flush (rebuild) keeps it.
         self.consoles: dict[int, dict[str, int]] = {}
         self.lapse: dict[int, int] = {}
+        # Offer ids are `<token>-<n>`: a token per call, this backend's random prefix and a counter (no
+        # call to the OS's random source per decision, which cost more than the decision itself).
+        self._token_prefix = secrets.token_hex(6)
+        self._tokens = itertools.count(1)
         self.flush()
+
+    def _token(self) -> str:
+        return f"{self._token_prefix}{next(self._tokens):x}"
 
     def flush(self) -> None:
         with self._lock:
@@ -33,10 +42,13 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
             self.offers = {}
             self.seq = 0
             self.rr = 0
+            self._index_reset()
 
     # --- configuration ----------------------------------------------------------------------------------
     def queue_set(self, *, queue_id, policy, offer_timeout_ms, sticky_window_ms, max_wait_ms, overflow_queue_id):
         with self._lock:
+            if queue_id in self.queues and self.queues[queue_id]["policy"] != policy:
+                self._ready_drop(queue_id)
             self.queues[queue_id] = {
                 "policy": policy,
                 "offer_ms": int(offer_timeout_ms),
@@ -47,7 +59,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
 
     def agent_set(self, *, agent_id, status, capacity, default_capacity, skills, queue_ids, away_after, now_ms):
         with self._lock:
-            token = secrets.token_hex(6)
+            token = self._token()
             events: list[Event] = []
             agent = self.agents.get(agent_id)
             if agent is None:
@@ -62,6 +74,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
                 queues=[int(q) for q in queue_ids],
                 away_after=int(away_after),
             )
+            self._touch(agent_id)
             if status != old_status:
                 if status == "available":
                     agent["idle"] = now_ms
@@ -101,8 +114,9 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
                 "overflow_at": self._overflow_at(queue_id, now_ms),
             }
             self.items[ref] = item
+            self._place(item)
             events: list[Event] = []
-            self._requeue(item, now_ms, secrets.token_hex(6), events)
+            self._requeue(item, now_ms, self._token(), events)
             return events
 
     def work_release(self, *, ref, reason, now_ms):
@@ -114,10 +128,11 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
             was_waiting = item["state"] != "assigned"
             holder = self._release_holder(item, reason, now_ms, events)
             del self.items[ref]
+            self._place(item)
             if was_waiting:
                 self._event(events, "removed", ref=ref, queue=item["queue"], detail=reason)
             if holder:
-                self._match_agent(holder, now_ms, secrets.token_hex(6), events)
+                self._match_agent(holder, now_ms, self._token(), events)
             return events
 
     def work_pick(self, *, ref, agent_id, now_ms):
@@ -143,7 +158,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
             item = self.items.get(ref)
             if item is None:
                 raise RoutingError("unknown_work", f"Conversation {ref} is not routed.")
-            token = secrets.token_hex(6)
+            token = self._token()
             events: list[Event] = []
             if agent_id:
                 agent = self.agents.get(agent_id)
@@ -172,6 +187,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
                     declined_until=now_ms + self.queues[queue_id]["offer_ms"] if holder else 0,
                     overflow_at=self._overflow_at(queue_id, now_ms),
                 )
+                self._place(item)
                 self._requeue(item, now_ms, token, events)
             if holder:
                 self._match_agent(holder, now_ms, token, events)
@@ -193,14 +209,14 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
     def offer_reject(self, *, offer_id, agent_id, now_ms):
         with self._lock:
             self._own_offer(offer_id, agent_id)
-            return self._decline(offer_id, "rejected", now_ms, secrets.token_hex(6))
+            return self._decline(offer_id, "rejected", now_ms, self._token())
 
     def offer_expire(self, *, offer_id, now_ms):
         with self._lock:
             offer = self.offers.get(offer_id)
             if offer is None or offer["expires"] > now_ms:
                 return []
-            return self._decline(offer_id, "expired", now_ms, secrets.token_hex(6))
+            return self._decline(offer_id, "expired", now_ms, self._token())
 
     def work_reevaluate(self, *, ref, now_ms):
         with self._lock:
@@ -208,7 +224,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
             if item is None or item["state"] != "waiting":
                 return []
             events: list[Event] = []
-            token = secrets.token_hex(6)
+            token = self._token()
             if item["sticky_until"] and now_ms >= item["sticky_until"]:
                 item["sticky_until"] = 0
             if item["declined_until"] and now_ms >= item["declined_until"]:
@@ -218,17 +234,19 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
                 target = self.queues.get(source, {}).get("overflow", 0)
                 if target in self.queues:
                     item.update(queue=target, qat=now_ms, overflow_at=self._overflow_at(target, now_ms))
+                    self._place(item)
                     self._event(events, "overflowed", ref=ref, queue=source, to=target)
                     self._requeue(item, now_ms, token, events)
                     return events
                 item["overflow_at"] = 0
+            self._place(item)
             self._match_item(item, now_ms, token, events)
             return events
 
     def rematch(self, *, now_ms):
         with self._lock:
             events: list[Event] = []
-            token = secrets.token_hex(6)
+            token = self._token()
             waiting = [i for i in self.items.values() if i["state"] == "waiting"]
             waiting.sort(key=lambda i: (work_score(priority=i["prio"], enqueued_ms=i["enq"]), str(i["ref"])))
             for item in waiting:
@@ -289,15 +307,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
     # --- reads ------------------------------------------------------------------------------------------
     def due(self, *, now_ms, limit=500):
         with self._lock:
-            offers = sorted((o["expires"], oid) for oid, o in self.offers.items() if o["expires"] <= now_ms)
-            items = []
-            for item in self.items.values():
-                if item["state"] != "waiting":
-                    continue
-                timers = [t for t in (item["sticky_until"], item["declined_until"], item["overflow_at"]) if t]
-                if timers and min(timers) <= now_ms:
-                    items.append((min(timers), item["ref"]))
-            items.sort()
+            offers, items = self._due_offers(now_ms), self._due_items(now_ms)
             return [oid for _, oid in offers[:limit]], [ref for _, ref in items[:limit]]
 
     def queue_waiting(self, *, queue_id):
@@ -309,7 +319,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
             item = self.items.get(ref)
             if item is None or item["state"] != "waiting":
                 return None
-            return [i["ref"] for i in self._waiting(item["queue"])].index(ref) + 1
+            return self._position(ref)
 
     def queue_positions(self, *, queue_id):
         with self._lock:
@@ -347,6 +357,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
                     "missed": int(spec.get("missed", 0)),
                     "offers": set(),
                 }
+                self._touch(spec["agent_id"])
             for spec in items:
                 item = {
                     "ref": spec["ref"],
@@ -371,5 +382,7 @@ class MemoryBackend(MemoryRules, BaseRoutingBackend):
                     item.update(state="assigned", agent=spec["agent_id"], policy=spec.get("policy", ""))
                     agent["load"][item["kind"]] = agent["load"].get(item["kind"], 0) + 1
                     agent["total"] += 1
+                    self._touch(spec["agent_id"])
                 self.items[item["ref"]] = item
+                self._place(item)
             self.seq = max(self.seq, int(seq))

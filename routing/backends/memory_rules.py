@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from routing.backends.base import Event, agent_score, work_score
+from routing.backends.base import Event
+from routing.backends.memory_index import MemoryIndex
 from routing.exceptions import RoutingError
 
 _MAX_OFFERS_PER_CALL = 1000
 
 
-class MemoryRules:
-    """The state and the decisions on it; the caller holds the backend's lock."""
+class MemoryRules(MemoryIndex):
+    """The state and the decisions on it; the caller holds the backend's lock. The indexes they read
+    (waiting work, ready agents, timers: memory_index.py) follow every change (`_place`, `_touch`)."""
 
     queues: dict[int, dict[str, Any]]
     agents: dict[int, dict[str, Any]]
@@ -28,46 +30,14 @@ class MemoryRules:
         events.append({"kind": kind, "seq": self.seq, **fields})
 
     @staticmethod
-    def _cap(agent: dict[str, Any], kind: str) -> int:
-        return int(agent["caps"].get(kind, agent["default"]))
-
-    def _free(self, agent: dict[str, Any], kind: str) -> bool:
-        return agent["load"].get(kind, 0) < self._cap(agent, kind)
-
-    @staticmethod
     def _skills_ok(agent: dict[str, Any], item: dict[str, Any]) -> bool:
-        return all(skill in agent["skills"] for skill in item["skills"])
+        return agent["skills"].issuperset(item["skills"])
 
     @staticmethod
     def _open_to(item: dict[str, Any], agent_id: int, now_ms: int) -> bool:
         if item["declined"] == agent_id and now_ms < item["declined_until"]:
             return False
         return not (item["pref"] and item["pref"] != agent_id and now_ms < item["sticky_until"])
-
-    def _waiting(self, queue_id: int) -> list[dict[str, Any]]:
-        items = [i for i in self.items.values() if i["queue"] == queue_id and i["state"] == "waiting"]
-        return sorted(items, key=lambda i: (work_score(priority=i["prio"], enqueued_ms=i["enq"]), str(i["ref"])))
-
-    def _ready(self, queue_id: int, kind: str) -> list[int]:
-        policy = self.queues[queue_id]["policy"]
-        ready = [
-            agent_id
-            for agent_id, agent in self.agents.items()
-            if agent["status"] == "available" and queue_id in agent["queues"] and self._free(agent, kind)
-        ]
-
-        def rank(agent_id: int) -> tuple[float, str]:
-            agent = self.agents[agent_id]
-            score = agent_score(
-                policy=policy,
-                total=agent["total"],
-                default_capacity=agent["default"],
-                idle_ms=agent["idle"],
-                rr=agent["rr"],
-            )
-            return score, str(agent_id)
-
-        return sorted(ready, key=rank)
 
     def _overflow_at(self, queue_id: int, queued_ms: int) -> int:
         queue = self.queues.get(queue_id)
@@ -88,6 +58,9 @@ class MemoryRules:
         agent["rr"] = self.rr
         agent["offers"].add(offer_id)
         self.offers[offer_id] = {"ref": item["ref"], "agent": agent_id, "expires": expires, "policy": policy}
+        self._offer_due_at(offer_id, expires)
+        self._place(item)
+        self._touch(agent_id)
         self._event(
             events,
             "offered",
@@ -117,7 +90,7 @@ class MemoryRules:
                 return True
         if pref and now_ms < item["sticky_until"]:
             return False
-        for agent_id in self._ready(item["queue"], item["kind"]):
+        for _, _, agent_id in self._ready(item["queue"], item["kind"]):
             if self._open_to(item, agent_id, now_ms) and self._skills_ok(self.agents[agent_id], item):
                 self._offer(item, agent_id, queue["policy"], now_ms, token, events)
                 return True
@@ -128,21 +101,23 @@ class MemoryRules:
         for _ in range(_MAX_OFFERS_PER_CALL):
             if not agent or agent["status"] != "available":
                 return
+            # The first item it can take of each kind it has room for in each of its queues (each list is
+            # in order); the oldest of those. A list's scan stops at the best found so far.
             best = None
             for queue_id in agent["queues"]:
                 queue = self.queues.get(queue_id)
                 if not queue or queue["policy"] == "manual":
                     continue
-                for item in self._waiting(queue_id):
-                    if (
-                        self._free(agent, item["kind"])
-                        and self._skills_ok(agent, item)
-                        and self._open_to(item, agent_id, now_ms)
-                    ):
-                        key = (work_score(priority=item["prio"], enqueued_ms=item["enq"]), str(item["ref"]))
-                        if best is None or key < best[0]:
-                            best = (key, item, queue["policy"])
-                        break
+                for kind, entries in self._waiting_lists(queue_id).items():
+                    if not self._free(agent, kind):
+                        continue
+                    for entry in entries:
+                        if best is not None and entry > best[0]:
+                            break
+                        item = self.items[entry[2]]
+                        if self._skills_ok(agent, item) and self._open_to(item, agent_id, now_ms):
+                            best = (entry, item, queue["policy"])
+                            break
             if best is None:
                 return
             _, item, policy = best
@@ -159,9 +134,11 @@ class MemoryRules:
         if agent:
             agent["load"][kind] = max(0, agent["load"].get(kind, 0) - 1)
             agent["total"] = max(0, agent["total"] - 1)
+            self._touch(agent_id)
 
     def _release_holder(self, item: dict[str, Any], detail: str, now_ms: int, events) -> int:
-        """Free the agent that holds or is offered the item; returns that agent's id (0 when none)."""
+        """Free the agent that holds or is offered the item; returns that agent's id (0 when none). The
+        caller places the item (`_place`) once it has changed it further or deleted it."""
         holder = item["agent"]
         if item["state"] == "offered":
             offer = self._close_offer(item["offer"])
@@ -203,6 +180,7 @@ class MemoryRules:
             declined=agent_id,
             declined_until=now_ms + (queue["offer_ms"] if queue else 0),
         )
+        self._place(item)
         self._event(
             events, reason, ref=item["ref"], queue=item["queue"], agent=agent_id, offer=offer_id, policy=offer["policy"]
         )
@@ -212,6 +190,7 @@ class MemoryRules:
             if agent["away_after"] and agent["missed"] >= agent["away_after"] and agent["status"] == "available":
                 agent["status"] = "away"
                 agent["missed"] = 0
+                self._touch(agent_id)
                 went_away = True
         else:
             agent["missed"] = 0
@@ -229,6 +208,7 @@ class MemoryRules:
             item = self.items[self.offers[offer_id]["ref"]]
             self._release_holder(item, "withdrawn", now_ms, events)
             item.update(declined=agent_id, declined_until=now_ms + self.queues[item["queue"]]["offer_ms"])
+            self._place(item)
             self._requeue(item, now_ms, token, events)
 
     def _assign(self, item, agent_id, policy, events) -> None:
@@ -236,6 +216,8 @@ class MemoryRules:
         item.update(state="assigned", agent=agent_id, offer="", policy=policy)
         agent["load"][item["kind"]] = agent["load"].get(item["kind"], 0) + 1
         agent["total"] += 1
+        self._place(item)
+        self._touch(agent_id)
         self._event(events, "assigned", ref=item["ref"], queue=item["queue"], agent=agent_id, policy=policy)
 
     def _own_offer(self, offer_id: str, agent_id: int) -> dict[str, Any]:

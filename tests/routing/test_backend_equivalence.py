@@ -42,7 +42,7 @@ class Twins(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.memory = MemoryBackend(channel_kinds=channel_kinds())
-        self.redis = RedisBackend({"url": settings.REDIS_URL, "prefix": "rt-twin"}, channel_kinds=channel_kinds())
+        self.redis = self.twin()
         self.redis.flush()
         self.forget_consoles()
         self.redis.mark_built()
@@ -63,6 +63,10 @@ class Twins(RuleBasedStateMachine):
         self.queues_ready()
         for agent_id in AGENTS:
             self.agent_set(agent_id, 0, "available" if agent_id < 4 else "offline")
+
+    def twin(self):
+        """The backend that must decide as the memory backend."""
+        return RedisBackend({"url": settings.REDIS_URL, "prefix": "rt-twin"}, channel_kinds=channel_kinds())
 
     def queues_ready(self) -> None:
         """The queues are set up, no agent yet."""
