@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 # Every code any surface sends (docs/protocol.md lists when each is sent).
 ERROR_CODES: dict[str, str] = {
     "bad_json": "The frame is not a JSON object.",
@@ -91,3 +93,21 @@ class DomainError(Exception):
     def as_dict(self) -> dict[str, Any]:
         """The one JSON shape of an HTTP API's refusal."""
         return {"error": {"code": self.code, "detail": self.detail, **self.extra}}
+
+
+# MySQL's and MariaDB's errors for a connection that is gone or cannot be made: can't connect (2002,
+# 2003), server gone (2006), lost during a query (2013, 2055), shutting down (1053), too many
+# connections (1040), connection killed (1927, MariaDB) and closed for inactivity (4031, MySQL 8).
+CONNECTION_LOST_CODES = frozenset({1040, 1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031})
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached (restarting, failing over, the connection dropped), as
+    opposed to a query it refused: the same request succeeds once it is back. Django's InterfaceError
+    is a connection already closed."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if isinstance(exc, OperationalError):
+        code = exc.args[0] if exc.args else None
+        return code in CONNECTION_LOST_CODES
+    return False

@@ -21,6 +21,7 @@ from typing import Any
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 
+from core.errors import database_unreachable
 from imsubsystem.ratelimit import customer_identity, message_rate_take_many, rate_limited_error
 from imsubsystem.services import customer_messages_send_many
 
@@ -59,7 +60,9 @@ class Batcher:
             try:
                 results = await self.run_many([request for request, _ in batch])
             except Exception as exc:
-                if len(batch) == 1:  # the socket reports it (`internal`) and logs it
+                # One message alone, or MySQL away (each would fail again, one connection attempt after
+                # another): every socket hears of its own (`internal`, or a 4012 close and a resend).
+                if len(batch) == 1 or database_unreachable(exc):
                     self._fail(batch, exc)
                     continue
                 # One request can fail a whole transaction (the batch rolled back: nothing was stored).

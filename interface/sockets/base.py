@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from core.errors import DomainError
+from core.errors import DomainError, database_unreachable
 from core.text import text_storable
 from imsubsystem import selectors
 from imsubsystem.events import FrameError, error_frame, frame_validate, group_conversation, server_frame_check
@@ -213,7 +213,15 @@ class SwitchSocket(ForgetsItsChannel, SendsWhileOpen, AsyncWebsocketConsumer):
                     exc.code, exc.detail, client_id=client_id, command=frame["type"], retry_after_s=exc.retry_after_s
                 )
             )
-        except Exception:
+        except Exception as exc:
+            if database_unreachable(exc):
+                # MySQL is away for a moment (restarting, failing over). `internal` would make a client
+                # give the message up; a 4012 close makes it reconnect with backoff and send again, with
+                # the same client_id, whatever was not acknowledged (a commit that made it before the
+                # connection died is found by its client_id and acknowledged, never stored twice).
+                logger.warning("Frame %s: the database is unreachable (%s); closing with 4012", frame["type"], exc)
+                await self.close(code=CLOSE_SERVICE_RESTART)
+                return
             logger.exception("Frame %s failed", frame["type"])
             await self.send_frame(error_frame("internal", client_id=client_id, command=frame["type"]))
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.core.management import call_command
+from django.db import connection, connections
 
-from tests.faults.support import Cluster, RedisServer
+from tests.faults.support import Cluster, MariaDbServer, RedisServer
 
 
 def database_url() -> str:
@@ -40,3 +41,28 @@ def own_redis(tmp_path):
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def own_mariadb(tmp_path, django_db_blocker):
+    """A MariaDB server of the test's own (support.MariaDbServer) with the schema migrated; while the test
+    runs, this process's default connection is on it too (so the factories and the checks read what the
+    server processes wrote). A test using it takes no `django_db` mark: its database is its own."""
+    server = MariaDbServer(tmp_path)
+    if server.missing:
+        pytest.skip(server.missing)
+    server.install()
+    saved = dict(connection.settings_dict)
+    with django_db_blocker.unblock():
+        connections.close_all()
+        # In place: every thread's connection is made from this same dict.
+        connection.settings_dict.update(HOST="127.0.0.1", PORT=str(server.port), NAME=server.name, USER="root")
+        connection.settings_dict["PASSWORD"] = ""
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            yield server
+        finally:
+            connections.close_all()
+            connection.settings_dict.clear()
+            connection.settings_dict.update(saved)
+            server.kill()

@@ -1,6 +1,7 @@
 """What the fault tests share: real server processes (daphne behind nginx, a Celery worker with beat, a
-Redis of a test's own) and the checks of the end state against MySQL. The clients, which survive their
-socket dying as the widget and the console do, are the project's protocol client (switchboard_client)."""
+Redis or a MariaDB server of a test's own) and the checks of the end state against MySQL. The clients,
+which survive their socket dying as the widget and the console do, are the project's protocol client
+(switchboard_client)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def alive(pid: int) -> bool:
+    """The process runs (a zombie that nobody reaped yet does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 # --- processes ---------------------------------------------------------------------------------------
 class RedisServer:
     """A redis-server of the test's own, without persistence: kill() and start() again is a Redis that
@@ -55,6 +65,90 @@ class RedisServer:
             stderr=subprocess.STDOUT,
         )
         wait_port(self.port)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+class MariaDbServer:
+    """A MariaDB server of the test's own on a free loopback port, with its datadir under `workdir`:
+    kill() (SIGKILL, as a crash) and start() again is the same data after InnoDB's crash recovery, while
+    the machine's shared MariaDB is left alone. root has no password; the database is `name`."""
+
+    SERVER = ("/usr/sbin/mariadbd", "/usr/sbin/mysqld")
+    INSTALL = ("/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db")
+
+    def __init__(self, workdir: Path, name: str = "switchboard") -> None:
+        self.workdir = workdir
+        self.datadir = workdir / "mariadb"
+        self.port = free_port()
+        self.name = name
+        self.url = f"mysql://root@127.0.0.1:{self.port}/{name}"
+        self.proc: subprocess.Popen | None = None
+        self.server = next((p for p in self.SERVER if os.path.exists(p)), None)
+        self.installer = next((p for p in self.INSTALL if os.path.exists(p)), None)
+        # Small files and buffers: the server lives for one test.
+        self.options = ["--no-defaults", f"--datadir={self.datadir}", "--innodb-log-file-size=8M"]
+        if os.geteuid() == 0:
+            self.options.append("--user=root")
+
+    @property
+    def missing(self) -> str | None:
+        """Why this machine cannot run one (no server or installer binary), or None."""
+        if self.server is None or self.installer is None:
+            return f"no MariaDB server binaries ({', '.join(self.SERVER + self.INSTALL)})"
+        return None
+
+    def install(self) -> None:
+        """A fresh datadir and the (empty) database."""
+        subprocess.run(
+            [self.installer, *self.options, "--auth-root-authentication-method=normal", "--skip-test-db"],
+            check=True,
+            capture_output=True,
+        )
+        self.start()
+        self.query(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+
+    def start(self) -> None:
+        log = open(self.workdir / "mariadb.log", "a")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [
+                self.server,
+                *self.options,
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={self.workdir / 'mariadb.sock'}",
+                f"--pid-file={self.workdir / 'mariadb.pid'}",
+                "--skip-name-resolve",
+                "--innodb-buffer-pool-size=64M",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_unicode_ci",
+                "--max-connections=300",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:  # the port opens once crash recovery is done; a query says it answers
+            try:
+                self.query("SELECT 1")
+                return
+            except Exception as exc:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    log = (self.workdir / "mariadb.log").read_text()[-2000:]
+                    raise RuntimeError(f"MariaDB did not start: {log}") from exc
+                time.sleep(0.2)
+
+    def query(self, sql: str) -> None:
+        import MySQLdb
+
+        db = MySQLdb.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=2)
+        try:
+            db.cursor().execute(sql)
+        finally:
+            db.close()
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -142,9 +236,27 @@ class Cluster:
             check=True,
             capture_output=True,
         )
-        subprocess.run([self.nginx, "-c", str(self.workdir / "nginx.conf"), "-p", str(self.workdir)], check=True)
-        for port in [*self.ports, self.listen]:
+        self.nginx_start()
+        for port in self.ports:
             wait_port(port)
+
+    def nginx_start(self) -> None:
+        subprocess.run([self.nginx, "-c", str(self.workdir / "nginx.conf"), "-p", str(self.workdir)], check=True)
+        wait_port(self.listen)
+
+    def nginx_kill(self) -> None:
+        """SIGKILL to nginx's master and its workers, as a crash: every socket through it dies at once."""
+        master = int((self.workdir / "nginx.pid").read_text())
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        for pid in [master, *map(int, children)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in [master, *map(int, children)]):
+            if time.monotonic() > deadline:
+                raise RuntimeError("nginx did not die")
+            time.sleep(0.05)
+        (self.workdir / "nginx.pid").unlink(missing_ok=True)
 
     def stop(self) -> None:
         subprocess.run(
