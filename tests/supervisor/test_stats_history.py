@@ -21,6 +21,12 @@ from tests.supervisor.test_stats import NOW, at, day  # noqa: F401 - the scripte
 HISTORY = 1500
 
 
+@pytest.fixture
+def scene(day):  # noqa: F811 - the fixture imported above
+    """test_stats.py's scripted day."""
+    return day
+
+
 def _rows_read() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SHOW SESSION STATUS LIKE 'Handler_read%%'")
@@ -64,11 +70,11 @@ def _operations():
     }
 
 
-def _history(day, count: int) -> None:
+def _history(scene, count: int) -> None:
     """`count` closed conversations of the 100 days before the scripted day, answered by ag1 or ag2 or
     abandoned, each with an expired and an accepted offer and its ledger events, in time order."""
-    sales, inbox = day["sales"], day["sales_inbox"]
-    agents = [day["ag1"], day["ag2"]]
+    sales, inbox = scene["sales"], scene["sales_inbox"]
+    agents = [scene["ag1"], scene["ag2"]]
     contact = Conversation.objects.filter(inbox=inbox).first().contact
     first_day = at(0, 0) - timedelta(days=100)
     step = timedelta(days=98) / count
@@ -125,37 +131,37 @@ def _history(day, count: int) -> None:
     AssignmentEvent.objects.bulk_create(events, batch_size=500)
 
 
-def _today_ledger(day) -> None:
+def _today_ledger(scene) -> None:
     # Today's assignments (test_stats.py's ledger test), appended after the history as the ledger is.
-    for seq, (moment, agent) in enumerate([(at(8, 5), day["ag1"]), (at(9, 10), day["ag2"])], start=1):
+    for seq, (moment, agent) in enumerate([(at(8, 5), scene["ag1"]), (at(9, 10), scene["ag2"])], start=1):
         AssignmentEvent.objects.create(seq=10**7 + seq, at=moment, kind="assigned", ref=seq, agent_id=agent.pk)
 
 
 @pytest.mark.django_db
-def test_live_figures_do_not_change_with_history(day):
+def test_live_figures_do_not_change_with_history(scene):
     """Where the queries changed (the arrivals' and today's windows, missed offers, the ledger, open offers),
     the figures are those of the scripted day, with or without months of history before it."""
-    _today_ledger(day)
+    _today_ledger(scene)
     alone = _figures()
-    assert alone["fairness"]["by_agent"][str(day["ag1"].pk)]["total"] == 1
+    assert alone["fairness"]["by_agent"][str(scene["ag1"].pk)]["total"] == 1
     # The ledger is appended in time order: the history's events come before today's.
     AssignmentEvent.objects.all().delete()
-    _history(day, HISTORY)
-    _today_ledger(day)
+    _history(scene, HISTORY)
+    _today_ledger(scene)
     assert json.loads(json.dumps(_figures(), default=str)) == json.loads(json.dumps(alone, default=str))
 
 
 @pytest.mark.django_db
-def test_live_figures_read_the_same_rows_whatever_the_history(day):
+def test_live_figures_read_the_same_rows_whatever_the_history(scene):
     """Queries and rows read by MySQL for the snapshot, the fairness figures and the /metrics gauges stay
     what they are without history once 1,500 past conversations (and their offers and 6,750 ledger events)
     are added. Before the window indexes, the missed offers and the open offers read every offer, and
     the ledger's hourly count bisected the whole ledger (more queries for a longer ledger)."""
-    _today_ledger(day)
+    _today_ledger(scene)
     for call in _operations().values():
         call()  # warm: the first run of a query reads the dictionary too
     before = {name: _measure(call) for name, call in _operations().items()}
-    _history(day, HISTORY)
+    _history(scene, HISTORY)
     after = {name: _measure(call) for name, call in _operations().items()}
     for name in before:
         queries_before, rows_before = before[name]
