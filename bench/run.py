@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "relay": "bench.relay",
     "idle": "bench.idle",
     "routing": "bench.routing",
+    "stats": "bench.stats",
 }
 
 

@@ -91,19 +91,29 @@ def server_env(profile: str, var_dir: Path, layer: str = "switchboard") -> dict[
     return env
 
 
-def django_call(command: str, env: dict[str, str], *args: str, stdin: str | None = None):
-    """Run `python -m bench.database <command> <args>` with the server's environment; its JSON answer."""
+def django_call(
+    command: str,
+    env: dict[str, str],
+    *args: str,
+    stdin: str | None = None,
+    module: str = "bench.database",
+    timeout: float = 600,
+    progress: bool = False,
+):
+    """Run `python -m <module> <command> <args>` (bench.database by default) with the server's environment;
+    its JSON answer. With `progress`, its stderr goes to ours as it runs (a long job's progress)."""
     result = subprocess.run(
-        [PYTHON, "-m", "bench.database", command, *args],
+        [PYTHON, "-m", module, command, *args],
         cwd=ROOT,
         env=env,
         input=stdin,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=None if progress else subprocess.PIPE,
         text=True,
-        timeout=600,
+        timeout=timeout,
     )
     if result.returncode != 0:
-        raise RuntimeError(result.stderr[-3000:])
+        raise RuntimeError((result.stderr or "")[-3000:] or f"{module} {command} failed ({result.returncode})")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

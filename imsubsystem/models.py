@@ -117,6 +117,10 @@ class Conversation(models.Model):
             models.Index(fields=["queue", "status"], name="im_conv_queue_status"),
             models.Index(fields=["status", "queued_at"], name="im_conv_status_queued"),
             models.Index(fields=["contact", "inbox", "closed_at"], name="im_conv_contact_inbox"),
+            # The supervisor's figures of a window (today, the last 30 minutes) read only that window's
+            # rows, however long the history (docs/supervisor.md, "cost"): its arrivals, and what closed in it.
+            models.Index(fields=["first_queued_at"], name="im_conv_first_queued"),
+            models.Index(fields=["status", "closed_at"], name="im_conv_status_closed"),
         ]
 
     def __str__(self) -> str:

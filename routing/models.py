@@ -176,6 +176,9 @@ class Offer(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Open offers (the rebuild, /metrics) and today's expired ones (the supervisor's missed offers)
+        # without reading the offers of the whole history.
+        indexes = [models.Index(fields=["status", "created_at"], name="routing_offer_status_created")]
 
     def __str__(self) -> str:
         return f"offer {self.id} of {self.ref} to {self.agent_id} ({self.status})"
@@ -209,6 +212,8 @@ class AssignmentEvent(models.Model):
 
     class Meta:
         ordering = ["seq", "id"]
+        # Today's assignments per agent and hour (the supervisor's fairness figures) read today's rows only.
+        indexes = [models.Index(fields=["kind", "at"], name="routing_ledger_kind_at")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind} ref={self.ref} agent={self.agent_id}"

@@ -12,7 +12,7 @@ Which module holds what (every public name is also importable from `supervisor.s
   (/ws/v1/supervisor/live/ and /supervisor/api/snapshot) and the switch's `queue.stats` frame
   (`queue_stats_frame`);
 - `fairness`: assignments per agent per hour from routing's ledger (`fairness_compute`, `fairness_cached`,
-  `assignments_by_agent_hour`, `ledger_floor_id`) and the `spread` of per-agent figures;
+  `assignments_by_agent_hour`) and the `spread` of per-agent figures;
 - `reports`: the historical report rows per day or hour, per queue or agent (`report_rows`), which the
   pages and the CSV export show;
 - `staffing`: the arrivals forecast, handle time and Erlang C agents per half-hour (`staffing_plan`,
@@ -29,7 +29,6 @@ from supervisor.stats.fairness import (
     assignments_by_agent_hour,
     fairness_cached,
     fairness_compute,
-    ledger_floor_id,
     spread,
 )
 from supervisor.stats.figures import (
@@ -93,7 +92,6 @@ __all__ = [
     "day_start",
     "fairness_cached",
     "fairness_compute",
-    "ledger_floor_id",
     "queue_figure_aggregates",
     "queue_stats_frame",
     "queue_stats_snapshot",

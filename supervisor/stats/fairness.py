@@ -37,34 +37,13 @@ def spread(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def ledger_floor_id(*, since: datetime) -> int | None:
-    """The smallest ledger id that may hold an event at or after `since`, found by bisecting the primary
-    key (the ledger is appended in time order), so the hourly count reads an index range, not the table.
-    Returns None when the ledger has nothing that recent."""
-    bounds = AssignmentEvent.objects.order_by("id").values_list("id", flat=True)
-    low, high = bounds.first(), AssignmentEvent.objects.order_by("-id").values_list("id", flat=True).first()
-    if low is None:
-        return None
-    # Processes stamp `at` a moment before they append, so allow a minute of disorder.
-    target = since - timedelta(minutes=1)
-    while low < high:
-        middle = (low + high) // 2
-        at = AssignmentEvent.objects.filter(id__gte=middle).order_by("id").values_list("at", flat=True).first()
-        if at is not None and at < target:
-            low = middle + 1
-        else:
-            high = middle
-    return low
-
-
 def assignments_by_agent_hour(*, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """[{agent_id, hour, n}]: the ledger's `assigned` decisions (offers accepted, picks, transfers)."""
-    floor = ledger_floor_id(since=since)
-    if floor is None:
-        return []
+    """[{agent_id, hour, n}]: the ledger's `assigned` decisions (offers accepted, picks, transfers). The
+    ledger's (kind, at) index holds them in time order, so only the window's rows are read, however long
+    the ledger."""
     return list(
         AssignmentEvent.objects.filter(
-            id__gte=floor, kind=AssignmentEvent.Kind.ASSIGNED, at__gte=since, at__lt=until, agent_id__isnull=False
+            kind=AssignmentEvent.Kind.ASSIGNED, at__gte=since, at__lt=until, agent_id__isnull=False
         )
         .annotate(hour=TruncHour("at"))
         .values("agent_id", "hour")

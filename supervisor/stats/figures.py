@@ -37,12 +37,10 @@ def setting(name: str, default: Any) -> Any:
 
 
 def arrival_lookback() -> timedelta:
-    """How long before a window a conversation may have been created and still arrive in it.
-
-    first_queued_at has no index; created_at has one, and first_queued_at >= created_at always, so
-    `created_at >= window start - lookback` bounds every window query to an index range. A conversation
-    that spent longer than this with the bot before entering a queue is left out of the figures.
-    """
+    """How long before today a conversation may have been created and still count in the staffing plan's
+    "agents staffed" (supervisor.stats.staffing.staffed_today, whose `assigned_at` has no index: the
+    created_at index bounds it). The live figures and the reports read their windows through the
+    first_queued_at and (status, closed_at) indexes and need no such bound."""
     return timedelta(hours=setting("SUPERVISOR_ARRIVAL_LOOKBACK_H", 24))
 
 
@@ -66,10 +64,9 @@ def _answered_in_time() -> Q:
 
 
 def arrivals(*, start: datetime, end: datetime):
-    """Conversations that entered a queue in [start, end), bounded to an index range on created_at."""
+    """Conversations that entered a queue in [start, end): a range of the first_queued_at index, so a
+    window costs its own rows, however long the history."""
     return Conversation.objects.filter(
-        created_at__gte=start - arrival_lookback(),
-        created_at__lt=end,
         first_queued_at__gte=start,
         first_queued_at__lt=end,
         queue__isnull=False,

@@ -27,7 +27,6 @@ from supervisor.stats.fairness import fairness_cached, spread
 from supervisor.stats.figures import (
     HANDLE,
     S,
-    arrival_lookback,
     arrivals,
     day_start,
     queue_figure_aggregates,
@@ -94,12 +93,12 @@ def queue_windows(*, now: datetime) -> dict[int, dict[str, Any]]:
 
 
 def _agent_day(now: datetime, agent_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Conversations each agent closed today, their average handle time, and offers they let expire."""
+    """Conversations each agent closed today, their average handle time, and offers they let expire: ranges
+    of the (status, closed_at) and (status, created_at) indexes, today's rows only."""
     today = day_start(now)
     handled = {
         row["assignee_id"]: row
         for row in Conversation.objects.filter(
-            created_at__gte=today - arrival_lookback(),
             status=S.CLOSED,
             closed_at__gte=today,
             assignee_id__in=agent_ids,
