@@ -156,11 +156,13 @@ class Server:
                 proc.kill()
 
 
-def start_server(n: int, env: dict[str, str], pin: bool, log_dir: Path) -> Server:
+def start_server(n: int, env: dict[str, str], pin: bool, log_dir: Path, traced: bool = False) -> Server:
+    """`n` daphne processes; `traced`: under bench/traced_daphne.py (tracemalloc, snapshots on SIGUSR1)."""
     server = Server(ports=[free_port() for _ in range(n)])
     cores = os.cpu_count() or 1
+    daphne = [PYTHON, "-m", "bench.traced_daphne"] if traced else [str(Path(PYTHON).parent / "daphne")]
     for i, port in enumerate(server.ports):
-        cmd = [str(Path(PYTHON).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+        cmd = [*daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
         if pin and shutil.which("taskset") and cores > 1:
             # Daphne processes share the first cores; the load generator keeps the last one to itself.
             cmd = ["taskset", "-c", str(i % max(1, cores - 1)), *cmd]

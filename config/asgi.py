@@ -8,23 +8,25 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from config import daphne_body_limit  # noqa: E402
+from config import daphne_body_limit, daphne_input_queue  # noqa: E402
 from config.body_limits import BodyLimitMiddleware  # noqa: E402
 from config.websocket_urls import websocket_urlpatterns  # noqa: E402
 
 # Request bodies over their path's limit are refused before they are buffered (config/body_limits.py):
 # inside daphne as they arrive, and at the ASGI edge for any other server.
 daphne_body_limit.install()
+# Each connection's input queue without asyncio.Queue's four empty deques (config/daphne_input_queue.py).
+daphne_input_queue.install()
 
 application = ProtocolTypeRouter(
     {
         "http": BodyLimitMiddleware(django_asgi_app),
         # Origin checks for the cookie-authenticated staff sockets live in their consumers (the widget
-        # socket accepts any origin its inbox allows), so the router only adds sessions and users.
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # socket accepts any origin its inbox allows); the staff routes add sessions and users themselves
+        # (config/websocket_urls.py), the widget's, authenticated by token, goes without.
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )
 

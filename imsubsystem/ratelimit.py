@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 class TokenBucket:
-    """`capacity` frames at once, refilled at `rate` frames a second."""
+    """`capacity` frames at once, refilled at `rate` frames a second. One per socket, so slotted (no
+    instance dict: about 200 bytes less a socket)."""
+
+    __slots__ = ("_clock", "_updated", "capacity", "rate", "tokens")
 
     def __init__(self, *, capacity: float, rate: float, clock=time.monotonic) -> None:
         self.capacity = capacity

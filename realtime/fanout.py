@@ -33,7 +33,7 @@ resume from its last complete seq at its next message or reconnect.
 Callers without an event loop (Celery tasks, commands) publish with `group_send_blocking`, one PUBLISH
 on a thread-safe connection pool, without making a loop per call.
 
-One module of about 460 lines on purpose: the hub's local queues, its group table, the pipelined
+One module of about 480 lines on purpose: the hub's local queues, its group table, the pipelined
 publisher and the subscription reader share one state per event loop and keep their invariants together
 (a group is subscribed on Redis exactly while it has a local member); apart, each half would reach into
 the other's private state.
@@ -81,6 +81,9 @@ class _Hub:
         self.loop = loop
         self.id = uuid.uuid4().hex[:16]
         self.direct = layer.key("hub", self.id)
+        self.channels: set[str] = set()  # this hub's live channels
+        # Messages waiting for their channel's consumer; a channel has a queue only while it has some
+        # (an empty deque is 600-odd bytes, and most sockets are idle most of the time).
         self.queues: dict[str, deque[dict[str, Any]]] = {}
         self.waiters: dict[str, asyncio.Future] = {}
         self.groups: dict[str, set[str]] = {}
@@ -202,13 +205,13 @@ class _Hub:
         if group is not None:
             for channel in tuple(self.groups.get(group, ())):
                 self.put(channel, message)
-        elif envelope.get("c") in self.queues or envelope.get("c") in self.waiters:
+        elif envelope.get("c") in self.channels or envelope.get("c") in self.waiters:
             self.put(envelope["c"], message)
 
     def put(self, channel: str, message: dict[str, Any], *, strict: bool = False) -> None:
         queue = self.queues.get(channel)
         if queue is None:
-            if channel not in self.waiters:
+            if channel not in self.channels and channel not in self.waiters:
                 return  # no such socket (any more) in this process
             queue = self.queues[channel] = deque()
         if len(queue) >= self.layer.capacity:
@@ -225,31 +228,33 @@ class _Hub:
             waiter.set_result(None)
 
     def reset_all(self, reason: str) -> None:
-        logger.warning("Channel layer resets %s local channels: %s", len(self.queues), reason)
-        LAYER_RESETS.labels(reason="subscription").inc(len(self.queues))
-        for channel, queue in self.queues.items():
-            queue.clear()
-            queue.append({"type": RESET, "reason": reason})
+        logger.warning("Channel layer resets %s local channels: %s", len(self.channels), reason)
+        LAYER_RESETS.labels(reason="subscription").inc(len(self.channels))
+        for channel in self.channels:
+            self.queues[channel] = deque([{"type": RESET, "reason": reason}])
             waiter = self.waiters.get(channel)
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
     async def receive(self, channel: str) -> dict[str, Any]:
-        queue = self.queues.setdefault(channel, deque())
+        self.channels.add(channel)
         try:
-            while not queue:
+            while not (queue := self.queues.get(channel)):
                 waiter = self.waiters[channel] = self.loop.create_future()
                 await waiter
-                queue = self.queues.get(channel) or queue
         except asyncio.CancelledError:
             # The consumer is gone: forget its channel and its memberships.
             self.forget(channel)
             raise
         finally:
             self.waiters.pop(channel, None)
-        return queue.popleft()
+        message = queue.popleft()
+        if not queue:
+            del self.queues[channel]  # emptied: an idle channel keeps no deque
+        return message
 
     def forget(self, channel: str) -> None:
+        self.channels.discard(channel)
         self.queues.pop(channel, None)
         for group in self.member_of.pop(channel, ()):
             members = self.groups.get(group)
@@ -305,6 +310,7 @@ class _Hub:
                 await self.pubsub.aclose()
         if self.client is not None:
             await self.client.aclose(close_connection_pool=True)
+        self.channels.clear()
         self.queues.clear()
         self.groups.clear()
         self.member_of.clear()
@@ -368,7 +374,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         hub = self.hub()
         await hub.start()
         channel = f"{prefix}{hub.id}!{secrets.token_hex(6)}"
-        hub.queues[channel] = deque()
+        hub.channels.add(channel)
         return channel
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
@@ -464,6 +470,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         if hub is not None:
             for rchan in [r for r in hub.confirmed if r != hub.direct]:
                 await hub.unsubscribe(rchan)
+            hub.channels.clear()
             hub.queues.clear()
             hub.groups.clear()
             hub.member_of.clear()

@@ -34,6 +34,9 @@ class Peer:
     `on_message` (a message new on screen) and `on_ack` (one of theirs stored)."""
 
     path = ""
+    # The local address sockets connect from (None: the system's choice). A load generator spreads many
+    # sockets over several loopback addresses (127.0.0.2, ...) when one address runs out of ports.
+    local_host: str | None = None
 
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
@@ -121,7 +124,11 @@ class Peer:
             try:
                 self.ready.clear()
                 self.ws = await connect(
-                    f"{self.ws_url}{self.path}", additional_headers=self.headers(), max_queue=None, ping_interval=None
+                    f"{self.ws_url}{self.path}",
+                    additional_headers=self.headers(),
+                    max_queue=None,
+                    ping_interval=None,
+                    **({"local_addr": (self.local_host, 0)} if self.local_host else {}),
                 )
                 self.connections += 1
                 for frame in self.greeting():

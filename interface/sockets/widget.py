@@ -34,7 +34,9 @@ class WidgetConsumer(SwitchSocket):
         self.session: dict[str, Any] | None = None
         self.conversation_id: int | None = None
         self.sent_seq: dict[int, int] = {}  # conversation id -> highest seq this socket sent in a replay
-        self.auth_timer = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_S, self._auth_timeout)
+        self.auth_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            AUTH_TIMEOUT_S, self._auth_timeout
+        )
 
     def _auth_timeout(self) -> None:
         if self.session is None:
@@ -127,7 +129,10 @@ class WidgetConsumer(SwitchSocket):
             return
         self.session = result
         self.viewer = f"customer:{result['contact_id']}"
-        self.auth_timer.cancel()
+        if self.auth_timer is not None:
+            # Dropped, not only cancelled: the socket may stay open for hours, holding nothing it needs.
+            self.auth_timer.cancel()
+            self.auth_timer = None
         self.conversation_id = result["conversation_id"]
         try:
             # The session's own group, so a revocation from now on closes this socket, and the

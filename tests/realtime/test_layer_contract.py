@@ -369,3 +369,23 @@ async def test_ours_drops_a_forgotten_socket_from_its_hub():
     layer.channel_forget(channel)
     hub = layer.hub()
     assert "conv.10" not in hub.groups and channel not in hub.queues
+
+
+async def test_ours_keeps_no_queue_for_an_idle_socket():
+    # An idle socket's channel holds no deque (600-odd bytes each, docs/performance.md): one is made
+    # when a message waits for it and dropped once it is read.
+    layer = make("switchboard")
+    channel = await layer.new_channel()
+    hub = layer.hub()
+    assert channel in hub.channels and channel not in hub.queues
+    await layer.group_add("conv.11", channel)
+    await layer.group_send("conv.11", {"type": "sb.event", "n": 1})
+    await layer.group_send("conv.11", {"type": "sb.event", "n": 2})
+    assert len(hub.queues[channel]) == 2
+    assert [(await receive(layer, channel))["n"] for _ in range(2)] == [1, 2]
+    assert channel not in hub.queues
+    # Still a live channel: a message arriving while nothing reads waits for the next receive.
+    await layer.send(channel, {"type": "sb.event", "n": 3})
+    assert (await receive(layer, channel))["n"] == 3
+    layer.channel_forget(channel)
+    assert channel not in hub.channels
