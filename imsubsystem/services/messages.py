@@ -1,4 +1,4 @@
-"""Messages: the one write path.
+"""Messages: the one write path. (Over 400 lines: the steps below refer to each other and read as one.)
 
 Every message (a customer's from the widget, one or a batch of many sockets' messages at once; an
 agent's; a bot's; a system note; a platform's) is stored by `messages_store`, and a single send is a
@@ -29,7 +29,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -46,11 +45,11 @@ from imsubsystem.services.publish import event_publish_on_commit
 from imsubsystem.services.rows import (
     InboxRow,
     LockedConversation,
-    contact_names,
     conversations_lock,
     conversations_seq_update,
     inboxes_read,
     messages_insert,
+    sender_names,
 )
 from imsubsystem.services.state import S, SwitchError, reopen_window_start
 from media.services import attachment_attach
@@ -265,7 +264,7 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
             conversations_seq_update([conversations[pk] for pk in touched], last_message_at=now)
             if replied:
                 Conversation.objects.filter(pk__in=replied).update(first_agent_reply_at=now)
-            names = _sender_names(messages, conversations)
+            names = sender_names(messages, {pk: c.contact_id for pk, c in conversations.items()})
             for n, message in new:
                 results[n] = {
                     "message": _announce(
@@ -306,21 +305,6 @@ def _message_new(conversation: LockedConversation, inbox: InboxRow, draft: Draft
         created_at=now,
         sent_at=draft.sent_at,
     )
-
-
-def _sender_names(messages: Sequence[Message], conversations: dict[int, LockedConversation]) -> dict[int, str]:
-    """Customers' and agents' names by message id, two queries at most (bots and the system need none)."""
-    customers = {conversations[m.conversation_id].contact_id for m in messages if m.sender_kind == SenderKind.CUSTOMER}
-    contacts = contact_names(customers) if customers else {}
-    agents = {m.sender_user_id for m in messages if m.sender_kind == SenderKind.AGENT}
-    users = {u.pk: selectors.user_display_name(u) for u in get_user_model().objects.filter(pk__in=agents)}
-    names: dict[int, str] = {}
-    for message in messages:
-        if message.sender_kind == SenderKind.CUSTOMER:
-            names[message.pk] = contacts.get(conversations[message.conversation_id].contact_id, "")
-        elif message.sender_kind == SenderKind.AGENT:
-            names[message.pk] = users.get(message.sender_user_id, "")
-    return names
 
 
 def _announce(

@@ -74,3 +74,29 @@ async def test_measure_agent_sends(inbox, make_agent, settings):
     )
     for communicator, _ in consoles:
         await communicator.disconnect()
+
+
+def test_measure_customer_batches(inbox):
+    """The write path alone: PERF_BATCHES (60) batches of 20 customers' messages through
+    customer_messages_send_many, CPU per batch (median of the batches' process time)."""
+    opened = []
+    for _ in range(20):
+        contact = ContactFactory()
+        message, _ = services.customer_message_send(inbox_id=inbox.pk, contact_id=contact.pk, text="hello")
+        opened.append((contact.pk, message["conversation_id"]))
+    times = []
+    for b in range(int(os.environ.get("PERF_BATCHES", 60))):
+        requests = [
+            {"inbox_id": inbox.pk, "contact_id": c, "conversation_id": v, "text": "hi", "client_id": f"{b}-{c}"}
+            for c, v in opened
+        ]
+        cpu = time.process_time()
+        results = services.customer_messages_send_many(requests=requests)
+        times.append(time.process_time() - cpu)
+        assert all(r.get("created") for r in results)
+    times.sort()
+    print(
+        json.dumps(
+            {"name": "customer_batch.inprocess", "batch": 20, "cpu_ms_median": round(times[len(times) // 2] * 1000, 2)}
+        )
+    )
