@@ -18,7 +18,7 @@ from imsubsystem.hooks import message_committed, message_stored
 from imsubsystem.models import Conversation, Message
 from imsubsystem.ratelimit import agent_identity, message_rate_take_many
 from imsubsystem.selectors import user_display_name
-from tests.factories import ContactFactory
+from tests.factories import AttachmentFactory, ContactFactory
 from tests.imsubsystem.conftest import receive_until, send, staff_communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -182,4 +182,30 @@ async def test_an_agent_send_alone_is_a_batch_of_one(inbox, make_agent):
     await send(console, {**frame, "conversation_id": None})
     assert (await receive_until(console, "error"))["code"] in ("invalid", "not_found")
     assert batcher.batches[:2] == [(1, 1), (1, 0)]
+    await console.disconnect()
+
+
+async def test_an_agents_file_through_the_batch_is_bound_and_its_ack_signed(inbox, make_agent, settings, tmp_path):
+    """A message with the agent's upload: bound to the conversation in the write path, the ack's links
+    signed for the sender as the single path's were; someone else's upload is refused alone."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    alice = await database_sync_to_async(make_agent)("alice")
+    _, conversation_id = await database_sync_to_async(_assigned_conversation)(inbox, alice.pk)
+    mine = await database_sync_to_async(AttachmentFactory)(uploader_kind="agent", uploader_id=str(alice.pk))
+    theirs = await database_sync_to_async(AttachmentFactory)(uploader_kind="agent", uploader_id="999999")
+    console = await _console(alice)
+    frame = {"type": "message.send", "conversation_id": conversation_id, "client_id": "f1", "text": "Here"}
+    await send(console, {**frame, "attachment_ids": [mine.pk]})
+    ack = await receive_until(console, "message.ack")
+    (attachment,) = ack["message"]["attachments"]
+    assert attachment["id"] == mine.pk and attachment["url"]
+    await send(console, {**frame, "client_id": "f2", "attachment_ids": [theirs.pk]})
+    assert (await receive_until(console, "error"))["code"] == "unknown_attachment"
+    texts = await database_sync_to_async(
+        lambda: list(Message.objects.filter(sender_kind="agent").values_list("client_id", "attachments"))
+    )()
+    assert texts == [("f1", [mine.pk])]
     await console.disconnect()
