@@ -73,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="abruptly close this fraction of the sockets every --drop-every seconds (they reconnect and resume)",
     )
     group.add_argument("--drop-every", type=float, default=1.0, help="seconds between socket drops")
+    group.add_argument(
+        "--agent-reply-fraction",
+        type=float,
+        default=0.0,
+        help="this fraction of the offered messages are agents' replies (agent socket to the customer)",
+    )
     group.add_argument("--pin", action="store_true", default=True, help="pin daphne and the generator to cores")
     group.add_argument("--no-pin", dest="pin", action="store_false")
 
@@ -90,6 +96,7 @@ class Tally:
     ack_latencies: list[float] = field(default_factory=list)  # send to the customer's own ack
     conversations: set[int] = field(default_factory=set)
     drops: int = 0
+    agent_replies: int = 0  # of sent_at, the agents' replies
 
 
 class TimedAgent(Agent):
@@ -109,7 +116,8 @@ class TimedAgent(Agent):
 
 
 class TimedCustomer(Customer):
-    """A widget that times its own acks and numbers what it sends ("bench N")."""
+    """A widget that times its own acks and numbers what it sends ("bench N"), and counts and times the
+    agents' replies the step sent."""
 
     def __init__(self, base: str, token: str, tally: Tally) -> None:
         super().__init__(base, token)
@@ -121,10 +129,31 @@ class TimedCustomer(Customer):
             self.tally.ack_latencies.append(now - sent_at)
         self.tally.conversations.add(message["conversation_id"])
 
+    def on_message(self, message: dict, now: float) -> None:
+        client_id = message.get("client_id")
+        if message["sender"]["kind"] == "agent" and client_id in self.tally.sent_at:
+            count = self.tally.received.get(client_id, 0) + 1
+            self.tally.received[client_id] = count
+            if count == 1:
+                self.tally.latencies.append(now - self.tally.sent_at[client_id])
+
     async def send_numbered(self, n: int) -> None:
         client_id = self.queue_text(f"bench {n}")
         self.tally.sent_at[client_id] = time.perf_counter()
         await self.transmit(client_id)
+
+
+async def agent_reply(agents: list[TimedAgent], n: int, tally: Tally) -> bool:
+    """An agent answers in one of the conversations it holds ("reply N"); False when none holds one."""
+    holding = [a for a in agents if a.conversations]
+    if not holding:
+        return False
+    agent = random.choice(holding)
+    client_id = agent.queue_text(random.choice(sorted(agent.conversations)), f"reply {n}")
+    tally.sent_at[client_id] = time.perf_counter()
+    tally.agent_replies += 1
+    await agent.transmit(client_id)
+    return True
 
 
 async def dropper(clients: list[Peer], fraction: float, every: float, tally: Tally, stop: asyncio.Event) -> None:
@@ -162,14 +191,22 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 async def run_step(
-    customers: list[TimedCustomer], rate: float, duration: float, tally: Tally, pids: list[int] = ()
+    customers: list[TimedCustomer],
+    rate: float,
+    duration: float,
+    tally: Tally,
+    pids: list[int] = (),
+    agents: list[TimedAgent] = (),
+    agent_fraction: float = 0.0,
 ) -> dict:
-    """Open loop: sends are scheduled on the clock, whatever the server's answers."""
+    """Open loop: sends are scheduled on the clock, whatever the server's answers. With
+    `agent_fraction`, that share of the sends are agents' replies, timed to the customer's receipt."""
     for key in ("sent_at", "received"):
         getattr(tally, key).clear()
     tally.latencies.clear()
     tally.ack_latencies.clear()
-    errors_before = sum(len(c.errors) for c in customers)
+    tally.agent_replies = 0
+    errors_before = sum(len(c.errors) for c in [*customers, *agents])
     interval = 1.0 / rate
     total = int(rate * duration)
     cpu_before = cpu_seconds(list(pids))
@@ -180,6 +217,8 @@ async def run_step(
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        if agent_fraction and random.random() < agent_fraction and await agent_reply(list(agents), n, tally):
+            continue
         await random.choice(customers).send_numbered(n)
     elapsed = time.perf_counter() - start
     # Drain: wait for the last messages, up to 10 s.
@@ -202,7 +241,8 @@ async def run_step(
         # Send to the sender's own ack: the stored-and-sequenced part of the path, without fan-out.
         "ack_p50_ms": round(percentile(tally.ack_latencies, 0.50) * 1000, 2),
         "ack_p99_ms": round(percentile(tally.ack_latencies, 0.99) * 1000, 2),
-        "errors": sum(len(c.errors) for c in customers) - errors_before,
+        "errors": sum(len(c.errors) for c in [*customers, *agents]) - errors_before,
+        "agent_replies": tally.agent_replies,
         # The server processes' CPU per message relayed (stored, sequenced, fanned out, acknowledged).
         "server_cpu_ms_per_msg": round(cpu * 1000 / received, 3) if received and pids else None,
     }
@@ -257,7 +297,9 @@ async def drive(args, bases: list[str], inbox: str, pids: list[int] = ()) -> lis
                 rates.append(r)
                 r += args.ramp_step
         for rate in rates:
-            step = await run_step(customers, rate, args.duration, tally, pids)
+            step = await run_step(
+                customers, rate, args.duration, tally, pids, agents, getattr(args, "agent_reply_fraction", 0.0)
+            )
             step.update(drops=tally.drops, reconnects=sum(c.reconnects for c in clients))
             results.append(step)
             if args.ramp:

@@ -75,12 +75,12 @@ class Contact(models.Model):
 
     @property
     def display_name(self) -> str:
-        return (
-            self.name
-            or (self.emails[0] if self.emails else "")
-            or (self.phones[0] if self.phones else "")
-            or (f"Contact #{self.pk}")
-        )
+        return self.display_name_of(self.pk, self.name, self.emails, self.phones)
+
+    @staticmethod
+    def display_name_of(pk: int, name: str, emails: list[str], phones: list[str]) -> str:
+        """The display name from the row's values (for readers that load values, not instances)."""
+        return name or (emails[0] if emails else "") or (phones[0] if phones else "") or f"Contact #{pk}"
 
     @property
     def primary_email(self) -> str:

@@ -1,4 +1,5 @@
-"""Hands the customer messages of every socket in a process to the database together.
+"""Hands the messages of every socket in a process (customers' from the widget, agents' from the console)
+to the database together.
 
 Per message, the switch's Python work (queries built, rows locked, a transaction committed) is the
 limit, not MySQL (docs/performance.md). While one batch is in the database, the messages that arrive
@@ -22,8 +23,9 @@ from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 
 from core.errors import database_unreachable
-from imsubsystem.ratelimit import customer_identity, message_rate_take_many, rate_limited_error
-from imsubsystem.services import customer_messages_send_many
+from imsubsystem import selectors
+from imsubsystem.ratelimit import agent_identity, customer_identity, message_rate_take_many, rate_limited_error
+from imsubsystem.services import agent_sends_refused, messages_send_many
 
 logger = logging.getLogger(__name__)
 
@@ -94,33 +96,59 @@ class Batcher:
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = weakref.WeakKeyDictionary()
 
 
-def customer_messages_admit_and_send(requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each request's message from its customer's rate bucket (one Redis round trip for the batch; the
-    same bucket as the widget HTTP API's), then the admitted ones stored together. A refused request is
-    answered {"error": "rate_limited", "detail", "retry_after_s"}. A request is charged once: when a
-    failed batch goes again one by one, or comes back as `fallback`, it is not charged again."""
-    uncharged = [request for request in requests if "rate_wait" not in request]
-    waits = message_rate_take_many([customer_identity(request["contact_id"]) for request in uncharged])
+def _identity(request: dict[str, Any]) -> str:
+    if request.get("kind") == "agent":
+        return agent_identity(request["user_id"])
+    return customer_identity(request["contact_id"])
+
+
+def messages_admit_and_send(requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Customers' and agents' messages as the single paths take them, in order: an agent's must be to a
+    conversation the visibility rule lets them touch (`not_found` otherwise, and nothing charged);
+    then each message from its sender's rate bucket (one Redis round trip for the batch; the same
+    buckets as the widget's and the console's HTTP APIs); then the admitted ones stored together
+    (services.messages_send_many). A refused request is answered {"error", "detail"} (and
+    "retry_after_s" for `rate_limited`). A request is checked and charged once: when a failed batch goes
+    again one by one, or a customer's comes back as `fallback`, it is not charged again. An agent's
+    message with files comes back with its links signed for the sender ("viewer")."""
+    unchecked = [r for r in requests if r.get("kind") == "agent" and "refused" not in r]
+    for request, refused in zip(unchecked, agent_sends_refused(unchecked) if unchecked else [], strict=True):
+        request["refused"] = refused
+    uncharged = [r for r in requests if not r.get("refused") and "rate_wait" not in r]
+    waits = message_rate_take_many([_identity(request) for request in uncharged])
     for request, wait in zip(uncharged, waits, strict=True):
         request["rate_wait"] = wait
-    admitted = [request for request in requests if not request["rate_wait"]]
-    stored = iter(customer_messages_send_many(requests=admitted) if admitted else [])
+    admitted = [r for r in requests if not r.get("refused") and not r["rate_wait"]]
+    stored = iter(messages_send_many(requests=admitted) if admitted else [])
     results = []
     for request in requests:
-        if request["rate_wait"]:
+        if request.get("refused"):
+            results.append(request["refused"])
+        elif request["rate_wait"]:
             refused = rate_limited_error(request["rate_wait"])
             results.append({"error": refused.code, "detail": refused.detail, "retry_after_s": refused.retry_after_s})
         else:
-            results.append(next(stored))
+            result = next(stored)
+            if request.get("viewer") and "message" in result and result["message"]["attachments"]:
+                result = {
+                    **result,
+                    "message": selectors.payload_for_viewer(result["message"], viewer=request["viewer"]),
+                }
+            results.append(result)
     return results
 
 
-def customer_message_batcher() -> Batcher:
-    """This event loop's batcher of widget messages (one per loop: a daphne process has one)."""
+customer_messages_admit_and_send = messages_admit_and_send  # the name the widget's batch had
+
+
+def message_batcher() -> Batcher:
+    """This event loop's batcher of the sockets' messages, widget and console alike (one per loop: a
+    daphne process has one)."""
     loop = asyncio.get_running_loop()
     batcher = _batchers.get(loop)
     if batcher is None:
-        batcher = _batchers[loop] = Batcher(
-            customer_messages_admit_and_send, workers=getattr(settings, "IM_BATCH_WORKERS", 1)
-        )
+        batcher = _batchers[loop] = Batcher(messages_admit_and_send, workers=getattr(settings, "IM_BATCH_WORKERS", 1))
     return batcher
+
+
+customer_message_batcher = message_batcher

@@ -14,7 +14,8 @@ below from `imsubsystem.services`; each lives in one module:
   one duplicate check), over `drafts.py` (what a message must be, checked before any conversation is
   read) and `rows.py` (its two SQL statements);
 - `delivery.py`: what the platform did with an outgoing message;
-- `customers.py`: customers writing (widget, one or a batch; API channel; platforms);
+- `customers.py`: customers writing (widget, one message; API channel; platforms);
+- `sends.py`: the sockets' batches: customers' and agents' messages in one call of the write path;
 - `conversations.py`: open or reopen, hand to a queue, transfer, close, read pointers;
 - `assignment.py`: the bridge to routing (the status moves its hook events drive, the agents' commands
   passed to it);
@@ -43,11 +44,12 @@ from imsubsystem.services.conversations import (
     conversation_read_mark,
     conversation_transfer,
 )
-from imsubsystem.services.customers import customer_message_send, customer_messages_send_many, inbound_message_receive
+from imsubsystem.services.customers import customer_message_send, inbound_message_receive
 from imsubsystem.services.delivery import message_delivery_update
 from imsubsystem.services.merge import conversations_move_contact, widget_sessions_revoke
 from imsubsystem.services.messages import message_send
 from imsubsystem.services.publish import event_publish_on_commit, typing_publish
+from imsubsystem.services.sends import agent_sends_refused, customer_messages_send_many, messages_send_many
 from imsubsystem.services.state import TRANSITIONS, SwitchError, status_move_allowed, text_check
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "agent_consoles_sweep",
     "agent_presence_publish",
     "agent_presence_set",
+    "agent_sends_refused",
     "bot_handles_inbox",
     "conversation_assign",
     "conversation_close",
@@ -75,6 +78,7 @@ __all__ = [
     "inbound_message_receive",
     "message_delivery_update",
     "message_send",
+    "messages_send_many",
     "offer_answer",
     "offer_closed_publish",
     "queue_positions_publish",

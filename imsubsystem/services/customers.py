@@ -1,6 +1,6 @@
-"""Customers writing: from the widget (one message, or a batch of many sockets' messages), from an API
-channel, from an IM platform. Each finds, reopens or opens the customer's conversation and stores
-through the one write path (services/messages.py)."""
+"""Customers writing: from the widget (one message; a batch of many sockets' messages is services/sends.py),
+from an API channel, from an IM platform. Each finds, reopens or opens the customer's conversation and
+stores through the one write path (services/messages.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.conf import settings
 from imsubsystem.models import SenderKind
 from imsubsystem.services.conversations import closed_conversation_answered, conversation_for_customer
 from imsubsystem.services.drafts import Draft, customer_private_refuse, draft_check
-from imsubsystem.services.messages import message_earlier, message_store_one, messages_store
+from imsubsystem.services.messages import message_earlier, message_store_one
 from imsubsystem.services.state import SwitchError
 
 
@@ -61,47 +61,6 @@ def customer_message_send(
         customer=(inbox_id, contact_id),
     )
     return _customer_store(draft_check(draft), inbox_id=inbox_id, contact_id=contact_id)
-
-
-def customer_messages_send_many(*, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Text messages of many customers, each into the open conversation its socket is in, stored as one
-    batch of the write path (the widget sockets of a process hand them over together:
-    imsubsystem/batching.py).
-
-    A request is {"inbox_id", "contact_id", "conversation_id", "text", "client_id", "origin"?}; origin,
-    the sending socket's channel name, gets no message.new of its own message (its ack carries it). Each
-    result is {"message": payload, "created": bool}, {"error": code, "detail": str}, or {"fallback": True}
-    when the conversation is no longer the customer's open one: the caller then uses
-    customer_message_send, which reopens or opens one.
-    """
-    results: list[dict[str, Any] | None] = [None] * len(requests)
-    drafts: list[Draft] = []
-    positions: list[int] = []
-    for n, request in enumerate(requests):
-        try:
-            customer_private_refuse(request.get("private", False))
-            if request.get("attachment_ids"):
-                raise SwitchError("invalid", "Messages with attachments go through customer_message_send.")
-            draft = draft_check(
-                Draft(
-                    conversation_id=request["conversation_id"],
-                    sender_kind=SenderKind.CUSTOMER,
-                    text=request["text"],
-                    client_id=request["client_id"],
-                    origin=request.get("origin"),
-                    customer=(request["inbox_id"], request["contact_id"]),
-                    fallback=True,
-                )
-            )
-        except SwitchError as exc:
-            results[n] = {"error": exc.code, "detail": exc.detail}
-            continue
-        drafts.append(draft)
-        positions.append(n)
-    if drafts:
-        for n, result in zip(positions, messages_store(drafts), strict=True):
-            results[n] = result
-    return results  # type: ignore[return-value]
 
 
 def inbound_message_receive(

@@ -113,3 +113,41 @@ def draft_check(draft: Draft) -> Draft:
     )
     draft.buttons = _buttons_check(draft.buttons, sender_kind=draft.sender_kind, private=draft.private)
     return draft
+
+
+def request_draft(request: dict[str, Any]) -> Draft:
+    """The checked draft of a socket's batched `message.send` (imsubsystem/batching.py): a customer's
+    text into their open conversation ({"inbox_id", "contact_id", "conversation_id", "text", "client_id",
+    "private"?, "origin"?}), or, with "kind": "agent", an agent's message or internal note
+    ({"user_id", "conversation_id", "text", "client_id", "attachment_ids"?, "private"?}) held to exactly
+    what `message_send` holds it to. Raises SwitchError."""
+    if request.get("kind", "customer") == "agent":
+        attachment_ids = request.get("attachment_ids", ())
+        return draft_check(
+            Draft(
+                conversation_id=request["conversation_id"],
+                sender_kind=SenderKind.AGENT,
+                sender_user_id=request["user_id"],
+                text=request["text"],
+                client_id=request["client_id"],
+                attachment_ids=attachment_ids
+                if isinstance(attachment_ids, str | bytes | dict)
+                else list(attachment_ids),
+                private=request.get("private", False),
+                origin=request.get("origin"),
+            )
+        )
+    customer_private_refuse(request.get("private", False))
+    if request.get("attachment_ids"):
+        raise SwitchError("invalid", "Messages with attachments go through customer_message_send.")
+    return draft_check(
+        Draft(
+            conversation_id=request["conversation_id"],
+            sender_kind=SenderKind.CUSTOMER,
+            text=request["text"],
+            client_id=request["client_id"],
+            origin=request.get("origin"),
+            customer=(request["inbox_id"], request["contact_id"]),
+            fallback=True,
+        )
+    )

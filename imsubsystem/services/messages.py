@@ -1,4 +1,4 @@
-"""Messages: the one write path.
+"""Messages: the one write path. (Over 400 lines: the steps below refer to each other and read as one.)
 
 Every message (a customer's from the widget, one or a batch of many sockets' messages at once; an
 agent's; a bot's; a system note; a platform's) is stored by `messages_store`, and a single send is a
@@ -29,22 +29,28 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.metrics import MESSAGES_IN
-from crm.models import Contact
 from imsubsystem import selectors
 from imsubsystem.events import group_conversation
 from imsubsystem.hooks import ClosedReply, MessageCommitted, MessageStored, closed_reply_taken, message_committed
 from imsubsystem.hooks import message_stored as message_stored_hook
-from imsubsystem.models import Conversation, DeliveryStatus, Inbox, Message, SenderKind
+from imsubsystem.models import Conversation, DeliveryStatus, Message, SenderKind
 from imsubsystem.services.drafts import Draft, draft_check
 from imsubsystem.services.publish import event_publish_on_commit
-from imsubsystem.services.rows import conversations_seq_update, messages_insert
+from imsubsystem.services.rows import (
+    InboxRow,
+    LockedConversation,
+    conversations_lock,
+    conversations_seq_update,
+    inboxes_read,
+    messages_insert,
+    sender_names,
+)
 from imsubsystem.services.state import S, SwitchError, reopen_window_start
 from media.services import attachment_attach
 
@@ -138,7 +144,7 @@ def message_earlier(draft: Draft) -> dict[str, Any] | None:
 
 
 # --- Storing --------------------------------------------------------------------------------------------
-def _closed_accepts(conversation: Conversation, draft: Draft) -> bool:
+def _closed_accepts(conversation: LockedConversation, draft: Draft) -> bool:
     """A bot or system message may follow a close within the reopen window (the satisfaction survey,
     a goodbye) without reopening, and so may the customer's answer to the bot's question there (the
     rating, the comment). Agents never write into a closed conversation; any other customer message
@@ -154,7 +160,7 @@ def _closed_accepts(conversation: Conversation, draft: Draft) -> bool:
     )
 
 
-def _uploader_of(conversation: Conversation, draft: Draft) -> tuple[str, str]:
+def _uploader_of(conversation: LockedConversation, draft: Draft) -> tuple[str, str]:
     """Who uploaded a message's files, as the media app names uploaders (docs/imsubsystem.md)."""
     if draft.platform_message_id:
         return "platform", str(conversation.inbox_id)
@@ -165,7 +171,7 @@ def _uploader_of(conversation: Conversation, draft: Draft) -> tuple[str, str]:
     return "bot", "bot"
 
 
-def _refusal(conversation: Conversation | None, draft: Draft) -> dict[str, Any] | None:
+def _refusal(conversation: LockedConversation | None, draft: Draft) -> dict[str, Any] | None:
     if draft.fallback and (
         conversation is None
         or (conversation.inbox_id, conversation.contact_id) != draft.customer
@@ -179,7 +185,7 @@ def _refusal(conversation: Conversation | None, draft: Draft) -> dict[str, Any] 
     return None
 
 
-def _attach(conversation: Conversation, draft: Draft) -> dict[str, Any] | None:
+def _attach(conversation: LockedConversation, draft: Draft) -> dict[str, Any] | None:
     """Bind the draft's files to the conversation, in a savepoint: a refusal undoes only this draft's."""
     uploader_kind, uploader_id = _uploader_of(conversation, draft)
     try:
@@ -217,14 +223,9 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
     results: list[dict[str, Any] | None] = [None] * len(drafts)
     repeats: dict[int, int] = {}  # a draft repeating an earlier draft of this batch -> that draft
     with transaction.atomic():
-        conversations = {
-            c.pk: c
-            for c in Conversation.objects.select_for_update()
-            .filter(pk__in=sorted({d.conversation_id for d in drafts}))
-            .order_by("pk")
-        }
+        conversations = conversations_lock(d.conversation_id for d in drafts)
         inboxes_of = {pk: c.inbox_id for pk, c in conversations.items()}
-        inboxes = {i.pk: i for i in Inbox.objects.filter(pk__in=set(inboxes_of.values()))}
+        inboxes = inboxes_read(inboxes_of.values())
         # Checked under the locks, so a concurrent retry of the same client_id has committed by now.
         earlier = _earlier(drafts, inboxes_of)
         now = timezone.now()
@@ -259,11 +260,11 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
         if new:
             messages = [message for _, message in new]
             messages_insert(messages)
-            touched = {conversations[m.conversation_id] for m in messages}
-            conversations_seq_update(sorted(touched, key=lambda c: c.pk), last_message_at=now)
+            touched = sorted({m.conversation_id for m in messages})
+            conversations_seq_update([conversations[pk] for pk in touched], last_message_at=now)
             if replied:
                 Conversation.objects.filter(pk__in=replied).update(first_agent_reply_at=now)
-            names = _sender_names(messages, conversations)
+            names = sender_names(messages, {pk: c.contact_id for pk, c in conversations.items()})
             for n, message in new:
                 results[n] = {
                     "message": _announce(
@@ -283,12 +284,12 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
     return results  # type: ignore[return-value]
 
 
-def _message_new(conversation: Conversation, inbox: Inbox, draft: Draft, now: datetime) -> Message:
+def _message_new(conversation: LockedConversation, inbox: InboxRow, draft: Draft, now: datetime) -> Message:
     conversation.last_seq += 1
     conversation.last_message_at = now
     outbound = draft.sender_kind != SenderKind.CUSTOMER and not draft.private and inbox.kind != "web"
     return Message(
-        conversation=conversation,
+        conversation_id=conversation.pk,
         inbox_id=conversation.inbox_id,
         seq=conversation.last_seq,
         sender_kind=draft.sender_kind,
@@ -306,23 +307,8 @@ def _message_new(conversation: Conversation, inbox: Inbox, draft: Draft, now: da
     )
 
 
-def _sender_names(messages: Sequence[Message], conversations: dict[int, Conversation]) -> dict[int, str]:
-    """Customers' and agents' names by message id, two queries at most (bots and the system need none)."""
-    customers = {conversations[m.conversation_id].contact_id for m in messages if m.sender_kind == SenderKind.CUSTOMER}
-    contacts = {c.pk: c.display_name for c in Contact.objects.filter(pk__in=customers).only("name", "emails", "phones")}
-    agents = {m.sender_user_id for m in messages if m.sender_kind == SenderKind.AGENT}
-    users = {u.pk: selectors.user_display_name(u) for u in get_user_model().objects.filter(pk__in=agents)}
-    names: dict[int, str] = {}
-    for message in messages:
-        if message.sender_kind == SenderKind.CUSTOMER:
-            names[message.pk] = contacts.get(conversations[message.conversation_id].contact_id, "")
-        elif message.sender_kind == SenderKind.AGENT:
-            names[message.pk] = users.get(message.sender_user_id, "")
-    return names
-
-
 def _announce(
-    *, message: Message, conversation: Conversation, inbox: Inbox, sender_name: str | None, origin: str | None
+    *, message: Message, conversation: LockedConversation, inbox: InboxRow, sender_name: str | None, origin: str | None
 ) -> dict[str, Any]:
     """What follows every stored message (the module's doc, step 5). Returns the message payload."""
     message_stored_hook.emit(

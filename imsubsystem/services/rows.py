@@ -1,15 +1,81 @@
-"""The write path's two statements: every new message of a batch in one multi-row INSERT, and the new
-seqs of every conversation it touched in one UPDATE (services/messages.py)."""
+"""The write path's reads and its two statements (services/messages.py): the locked conversations, their
+inboxes and the customers' names read as values, not model instances (a batch only reads their fields);
+every new message of a batch in one multi-row INSERT, and the new seqs of every conversation it touched
+in one UPDATE."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-from imsubsystem.models import Conversation, Message
+from crm.models import Contact
+from imsubsystem.models import Conversation, Inbox, Message, SenderKind
+from imsubsystem.selectors import user_display_name
+
+
+@dataclasses.dataclass(slots=True)
+class LockedConversation:
+    """The fields of a locked conversation row the write path reads; `last_seq`, `last_message_at` and
+    `first_agent_reply_at` change as the batch's messages are taken."""
+
+    pk: int
+    inbox_id: int
+    contact_id: int
+    status: str
+    closed_at: datetime | None
+    last_seq: int
+    first_agent_reply_at: datetime | None
+    queue_id: int | None
+    assignee_id: int | None
+    last_message_at: datetime | None = None
+
+
+LOCKED_FIELDS = [f.name for f in dataclasses.fields(LockedConversation)][:-1]
+
+
+class InboxRow(NamedTuple):
+    pk: int
+    kind: str
+    key: str
+
+
+def conversations_lock(ids: Iterable[int]) -> dict[int, LockedConversation]:
+    """SELECT ... FOR UPDATE of the conversation rows alone (a join would lock the inbox and the contact
+    too), in id order so two batches never wait on each other in a cycle."""
+    rows = Conversation.objects.select_for_update().filter(pk__in=sorted(set(ids))).order_by("pk")
+    return {row[0]: LockedConversation(*row) for row in rows.values_list(*LOCKED_FIELDS)}
+
+
+def inboxes_read(ids: Iterable[int]) -> dict[int, InboxRow]:
+    """Kind and key (not the instance: its credentials would be decrypted on every read)."""
+    return {row[0]: InboxRow(*row) for row in Inbox.objects.filter(pk__in=set(ids)).values_list("pk", "kind", "key")}
+
+
+def contact_names(ids: Iterable[int]) -> dict[int, str]:
+    """The contacts' display names (crm's rule, Contact.display_name_of)."""
+    rows = Contact.objects.filter(pk__in=set(ids)).values_list("pk", "name", "emails", "phones")
+    return {pk: Contact.display_name_of(pk, name, emails, phones) for pk, name, emails, phones in rows}
+
+
+def sender_names(messages: Sequence[Message], contact_of: dict[int, int]) -> dict[int, str]:
+    """Customers' and agents' names by message id (`contact_of`: conversation id -> contact id), two
+    queries at most (bots and the system need none)."""
+    customers = {contact_of[m.conversation_id] for m in messages if m.sender_kind == SenderKind.CUSTOMER}
+    contacts = contact_names(customers) if customers else {}
+    agents = {m.sender_user_id for m in messages if m.sender_kind == SenderKind.AGENT}
+    users = {u.pk: user_display_name(u) for u in get_user_model().objects.filter(pk__in=agents)} if agents else {}
+    names: dict[int, str] = {}
+    for message in messages:
+        if message.sender_kind == SenderKind.CUSTOMER:
+            names[message.pk] = contacts.get(contact_of[message.conversation_id], "")
+        elif message.sender_kind == SenderKind.AGENT:
+            names[message.pk] = users.get(message.sender_user_id, "")
+    return names
 
 
 def messages_insert(messages: Sequence[Message]) -> None:
@@ -47,7 +113,7 @@ def messages_insert(messages: Sequence[Message]) -> None:
         message._state.db = db.alias
 
 
-def conversations_seq_update(conversations: Sequence[Conversation], *, last_message_at: datetime) -> None:
+def conversations_seq_update(conversations: Sequence[LockedConversation], *, last_message_at: datetime) -> None:
     """One UPDATE for the new last_seq of many locked conversations (bulk_update's CASE expressions,
     built through the ORM, cost more Python than the rest of a batch)."""
     table = connection.ops.quote_name(Conversation._meta.db_table)

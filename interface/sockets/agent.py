@@ -17,9 +17,9 @@ from django.conf import settings
 
 from crm.roles import user_roles
 from imsubsystem import selectors, services
+from imsubsystem.batching import message_batcher
 from imsubsystem.events import AGENT_COMMANDS, group_agent, group_agents_of_queue, group_conversation
 from imsubsystem.models import Conversation, SenderKind
-from imsubsystem.ratelimit import agent_identity, message_rate_check
 from imsubsystem.services import SwitchError
 from interface.sockets.base import Reply
 from interface.sockets.staff import StaffSocket
@@ -163,6 +163,9 @@ class AgentConsumer(StaffSocket):
         if kind == "resume":
             await self._resume(frame)
             return
+        if kind == "message.send":
+            await self._message_send(frame)
+            return
         step = getattr(self, "_step_" + kind.replace(".", "_"))
         await self.apply(await database_sync_to_async(self.run_step)(step, frame))
 
@@ -172,21 +175,32 @@ class AgentConsumer(StaffSocket):
             raise SwitchError("invalid", f"{field} is required.")
         return frame[field]
 
-    def _step_message_send(self, frame: dict[str, Any]) -> Reply:
-        conversation = self._conversation(self._required(frame, "conversation_id"))
-        # The same bucket as this user's messages from the console's HTTP API and other sockets.
-        message_rate_check(identity=agent_identity(self.user.pk))
-        message, created = services.message_send(
-            conversation_id=conversation.pk,
-            sender_kind=SenderKind.AGENT,
-            sender_user_id=self.user.pk,
-            text=frame.get("text", ""),
-            client_id=frame["client_id"],
-            attachment_ids=frame.get("attachment_ids", ()),
-            private=frame.get("private", False),
+    async def _message_send(self, frame: dict[str, Any]) -> None:
+        """Stored together with the other sockets' messages of this process (imsubsystem/batching.py,
+        which checks the conversation is this user's to touch and takes the message from the user's
+        bucket, the same as their messages from the console's HTTP API and other sockets)."""
+        result = await message_batcher().submit(
+            {
+                "kind": "agent",
+                "user": self.user,
+                "user_id": self.user.pk,
+                "conversation_id": self._required(frame, "conversation_id"),
+                "text": frame.get("text", ""),
+                "client_id": frame["client_id"],
+                "attachment_ids": frame.get("attachment_ids", ()),
+                "private": frame.get("private", False),
+                "viewer": self.viewer,
+            }
         )
-        return Reply(
-            [{"type": "message.ack", "client_id": frame["client_id"], "message": message, "duplicate": not created}]
+        if "error" in result:
+            raise SwitchError(result["error"], result["detail"], retry_after_s=result.get("retry_after_s"))
+        await self.send_frame(
+            {
+                "type": "message.ack",
+                "client_id": frame["client_id"],
+                "message": result["message"],
+                "duplicate": not result["created"],
+            }
         )
 
     async def _resume(self, frame: dict[str, Any]) -> None:

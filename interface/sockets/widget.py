@@ -15,7 +15,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from imsubsystem import auth, selectors, services
-from imsubsystem.batching import customer_message_batcher
+from imsubsystem.batching import message_batcher
 from imsubsystem.events import WIDGET_COMMANDS, error_frame, group_conversation, group_widget_session
 from imsubsystem.models import SenderKind
 from imsubsystem.ratelimit import customer_identity, message_rate_check
@@ -100,7 +100,7 @@ class WidgetConsumer(SwitchSocket):
         """A text message into the socket's open conversation, stored together with other sockets'
         (imsubsystem/batching.py): "sent", or "fallback" when the conversation must be reopened or
         opened first."""
-        result = await customer_message_batcher().submit(
+        result = await message_batcher().submit(
             {
                 "inbox_id": self.session["inbox_id"],
                 "contact_id": self.session["contact_id"],
