@@ -32,6 +32,15 @@ def test_an_event_refuses_what_is_not_a_plain_value():
         Ping(ref=1, payload={"ids": [object()]})
 
 
+def test_outside_the_contract_checks_each_field_is_still_checked_but_not_what_it_holds(settings):
+    # Production (IM_FRAME_CHECK off) checks each field's own type, not every value of a message's
+    # payload on the write path's thread; the tests, with the checks on, walk everything (above).
+    settings.IM_FRAME_CHECK = False
+    with pytest.raises(TypeError, match="never ORM objects"):
+        Ping(ref=Contact(name="x"), payload={})
+    Ping(ref=1, payload={"contact": Contact(name="x")})  # unseen here: the suite's own runs catch it
+
+
 def test_emit_calls_every_subscriber_in_order_and_checks_the_event_type():
     hook = Hook("test.ping", Ping)
     seen = []
