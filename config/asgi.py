@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from config import daphne_body_limit, daphne_eager_write, daphne_input_queue  # noqa: E402
+from config import autobahn_receive, daphne_body_limit, daphne_eager_write, daphne_input_queue  # noqa: E402
 from config.body_limits import BodyLimitMiddleware  # noqa: E402
 from config.websocket_urls import websocket_urlpatterns  # noqa: E402
 
@@ -20,6 +20,7 @@ daphne_body_limit.install()
 # Each connection's input queue without asyncio.Queue's four empty deques (config/daphne_input_queue.py).
 daphne_input_queue.install()
 daphne_eager_write.install()
+autobahn_receive.install()
 
 application = ProtocolTypeRouter(
     {

@@ -46,11 +46,13 @@ def test_small_frames_register_nothing_and_everything_arrives_whole():
     assert eager["add_writer_calls"] >= 1
 
 
-def test_daphne_serves_the_app_with_the_eager_write():
+def test_daphne_serves_the_app_with_the_eager_write_and_the_quiet_read():
     code = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
         "import config.asgi; from twisted.internet import tcp; from config import daphne_eager_write as e;"
-        "print(tcp.Connection.write is e._write and e.installed())"
+        "from config import autobahn_receive as r;"
+        "from autobahn.twisted.websocket import WebSocketAdapterProtocol as P;"
+        "print(tcp.Connection.write is e._write and e.installed() and P.dataReceived is r._data_received)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
