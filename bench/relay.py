@@ -190,6 +190,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
 
 
+def redis_cost(url: str | None) -> tuple[float, float]:
+    """Redis's own CPU seconds (INFO cpu) and its commands' microseconds (INFO commandstats), server-wide:
+    with nothing else using the Redis server, their change over a step is what the step cost Redis."""
+    if not url:
+        return 0.0, 0.0
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        cpu = client.info("cpu")
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return (
+        float(cpu.get("used_cpu_sys", 0)) + float(cpu.get("used_cpu_user", 0)),
+        sum(float(v.get("usec", 0)) for v in stats.values() if isinstance(v, dict)),
+    )
+
+
 async def run_step(
     customers: list[TimedCustomer],
     rate: float,
@@ -198,6 +217,7 @@ async def run_step(
     pids: list[int] = (),
     agents: list[TimedAgent] = (),
     agent_fraction: float = 0.0,
+    redis_url: str | None = None,
 ) -> dict:
     """Open loop: sends are scheduled on the clock, whatever the server's answers. With
     `agent_fraction`, that share of the sends are agents' replies, timed to the customer's receipt."""
@@ -210,6 +230,7 @@ async def run_step(
     interval = 1.0 / rate
     total = int(rate * duration)
     cpu_before = cpu_seconds(list(pids))
+    redis_before = redis_cost(redis_url)
     print(f"relay: sending {total} messages at {rate:g}/s", file=sys.stderr, flush=True)
     start = time.perf_counter()
     for n in range(total):
@@ -226,6 +247,7 @@ async def run_step(
     while time.perf_counter() < deadline and len(tally.received) < len(tally.sent_at):
         await asyncio.sleep(0.05)
     cpu = cpu_seconds(list(pids)) - cpu_before
+    redis_after = redis_cost(redis_url)
     sent = len(tally.sent_at)
     received = sum(1 for c in tally.sent_at if c in tally.received)
     return {
@@ -245,10 +267,19 @@ async def run_step(
         "agent_replies": tally.agent_replies,
         # The server processes' CPU per message relayed (stored, sequenced, fanned out, acknowledged).
         "server_cpu_ms_per_msg": round(cpu * 1000 / received, 3) if received and pids else None,
+        # Redis's CPU and its commands' time per message (server-wide: other users of that Redis count).
+        **(
+            {
+                "redis_cpu_ms_per_msg": round((redis_after[0] - redis_before[0]) * 1000 / received, 4),
+                "redis_command_us_per_msg": round((redis_after[1] - redis_before[1]) / received, 1),
+            }
+            if redis_url and received
+            else {}
+        ),
     }
 
 
-async def drive(args, bases: list[str], inbox: str, pids: list[int] = ()) -> list[dict]:
+async def drive(args, bases: list[str], inbox: str, pids: list[int] = (), redis_url: str | None = None) -> list[dict]:
     """Connect the agents and customers (spread over `bases`), wait until routing assigned every
     conversation, run the steps (with sockets dropping when asked), then let every client settle: all
     its messages acknowledged and its screen caught up with MySQL. The last item is what
@@ -298,7 +329,14 @@ async def drive(args, bases: list[str], inbox: str, pids: list[int] = ()) -> lis
                 r += args.ramp_step
         for rate in rates:
             step = await run_step(
-                customers, rate, args.duration, tally, pids, agents, getattr(args, "agent_reply_fraction", 0.0)
+                customers,
+                rate,
+                args.duration,
+                tally,
+                pids,
+                agents,
+                getattr(args, "agent_reply_fraction", 0.0),
+                redis_url,
             )
             step.update(drops=tally.drops, reconnects=sum(c.reconnects for c in clients))
             results.append(step)
@@ -361,7 +399,8 @@ def run(args) -> list[dict]:
         if args.pin and shutil.which("taskset") and (os.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {(os.cpu_count() or 1) - 1})
         bases = [f"http://127.0.0.1:{p}" for p in server.ports]
-        steps = asyncio.run(drive(args, bases, setup["inbox"], [proc.pid for proc in server.procs]))
+        pids = [proc.pid for proc in server.procs]
+        steps = asyncio.run(drive(args, bases, setup["inbox"], pids, env.get("REDIS_URL")))
     finally:
         server.stop()
     ids = steps.pop()
