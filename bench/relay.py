@@ -190,6 +190,26 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
 
 
+def database_pids() -> list[int]:
+    """The local MariaDB/MySQL server's process (its CPU over a step is what the step cost it, with
+    nothing else using it); none when it runs elsewhere."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() not in {"mariadbd", "mysqld"}:
+                        continue
+                with open(f"/proc/{entry}/cmdline") as f:
+                    args = f.read().split("\0")
+                ports = [a.split("=", 1)[1] for a in args if a.startswith("--port=")]
+                if not ports or ports == ["3306"]:  # the machine's server, not a test's own on another port
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def redis_cost(url: str | None) -> tuple[float, float]:
     """Redis's own CPU seconds (INFO cpu) and its commands' microseconds (INFO commandstats), server-wide:
     with nothing else using the Redis server, their change over a step is what the step cost Redis."""
@@ -231,6 +251,8 @@ async def run_step(
     total = int(rate * duration)
     cpu_before = cpu_seconds(list(pids))
     redis_before = redis_cost(redis_url)
+    database = database_pids() if redis_url else []
+    database_before = cpu_seconds(database)
     print(f"relay: sending {total} messages at {rate:g}/s", file=sys.stderr, flush=True)
     start = time.perf_counter()
     for n in range(total):
@@ -248,6 +270,7 @@ async def run_step(
         await asyncio.sleep(0.05)
     cpu = cpu_seconds(list(pids)) - cpu_before
     redis_after = redis_cost(redis_url)
+    database_cpu = cpu_seconds(database) - database_before
     sent = len(tally.sent_at)
     received = sum(1 for c in tally.sent_at if c in tally.received)
     return {
@@ -272,6 +295,7 @@ async def run_step(
             {
                 "redis_cpu_ms_per_msg": round((redis_after[0] - redis_before[0]) * 1000 / received, 4),
                 "redis_command_us_per_msg": round((redis_after[1] - redis_before[1]) / received, 1),
+                "database_cpu_ms_per_msg": round(database_cpu * 1000 / received, 3) if database else None,
             }
             if redis_url and received
             else {}
