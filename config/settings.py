@@ -8,7 +8,7 @@ Two profiles, one code path (docs/architecture.md):
   routing backend, Celery workers on a Redis broker, S3 storage when a bucket is named.
 
 Every variable is documented in README.md and docs/deployment.md.
-One module of about 470 lines: Django reads one settings module, and each app's section names its docs
+One module of about 490 lines: Django reads one settings module, and each app's section names its docs
 page; splitting it would hide which profile sets what.
 """
 
@@ -139,11 +139,24 @@ if PRODUCTION:
     DATABASES = {"default": _db}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL: readers never wait for the writer. SQLITE_SYNCHRONOUS=NORMAL (the default) syncs the WAL to disk
+    # at checkpoints instead of at every commit: a crash of the process loses nothing committed, a power
+    # loss or an OS crash can lose the last commits (never corrupts); FULL syncs every commit
+    # (docs/architecture.md, "SQLite"). A connection per thread, kept DB_CONN_MAX_AGE seconds: opening
+    # one (and its PRAGMAs) for every database step was a tenth of the server's time (docs/performance.md).
+    SQLITE_SYNCHRONOUS = env.str("SQLITE_SYNCHRONOUS", default="NORMAL").upper()
+    if SQLITE_SYNCHRONOUS not in {"NORMAL", "FULL"}:
+        raise ImproperlyConfigured(f"SQLITE_SYNCHRONOUS={SQLITE_SYNCHRONOUS!r} is not one of: NORMAL, FULL.")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.str("SQLITE_PATH", default=str(VAR_DIR / "db.sqlite3")),
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+            "OPTIONS": {
+                "timeout": 20,  # the busy timeout: how long a writer waits for the other one, in seconds
+                "transaction_mode": "IMMEDIATE",
+                "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={SQLITE_SYNCHRONOUS};",
+            },
+            "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=600),
         }
     }
 

@@ -1,7 +1,11 @@
 """In-process layers: the embedded default, and a recording layer for tests.
 
 MemoryChannelLayer is Channels' InMemoryChannelLayer with the switch's named methods (realtime/protocol.py):
-one process, no Redis, not for production (no delivery between processes).
+one process, no Redis, not for production (no delivery between processes). Channels' layer walks every
+channel's queue and every group's members for expired entries on each `receive` and `group_send`: with
+a few hundred sockets that walk was a third of the embedded server's time under load (docs/performance.md),
+so ours walks at most once every CLEAN_EVERY_S. Expiry (Channels' `expiry`, 60 s, and `group_expiry`, a
+day) then happens up to that much later; nothing else changes.
 
 RecordingChannelLayer records every group_send (async or blocking) and passes everything on to the
 layer it wraps: a new MemoryChannelLayer by default, or the configured layer, so a test sees what was
@@ -11,6 +15,7 @@ published on whichever backend runs (tests/imsubsystem/conftest.py's frame_log).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,11 +25,26 @@ from channels.layers import InMemoryChannelLayer
 
 from realtime.protocol import SwitchLayer
 
+CLEAN_EVERY_S = 1.0  # how often the in-memory layer looks for expired messages and memberships
+
 
 class MemoryChannelLayer(InMemoryChannelLayer):
     """CHANNEL_LAYERS backend of the embedded default (CONFIG: Channels' `capacity`, `expiry`)."""
 
     pipelined = True  # no connection to run out of
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._next_clean = 0.0
+
+    def _clean_expired(self) -> None:
+        """Channels' walk over every queue and membership, at most once every CLEAN_EVERY_S (it runs on
+        every receive and group_send otherwise: O(sockets) per message)."""
+        now = time.monotonic()
+        if now < self._next_clean:
+            return
+        self._next_clean = now + CLEAN_EVERY_S
+        super()._clean_expired()
 
     def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:
         try:

@@ -36,7 +36,7 @@ print(json.dumps({
 """
 
 
-def load(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+def load_env(tmp_path: Path, **env: str) -> dict[str, str]:
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -56,9 +56,12 @@ def load(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         }
     }
     clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SWITCHBOARD_VAR_DIR": str(tmp_path / "var"), **env})
-    return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
-    )
+    return clean
+
+
+def load(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    env = load_env(tmp_path, **env)
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def loaded(tmp_path: Path, **env: str) -> dict:
@@ -79,6 +82,38 @@ def test_embedded_default_needs_nothing(tmp_path):
     # The generated key is kept under var/ so sessions survive a restart, and is private to its owner.
     key = tmp_path / "var" / "secret_key"
     assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+SQLITE_PROBE = """
+import json, django
+from django.db import connection
+django.setup()
+with connection.cursor() as cursor:
+    names = ("journal_mode", "synchronous", "busy_timeout")
+    values = [cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in names]
+print(json.dumps(values))
+"""
+
+
+def sqlite_pragmas(tmp_path: Path, **env: str) -> list:
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_PROBE],
+        cwd=ROOT,
+        env=load_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_embedded_sqlite_connection_settings(tmp_path):
+    """WAL with synchronous=NORMAL by default (a process crash loses nothing committed; docs/architecture.md),
+    FULL on request, a 20 s busy timeout, and a connection kept per thread instead of one per step."""
+    assert sqlite_pragmas(tmp_path) == ["wal", 1, 20000]
+    assert sqlite_pragmas(tmp_path, SQLITE_SYNCHRONOUS="full") == ["wal", 2, 20000]
+    assert loaded(tmp_path)["conn_max_age"] == 600
 
 
 PRODUCTION = {
@@ -131,6 +166,8 @@ def test_production_with_s3(tmp_path):
         ({"DEBUG": "1", "ALLOWED_HOSTS": "chat.example.com"}, "DEBUG is on while ALLOWED_HOSTS names public hosts"),
         ({**PRODUCTION, "DATABASE_URL": "postgres://x@y/z"}, "must be a mysql:// URL"),
         ({**PRODUCTION, "CHANNEL_LAYER_BACKEND": "rabbit"}, "CHANNEL_LAYER_BACKEND='rabbit' is not one of"),
+        # OFF would let an OS crash corrupt the database, not only lose its last commits.
+        ({"SQLITE_SYNCHRONOUS": "off"}, "SQLITE_SYNCHRONOUS='OFF' is not one of: NORMAL, FULL"),
     ],
 )
 def test_unsafe_settings_refuse_to_start(tmp_path, env, message):
