@@ -56,6 +56,8 @@ test-js:
 bench: .venv/.dev-installed
 	bash scripts/services.sh
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	@# One against two daphne processes, both unpinned (docs/performance.md); skipped when BENCH_ARGS chooses.
+	$(if $(BENCH_ARGS),,for n in 1 2; do $(BIN)/python -m bench.run --only relay --profile production --layer switchboard --procs $$n --no-pin || exit 1; done)
 
 migrate: .venv/.runtime-installed
 	$(BIN)/python manage.py migrate

@@ -1,6 +1,6 @@
 """Idle connections: how much one daphne process spends holding many authenticated widget sockets.
 
-    python -m bench.run --only idle --idle-sockets 5000
+    python -m bench.run --only idle --idle-sockets 10000
 
 Opens the sockets (each with its own widget session, authenticated: a visitor who opened the widget and
 has not written yet), then measures the process's resident memory and its CPU use over a quiet window
@@ -36,7 +36,7 @@ from switchboard_client import Customer, close_all
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("idle")
-    group.add_argument("--idle-sockets", type=int, default=5000)
+    group.add_argument("--idle-sockets", type=int, default=10000)
     group.add_argument("--idle-window", type=float, default=10.0, help="seconds of quiet measured")
     group.add_argument(
         "--idle-source-hosts", type=int, default=0, help="loopback addresses to connect from (0: as needed)"
