@@ -117,21 +117,25 @@ def django_call(
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def database_recreate(url: str) -> None:
+    """Drop and create the MySQL database `url` names (the local server, as root)."""
+    name = url.rsplit("/", 1)[1]
+    subprocess.run(
+        [
+            "mariadb",
+            "--protocol=tcp",
+            "-h127.0.0.1",
+            "-uroot",
+            "-e",
+            f"DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        ],
+        check=True,
+    )
+
+
 def prepare_database(profile: str, env: dict[str, str], var_dir: Path) -> None:
     if profile == "production":
-        name = env["DATABASE_URL"].rsplit("/", 1)[1]
-        subprocess.run(
-            [
-                "mariadb",
-                "--protocol=tcp",
-                "-h127.0.0.1",
-                "-uroot",
-                "-e",
-                f"DROP DATABASE IF EXISTS {name}; "
-                f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-            ],
-            check=True,
-        )
+        database_recreate(env["DATABASE_URL"])
         import redis
 
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()

@@ -2,8 +2,8 @@
 tick and the /metrics gauges with a small history and with a large one, on the production profile's MySQL.
 
 Two databases of the benchmark's own (`<name>_small` and `<name>_large`, default
-switchboard_bench_stats_*) are created, migrated and filled by the Django side (bench/stats_db.py, run in a
-process of its own: this module never sets Django up):
+switchboard_bench_<checkout>_stats_*, so two checkouts do not share them) are created, migrated and filled
+by the Django side (bench/stats_db.py, run in a process of its own: this module never sets Django up):
 
 * small: 10 past conversations with 100 messages;
 * large: 100,000 past conversations with 1,000,000 messages (routing's offers and ledger with them), over
@@ -22,9 +22,10 @@ CPU), `queries`, `rows_read` (the server's Handler_read_* counters for one run: 
 read, a figure the machine's speed does not move), and `ratio` (this size's p50 and rows read ÷ the
 small size's).
 
-Environment: BENCH_STATS_DATABASE_URL (default mysql://root@127.0.0.1:3306/switchboard_bench_stats, the
-two databases are named after it), BENCH_REDIS_URL (default redis://127.0.0.1:6379/2: only the snapshot's
-cache keys are written, nothing is flushed), BENCH_STATS_REPS (default 50), BENCH_STATS_LARGE (past
+Environment: BENCH_STATS_DATABASE_URL (default mysql://root@127.0.0.1:3306/switchboard_bench_<8 hex
+digits of the checkout's path>_stats, the two databases are named after it), BENCH_REDIS_URL (default
+redis://127.0.0.1:6379/2 or the next free database, held as every benchmark holds its own: only the
+snapshot's cache keys are written, nothing is flushed), BENCH_STATS_REPS (default 50), BENCH_STATS_LARGE (past
 conversations of the large size, default 100000; ten messages each). `--stats-reuse` times the databases
 a previous run filled (after migrating them), to compare two builds without filling again.
 """
@@ -38,7 +39,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.server import PYTHON, ROOT, django_call, server_env
+from bench.server import BENCH_DB, PYTHON, ROOT, database_recreate, django_call, server_env
 
 SMALL = (10, 100)
 MESSAGES_PER_CONVERSATION = 10
@@ -53,25 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _env(name: str) -> dict[str, str]:
     env = server_env("production", Path(tempfile.gettempdir()) / "switchboard-bench-stats")
-    base = os.environ.get("BENCH_STATS_DATABASE_URL", "mysql://root@127.0.0.1:3306/switchboard_bench_stats")
+    base = os.environ.get("BENCH_STATS_DATABASE_URL", f"mysql://root@127.0.0.1:3306/{BENCH_DB}_stats")
     env["DATABASE_URL"] = f"{base}_{name}"
-    env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
     return env
-
-
-def _create(env: dict[str, str]) -> None:
-    name = env["DATABASE_URL"].rsplit("/", 1)[1]
-    subprocess.run(
-        [
-            "mariadb",
-            "--protocol=tcp",
-            "-h127.0.0.1",
-            "-uroot",
-            "-e",
-            f"DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-        ],
-        check=True,
-    )
 
 
 def _migrate(env: dict[str, str]) -> None:
@@ -88,7 +73,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     for name, (conversations, messages) in sizes.items():
         env = envs[name]
         if not reuse:
-            _create(env)
+            database_recreate(env["DATABASE_URL"])
         _migrate(env)
         if not reuse:
             print(f"stats: filling {name} ({conversations} conversations, {messages} messages)", file=sys.stderr)
