@@ -59,15 +59,19 @@ def _write(self, data: bytes) -> None:
     return None
 
 
+def _unsent(self) -> bool:
+    return bool(self._tempDataLen) or len(self.dataBuffer) > self.offset
+
+
 def _flush(self) -> None:
     self._switchboard_flush_due = False
     reactor = self.reactor
     if not self.connected or self in reactor._writers:
         return
-    if not (self._tempDataLen or len(self.dataBuffer) > self.offset):
+    if not _unsent(self):
         return
     reactor._readOrWrite(self, False)  # doWrite with the reactor's own handling of a failed send
-    if self.connected and (self._tempDataLen or len(self.dataBuffer) > self.offset):
+    if self.connected and _unsent(self):
         self.startWriting()  # the kernel's buffer is full: wait for writability, as Twisted always did
 
 

@@ -138,9 +138,6 @@ def messages_admit_and_send(requests: Sequence[dict[str, Any]]) -> list[dict[str
     return results
 
 
-customer_messages_admit_and_send = messages_admit_and_send  # the name the widget's batch had
-
-
 def message_batcher() -> Batcher:
     """This event loop's batcher of the sockets' messages, widget and console alike (one per loop: a
     daphne process has one)."""
@@ -149,6 +146,3 @@ def message_batcher() -> Batcher:
     if batcher is None:
         batcher = _batchers[loop] = Batcher(messages_admit_and_send, workers=getattr(settings, "IM_BATCH_WORKERS", 1))
     return batcher
-
-
-customer_message_batcher = message_batcher

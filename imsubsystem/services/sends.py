@@ -18,7 +18,8 @@ def agent_sends_refused(requests: Sequence[dict[str, Any]]) -> list[dict[str, An
     """The one visibility rule (selectors.conversation_visible_to) for agents' requests ({"user",
     "conversation_id", ...}), one query for them all: None where the user may write, else the same
     `not_found` whether the conversation exists or not, so ids cannot be probed."""
-    ids = {r["conversation_id"] for r in requests if type(r["conversation_id"]) is int}
+    wanted = [r["conversation_id"] if type(r["conversation_id"]) is int else None for r in requests]
+    ids = {pk for pk in wanted if pk is not None}
     rows = {}
     if ids:
         rows = {
@@ -26,8 +27,8 @@ def agent_sends_refused(requests: Sequence[dict[str, Any]]) -> list[dict[str, An
         }
     refusal = SwitchError("not_found")
     refused: list[dict[str, Any] | None] = []
-    for request in requests:
-        conversation = rows.get(request["conversation_id"]) if type(request["conversation_id"]) is int else None
+    for request, pk in zip(requests, wanted, strict=True):
+        conversation = rows.get(pk)
         if conversation is None or not selectors.conversation_visible_to(
             user=request["user"], conversation=conversation
         ):

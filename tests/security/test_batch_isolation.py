@@ -73,7 +73,7 @@ async def test_a_message_batch_that_fails_goes_again_one_by_one(inbox, monkeypat
         for n, (contact, conversation_id) in enumerate(opened)
     ]
     batches = []
-    batcher = batching.Batcher(lambda rs: batches.append(len(rs)) or batching.customer_messages_admit_and_send(rs))
+    batcher = batching.Batcher(lambda rs: batches.append(len(rs)) or batching.messages_admit_and_send(rs))
     results = await asyncio.gather(*(batcher.submit(r) for r in requests), return_exceptions=True)
 
     assert batches[0] == 8  # they went together first
