@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tests import isolation
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 # One database per checkout, so benchmarks run from two checkouts at once do not share (or drop) one.
 BENCH_DB = "switchboard_bench_" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
-CLAIM = "sb-test-run"  # the name test runs hold their Redis database with (tests/isolation.py)
+CLAIM = isolation.CLAIM  # the name test runs hold their Redis database with
 _HELD: list = []  # the connections holding this benchmark's Redis databases, open for the process's life
 
 
@@ -43,12 +45,12 @@ def claim_redis(url: str) -> str:
     me = client.client_id()
     first = int(urlsplit(url).path.strip("/") or 0)
     count = int(client.config_get("databases").get("databases", 16))
-    for db in [first, *(d for d in range(1, count) if d != first)]:
-        client.client_setname(f"{CLAIM}:{db}:bench{os.getpid()}")
-        holders = [int(c["id"]) for c in client.client_list() if (c.get("name") or "").startswith(f"{CLAIM}:{db}:")]
-        if min(holders) == me:
-            _HELD.append(client)
-            return with_db(db)
+    with isolation.claiming(client, f"bench{os.getpid()}"):
+        for db in [first, *(d for d in range(1, count) if d != first)]:
+            client.client_setname(f"{CLAIM}:{db}:bench{os.getpid()}")
+            if not isolation.held_by_another(client, db, me):
+                _HELD.append(client)
+                return with_db(db)
     client.close()
     raise RuntimeError(f"No free Redis database on {url}: every one is held by a test run or a benchmark.")
 

@@ -16,8 +16,10 @@ first; the settings, and every process a test starts with the environment (daphn
 - **Redis.** The run takes a database number of its own on the server of REDIS_URL: the first one from
   REDIS_URL's number upwards (then from 1; 0 never) that is empty, or holds only what a dead run left,
   and no live run holds. A run holds its number with a connection named `sb-test-run:<db>:<run>` that
-  stays open for the whole run, so the hold ends when the run does, killed or not; of two runs that name
-  the same number at once, the connection with the lower client id keeps it. The run's database carries
+  stays open for the whole run, so the hold ends when the run does, killed or not. Runs (and benchmarks)
+  pick their numbers one at a time: the picking is done under a short lock, the key `sb-test-run-claiming`
+  in database 0 (set with NX, gone after at most 10 s even if its run dies), so a run that names a number
+  sees every run that named one before it. The run's database carries
   the key `sb-test-run` (set again after every flush, tests/conftest.py), which tells a dead run's
   leftovers from someone else's data (never touched). At the end the run empties its database.
   One number is enough for every user of Redis: keys live in their database (routing's `rt:` keys, the
@@ -32,6 +34,7 @@ first; the settings, and every process a test starts with the environment (daphn
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -42,6 +45,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 CLAIM = "sb-test-run"  # client name of a run's holding connection: sb-test-run:<db>:<run>
+CLAIMING = "sb-test-run-claiming"  # key in database 0 while one run or benchmark picks its number
+CLAIMING_TTL_MS = 10_000
+CLAIMING_WAIT_S = 120
 MARKER = "sb-test-run"  # key in a run's Redis database: the run that holds it
 STALE_AFTER_S = 24 * 3600
 
@@ -86,6 +92,30 @@ def _holders(client, db: int) -> list[int]:
     return [int(c["id"]) for c in client.client_list() if (c.get("name") or "").startswith(prefix)]
 
 
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+@contextlib.contextmanager
+def claiming(client, owner: str, wait_s: float = CLAIMING_WAIT_S):
+    """One run or benchmark at a time picks its Redis database number (`client` on database 0): without
+    this, a run that names a number before another, but on a connection with a higher id, would keep it
+    while the other, seeing itself lower, kept it too."""
+    deadline = time.monotonic() + wait_s
+    while not client.set(CLAIMING, owner, nx=True, px=CLAIMING_TTL_MS):
+        if time.monotonic() > deadline:
+            raise pytest.UsageError(f"Another test run has been picking its Redis database for {wait_s:.0f} s.")
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        client.eval(_RELEASE, 1, CLAIMING, owner)
+
+
+def held_by_another(client, db: int, me: int) -> bool:
+    """Whether a connection other than `me` holds database `db` (call under `claiming`)."""
+    return _holders(client, db) != [me]
+
+
 def claim_redis(url: str, run: str, *, given: bool):
     """Takes a Redis database for the run on the server of `url` (exactly `url`'s when `given`):
     (holding client, URL of the database)."""
@@ -99,27 +129,28 @@ def claim_redis(url: str, run: str, *, given: bool):
         raise pytest.UsageError(f"Redis at {url} does not answer ({exc}): start it with scripts/services.sh.") from exc
     first, count = db_of(url), _database_count(client)
     order = [first] if given else [db for db in [*range(first, count), *range(1, first)] if db != 0]
-    for db in order:
-        client.client_setname(f"{CLAIM}:{db}:{run}")
-        if min(_holders(client, db)) != me:
+    with claiming(client, run):
+        for db in order:
+            client.client_setname(f"{CLAIM}:{db}:{run}")
+            if held_by_another(client, db, me):
+                if given:
+                    client.close()
+                    raise pytest.UsageError(
+                        f"Redis database {db} of {url} is held by another test run: unset TEST_REDIS_URL to get a "
+                        "free one, or name another database."
+                    )
+                continue
             if given:
-                client.close()
-                raise pytest.UsageError(
-                    f"Redis database {db} of {url} is held by another test run: unset TEST_REDIS_URL to get a "
-                    "free one, or name another database."
-                )
-            continue
-        if given:
-            return client, url
-        data = redis.Redis.from_url(with_db(url, db))
-        try:
-            if data.dbsize() and not data.exists(MARKER):
-                continue  # someone else's data
-            data.flushdb()  # empty, or what a dead run left
-            data.set(MARKER, run)
-        finally:
-            data.close()
-        return client, with_db(url, db)
+                return client, url
+            data = redis.Redis.from_url(with_db(url, db))
+            try:
+                if data.dbsize() and not data.exists(MARKER):
+                    continue  # someone else's data
+                data.flushdb()  # empty, or what a dead run left
+                data.set(MARKER, run)
+            finally:
+                data.close()
+            return client, with_db(url, db)
     client.close()
     raise pytest.UsageError(
         f"No free Redis database on {url}: each holds data or another test run. Free one (FLUSHDB) or set "

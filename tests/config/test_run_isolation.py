@@ -178,3 +178,41 @@ def test_a_run_given_the_redis_database_another_live_run_holds_refuses_to_start(
         assert url != settings.REDIS_URL
     finally:
         _release(client, url)
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the production profile: MySQL and Redis")
+def test_a_run_that_names_a_database_after_another_never_takes_it_whatever_its_connection_id(monkeypatch):
+    # Run b connected first (a lower client id) but names its number after run a has taken it.
+    early = redis.Redis.from_url(isolation.with_db(settings.REDIS_URL, 0), single_connection_client=True)
+    early.client_id()
+    client_a, url_a = isolation.claim_redis(settings.REDIS_URL, "0000000aaaa1", given=False)
+    original = redis.Redis.from_url
+
+    def from_url(url, **kwargs):
+        return early if kwargs.get("single_connection_client") else original(url, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "from_url", from_url)
+    client_b, url_b = isolation.claim_redis(settings.REDIS_URL, "0000000bbbb2", given=False)
+    monkeypatch.undo()
+    try:
+        assert url_b != url_a
+    finally:
+        _release(client_b, url_b)
+        _release(client_a, url_a)
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the production profile: MySQL and Redis")
+def test_runs_pick_their_redis_databases_one_at_a_time():
+    client = redis.Redis.from_url(isolation.with_db(settings.REDIS_URL, 0), single_connection_client=True)
+    try:
+        with isolation.claiming(client, "0000000f1rs1"):
+            assert client.get(isolation.CLAIMING) == b"0000000f1rs1"
+            assert 0 < client.pttl(isolation.CLAIMING) <= isolation.CLAIMING_TTL_MS  # gone if its run dies
+            with (
+                pytest.raises(pytest.UsageError, match="picking its Redis database"),
+                isolation.claiming(client, "0000000sec02", wait_s=0.2),
+            ):
+                pass
+        assert client.get(isolation.CLAIMING) is None
+    finally:
+        client.close()
