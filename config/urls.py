@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("routing.urls")),
     path("", include("media.urls")),
     path("gateway/", include("gateway.urls")),
+    path("api/rest/v1/", include("api.urls")),
     path("", include("interface.urls")),
     path("", include("bots.urls")),
 ]

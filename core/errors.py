@@ -42,6 +42,9 @@ ERROR_CODES: dict[str, str] = {
     "bad_request": "The queuing machine refused the request.",
     "internal": "The server failed; nothing was changed. Retry with the same client_id.",
     "not_retryable": "Nothing to retry: the message was sent, or it does not go to a platform.",
+    "method_not_allowed": "The endpoint does not take this method.",
+    "not_acceptable": "The server cannot answer in the format asked for (JSON only).",
+    "unsupported_media_type": "Send the body as JSON (Content-Type: application/json).",
 }
 
 # The HTTP status each code answers with on every HTTP API; any other code is 400.
@@ -54,7 +57,10 @@ HTTP_STATUS_FOR_CODE: dict[str, int] = {
     "conversation_closed": 409,
     "illegal_transition": 409,
     "not_retryable": 409,
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
     "too_large": 413,
+    "unsupported_media_type": 415,
     "rate_limited": 429,
 }
 

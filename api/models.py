@@ -1,0 +1,40 @@
+"""API tokens: a user's named, scoped keys for the integrator API, stored hashed."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ApiToken(models.Model):
+    """A user's key for the REST API. The key itself is shown once, when it is made; only its SHA-256 is
+    kept (the key is 32 random bytes, so a fast hash is as safe as a slow one). `prefix` is the public part
+    people recognise their keys by in lists."""
+
+    READ = "read"
+    WRITE = "write"
+    SCOPES = [(READ, "Read"), (WRITE, "Read and write")]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=8, choices=SCOPES, default=READ)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def may_write(self) -> bool:
+        return self.scope == self.WRITE
