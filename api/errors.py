@@ -69,9 +69,8 @@ def exception_handler(exc, context):
     response = Response(error.as_dict(), status=error.status)
     if error.retry_after_s is not None:
         response["Retry-After"] = str(error.retry_after_s)
-    if isinstance(exc, exceptions.APIException):
-        if auth_header := getattr(exc, "auth_header", None):
-            response["WWW-Authenticate"] = auth_header
+    if auth_header := getattr(exc, "auth_header", None):
+        response["WWW-Authenticate"] = auth_header
     view = context.get("view")
     if error.status == 401 and view is not None and "WWW-Authenticate" not in response:
         header = view.get_authenticate_header(context["request"])
