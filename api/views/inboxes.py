@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from api.serializers import InboxSerializer
-from api.views.base import NoStoreMixin
+from api.views.base import ApiMixin
 from imsubsystem.models import Inbox
 
 
@@ -14,6 +14,6 @@ from imsubsystem.models import Inbox
     list=extend_schema(summary="List inboxes", tags=["inboxes"]),
     retrieve=extend_schema(summary="Read an inbox", tags=["inboxes"]),
 )
-class InboxViewSet(NoStoreMixin, viewsets.ReadOnlyModelViewSet):
+class InboxViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = InboxSerializer
     queryset = Inbox.objects.order_by("-id")

@@ -8,10 +8,10 @@ from rest_framework.views import APIView
 
 from api.models import ApiToken
 from api.serializers import CallerSerializer, TokenSerializer
-from api.views.base import NoStoreMixin
+from api.views.base import ApiMixin
 
 
-class MeView(NoStoreMixin, APIView):
+class MeView(ApiMixin, APIView):
     @extend_schema(responses=CallerSerializer, summary="The caller", tags=["caller"])
     def get(self, request):
         user = request.user
