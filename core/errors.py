@@ -42,6 +42,10 @@ ERROR_CODES: dict[str, str] = {
     "bad_request": "The queuing machine refused the request.",
     "internal": "The server failed; nothing was changed. Retry with the same client_id.",
     "not_retryable": "Nothing to retry: the message was sent, or it does not go to a platform.",
+    # Starting a conversation with a contact (outbound).
+    "no_identity": "The contact has no address on this inbox's channel.",
+    "template_required": "Outside the platform's reply window: start with an approved template.",
+    "conversation_open": "The contact already has an open conversation in this inbox.",
 }
 
 # The HTTP status each code answers with on every HTTP API; any other code is 400.
@@ -54,6 +58,7 @@ HTTP_STATUS_FOR_CODE: dict[str, int] = {
     "conversation_closed": 409,
     "illegal_transition": 409,
     "not_retryable": 409,
+    "conversation_open": 409,
     "too_large": 413,
     "rate_limited": 429,
 }

@@ -828,6 +828,9 @@
       bad_request: "Please try again.",
       not_retryable: "That message cannot be sent again.",
       internal: "Something went wrong on our side. Please try again.",
+      no_identity: "Please try again.",
+      template_required: "Please try again.",
+      conversation_open: "Please try again.",
     };
 
     function errorWords(code) {
