@@ -351,3 +351,57 @@ def test_bad_starts_are_refused(agent, wa_inbox, stand_in, django_capture_on_com
         )
     assert refused.value.code == code
     assert snapshot() == before and stand_in.requests == []
+
+
+# --- The console's API and the contact page ------------------------------------------------------------
+
+
+def test_the_console_api_lists_inboxes_and_starts(
+    client, agent, wa_inbox, tg_inbox, stand_in, django_capture_on_commit_callbacks
+):
+    stand_in.default = Reply(200, {"ok": True, "result": {"message_id": 45}})
+    identity = ContactIdentityFactory(kind="telegram", external_id="777000666")
+    InboxFactory(kind="telegram", key="tg-elsewhere", default_queue=QueueFactory(name="Not mine"))
+    client.force_login(agent)
+    url = f"/api/v1/agent/contacts/{identity.contact_id}/conversations"
+    listed = client.get(url).json()["inboxes"]
+    assert [(i["kind"], i["reachable"]) for i in listed] == [("telegram", True), ("whatsapp", False)]
+    assert [t["name"] for t in next(i for i in listed if i["kind"] == "whatsapp")["templates"]] == ["order_update"]
+    body = {"inbox_id": tg_inbox.pk, "text": "Hello from the console", "client_id": "k-1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url, json.dumps(body), content_type="application/json")
+    assert first.status_code == 201, first.content
+    again = client.post(url, json.dumps(body), content_type="application/json")
+    assert again.status_code == 200 and again.json()["conversation_id"] == first.json()["conversation_id"]
+    assert len(stand_in.requests) == 1
+    # A refusal in the one error shape, nothing stored.
+    refused = client.post(url, json.dumps({"inbox_id": wa_inbox.pk, "text": "hi"}), content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "no_identity"
+    assert Conversation.objects.count() == 1
+
+
+def test_the_console_api_refuses_bad_bodies_and_other_inboxes(client, agent, tg_inbox):
+    identity = ContactIdentityFactory(kind="telegram", external_id="777000777")
+    other = InboxFactory(kind="telegram", key="tg-other", default_queue=QueueFactory(name="Other"))
+    client.force_login(agent)
+    url = f"/api/v1/agent/contacts/{identity.contact_id}/conversations"
+    for body, status, code in [
+        ({"inbox_id": "1", "text": "x"}, 400, "invalid"),
+        ({"inbox_id": tg_inbox.pk, "text": "x", "priority": 1}, 400, "invalid"),
+        ({"inbox_id": other.pk, "text": "x"}, 403, "forbidden"),
+        ({"inbox_id": 999999, "text": "x"}, 404, "not_found"),
+    ]:
+        answer = client.post(url, json.dumps(body), content_type="application/json")
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), body
+    missing = client.post("/api/v1/agent/contacts/999999/conversations", "{}", content_type="application/json")
+    assert missing.status_code == 404
+    assert Conversation.objects.count() == 0
+
+
+def test_the_contact_page_offers_new_conversation(client, agent):
+    contact = ContactFactory(name="<b>Ada</b>")
+    client.force_login(agent)
+    page = client.get(f"/crm/contacts/{contact.pk}/").content.decode()
+    assert f'data-outbound-url="/api/v1/agent/contacts/{contact.pk}/conversations"' in page
+    assert "crm/outbound" in page and "<b>Ada</b>" not in page
