@@ -45,6 +45,10 @@ ERROR_CODES: dict[str, str] = {
     "method_not_allowed": "The endpoint does not take this method.",
     "not_acceptable": "The server cannot answer in the format asked for (JSON only).",
     "unsupported_media_type": "Send the body as JSON (Content-Type: application/json).",
+    # Starting a conversation with a contact (outbound).
+    "no_identity": "The contact has no address on this inbox's channel.",
+    "template_required": "Outside the platform's reply window: start with an approved template.",
+    "conversation_open": "The contact already has an open conversation in this inbox.",
 }
 
 # The HTTP status each code answers with on every HTTP API; any other code is 400.
@@ -59,6 +63,7 @@ HTTP_STATUS_FOR_CODE: dict[str, int] = {
     "not_retryable": 409,
     "method_not_allowed": 405,
     "not_acceptable": 406,
+    "conversation_open": 409,
     "too_large": 413,
     "unsupported_media_type": 415,
     "rate_limited": 429,

@@ -29,7 +29,9 @@ from gateway.delivery import delivery_status_tell
 from gateway.models import InboundEvent, InboundEventKind, OutboxItem, OutboxState
 from gateway.platform_http import http_client
 from gateway.registry import adapter_for_inbox
+from gateway.templates import TEMPLATE_INBOX_KINDS, template_prepare
 from imsubsystem.models import Message
+from imsubsystem.services import SwitchError
 from media.models import Attachment
 from media.selectors import attachment_public_dict
 
@@ -109,6 +111,28 @@ def outbox_enqueue_for_message(*, message_id: int, on_commit_drain: Callable[[in
         attachment_ids=list(message.attachments or []),
         on_commit_drain=on_commit_drain,
     )
+
+
+def outbound_plan(*, inbox_id: int, contact_id: int, template: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The switch's `outbound_prepare` question (a conversation started with a contact): the contact's
+    address on the inbox's platform ("" when none), whether free text may go now (the reply window),
+    and for a template its preview text and the platform's request (imsubsystem/services/outbound.py).
+    None for an inbox with no platform. A template the inbox does not have raises SwitchError."""
+    inbox = selectors.inbox_info_get(inbox_id=inbox_id)
+    adapter = adapter_for_inbox(inbox) if inbox else None
+    if inbox is None or adapter is None:
+        return None
+    recipient = recipient_for(inbox=inbox, contact_id=contact_id)
+    answer: dict[str, Any] = {"recipient": recipient, "window_open": False, "text": "", "template": None}
+    if template is not None:
+        if inbox.kind not in TEMPLATE_INBOX_KINDS:
+            raise SwitchError("invalid", "Templates are only sent on WhatsApp inboxes.")
+        answer["text"], answer["template"] = template_prepare(
+            inbox_id=inbox.id, name=template["name"], language=template["language"], params=template["params"]
+        )
+    if recipient:
+        answer["window_open"] = reply_window_open(inbox, adapter, recipient)[0]
+    return answer
 
 
 # --- drain ------------------------------------------------------------------------------------------
@@ -193,12 +217,22 @@ def _outbound_message(item: OutboxItem) -> OutboundMessage:
     )
 
 
+def reply_window_open(inbox: InboxInfo, adapter: Adapter, recipient: str) -> tuple[bool, datetime | None]:
+    """(may free text go to this recipient now, when they last wrote to the inbox). Platforms without a
+    reply window are always open."""
+    hours = adapter.reply_window_for(inbox)
+    if hours is None:
+        return True, None
+    last = selectors.customer_last_message_at(inbox_id=inbox.id, sender_id=recipient)
+    return last is not None and timezone.now() - last <= timedelta(hours=hours), last
+
+
 def _check_window(inbox: InboxInfo, adapter: Adapter, item: OutboxItem) -> None:
     hours = adapter.reply_window_for(inbox)
     if hours is None or item.template:
         return
-    last = selectors.customer_last_message_at(inbox_id=inbox.id, sender_id=item.recipient)
-    if last is None or timezone.now() - last > timedelta(hours=hours):
+    is_open, last = reply_window_open(inbox, adapter, item.recipient)
+    if not is_open:
         since = f"last wrote {last:%Y-%m-%d %H:%M} UTC" if last else "has not written to this inbox"
         raise SendError(
             f"Outside the platform's {hours}-hour reply window: the customer {since}. "

@@ -103,19 +103,9 @@ def template_send(
         raise SwitchError("not_found", "No such conversation, or it is not yours.")
     if conversation.inbox.kind not in TEMPLATE_INBOX_KINDS:
         raise SwitchError("invalid", "Templates are only sent on WhatsApp conversations.")
-    template = next(
-        (t for t in inbox_templates(inbox_id=conversation.inbox_id) if t["name"] == name and t["language"] == language),
-        None,
+    text, platform_template = template_prepare(
+        inbox_id=conversation.inbox_id, name=name, language=language, params=params
     )
-    if template is None:
-        raise SwitchError("invalid", f"This inbox has no approved template {name!r} in {language!r}.")
-    values = _template_params(params, template["params"])
-    text = template_preview(text=template["text"], params=values) or f"[Template {name} ({language})]"
-    platform_template: dict[str, Any] = {"name": name, "language": {"code": language}}
-    if values:
-        platform_template["components"] = [
-            {"type": "body", "parameters": [{"type": "text", "text": v} for v in values]}
-        ]
 
     with transaction.atomic():
         payload, created = message_send(
@@ -127,11 +117,34 @@ def template_send(
         )
         if not created:
             return payload, False
-        # The message_stored receiver wrote this row a moment ago, in this same transaction; the drain
-        # it queued runs after commit, so it only ever sees the row with its template.
-        updated = OutboxItem.objects.filter(message_id=payload["id"], state=OutboxState.PENDING).update(
-            template=platform_template
-        )
-        if not updated:
-            raise SwitchError("invalid", "This conversation's inbox has no platform to send the template to.")
+        template_attach(message_id=payload["id"], template=platform_template)
     return payload, True
+
+
+def template_prepare(*, inbox_id: int, name: Any, language: Any, params: Any) -> tuple[str, dict[str, Any]]:
+    """One of the inbox's approved templates, its params checked: (the filled-in preview the conversation
+    shows, the platform's template request). Refusals raise SwitchError (`invalid`, `too_long`)."""
+    template = next(
+        (t for t in inbox_templates(inbox_id=inbox_id) if t["name"] == name and t["language"] == language),
+        None,
+    )
+    if template is None:
+        raise SwitchError("invalid", f"This inbox has no approved template {name!r} in {language!r}.")
+    values = _template_params(params, template["params"])
+    text = template_preview(text=template["text"], params=values) or f"[Template {name} ({language})]"
+    platform_template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if values:
+        platform_template["components"] = [
+            {"type": "body", "parameters": [{"type": "text", "text": v} for v in values]}
+        ]
+    return text, platform_template
+
+
+def template_attach(*, message_id: int, template: dict[str, Any]) -> None:
+    """Inside the message's transaction: its outbox row goes out as this template request.
+
+    The message_stored receiver wrote the row a moment ago, in this same transaction; the drain it
+    queued runs after commit, so it only ever sees the row with its template."""
+    updated = OutboxItem.objects.filter(message_id=message_id, state=OutboxState.PENDING).update(template=template)
+    if not updated:
+        raise SwitchError("invalid", "This conversation's inbox has no platform to send the template to.")

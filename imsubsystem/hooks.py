@@ -12,6 +12,12 @@ without the switch importing them. Frames to clients are declared beside this, i
   which owns teams, answers.
 - `closed_reply_taken`: a customer writes to a conversation closed within the reopen window: is this text
   the answer to a bot's pending question there (the survey)? (`ask`: True or None.) The bots.
+- `outbound_prepare`: an agent or integrator starts a conversation on a platform inbox: where does the
+  platform send it, may free text go out now, and what does the named template say? (`ask`: a dict
+  {"recipient", "window_open", "text", "template"}; raises SwitchError for a template the inbox does not
+  have; no answer: the inbox has no platform.) The gateway.
+- `outbound_template_set`: inside the transaction of an outbound start's first message, after its row
+  (and so its outbox row) exists: the message goes out as this approved template. The gateway.
 """
 
 from __future__ import annotations
@@ -65,3 +71,25 @@ message_committed: Hook[MessageCommitted] = Hook("imsubsystem.message_committed"
 bot_wanted: Hook[InboxOpening] = Hook("imsubsystem.bot_wanted", InboxOpening)
 closed_reply_taken: Hook[ClosedReply] = Hook("imsubsystem.closed_reply_taken", ClosedReply, robust=True)
 supervision_scope: Hook[ScopeWanted] = Hook("imsubsystem.supervision_scope", ScopeWanted)
+
+
+@dataclass(frozen=True)
+class OutboundWanted(HookEvent):
+    """`template` is {"name", "language", "params"} as the caller gave it, or None for free text."""
+
+    inbox_id: int
+    inbox_kind: str
+    contact_id: int
+    template: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class OutboundTemplate(HookEvent):
+    """`template` is the platform's template request the gateway's `outbound_prepare` answered."""
+
+    message_id: int
+    template: dict[str, Any]
+
+
+outbound_prepare: Hook[OutboundWanted] = Hook("imsubsystem.outbound_prepare", OutboundWanted)
+outbound_template_set: Hook[OutboundTemplate] = Hook("imsubsystem.outbound_template_set", OutboundTemplate)

@@ -5,7 +5,8 @@ is re-exported here from the module that holds it, each one layer above the last
 
 - `visibility.py`: who may see a conversation, the one rule every surface asks
   (`conversation_visible_to`, `conversations_visible_q`), the supervisor's scope
-  (`supervised_scope`, `user_is_admin`, `agent_visible_to`), the queues an
+  (`supervised_scope`, `user_is_admin`, `agent_visible_to`), who may start a conversation on an inbox
+  (`inbox_usable_by`), the queues an
   agent works and watches (`agent_queue_ids`, `queue_ids_watched`) and the media app's file check
   (`viewer_may_see_conversation`);
 - `waiting.py`: the customer's wait (`customer_wait_s`, `wait_fields`), every queue's live counts
@@ -13,7 +14,8 @@ is re-exported here from the module that holds it, each one layer above the last
 - `conversations.py`: one conversation (`conversation_get`, `conversation_visible_get`,
   `customer_conversation_current`, `customer_status`), the console lists (`conversations_for_agent` with
   unread counts, `conversations_waiting`, `conversations_for_contact`), `conversation_summary`,
-  `offer_frames_open`, people's names (`user_display_name`, `user_get`) and the inbox, contact and canned
+  `offer_frames_open`, what a conversation can be started on (`outbound_inboxes_for`,
+  `contact_widget_session_live`), people's names (`user_display_name`, `user_get`) and the inbox, contact and canned
   responses reads;
 - `messages.py`: message payloads and attachment descriptions (`message_payload`, `attachments_describe`,
   `payload_for_viewer`), history after a seq (`messages_after`, `history_for_customer`), the idempotency
@@ -24,6 +26,7 @@ is re-exported here from the module that holds it, each one layer above the last
 from imsubsystem.selectors.conversations import (
     GATEWAY_KIND,
     canned_responses_for,
+    contact_widget_session_live,
     conversation_contact,
     conversation_get,
     conversation_summary,
@@ -35,6 +38,7 @@ from imsubsystem.selectors.conversations import (
     customer_status,
     inbox_by_key,
     offer_frames_open,
+    outbound_inboxes_for,
     queue_ref,
     user_display_name,
     user_get,
@@ -60,6 +64,7 @@ from imsubsystem.selectors.visibility import (
     agent_visible_to,
     conversation_visible_to,
     conversations_visible_q,
+    inbox_usable_by,
     queue_ids_watched,
     staff_may_access,
     supervised_scope,
@@ -80,6 +85,7 @@ __all__ = [
     "attachment_links_for_staff",
     "attachments_describe",
     "canned_responses_for",
+    "contact_widget_session_live",
     "conversation_contact",
     "conversation_get",
     "conversation_summary",
@@ -94,11 +100,13 @@ __all__ = [
     "customer_wait_s",
     "history_for_customer",
     "inbox_by_key",
+    "inbox_usable_by",
     "message_by_client_id",
     "message_by_platform_id",
     "message_payload",
     "messages_after",
     "offer_frames_open",
+    "outbound_inboxes_for",
     "payload_for_viewer",
     "queue_ids_watched",
     "queue_info",

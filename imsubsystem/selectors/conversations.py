@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from crm.models import Contact
+from crm.models import Contact, ContactIdentity
 from imsubsystem.models import (
     OPEN_STATUSES,
     WAITING_STATUSES,
@@ -24,8 +25,9 @@ from imsubsystem.models import (
     ConversationStatus,
     Inbox,
     SenderKind,
+    WidgetSession,
 )
-from imsubsystem.selectors.visibility import conversation_visible_to, conversations_visible_q
+from imsubsystem.selectors.visibility import conversation_visible_to, conversations_visible_q, inbox_usable_by
 from imsubsystem.selectors.waiting import _iso, customer_wait_s, queue_info, wait_fields
 from routing.models import Queue
 from routing.selectors import offers_open_for_agent
@@ -201,6 +203,43 @@ def webhook_path(inbox: Inbox) -> str:
 
 def inbox_by_key(*, key: str) -> Inbox | None:
     return Inbox.objects.select_related("default_queue").filter(key=key, is_active=True).first()
+
+
+def contact_widget_session_live(*, inbox_id: int, contact_id: int) -> bool:
+    """Does the contact hold a widget session on this inbox that still works on their next visit (not
+    revoked, not idle past IM_WIDGET_SESSION_IDLE_DAYS, after which the widget starts a new visitor)?"""
+    idle = timedelta(days=settings.IM_WIDGET_SESSION_IDLE_DAYS)
+    return WidgetSession.objects.filter(
+        inbox_id=inbox_id, contact_id=contact_id, revoked_at__isnull=True, last_seen_at__gte=timezone.now() - idle
+    ).exists()
+
+
+def outbound_inboxes_for(*, user, contact_id: int) -> list[dict[str, Any]]:
+    """The inboxes this user may start a conversation on (`inbox_usable_by`), each with whether the
+    contact can be reached there: an identity of the inbox's kind, or for the widget a live session.
+    {"id", "name", "kind", "reachable", "open_conversation_id"}, by name."""
+    kinds = set(ContactIdentity.objects.filter(contact_id=contact_id).values_list("kind", flat=True))
+    open_in = dict(
+        Conversation.objects.filter(contact_id=contact_id, open_slot__isnull=False).values_list("inbox_id", "pk")
+    )
+    found = []
+    for inbox in Inbox.objects.filter(is_active=True).order_by("name", "id"):
+        if not inbox_usable_by(user=user, inbox=inbox):
+            continue
+        if inbox.kind == "web":
+            reachable = contact_widget_session_live(inbox_id=inbox.pk, contact_id=contact_id)
+        else:
+            reachable = inbox.kind in kinds
+        found.append(
+            {
+                "id": inbox.pk,
+                "name": inbox.name,
+                "kind": inbox.kind,
+                "reachable": reachable,
+                "open_conversation_id": open_in.get(inbox.pk),
+            }
+        )
+    return found
 
 
 def canned_responses_for(*, user_id: int) -> QuerySet[CannedResponse]:

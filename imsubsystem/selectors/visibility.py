@@ -10,6 +10,10 @@ list); the two are the same rule, written once for a row and once for a query.
   without a queue assigned to an agent serving one of those queues;
 - nobody else sees anything. Surfaces answer "not found" either way, so ids cannot be probed.
 
+Starting a conversation on an inbox (`inbox_usable_by`) follows the same scopes through the inbox's
+default queue: an admin anywhere, an agent on the inboxes whose queue they serve, a supervisor also on
+their teams' queues' inboxes.
+
 Teams belong to the supervisor app, which sits above the switch: it answers the switch's
 `supervision_scope` hook (imsubsystem/hooks.py), subscribed in its AppConfig.ready. Without an answer,
 supervisors see only what is assigned to them.
@@ -113,6 +117,21 @@ def agent_visible_to(*, user, agent_id: int) -> bool:
     if user_is_admin(user):
         return True
     return agent_id in supervised_scope(user=user)[1]
+
+
+def inbox_usable_by(*, user, inbox) -> bool:
+    """May this user start a conversation on this inbox? The same scopes as the rule above: an admin any
+    active inbox; an agent one whose default queue they serve; a supervisor also one whose default queue
+    their teams supervise. An inbox without a default queue is for admins only."""
+    if not user or not user.is_authenticated or not user.is_active or not inbox.is_active:
+        return False
+    if user_is_admin(user):
+        return True
+    if inbox.default_queue_id is None:
+        return False
+    if inbox.default_queue_id in agent_queue_ids(user_id=user.pk):
+        return True
+    return inbox.default_queue_id in supervised_scope(user=user)[0]
 
 
 def agent_queue_ids(*, user_id: int) -> list[int]:

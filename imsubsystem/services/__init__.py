@@ -19,7 +19,9 @@ below from `imsubsystem.services`; each lives in one module:
 - `conversations.py`: open or reopen, hand to a queue, transfer, close, read pointers;
 - `assignment.py`: the bridge to routing (the status moves its hook events drive, the agents' commands
   passed to it);
-- `merge.py`: a contact merge's effect on conversations; revoking widget sessions.
+- `merge.py`: a contact merge's effect on conversations; revoking widget sessions;
+- `outbound.py`: an agent or integrator starting a conversation with a contact (the first message on a
+  platform, or waiting for a widget visitor's next visit).
 """
 
 from imsubsystem.services.assignment import (
@@ -48,6 +50,7 @@ from imsubsystem.services.customers import customer_message_send, inbound_messag
 from imsubsystem.services.delivery import message_delivery_update
 from imsubsystem.services.merge import conversations_move_contact, widget_sessions_revoke
 from imsubsystem.services.messages import message_send
+from imsubsystem.services.outbound import conversation_start_outbound
 from imsubsystem.services.publish import event_publish_on_commit, typing_publish
 from imsubsystem.services.sends import agent_sends_refused, customer_messages_send_many, messages_send_many
 from imsubsystem.services.state import TRANSITIONS, SwitchError, status_move_allowed, text_check
@@ -70,6 +73,7 @@ __all__ = [
     "conversation_queue",
     "conversation_read_mark",
     "conversation_requeued",
+    "conversation_start_outbound",
     "conversation_transfer",
     "conversations_move_contact",
     "customer_message_send",

@@ -3,18 +3,19 @@
 Session-authenticated, for staff who handle or supervise conversations (`base.console_endpoint`). Reads
 go through the switch's selectors and writes to the contact record through crm.services; nothing here
 changes a conversation (that is the agent socket's job, through the switch's services), except sending
-an approved platform template, which goes through the gateway's template_send. Files an agent sends are
+an approved platform template, which goes through the gateway's template_send, and starting a
+conversation with a contact (the switch's conversation_start_outbound). Files an agent sends are
 uploaded here first and then named by id in the socket's message.send frame. A refusal answers
 `{"error": {"code", "detail", ...}}` (core/http.py), as every HTTP API does.
 
 Modules: `base` (the endpoint decorator, the conversation a URL names), `conversations` (lists, history,
 canned responses, transfer targets), `contacts` (the contact beside a conversation), `messages`
-(templates, retry), `attachments` (uploads, fresh links).
+(templates, retry), `attachments` (uploads, fresh links), `outbound` (a new conversation with a contact).
 """
 
 from django.urls import path
 
-from interface.api_agent import attachments, contacts, conversations, messages
+from interface.api_agent import attachments, contacts, conversations, messages, outbound
 
 urlpatterns = [
     path("conversations", conversations.my_conversations, name="conversations"),
@@ -39,6 +40,7 @@ urlpatterns = [
         messages.message_retry,
         name="message_retry",
     ),
+    path("contacts/<int:contact_id>/conversations", outbound.contact_conversations, name="contact_conversations"),
     path("canned", conversations.canned_responses, name="canned"),
     path("transfer-targets", conversations.transfer_targets, name="transfer_targets"),
     path("uploads", attachments.upload_create, name="uploads"),

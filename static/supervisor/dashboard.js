@@ -42,6 +42,12 @@
     not_retryable: "Nothing to retry: the message was already sent, or it does not go to a platform.",
     internal: "The server failed and nothing was changed. Try again.",
     not_retryable: "Nothing to retry: the message was sent, or it does not go to a platform.",
+    no_identity: "This contact has no address on that inbox's channel.",
+    template_required: "The customer has not written in the last 24 hours: start with an approved template.",
+    conversation_open: "This contact already has an open conversation in that inbox.",
+    method_not_allowed: "That action is not possible here.",
+    not_acceptable: "The server could not answer in a form this page reads.",
+    unsupported_media_type: "The page sent a request the server does not read. Reload the page.",
   };
   var DETAIL_SAYS_MORE = { invalid: true, too_long: true };
 

@@ -828,6 +828,12 @@
       bad_request: "Please try again.",
       not_retryable: "That message cannot be sent again.",
       internal: "Something went wrong on our side. Please try again.",
+      no_identity: "Please try again.",
+      template_required: "Please try again.",
+      conversation_open: "Please try again.",
+      method_not_allowed: "Please reload the page and try again.",
+      not_acceptable: "Please reload the page and try again.",
+      unsupported_media_type: "Please reload the page and try again.",
     };
 
     function errorWords(code) {
