@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from django.db import transaction
 from django.utils import timezone
 
+from bots.hooks import SurveyAnswered, survey_answered
 from bots.models import BotSession, SurveyResponse, SurveyStage
 from bots.speech import contact_info, flow_text_for, say_text
 from imsubsystem import selectors as switch_selectors
@@ -112,6 +113,7 @@ def survey_answer(session: BotSession, conversation, contact: Mapping, text: str
         survey.rating = rating
         survey.answered_at = timezone.now()
         survey.save(update_fields=["rating", "answered_at"])
+        _answered(survey, complete=False)
         session.survey_stage = SurveyStage.COMMENT
         say(flow_text_for(session.flow, "survey_comment", contact))
         return True
@@ -121,6 +123,7 @@ def survey_answer(session: BotSession, conversation, contact: Mapping, text: str
             survey.comment = comment[:4000]
             survey.answered_at = timezone.now()
             survey.save(update_fields=["comment", "answered_at"])
+        _answered(survey, complete=True)
         session.survey_stage = SurveyStage.NONE
         session.state = {**(session.state or {}), "step": None, "done": True, "closed_by_bot": True}
         say(flow_text_for(session.flow, "survey_thanks", contact))
@@ -140,5 +143,25 @@ def survey_record(*, survey_id: int, rating: int | None = None, comment: str = "
     if comment.strip():
         survey.comment = comment.strip()[:4000]
     survey.answered_at = timezone.now()
-    survey.save(update_fields=["rating", "comment", "answered_at"])
+    with transaction.atomic():
+        survey.save(update_fields=["rating", "comment", "answered_at"])
+        _answered(survey, complete=True)
     return survey
+
+
+def _answered(survey: SurveyResponse, *, complete: bool) -> None:
+    """The `survey_answered` hook (bots/hooks.py), inside the answer's transaction."""
+    survey_answered.emit(
+        SurveyAnswered(
+            survey_id=survey.pk,
+            conversation_id=survey.conversation_id,
+            inbox_id=survey.inbox_id,
+            contact_id=survey.contact_id,
+            agent_id=survey.agent_id,
+            queue_id=survey.queue_id,
+            rating=survey.rating,
+            comment=survey.comment,
+            complete=complete,
+            answered_at=survey.answered_at or timezone.now(),
+        )
+    )

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "gateway",
     "bots",
     "supervisor",
+    "webhooks",
     "interface",
     "api",
     "switchboard",
@@ -252,6 +253,7 @@ CELERY_TASK_ROUTES = {
     "routing.*": {"queue": "routing"},
     "media.*": {"queue": "media"},
     "bots.*": {"queue": "bots"},
+    "webhooks.*": {"queue": "webhooks"},
 }
 CELERY_TASK_SERIALIZER = "json"
 
@@ -270,6 +272,19 @@ GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", default=8)
 # How far a platform's signed timestamp may be from our clock (WeChat, the API channel); its nonce is
 # remembered in the cache for as long (an inbox's config `replay_window_s` overrides it).
 GATEWAY_REPLAY_WINDOW_S = env.int("GATEWAY_REPLAY_WINDOW_S", default=300)
+
+# --- Outgoing webhooks (docs/webhooks.md) --------------------------------------------------------
+# Each POST to an integrator's URL: its time limit, how much of the answer is read, how long a worker
+# owns a delivery it claimed (longer than the time limit).
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+WEBHOOK_RESPONSE_MAX_BYTES = env.int("WEBHOOK_RESPONSE_MAX_BYTES", default=1024 * 1024)
+WEBHOOK_SEND_LEASE_S = env.int("WEBHOOK_SEND_LEASE_S", default=60)
+# Retries: exponential from the base, capped, with jitter, for the window (24 h), then the delivery fails.
+WEBHOOK_RETRY_BASE_S = env.float("WEBHOOK_RETRY_BASE_S", default=30.0)
+WEBHOOK_RETRY_MAX_S = env.float("WEBHOOK_RETRY_MAX_S", default=3600.0)
+WEBHOOK_RETRY_WINDOW_S = env.int("WEBHOOK_RETRY_WINDOW_S", default=24 * 3600)
+# How long each process trusts its list of active subscriptions (a change elsewhere is seen within this).
+WEBHOOK_SUBSCRIPTION_CACHE_S = env.float("WEBHOOK_SUBSCRIPTION_CACHE_S", default=10.0)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Every timer of the system; one Celery beat runs them in production (docs/deployment.md). Apps add
@@ -284,6 +299,11 @@ CELERY_BEAT_SCHEDULE = {
     # Routing timers (offer expiry, overflow, re-evaluation). The embedded default runs this whole
     # schedule in the server process (INPROCESS_TIMERS, switchboard/timers.py).
     "routing-tick": {"task": "routing.tick", "schedule": 1.0},
+    # Outgoing webhooks: lost drains and retries that are due (in the embedded default, every retry).
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.webhooks_sweep",
+        "schedule": env.float("WEBHOOK_SWEEP_S", default=30.0 if REDIS_URL else 5.0),
+    },
 }
 
 # --- Storage -----------------------------------------------------------------------------------

@@ -9,6 +9,10 @@ The apps above subscribe in their `AppConfig.ready` (the switch: imsubsystem/app
 - `contact_panels`: asked when the contact record is drawn (crm.views.contact_detail). Each subscriber
   answers one panel, {"title", "template", ...what its template reads}, or None to show nothing to this
   user; the page draws them in subscription order.
+- `contact_created`, `contact_updated`: inside the transaction that creates a contact (crm.services.
+  contact_create, also under identity_get_or_create) or changes its editable fields (contact_update),
+  after the row is saved. A subscriber's rows commit or roll back with the contact; it must not call
+  out. The outgoing webhooks.
 """
 
 from __future__ import annotations
@@ -34,5 +38,16 @@ class ContactPanelsWanted(HookEvent):
     user_id: int
 
 
+@dataclass(frozen=True)
+class ContactSaved(HookEvent):
+    """Contact `contact_id` was created, or its `fields` (names of crm.services.EDITABLE_FIELDS) were
+    written; the row holds the new values."""
+
+    contact_id: int
+    fields: tuple[str, ...] = ()
+
+
 contact_merging: Hook[ContactMerging] = Hook("crm.contact_merging", ContactMerging)
 contact_panels: Hook[ContactPanelsWanted] = Hook("crm.contact_panels", ContactPanelsWanted)
+contact_created: Hook[ContactSaved] = Hook("crm.contact_created", ContactSaved)
+contact_updated: Hook[ContactSaved] = Hook("crm.contact_updated", ContactSaved)

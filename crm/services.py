@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm.hooks import ContactMerging, contact_merging
+from crm.hooks import ContactMerging, ContactSaved, contact_created, contact_merging, contact_updated
 from crm.models import ChannelKind, Contact, ContactIdentity, ContactMerge, Note, Tag
 
 
@@ -41,7 +41,9 @@ def contact_create(
         custom_attributes=custom_attributes or {},
     )
     contact.full_clean()
-    contact.save()
+    with transaction.atomic():
+        contact.save()
+        contact_created.emit(ContactSaved(contact_id=contact.pk))
     return contact
 
 
@@ -58,7 +60,9 @@ def contact_update(*, contact: Contact, data: dict[str, Any]) -> Contact:
             value = _merge_lists(list(value), [])
         setattr(contact, field, value)
     contact.full_clean()
-    contact.save()
+    with transaction.atomic():
+        contact.save()
+        contact_updated.emit(ContactSaved(contact_id=contact.pk, fields=tuple(sorted(data))))
     return contact
 
 

@@ -18,11 +18,19 @@ without the switch importing them. Frames to clients are declared beside this, i
   have; no answer: the inbox has no platform.) The gateway.
 - `outbound_template_set`: inside the transaction of an outbound start's first message, after its row
   (and so its outbox row) exists: the message goes out as this approved template. The gateway.
+- `message_batch_stored`: once per stored batch, inside its transaction, after every `message_stored`:
+  the batch's new messages (the internal message format) and their conversations. Like `message_stored`,
+  a subscriber's rows commit or roll back with the messages; it must not publish or call out. Emitted only
+  when someone subscribes. The outgoing webhooks (their outbox rows: one insert per batch).
+- `conversation_created`, `conversation_assigned`, `conversation_closed`: inside the transaction that
+  opens a conversation (not a reopen), gives it to an agent, or closes it, after its row is written; the
+  same rules as `message_stored`. The outgoing webhooks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core.hooks import Hook, HookEvent
@@ -46,6 +54,55 @@ class MessageCommitted(HookEvent):
 
     message: dict[str, Any]
     conversation: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MessageBatchStored(HookEvent):
+    """`messages`: the new messages of one batch in the internal message format (events.MessagePayload),
+    in the order stored; `conversations`: {conversation id: {"inbox_id", "contact_id", "queue_id",
+    "assignee_id", "status"}} for each of them."""
+
+    messages: tuple[dict[str, Any], ...]
+    conversations: dict[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ConversationCreated(HookEvent):
+    conversation_id: int
+    inbox_id: int
+    contact_id: int
+    queue_id: int | None
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationAssigned(HookEvent):
+    """`previous_agent_id`: who held it before (a transfer), or None."""
+
+    conversation_id: int
+    inbox_id: int
+    contact_id: int
+    queue_id: int | None
+    agent_id: int
+    previous_agent_id: int | None
+    assigned_at: datetime
+
+
+@dataclass(frozen=True)
+class ConversationClosed(HookEvent):
+    """`previous_status`: bot | queued | offered | assigned; `closed_by_user_id`: None when the system or
+    a bot closed it."""
+
+    conversation_id: int
+    inbox_id: int
+    contact_id: int
+    queue_id: int | None
+    assignee_id: int | None
+    previous_status: str
+    closed_by_user_id: int | None
+    wrap_up: str
+    closed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -93,3 +150,7 @@ class OutboundTemplate(HookEvent):
 
 outbound_prepare: Hook[OutboundWanted] = Hook("imsubsystem.outbound_prepare", OutboundWanted)
 outbound_template_set: Hook[OutboundTemplate] = Hook("imsubsystem.outbound_template_set", OutboundTemplate)
+message_batch_stored: Hook[MessageBatchStored] = Hook("imsubsystem.message_batch_stored", MessageBatchStored)
+conversation_created: Hook[ConversationCreated] = Hook("imsubsystem.conversation_created", ConversationCreated)
+conversation_assigned: Hook[ConversationAssigned] = Hook("imsubsystem.conversation_assigned", ConversationAssigned)
+conversation_closed: Hook[ConversationClosed] = Hook("imsubsystem.conversation_closed", ConversationClosed)

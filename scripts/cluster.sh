@@ -39,7 +39,7 @@ start() {
     echo $! >"$RUN/daphne-$port.pid"
     upstreams+=("127.0.0.1:$port")
   done
-  nohup "$BIN/celery" -A config worker -Q default,gateway,routing,media,bots -c 2 -n "worker1@%h" \
+  nohup "$BIN/celery" -A config worker -Q default,gateway,routing,media,bots,webhooks -c 2 -n "worker1@%h" \
     --loglevel=INFO >"$RUN/worker1.log" 2>&1 &
   echo $! >"$RUN/worker1.pid"
   nohup "$BIN/celery" -A config beat --loglevel=INFO -s "$RUN/celerybeat-schedule" \

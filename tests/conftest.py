@@ -24,8 +24,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, d
 def _clean_process_caches():
     """Per-process caches keyed by ids, which a flushed database hands out again in the next test."""
     from bots.selectors import active_flow_cache_clear
+    from webhooks.selectors import subscriptions_cache_clear
 
     active_flow_cache_clear()
+    subscriptions_cache_clear()
     yield
 
 

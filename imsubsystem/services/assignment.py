@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from imsubsystem import selectors
 from imsubsystem.events import group_agent, group_agents_of_queue, group_conversation, group_supervisors
+from imsubsystem.hooks import ConversationAssigned, conversation_assigned
 from imsubsystem.models import Conversation
 from imsubsystem.services.publish import event_publish_on_commit, publish_status
 from imsubsystem.services.state import S, SwitchError, lock, routing_refusals, status_move_allowed, wait_clock_move
@@ -75,6 +76,17 @@ def conversation_assign(*, conversation_id: int, agent_id: int, queue_id: int | 
             conversation.queue_id = queue_id
         conversation.assigned_at = conversation.assigned_at or now
         conversation.save(update_fields=["status", "assignee", "queue", "assigned_at", *clock])
+        conversation_assigned.emit(
+            ConversationAssigned(
+                conversation_id=conversation.pk,
+                inbox_id=conversation.inbox_id,
+                contact_id=conversation.contact_id,
+                queue_id=conversation.queue_id,
+                agent_id=agent_id,
+                previous_agent_id=previous,
+                assigned_at=now,
+            )
+        )
         agent = get_user_model().objects.filter(pk=agent_id).first()
         conversation.assignee = agent
         summary = selectors.conversation_summary(conversation)

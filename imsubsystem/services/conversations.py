@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from imsubsystem import selectors
 from imsubsystem.events import group_agents_of_queue, group_conversation
-from imsubsystem.hooks import ClosedReply, InboxOpening, bot_wanted, closed_reply_taken
+from imsubsystem.hooks import (
+    ClosedReply,
+    ConversationClosed,
+    ConversationCreated,
+    InboxOpening,
+    bot_wanted,
+    closed_reply_taken,
+    conversation_closed,
+    conversation_created,
+)
 from imsubsystem.models import Conversation, Inbox, SenderKind
 from imsubsystem.services.drafts import Draft
 from imsubsystem.services.messages import messages_store
@@ -103,6 +112,16 @@ def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -
 
     conversation = Conversation.objects.create(
         contact_id=contact_id, inbox=inbox, queue_id=inbox.default_queue_id, status=start_status, open_slot=slot
+    )
+    conversation_created.emit(
+        ConversationCreated(
+            conversation_id=conversation.pk,
+            inbox_id=inbox_id,
+            contact_id=contact_id,
+            queue_id=conversation.queue_id,
+            status=conversation.status,
+            created_at=conversation.created_at,
+        )
     )
     if start_status == S.QUEUED:
         conversation_queue(conversation_id=conversation.pk)
@@ -218,6 +237,19 @@ def conversation_close(*, conversation_id: int, by_user_id: int | None = None, w
         if wrap_up.strip():
             conversation.wrap_up = wrap_up.strip()
         conversation.save(update_fields=["status", "closed_at", "open_slot", "wrap_up"])
+        conversation_closed.emit(
+            ConversationClosed(
+                conversation_id=conversation.pk,
+                inbox_id=conversation.inbox_id,
+                contact_id=conversation.contact_id,
+                queue_id=conversation.queue_id,
+                assignee_id=conversation.assignee_id,
+                previous_status=previous,
+                closed_by_user_id=by_user_id,
+                wrap_up=conversation.wrap_up,
+                closed_at=conversation.closed_at,
+            )
+        )
         publish_status(conversation)  # before routing's on-commit work, as in conversation_queue
         with routing_refusals():
             if previous == S.ASSIGNED:

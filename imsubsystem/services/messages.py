@@ -14,7 +14,8 @@ batch of one. In one transaction it:
 4. takes each conversation's next seq, inserts every new message with one multi-row INSERT and the new
    seqs with one UPDATE;
 5. announces each message: the `message_stored` hook inside the transaction (the gateway's outbox row
-   commits with the message), and after commit the `message.new` frame, the counters and the
+   commits with the message), then once for the batch `message_batch_stored` (the outgoing webhooks'
+   outbox rows, one insert), and after commit the `message.new` frame, the counters and the
    `message_committed` hook (the bots).
 
 A result is {"message": payload, "created": bool}, {"error": code, "detail": str}, or {"fallback": True}
@@ -37,7 +38,15 @@ from django.utils import timezone
 from core.metrics import MESSAGES_IN
 from imsubsystem import selectors
 from imsubsystem.events import group_conversation
-from imsubsystem.hooks import ClosedReply, MessageCommitted, MessageStored, closed_reply_taken, message_committed
+from imsubsystem.hooks import (
+    ClosedReply,
+    MessageBatchStored,
+    MessageCommitted,
+    MessageStored,
+    closed_reply_taken,
+    message_batch_stored,
+    message_committed,
+)
 from imsubsystem.hooks import message_stored as message_stored_hook
 from imsubsystem.models import Conversation, DeliveryStatus, Message, SenderKind
 from imsubsystem.services.drafts import Draft, draft_check
@@ -276,12 +285,35 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
                     ),
                     "created": True,
                 }
+            if message_batch_stored.subscribers:
+                _batch_announce([results[n]["message"] for n, _ in new], conversations)
     for n, first in repeats.items():
         if results[first] and "message" in results[first]:
             results[n] = {"message": results[first]["message"], "created": False}
         else:
             results[n] = results[first]
     return results  # type: ignore[return-value]
+
+
+def _batch_announce(payloads: list[dict[str, Any]], conversations: dict[int, LockedConversation]) -> None:
+    """The batch's `message_batch_stored` (the module's doc, step 5): once, inside the transaction."""
+    touched = {p["conversation_id"] for p in payloads}
+    message_batch_stored.emit(
+        MessageBatchStored(
+            messages=tuple(payloads),
+            conversations={
+                pk: {
+                    "inbox_id": c.inbox_id,
+                    "contact_id": c.contact_id,
+                    "queue_id": c.queue_id,
+                    "assignee_id": c.assignee_id,
+                    "status": c.status,
+                }
+                for pk, c in conversations.items()
+                if pk in touched
+            },
+        )
+    )
 
 
 def _message_new(conversation: LockedConversation, inbox: InboxRow, draft: Draft, now: datetime) -> Message:

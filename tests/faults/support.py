@@ -213,7 +213,7 @@ class Cluster:
                         "-s",
                         str(self.workdir / "celerybeat-schedule"),
                         "-Q",
-                        "default,gateway,routing,media,bots",
+                        "default,gateway,routing,media,bots,webhooks",
                         "-c",
                         "1",
                         "--pool",
