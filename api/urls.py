@@ -9,11 +9,14 @@ from rest_framework.routers import SimpleRouter
 
 from api.views.inboxes import InboxViewSet
 from api.views.me import MeView
+from api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
 app_name = "api"
 
 router = SimpleRouter(trailing_slash=False)
 router.register("inboxes", InboxViewSet, basename="inbox")
+router.register("webhooks/subscriptions", WebhookSubscriptionViewSet, basename="webhook-subscription")
+router.register("webhooks/deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns = [
     path("me", MeView.as_view(), name="me"),
