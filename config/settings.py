@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.redis import celery_broker, parse_sentinels, redis_server
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("SWITCHBOARD_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -29,6 +31,27 @@ env = environ.Env()
 
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis through Sentinel (docs/deployment.md): the sentinels to ask for the primary of the service, by
+# every user of Redis. REDIS_URL then gives the database number and the password; its host is not used.
+REDIS_SENTINELS = env.str("REDIS_SENTINELS", default="")
+REDIS_SENTINEL_SERVICE = env.str("REDIS_SENTINEL_SERVICE", default="mymaster")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")
+try:
+    _sentinels = parse_sentinels(REDIS_SENTINELS)
+except ValueError as error:
+    raise ImproperlyConfigured(f"REDIS_SENTINELS: {error}; give host:port,host:port,...") from None
+if _sentinels and not REDIS_URL:
+    REDIS_URL = "redis:///0"  # Sentinel names the server; the database is 0
+if _sentinels and not REDIS_SENTINEL_SERVICE:
+    raise ImproperlyConfigured("REDIS_SENTINEL_SERVICE must name the primary's service when REDIS_SENTINELS is set.")
+# The one description of the deployment's Redis that every user of it takes (core/redis.py).
+REDIS_SERVER = (
+    redis_server(
+        REDIS_URL, sentinels=_sentinels, service=REDIS_SENTINEL_SERVICE, sentinel_password=REDIS_SENTINEL_PASSWORD
+    )
+    if REDIS_URL
+    else None
+)
 PRODUCTION = bool(DATABASE_URL)
 PROFILE = "production" if PRODUCTION else "embedded"
 
@@ -189,7 +212,7 @@ if REDIS_URL:
             "BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER_BACKEND],
             "CONFIG": {
                 # Publishing connections per process (ours pipelines them: a burst of sends shares round trips).
-                "hosts": [{"address": REDIS_URL, "max_connections": env.int("CHANNEL_POOL_SIZE", default=50)}],
+                "hosts": [{**REDIS_SERVER, "max_connections": env.int("CHANNEL_POOL_SIZE", default=50)}],
                 # How many frames a socket may be behind before the layer resets it (it then closes with
                 # 4012 and its client resumes from MySQL): never a silent drop. channels-redis has no bound.
                 "capacity": env.int("CHANNEL_CAPACITY", default=2000),
@@ -202,6 +225,12 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "sbcache",
+            # With Sentinel the pool asks the sentinels for the primary (LOCATION gives the database).
+            **(
+                {"OPTIONS": {"pool_class": "core.redis.CacheConnectionPool", "server": REDIS_SERVER}}
+                if _sentinels
+                else {}
+            ),
         }
     }
 else:
@@ -233,7 +262,9 @@ ROUTING_CONSOLE_GRACE_S = env.float("ROUTING_CONSOLE_GRACE_S", default=30.0)
 ROUTING_CONSOLE_HEARTBEAT_S = env.float("ROUTING_CONSOLE_HEARTBEAT_S", default=10.0)
 
 # --- Celery ------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+# On the deployment's Redis by default, through Sentinel when it is configured (kombu's `sentinel://`).
+_broker_url, _broker_options = celery_broker(REDIS_SERVER) if REDIS_SERVER else ("memory://", {})
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or _broker_url
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -244,7 +275,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    **(_broker_options if _broker_url == CELERY_BROKER_URL else {}),
+}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Routes match task names, not modules: the gateway's tasks keep the names they were queued under
 # (`imsubsystem.gateway.tasks.*`, gateway/tasks.py) though the app is the top-level `gateway/`.

@@ -14,6 +14,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from core.redis import redis_client
 from imsubsystem.services.state import SwitchError
 
 logger = logging.getLogger(__name__)
@@ -131,12 +132,10 @@ class _MemoryBuckets:
 
 
 class _RedisBuckets:
-    def __init__(self, url: str, pool_size: int) -> None:
+    def __init__(self, server: dict | str, pool_size: int) -> None:
         self.errors = (redis.RedisError, OSError)
-        self.client = redis.Redis(
-            connection_pool=redis.BlockingConnectionPool.from_url(
-                url, max_connections=pool_size, timeout=5, socket_timeout=2, socket_connect_timeout=2
-            )
+        self.client = redis_client(
+            server, max_connections=pool_size, timeout=5, socket_timeout=2, socket_connect_timeout=2
         )
         self.script = self.client.register_script(_BUCKET_SCRIPT)
         self.failing_since = 0.0
@@ -174,8 +173,8 @@ def _message_buckets() -> _MemoryBuckets | _RedisBuckets:
     if _buckets is None:
         with _buckets_lock:
             if _buckets is None:
-                url = getattr(settings, "REDIS_URL", "")
-                _buckets = _RedisBuckets(url, settings.REDIS_POOL_SIZE) if url else _MemoryBuckets()
+                server = getattr(settings, "REDIS_SERVER", None)
+                _buckets = _RedisBuckets(server, settings.REDIS_POOL_SIZE) if server else _MemoryBuckets()
     return _buckets
 
 

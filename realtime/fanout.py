@@ -57,8 +57,8 @@ import redis
 import redis.asyncio as aredis
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
-from redis.connection import parse_url
 
+from core.redis import async_redis_client, redis_client, server_db
 from realtime.metrics import LAYER_RESETS
 from realtime.protocol import RESET
 
@@ -101,13 +101,11 @@ class _Hub:
     # --- Redis ---------------------------------------------------------------------------------
     def redis(self) -> aredis.Redis:
         if self.client is None:
-            self.client = aredis.Redis(
-                connection_pool=aredis.BlockingConnectionPool.from_url(
-                    self.layer.url,
-                    max_connections=self.layer.max_connections,
-                    timeout=10,
-                    client_name=f"sb-layer-{self.id}",  # CLIENT LIST shows which process holds what
-                )
+            self.client = async_redis_client(
+                self.layer.server,
+                max_connections=self.layer.max_connections,
+                timeout=10,
+                client_name=f"sb-layer-{self.id}",  # CLIENT LIST shows which process holds what
             )
         return self.client
 
@@ -317,8 +315,9 @@ class _Hub:
 
 
 class FanoutChannelLayer(BaseChannelLayer):
-    """CHANNEL_LAYERS backend. CONFIG: `hosts` ([{"address": redis url, "max_connections": n}]),
-    `prefix` (Redis channel prefix), `capacity` (messages a socket may be behind before it is reset)."""
+    """CHANNEL_LAYERS backend. CONFIG: `hosts` ([{"address": redis url, "max_connections": n}], or the
+    Sentinel form of core/redis.py: `sentinels`, `master_name`, `db`, ...), `prefix` (Redis channel
+    prefix), `capacity` (messages a socket may be behind before it is reset)."""
 
     extensions = ["groups", "flush"]
     # Publishes share one pipelined connection per loop: callers need not bound their concurrent sends.
@@ -329,11 +328,11 @@ class FanoutChannelLayer(BaseChannelLayer):
         host = (hosts or [{"address": "redis://127.0.0.1:6379/0"}])[0]
         if isinstance(host, str):
             host = {"address": host}
-        self.url = host["address"]
+        self.server = {k: v for k, v in host.items() if k != "max_connections"}
         # Pub/sub channels belong to no Redis database: two deployments (or test runs) on one Redis
         # server with different database numbers would hear each other's groups. Every channel name
         # carries the database number.
-        self.db = int(parse_url(self.url).get("db") or 0)
+        self.db = server_db(self.server)
         self.max_connections = int(host.get("max_connections", 100))
         self.prefix = prefix
         self.capacity = capacity
@@ -457,11 +456,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         with self._sync_lock:
             if self._sync_client is None:
-                self._sync_client = redis.Redis(
-                    connection_pool=redis.BlockingConnectionPool.from_url(
-                        self.url, max_connections=self.max_connections, timeout=10
-                    )
-                )
+                self._sync_client = redis_client(self.server, max_connections=self.max_connections, timeout=10)
         data = msgpack.packb({"o": "", "g": group, "m": message}, use_bin_type=True)
         self._sync_client.publish(self.key("grp", group), data)
 

@@ -19,7 +19,8 @@ import redis
 from channels.layers import BaseChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import _consistent_hash, decode_hosts
-from redis.connection import parse_url
+
+from core.redis import redis_client, server_db
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,8 @@ _names = BaseChannelLayer()
 
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
-    """CHANNEL_LAYERS backend. CONFIG: `hosts` ([{"address": redis url, "max_connections": n}]),
+    """CHANNEL_LAYERS backend. CONFIG: `hosts` ([{"address": redis url, "max_connections": n}], or
+    channels-redis's Sentinel form, which core/redis.py makes: `sentinels`, `master_name`, `db`, ...),
     `prefix`; the rest goes to channels-redis (a `capacity` is accepted and has no effect there)."""
 
     extensions = ["groups", "flush"]
@@ -38,7 +40,7 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
     def __init__(self, hosts=None, prefix: str = "sb", capacity: int | None = None, **kwargs) -> None:
         self.hosts = decode_hosts(hosts or [{"address": "redis://127.0.0.1:6379/0"}])
         # Pub/sub channels belong to no Redis database: the names carry the database number, as ours do.
-        db = int(parse_url(self.hosts[0]["address"]).get("db") or 0) if "address" in self.hosts[0] else 0
+        db = server_db(self.hosts[0])
         self.prefix = f"{prefix}.{db}."
         super().__init__(hosts=self.hosts, prefix=self.prefix, **kwargs)
         self._sync_clients: dict[int, redis.Redis] = {}
@@ -85,12 +87,7 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
         with self._sync_lock:
             client = self._sync_clients.get(shard)
             if client is None:
-                host = dict(self.hosts[shard])
-                client = self._sync_clients[shard] = redis.Redis(
-                    connection_pool=redis.BlockingConnectionPool.from_url(
-                        host.pop("address"), **{"max_connections": 50, "timeout": 10, **host}
-                    )
-                )
+                client = self._sync_clients[shard] = redis_client(self.hosts[shard])
         client.publish(name, self.serialize(message))
 
     def channel_forget(self, channel: str) -> None:

@@ -4,10 +4,10 @@ core.metrics.REGISTRY by SwitchboardConfig.ready (the project app may read every
 
 from __future__ import annotations
 
-import redis
 from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily
 
+from core.redis import redis_client
 from imsubsystem.selectors import queue_live
 from routing.models import Offer, OfferStatus, Queue
 
@@ -43,9 +43,12 @@ class SharedStateCollector:
         open_offers = GaugeMetricFamily("switchboard_offers_open", "Offers waiting for an agent's answer.")
         open_offers.add_metric([], Offer.objects.filter(status=OfferStatus.OPEN).count())
         yield open_offers
-        if settings.CELERY_BROKER_URL.startswith("redis"):
+        broker = settings.CELERY_BROKER_URL
+        if broker.startswith(("redis", "sentinel")):
             backlog = GaugeMetricFamily("switchboard_celery_queue_length", "Tasks waiting, by queue.", labels=["queue"])
-            client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
+            # A `sentinel://` broker is the deployment's Redis through Sentinel (settings.REDIS_SERVER).
+            server = broker if broker.startswith("redis") else settings.REDIS_SERVER
+            client = redis_client(server, socket_timeout=1, max_connections=1, timeout=1)
             try:
                 pipe = client.pipeline()
                 for queue in CELERY_QUEUES:
@@ -54,6 +57,7 @@ class SharedStateCollector:
                     backlog.add_metric([queue], length)
             finally:
                 client.close()
+                client.connection_pool.disconnect()
             yield backlog
 
 

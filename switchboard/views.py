@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
@@ -16,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from core import metrics as metrics_module
 from core.client_ip import client_ip
+from core.redis import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,12 @@ def _check_database() -> str | None:
 
 def _check_redis() -> str | None:
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        client = redis_client(socket_connect_timeout=1, socket_timeout=1, max_connections=1, timeout=1)
         try:
             client.ping()
         finally:
             client.close()
+            client.connection_pool.disconnect()
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -37,11 +37,13 @@ def _clean_redis():
     if settings.REDIS_URL:
         import redis
 
+        from routing.backends.redis_lua import MARK_BUILT
+
         client = redis.Redis.from_url(settings.REDIS_URL)
         client.flushdb()
         # An empty Redis beside an empty database is in step, as after a rebuild: routing decides only
-        # on a loaded state (the marker its rebuild sets last, docs/routing.md).
-        client.set("rt:built", "1")
+        # on a loaded state (the marker its rebuild sets last, for this primary: docs/routing.md).
+        client.eval(MARK_BUILT, 1, "rt:built")
         isolation.mark_redis(client)
         client.close()
     yield

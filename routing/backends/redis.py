@@ -26,8 +26,18 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from core.redis import connection_pool
 from routing.backends.base import BaseRoutingBackend, Event
-from routing.backends.redis_lua import CONSOLE_BEAT, CONSOLE_CLOSE, CONSOLE_EXPECT, CONSOLES_LAPSED, UNLOCK, library
+from routing.backends.redis_lua import (
+    CONSOLE_BEAT,
+    CONSOLE_CLOSE,
+    CONSOLE_EXPECT,
+    CONSOLES_LAPSED,
+    IS_BUILT,
+    MARK_BUILT,
+    UNLOCK,
+    library,
+)
 from routing.exceptions import RoutingError
 
 _SEP = "\x1f"
@@ -42,17 +52,19 @@ def _csv(ids: Sequence[int]) -> str:
 
 
 class RedisBackend(BaseRoutingBackend):
-    """Config: `url` (default settings.REDIS_URL), `pool_size` (default settings.REDIS_POOL_SIZE),
-    `prefix` (default "rt"), `pool_timeout` seconds to wait for a free connection (default 5)."""
+    """Config: `url` (default the deployment's Redis, settings.REDIS_SERVER), `pool_size` (default
+    settings.REDIS_POOL_SIZE), `prefix` (default "rt"), `pool_timeout` seconds to wait for a free connection
+    (default 5)."""
 
     def __init__(self, config: dict[str, Any] | None = None, *, channel_kinds: Sequence[str] = ()) -> None:
         super().__init__(config, channel_kinds=channel_kinds)
-        url = self.config.get("url") or settings.REDIS_URL
-        if not url:
+        server = self.config.get("url") or getattr(settings, "REDIS_SERVER", None)
+        if not server:
             raise RoutingError("bad_request", "The Redis routing backend needs REDIS_URL.")
-        # A blocking pool waits for a free connection under bursts instead of raising MaxConnectionsError.
-        self.pool = redis.BlockingConnectionPool.from_url(
-            url,
+        # A blocking pool waits for a free connection under bursts instead of raising MaxConnectionsError;
+        # through Sentinel, its connections go to the primary of the moment (core/redis.py).
+        self.pool = connection_pool(
+            server,
             max_connections=int(self.config.get("pool_size") or settings.REDIS_POOL_SIZE),
             timeout=float(self.config.get("pool_timeout", 5)),
         )
@@ -68,6 +80,8 @@ class RedisBackend(BaseRoutingBackend):
         self._console_close = self.client.register_script(CONSOLE_CLOSE)
         self._consoles_lapsed = self.client.register_script(CONSOLES_LAPSED)
         self._console_expect = self.client.register_script(CONSOLE_EXPECT)
+        self._is_built = self.client.register_script(IS_BUILT)
+        self._mark_built = self.client.register_script(MARK_BUILT)
 
     def _run(self, op: str, *args: Any, now_ms: int = 0) -> Any:
         argv = [self.prefix, int(now_ms), secrets.token_hex(6), *args]
@@ -261,10 +275,11 @@ class RedisBackend(BaseRoutingBackend):
             self.client.delete(*batch)
 
     def built(self) -> bool:
-        return bool(self.client.exists(self.built_key))
+        # Missing (a Redis restarted empty) or made on another primary (a replica promoted since).
+        return bool(self._is_built(keys=[self.built_key]))
 
     def mark_built(self) -> None:
-        self.client.set(self.built_key, "1")
+        self._mark_built(keys=[self.built_key])
 
     def rebuild_lock(self, *, ttl_s: float) -> str | None:
         token = secrets.token_hex(8)

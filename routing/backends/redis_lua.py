@@ -32,11 +32,18 @@ UNGUARDED = frozenset({"queue_set", "position", "restore"})
 # Every decision first checks that the state is loaded (the `built` marker that a rebuild sets last), in
 # the same atomic call: a Redis that restarted empty refuses to decide on a partial state, and to
 # number decisions from 1 again, until the state is rebuilt from MySQL (routing.rebuild.routing_ensure_built).
-GUARD = """
-if redis.call('EXISTS', P .. ':built') == 0 then
+# The marker holds the replication id of the primary it was built on (REPLID), which a replica promoted
+# by Sentinel changes: the promoted replica may lack the primary's last writes, so it refuses too until
+# the state is rebuilt on it (about 3 microseconds a decision).
+REPLID = "string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')"
+GUARD = f"""
+if redis.call('GET', P .. ':built') ~= {REPLID} then
   return fail('not_built', 'The routing state is not loaded; it is rebuilt from MySQL.')
 end
 """
+# The marker, set and read against this server's replication id.
+MARK_BUILT = f"return redis.call('SET', KEYS[1], {REPLID})"
+IS_BUILT = f"return redis.call('GET', KEYS[1]) == {REPLID} and 1 or 0"
 # Console presence (see BaseRoutingBackend): `<prefix>-presence:agent:<id>`, a zset of an agent's live
 # consoles scored by their deadline, and `<prefix>-presence:lapse`, a zset of agents scored by when
 # their last console went (or will go) away. Outside the routing prefix, so a rebuild's flush keeps it.

@@ -53,6 +53,10 @@ def load_env(tmp_path: Path, **env: str) -> dict[str, str]:
             "SECURE_COOKIES",
             "ROUTING_BACKEND",
             "CHANNEL_LAYER_BACKEND",
+            "REDIS_SENTINELS",
+            "REDIS_SENTINEL_SERVICE",
+            "REDIS_SENTINEL_PASSWORD",
+            "CELERY_BROKER_URL",
         }
     }
     clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SWITCHBOARD_VAR_DIR": str(tmp_path / "var"), **env})
@@ -146,6 +150,53 @@ def test_channels_redis_pub_sub_layer_is_selectable(tmp_path):
     assert s["layer_config"]["hosts"][0]["address"] == PRODUCTION["REDIS_URL"]
 
 
+SENTINEL_PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+from django.core.cache import cache
+print(json.dumps({
+    "server": settings.REDIS_SERVER,
+    "layer_hosts": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+    "cache_pool": type(cache._cache.get_client(write=True).connection_pool).__name__,
+    "broker": settings.CELERY_BROKER_URL,
+    "broker_options": settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+}, default=list))
+"""
+SENTINEL = {
+    **PRODUCTION,
+    "REDIS_URL": "redis://:pw@mymaster/2",
+    "REDIS_SENTINELS": "10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379",
+    "REDIS_SENTINEL_SERVICE": "mymaster",
+    "REDIS_SENTINEL_PASSWORD": "sp",
+}
+
+
+@pytest.mark.parametrize("layer", ["switchboard", "channels_redis"])
+def test_with_sentinels_every_user_of_redis_asks_them_for_the_primary(tmp_path, layer):
+    result = subprocess.run(
+        [sys.executable, "-c", SENTINEL_PROBE],
+        cwd=ROOT,
+        env=load_env(tmp_path, **SENTINEL, CHANNEL_LAYER_BACKEND=layer),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    s = json.loads(result.stdout.strip().splitlines()[-1])
+    sentinels = [["10.0.0.1", 26379], ["10.0.0.2", 26379], ["10.0.0.3", 26379]]
+    assert s["server"]["sentinels"] == sentinels and s["server"]["master_name"] == "mymaster"
+    assert s["server"]["db"] == 2 and s["server"]["password"] == "pw"
+    assert s["server"]["sentinel_kwargs"]["password"] == "sp"
+    (host,) = s["layer_hosts"]
+    assert "address" not in host and host["sentinels"] == sentinels and host["db"] == 2
+    assert s["cache_pool"] == "BlockingSentinelConnectionPool"
+    assert s["broker"] == ";".join(f"sentinel://:pw@10.0.0.{n}:26379/2" for n in (1, 2, 3))
+    assert s["broker_options"]["master_name"] == "mymaster"
+    assert s["broker_options"]["sentinel_kwargs"]["password"] == "sp"
+    assert s["broker_options"]["visibility_timeout"] == 900
+
+
 def test_production_with_s3(tmp_path):
     s = loaded(
         tmp_path, **PRODUCTION, AWS_STORAGE_BUCKET_NAME="attachments", AWS_S3_ENDPOINT_URL="http://minio.internal:9000"
@@ -168,6 +219,7 @@ def test_production_with_s3(tmp_path):
         ({**PRODUCTION, "CHANNEL_LAYER_BACKEND": "rabbit"}, "CHANNEL_LAYER_BACKEND='rabbit' is not one of"),
         # OFF would let an OS crash corrupt the database, not only lose its last commits.
         ({"SQLITE_SYNCHRONOUS": "off"}, "SQLITE_SYNCHRONOUS='OFF' is not one of: NORMAL, FULL"),
+        ({**PRODUCTION, "REDIS_SENTINELS": "10.0.0.1"}, "REDIS_SENTINELS: '10.0.0.1' is not host:port"),
     ],
 )
 def test_unsafe_settings_refuse_to_start(tmp_path, env, message):

@@ -50,21 +50,84 @@ class RedisServer:
     """A redis-server of the test's own, without persistence: kill() and start() again is a Redis that
     lost everything, on the same port, while the machine's shared Redis is left alone."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, replica_of: int | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.replica_of = replica_of  # the primary's port: a replica of it (`--replicaof`)
 
     def start(self) -> None:
         log = open(self.workdir / f"redis-{self.port}.log", "a")  # noqa: SIM115 - lives as long as the process
+        replica = ["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                *replica,
+            ],
             cwd=self.workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         wait_port(self.port)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+class RedisSentinel:
+    """A Redis Sentinel of the test's own (`redis-server <conf> --sentinel`, Debian's redis-server) watching
+    the primary on `primary_port` as `service`, with the sentinel.conf of docs/deployment.md scaled down
+    to a test: the primary is held down after `down_after_ms` and a failover may take `failover_timeout_ms`.
+    Sentinel rewrites its file as it learns the replicas and the other sentinels: each has its own."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        primary_port: int,
+        *,
+        service: str = "mymaster",
+        quorum: int = 2,
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 5000,
+    ) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.conf = workdir / f"sentinel-{self.port}.conf"
+        self.conf.write_text(
+            f"port {self.port}\n"
+            "bind 127.0.0.1\n"
+            f"dir {workdir}\n"
+            f"sentinel monitor {service} 127.0.0.1 {primary_port} {quorum}\n"
+            f"sentinel down-after-milliseconds {service} {down_after_ms}\n"
+            f"sentinel failover-timeout {service} {failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {service} 1\n"
+        )
+        self.service = service
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.workdir / f"sentinel-{self.port}.log", "a")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            ["redis-server", str(self.conf), "--sentinel"], cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
+        )
+        wait_port(self.port)
+
+    def primary(self) -> tuple[str, int] | None:
+        """The primary this sentinel names now (SENTINEL get-master-addr-by-name), or None."""
+        import redis
+
+        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            answer = client.execute_command("SENTINEL", "get-master-addr-by-name", self.service)
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
+        return (answer[0].decode(), int(answer[1])) if answer else None
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from routing.backends import channel_kinds, set_backend
 from routing.backends.redis import RedisBackend
 from routing.exceptions import RoutingError
 from routing.models import AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
+from routing.terms import queue_settings
 from switchboard import timers
 from tests.factories import AgentProfileFactory, QueueFactory, UserFactory
 
@@ -297,3 +299,46 @@ def test_a_rebuild_that_fails_half_way_does_not_leave_redis_looking_loaded(redis
     monkeypatch.undo()
     assert services.routing_rebuild()["items"] == 2
     assert redis_backend.built()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_promoted_replica_is_rebuilt_though_it_holds_the_primarys_state(tmp_path):
+    """A replica promoted by Sentinel holds what the primary had replicated, built marker included, but may
+    lack its last writes: routing refuses to decide on it until the state is rebuilt from MySQL there."""
+    from tests.faults.support import RedisServer
+
+    primary = RedisServer(tmp_path)
+    primary.start()
+    replica = RedisServer(tmp_path, replica_of=primary.port)
+    replica.start()
+    try:
+        on_primary = RedisBackend({"url": primary.url}, channel_kinds=channel_kinds())
+        on_primary.mark_built()
+        queue = QueueFactory(name="Sales")
+        on_primary.queue_set(**queue_settings(queue))
+        item = {"queue_id": queue.pk, "kind": "web", "priority": 0, "skills": (), "preferred_agent_id": 0}
+        on_primary.work_enqueue(ref=1, enqueued_ms=1, now_ms=1, **item)
+        on_replica = RedisBackend({"url": replica.url}, channel_kinds=channel_kinds())
+        deadline = time.monotonic() + 10
+        while not redis.Redis(port=replica.port).exists(on_primary.built_key) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert on_replica.built()  # a replica in step holds the primary's state
+
+        primary.kill()
+        redis.Redis(port=replica.port).execute_command("REPLICAOF", "NO", "ONE")  # what Sentinel does
+        assert redis.Redis(port=replica.port).exists(on_primary.built_key), "the marker was replicated"
+        assert not on_replica.built()
+        previous = set_backend(on_replica)
+        try:
+            with pytest.raises(RoutingError) as refused:
+                on_replica.work_enqueue(ref=2, enqueued_ms=2, now_ms=2, **item)
+            assert refused.value.code == "not_built"
+            # The first decision (or beat's tick) rebuilds from MySQL on the new primary, then decides.
+            services.work_enqueue(ref=3, queue_id=queue.pk, channel_kind="web")
+            assert on_replica.built()
+            assert [r["ref"] for r in selectors.queue_waiting(queue_id=queue.pk)] == [3]
+        finally:
+            set_backend(previous)
+    finally:
+        replica.kill()
+        primary.kill()
