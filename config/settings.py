@@ -372,6 +372,11 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1
 REQUEST_BODY_MAX_WEBHOOK = env.int("REQUEST_BODY_MAX_WEBHOOK", default=1024 * 1024)
 REQUEST_BODY_MAX = env.int("REQUEST_BODY_MAX", default=2_621_440)  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 
+# --- Rolling restart (config/daphne_drain.py, docs/deployment.md) -----------------------------
+# A daphne process told to stop (SIGTERM) closes its sockets with 4012 and lets what is in flight finish
+# for at most this long before it exits. A service manager's stop timeout must be longer (deploy/systemd/).
+DRAIN_SECONDS = env.float("DRAIN_SECONDS", default=10.0)
+
 # --- Login lockout (django-axes; docs/deployment.md) ---------------------------------------------
 # Failed log-ins are counted per user AND address (one attacker cannot lock a user out everywhere, and
 # no address gets more than LOGIN_FAILURE_LIMIT tries at one account), on the staff login page and the
