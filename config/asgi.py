@@ -10,7 +10,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from config import autobahn_receive, daphne_body_limit, daphne_eager_write, daphne_input_queue  # noqa: E402
+from config import (  # noqa: E402
+    autobahn_receive,
+    daphne_body_limit,
+    daphne_drain,
+    daphne_eager_write,
+    daphne_input_queue,
+)
 from config.body_limits import BodyLimitMiddleware  # noqa: E402
 from config.websocket_urls import websocket_urlpatterns  # noqa: E402
 
@@ -21,15 +27,20 @@ daphne_body_limit.install()
 daphne_input_queue.install()
 daphne_eager_write.install()
 autobahn_receive.install()
+# SIGTERM drains the process (stops accepting, closes its sockets with 4012, lets what is in flight
+# finish) instead of cutting every connection (config/daphne_drain.py).
+daphne_drain.install()
 
-application = ProtocolTypeRouter(
-    {
-        "http": BodyLimitMiddleware(django_asgi_app),
-        # Origin checks for the cookie-authenticated staff sockets live in their consumers (the widget
-        # socket accepts any origin its inbox allows); the staff routes add sessions and users themselves
-        # (config/websocket_urls.py), the widget's, authenticated by token, goes without.
-        "websocket": URLRouter(websocket_urlpatterns),
-    }
+application = daphne_drain.DrainMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": BodyLimitMiddleware(django_asgi_app),
+            # Origin checks for the cookie-authenticated staff sockets live in their consumers (the widget
+            # socket accepts any origin its inbox allows); the staff routes add sessions and users themselves
+            # (config/websocket_urls.py), the widget's, authenticated by token, goes without.
+            "websocket": URLRouter(websocket_urlpatterns),
+        }
+    )
 )
 
 # The embedded default has no beat: its timers run in this process (switchboard/timers.py).

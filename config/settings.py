@@ -417,7 +417,7 @@ if PRODUCTION and not DEBUG:
     # HTTP is redirected to HTTPS, except the probes that orchestrators and Prometheus send straight to
     # daphne over plain HTTP. HSTS is sent on HTTPS responses only.
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
@@ -430,6 +430,11 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1
 # MEDIA_MAX_UPLOAD_SIZE). deploy/nginx.conf.template sets the same caps per location.
 REQUEST_BODY_MAX_WEBHOOK = env.int("REQUEST_BODY_MAX_WEBHOOK", default=1024 * 1024)
 REQUEST_BODY_MAX = env.int("REQUEST_BODY_MAX", default=2_621_440)  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+
+# --- Rolling restart (config/daphne_drain.py, docs/deployment.md) -----------------------------
+# A daphne process told to stop (SIGTERM) closes its sockets with 4012 and lets what is in flight finish
+# for at most this long before it exits. A service manager's stop timeout must be longer (deploy/systemd/).
+DRAIN_SECONDS = env.float("DRAIN_SECONDS", default=10.0)
 
 # --- Login lockout (django-axes; docs/deployment.md) ---------------------------------------------
 # Failed log-ins are counted per user AND address (one attacker cannot lock a user out everywhere, and

@@ -8,7 +8,7 @@ mode=${1:-runtime}
 PY=${PY:-python3}
 
 need=(pkg-config libmariadb-dev gcc python3-dev)
-[ "$mode" = dev ] && need+=(chromium fonts-dejavu-core nginx nodejs)
+[ "$mode" = dev ] && need+=(chromium fonts-dejavu-core nginx nodejs systemd)  # systemd: systemd-analyze verify of deploy/systemd
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

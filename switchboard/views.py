@@ -1,4 +1,5 @@
-"""The project-wide pages: the landing redirect, the health check of CONTRACT.md and the metrics."""
+"""The project-wide pages: the landing redirect, the health checks (`/healthz` of CONTRACT.md, and the
+liveness and readiness answers for nginx and load balancers) and the metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from core import lifecycle
 from core import metrics as metrics_module
 from core.client_ip import client_ip
 from core.redis import redis_client
@@ -48,24 +50,71 @@ def _check_redis() -> str | None:
     return None
 
 
+HEALTHZ_GROUP = "sb-healthz"  # a group nobody joins: publishing to it reaches the layer and no socket
+
+
+def _check_channel_layer() -> str | None:
+    """The channel layer takes a publish (the same path a Celery task's group send takes)."""
+    from realtime import switch_layer
+
+    try:
+        layer = switch_layer()
+        if layer is None:
+            return "no channel layer configured"
+        layer.group_send_blocking(HEALTHZ_GROUP, {"type": "healthz.probe"})
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _checked(checks: dict[str, str], failing: dict[str, str], name: str, error: str | None) -> None:
+    checks[name] = "ok" if error is None else "down"
+    if error:
+        failing[name] = error
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """The database and Redis answer (CONTRACT.md; kept as it was before the split below)."""
     checks: dict[str, str] = {}
     failing: dict[str, str] = {}
-    error = _check_database()
-    checks["database"] = "ok" if error is None else "down"
-    if error:
-        failing["database"] = error
+    _checked(checks, failing, "database", _check_database())
     if settings.REDIS_URL:
-        error = _check_redis()
-        checks["redis"] = "ok" if error is None else "down"
-        if error:
-            failing["redis"] = error
+        _checked(checks, failing, "redis", _check_redis())
+    return _health_answer(request, "healthz", checks, failing)
+
+
+@never_cache
+@require_GET
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process runs and answers. No dependency is asked (a database outage is no reason
+    to restart every process), nothing is read from the session or the database."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def healthz_ready(request: HttpRequest) -> JsonResponse:
+    """Readiness: this process may be given work. The database, Redis and the channel layer answer, and
+    the process is not draining before a stop (core.lifecycle); 503 otherwise."""
+    checks: dict[str, str] = {}
+    failing: dict[str, str] = {}
+    if lifecycle.draining():
+        checks["draining"] = "yes"
+        failing["draining"] = "the process is stopping (SIGTERM)"
+    _checked(checks, failing, "database", _check_database())
+    if settings.REDIS_URL:
+        _checked(checks, failing, "redis", _check_redis())
+    _checked(checks, failing, "channel_layer", _check_channel_layer())
+    return _health_answer(request, "healthz/ready", checks, failing)
+
+
+def _health_answer(request: HttpRequest, name: str, checks: dict[str, str], failing: dict[str, str]) -> JsonResponse:
     status = 200 if not failing else 503
     body: dict = {"status": "ok" if status == 200 else "fail", "checks": checks}
-    if failing:
-        logger.warning("healthz failing: %s", failing)
+    if failing and set(failing) != {"draining"}:
+        logger.warning("%s failing: %s", name, failing)
     # Exception text names hosts, users and versions: only the operators' machines and staff see it.
     if _may_see_details(request):
         body["profile"] = settings.PROFILE

@@ -38,6 +38,8 @@ print(json.dumps({
     "plain": [plain.status_code, plain.get("Location")],
     "secure": [secure.status_code, secure.get("Strict-Transport-Security")],
     "healthz": c.get("/healthz").status_code,
+    "healthz_live": c.get("/healthz/live").status_code,
+    "healthz_ready": c.get("/healthz/ready").status_code,
     "metrics": c.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code,
 }))
 """
@@ -77,6 +79,7 @@ def test_production_is_https_only():
     assert s["secure"] == [200, "max-age=31536000; includeSubDomains; preload"]
     # Probes sent straight to daphne over plain HTTP are answered, not redirected.
     assert s["healthz"] == 200 and s["metrics"] == 200
+    assert s["healthz_live"] == 200 and s["healthz_ready"] == 200
 
 
 @pytest.mark.django_db

@@ -45,6 +45,12 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def stop_and_wait(proc: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM, as a service manager stops a process, and its exit code once it has exited."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=timeout)
+
+
 # --- processes ---------------------------------------------------------------------------------------
 class RedisServer:
     """A redis-server of the test's own, without persistence: kill() and start() again is a Redis that
@@ -255,37 +261,18 @@ class Cluster:
         self.nginx = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
+        log = open(self.workdir / f"{name}.log", "a")  # noqa: SIM115 - lives as long as the process
         return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def _daphne_spawn(self, port: int) -> subprocess.Popen:
+        daphne = [str(BIN / "daphne"), "--proxy-headers", "-b", "127.0.0.1", "-p", str(port)]
+        return self._spawn(f"daphne-{port}", [*daphne, "config.asgi:application"])
 
     def start(self) -> None:
         for port in self.ports:
-            daphne = [str(BIN / "daphne"), "--proxy-headers", "-b", "127.0.0.1", "-p", str(port)]
-            self.daphne_procs.append(self._spawn(f"daphne-{port}", [*daphne, "config.asgi:application"]))
+            self.daphne_procs.append(self._daphne_spawn(port))
         if self.celery:
-            # One worker on every queue with beat inside it: routing.tick every second.
-            self.other_procs.append(
-                self._spawn(
-                    "celery",
-                    [
-                        str(BIN / "celery"),
-                        "-A",
-                        "config",
-                        "worker",
-                        "-B",
-                        "-s",
-                        str(self.workdir / "celerybeat-schedule"),
-                        "-Q",
-                        "default,gateway,routing,media,bots,webhooks",
-                        "-c",
-                        "1",
-                        "--pool",
-                        "solo",
-                        "--loglevel",
-                        "WARNING",
-                    ],
-                )
-            )
+            self.other_procs.append(self._celery_spawn())
         subprocess.run(
             [
                 sys.executable,
@@ -302,6 +289,44 @@ class Cluster:
         self.nginx_start()
         for port in self.ports:
             wait_port(port)
+
+    def daphne_restart(self, index: int, timeout: float = 30) -> int:
+        """SIGTERM to a daphne process (it drains), wait for it to exit, start it again on its port and
+        wait until it listens. Returns the exit code of the stopped one."""
+        returncode = stop_and_wait(self.daphne_procs[index], timeout)
+        self.daphne_procs[index] = self._daphne_spawn(self.ports[index])
+        wait_port(self.ports[index])
+        return returncode
+
+    def celery_restart(self, timeout: float = 60) -> int:
+        """SIGTERM to the Celery worker (warm shutdown: it ends its current task), wait for it to exit,
+        start it again. Returns the exit code of the stopped one."""
+        returncode = stop_and_wait(self.other_procs[0], timeout)
+        self.other_procs[0] = self._celery_spawn()
+        return returncode
+
+    def _celery_spawn(self) -> subprocess.Popen:
+        # One worker on every queue with beat inside it: routing.tick every second.
+        return self._spawn(
+            "celery",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "-B",
+                "-s",
+                str(self.workdir / "celerybeat-schedule"),
+                "-Q",
+                "default,gateway,routing,media,bots,webhooks",
+                "-c",
+                "1",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "WARNING",
+            ],
+        )
 
     def nginx_start(self) -> None:
         subprocess.run([self.nginx, "-c", str(self.workdir / "nginx.conf"), "-p", str(self.workdir)], check=True)
