@@ -542,6 +542,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEventType": "webhooks.models.EventType",
+        "WebhookDeliveryStatus": "webhooks.models.DeliveryStatus",
+    },
 }
 
 # --- IM switch (docs/imsubsystem.md) -----------------------------------------------------------
