@@ -17,6 +17,7 @@ DATABASE_URL on the primary and DATABASE_REPLICA_URL on the replica; beat writes
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import time
@@ -50,6 +51,11 @@ def until(condition, timeout: float, what: str):
         time.sleep(0.2)
 
 
+def forget_replica_connection() -> None:
+    with contextlib.suppress(AttributeError):
+        del connections[REPLICA]
+
+
 @pytest.fixture
 def replicated(tmp_path, django_db_blocker):
     """(primary, replica): the replica follows the primary by binlog replication; this process's `default`
@@ -80,11 +86,13 @@ def replicated(tmp_path, django_db_blocker):
             replica_settings.update(PORT=str(replica.port))
             replica_settings["TEST"] = {**replica_settings.get("TEST", {}), "MIRROR": "default"}
             connections.settings[REPLICA] = replica_settings
+            forget_replica_connection()  # one made earlier in this thread would be on another server
             try:
                 call_command("migrate", interactive=False, verbosity=0)
                 yield primary, replica
             finally:
                 connections.close_all()
+                forget_replica_connection()
                 del connections.settings[REPLICA]
                 connection.settings_dict.clear()
                 connection.settings_dict.update(saved)

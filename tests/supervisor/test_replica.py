@@ -41,6 +41,7 @@ def _replica_alias(django_db_setup, django_db_blocker):
     yield settings_dict
     with django_db_blocker.unblock():
         connections[REPLICA].close()
+    del connections[REPLICA]
     del connections.settings[REPLICA]
 
 
