@@ -166,6 +166,26 @@ if PRODUCTION:
     _db["CONN_HEALTH_CHECKS"] = True
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     DATABASES = {"default": _db}
+    # A replica for the reads that may lag (reports, CSV exports, staffing): core/replica.py says which
+    # reads go there; everything else reads the primary. A short connect timeout bounds the wait for a
+    # replica that is down before reports fall back to the primary (docs/deployment.md).
+    DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+    if DATABASE_REPLICA_URL:
+        _replica = env.db_url("DATABASE_REPLICA_URL")
+        if _replica["ENGINE"] != "django.db.backends.mysql":
+            raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a mysql:// URL (MySQL or MariaDB).")
+        _replica.setdefault("OPTIONS", {})
+        _replica["OPTIONS"].update(
+            {
+                "charset": "utf8mb4",
+                "isolation_level": "read committed",
+                "connect_timeout": env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2),
+            }
+        )
+        _replica["CONN_MAX_AGE"] = _db["CONN_MAX_AGE"]
+        _replica["CONN_HEALTH_CHECKS"] = True
+        _replica["TEST"] = {"MIRROR": "default"}
+        DATABASES["replica"] = _replica
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL: readers never wait for the writer. SQLITE_SYNCHRONOUS=NORMAL (the default) syncs the WAL to disk
@@ -190,6 +210,12 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Reads go to the primary except inside core.replica.reads_that_may_lag(); writes and migrations always.
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+# How long reports read the primary after the replica failed to answer, before trying it again.
+DATABASE_REPLICA_RETRY_S = env.float("DATABASE_REPLICA_RETRY_S", default=10.0)
+# How often beat writes the heartbeat row the dashboard's replica lag is measured by (with a replica only).
+DATABASE_REPLICA_HEARTBEAT_S = env.float("DATABASE_REPLICA_HEARTBEAT_S", default=1.0)
 
 # --- Redis, channel layer, cache --------------------------------------------------------------
 # The channel layer on Redis (docs/realtime.md): `switchboard` (ours: local fan-out in each process, Redis
@@ -339,6 +365,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("WEBHOOK_SWEEP_S", default=30.0 if REDIS_URL else 5.0),
     },
 }
+if "replica" in DATABASES:
+    # The heartbeat row on the primary; read on the replica it says how far behind it is (docs/supervisor.md).
+    CELERY_BEAT_SCHEDULE["replica-heartbeat"] = {
+        "task": "supervisor.replica_heartbeat",
+        "schedule": DATABASE_REPLICA_HEARTBEAT_S,
+    }
 
 # --- Storage -----------------------------------------------------------------------------------
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))

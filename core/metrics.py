@@ -52,6 +52,11 @@ OUTBOX = Counter(
     ["channel", "result"],
     registry=REGISTRY,
 )
+REPLICA_FALLBACK_READS = Counter(
+    "switchboard_replica_fallback_reads_total",
+    "Reads that may lag (reports, staffing) sent to the primary because the replica did not answer.",
+    registry=REGISTRY,
+)
 
 # The channel layer's counters live with it (realtime/metrics.py); /metrics serves them from here.
 REGISTRY.register(LAYER_RESETS)

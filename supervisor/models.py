@@ -66,3 +66,16 @@ class QueueAlertThresholds(models.Model):
             errors["service_level_critical_pct"] = "The critical service level must be at most the warning level."
         if errors:
             raise ValidationError(errors)
+
+
+class ReplicaHeartbeat(models.Model):
+    """One row written on the primary every DATABASE_REPLICA_HEARTBEAT_S by beat (with a replica only);
+    the same row read on the replica says how far behind the replica is (supervisor.replica)."""
+
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "replica heartbeat"
+
+    def __str__(self) -> str:
+        return f"Heartbeat at {self.beat_at}"

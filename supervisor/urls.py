@@ -11,6 +11,7 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/", views.conversation_page, name="conversation"),
     path("api/snapshot", views.api_snapshot, name="api_snapshot"),
     path("api/staffing", views.api_staffing, name="api_staffing"),
+    path("api/replica", views.api_replica, name="api_replica"),
     path("api/conversations", views.api_conversations, name="api_conversations"),
     path("api/conversations/<int:conversation_id>", views.api_conversation, name="api_conversation"),
     path("api/conversations/<int:conversation_id>/transfer", views.api_transfer, name="api_transfer"),

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 from core.http import api_endpoint, json_body
-from supervisor import selectors, services, stats
+from supervisor import replica, selectors, services, stats
 from supervisor.forms import ReportFilterForm, StaffingFilterForm
 
 
@@ -43,7 +43,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "queues": selectors.queues_visible(user=request.user),
         "agents": selectors.agents_visible(user=request.user),
     }
-    return render(request, "supervisor/dashboard.html", {"dashboard_config": config})
+    return render(
+        request, "supervisor/dashboard.html", {"dashboard_config": config, "replica": replica.replica_status()}
+    )
+
+
+@supervisor_required
+@api_endpoint
+@require_GET
+def api_replica(request: HttpRequest) -> JsonResponse:
+    """How far behind the reports' replica is: {configured, state: none | ok | down | unknown, lag_s, text}."""
+    return JsonResponse(replica.replica_status())
 
 
 @supervisor_required
@@ -206,6 +216,7 @@ def reports(request: HttpRequest) -> HttpResponse:
             "columns": REPORT_COLUMNS,
             "chart": chart,
             "query": request.GET.urlencode(),
+            "replica": replica.replica_status(),
         },
     )
 

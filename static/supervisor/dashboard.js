@@ -340,8 +340,19 @@
     };
   }
 
+  /* --- how far behind the reports' replica is (shown only when one is configured) --- */
+  function refreshReplica() {
+    api("GET", "replica").then(function (r) {
+      var line = $("sv-replica");
+      if (!line) return;
+      line.dataset.state = r.state;
+      line.textContent = r.text;
+    }).catch(function () {});
+  }
+
   transferOptions();
   poll();
   connect();
+  if ($("sv-replica")) setInterval(refreshReplica, 10000);
   window.svDashboard = { last: function () { return last; } };
 })();

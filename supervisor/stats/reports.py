@@ -1,6 +1,8 @@
 """Historical reports of the supervisor app: figures per day or hour, per queue or agent, for the
 arrivals of a period (volume, service level, abandonment, waits, first response, handle time, resolution,
 satisfaction). The pages and the CSV export (supervisor.views) write these rows as they are.
+
+Reads that may lag (core.replica): the rows come from the replica when one is configured and answers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.db.models import Avg, Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
+from core.replica import may_lag
 from supervisor.stats.figures import (
     FIRST_RESPONSE,
     HANDLE,
@@ -42,6 +45,7 @@ def _survey_rating():
     )
 
 
+@may_lag
 def report_rows(
     *, start: datetime, end: datetime, period: str, dimension: str, queue_ids, agent_ids=None
 ) -> list[dict[str, Any]]:

@@ -2,6 +2,9 @@
 weekday of past weeks (or, for a young queue, from the recent days), the average handle time, the agents
 Erlang C says the queue's service-level target needs (supervisor.erlang) and, for today, the agents who
 actually took conversations.
+
+Reads that may lag (core.replica): the plan and its history come from the replica when one is configured
+and answers.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from django.db.models import (
 from django.db.models.functions import ExtractHour, ExtractMinute, ExtractWeekDay
 from django.utils import timezone
 
+from core.replica import may_lag
 from imsubsystem.models import Conversation
 from routing.models import Queue
 from supervisor import erlang
@@ -63,6 +67,7 @@ def _first_days(rows) -> dict[int, Any]:
     return {queue_id: timezone.localtime(first).date() for queue_id, first in firsts if first}
 
 
+@may_lag
 def staffing_history(*, queue_ids, weeks: int, weekday: int, now: datetime | None = None) -> dict[int, Any]:
     """Per queue, from the last `weeks` weeks before today: the average arrivals in each half-hour of
     `weekday` (ISO 1 = Monday ... 7 = Sunday) and the average handle time over the whole history.
@@ -98,6 +103,7 @@ def staffing_history(*, queue_ids, weeks: int, weekday: int, now: datetime | Non
     return result
 
 
+@may_lag
 def staffing_recent(*, queue_ids, now: datetime | None = None, days: int | None = None) -> dict[int, Any]:
     """Per queue, from the recent days (the last `days`, default SUPERVISOR_STAFFING_RECENT_DAYS = 7, today
     so far included): the average arrivals in each half-hour of a day, whatever its weekday, and the
@@ -151,6 +157,7 @@ def _basis(kind: str, *, weeks: int = 0, days: int = 0, figure: str) -> dict[str
     return {"kind": kind, "weeks": weeks, "days": days, "label": label}
 
 
+@may_lag
 def staffed_today(*, queue_ids, now: datetime | None = None) -> dict[int, list[int]]:
     """Per queue and half-hour of today: how many different agents took a conversation of that queue."""
     now = now or timezone.now()
@@ -180,6 +187,7 @@ def staffed_today(*, queue_ids, now: datetime | None = None) -> dict[int, list[i
     return result
 
 
+@may_lag
 def staffing_plan(*, queue_ids, weeks: int = 4, weekday: int | None = None, now: datetime | None = None):
     """Per queue, per half-hour of `weekday` (default today): forecast arrivals (average of the last
     weeks; for a queue with no weekly history yet, of the recent days), the Erlang C agents needed for the

@@ -32,6 +32,8 @@ print(json.dumps({
     "debug": settings.DEBUG,
     "media_root": str(settings.MEDIA_ROOT),
     "beat": sorted(settings.CELERY_BEAT_SCHEDULE),
+    "replica": settings.DATABASES.get("replica"),
+    "routers": settings.DATABASE_ROUTERS,
 }))
 """
 
@@ -57,6 +59,7 @@ def load_env(tmp_path: Path, **env: str) -> dict[str, str]:
             "REDIS_SENTINEL_SERVICE",
             "REDIS_SENTINEL_PASSWORD",
             "CELERY_BROKER_URL",
+            "DATABASE_REPLICA_URL",
         }
     }
     clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SWITCHBOARD_VAR_DIR": str(tmp_path / "var"), **env})
@@ -144,6 +147,20 @@ def test_production_profile(tmp_path):
     assert {"gateway-sweep", "routing-tick", "media-retention-purge", "bots-watchdog", "bots-timers"} <= set(s["beat"])
 
 
+def test_replica_is_an_alias_of_its_own(tmp_path):
+    """DATABASE_REPLICA_URL adds the `replica` alias (reads that may lag, core/replica.py) with a short connect
+    timeout and beat's heartbeat; without it there is no alias and no heartbeat. The router is always on."""
+    plain = loaded(tmp_path, **PRODUCTION)
+    assert plain["replica"] is None and "replica-heartbeat" not in plain["beat"]
+    assert plain["routers"] == ["core.replica.ReplicaRouter"]
+    s = loaded(tmp_path, **PRODUCTION, DATABASE_REPLICA_URL="mysql://sb:pw@replica.internal:3306/switchboard")
+    replica = s["replica"]
+    assert replica["HOST"] == "replica.internal" and replica["NAME"] == "switchboard"
+    assert replica["OPTIONS"]["connect_timeout"] == 2 and replica["OPTIONS"]["charset"] == "utf8mb4"
+    assert replica["TEST"]["MIRROR"] == "default"
+    assert "replica-heartbeat" in s["beat"]
+
+
 def test_channels_redis_pub_sub_layer_is_selectable(tmp_path):
     s = loaded(tmp_path, **PRODUCTION, CHANNEL_LAYER_BACKEND="channels_redis")
     assert s["layer"] == "realtime.pubsub.PubSubChannelLayer"
@@ -216,6 +233,7 @@ def test_production_with_s3(tmp_path):
         ({**PRODUCTION, "DEBUG": "1"}, "DEBUG is on while ALLOWED_HOSTS names public hosts"),
         ({"DEBUG": "1", "ALLOWED_HOSTS": "chat.example.com"}, "DEBUG is on while ALLOWED_HOSTS names public hosts"),
         ({**PRODUCTION, "DATABASE_URL": "postgres://x@y/z"}, "must be a mysql:// URL"),
+        ({**PRODUCTION, "DATABASE_REPLICA_URL": "postgres://x@y/z"}, "DATABASE_REPLICA_URL must be a mysql:// URL"),
         ({**PRODUCTION, "CHANNEL_LAYER_BACKEND": "rabbit"}, "CHANNEL_LAYER_BACKEND='rabbit' is not one of"),
         # OFF would let an OS crash corrupt the database, not only lose its last commits.
         ({"SQLITE_SYNCHRONOUS": "off"}, "SQLITE_SYNCHRONOUS='OFF' is not one of: NORMAL, FULL"),

@@ -149,7 +149,7 @@ class MariaDbServer:
     SERVER = ("/usr/sbin/mariadbd", "/usr/sbin/mysqld")
     INSTALL = ("/usr/bin/mariadb-install-db", "/usr/bin/mysql_install_db")
 
-    def __init__(self, workdir: Path, name: str = "switchboard") -> None:
+    def __init__(self, workdir: Path, name: str = "switchboard", options: list[str] | None = None) -> None:
         self.workdir = workdir
         self.datadir = workdir / "mariadb"
         self.port = free_port()
@@ -162,6 +162,7 @@ class MariaDbServer:
         self.options = ["--no-defaults", f"--datadir={self.datadir}", "--innodb-log-file-size=8M"]
         if os.geteuid() == 0:
             self.options.append("--user=root")
+        self.options += options or []  # e.g. binary logging and a server id, for replication
 
     @property
     def missing(self) -> str | None:
@@ -216,6 +217,20 @@ class MariaDbServer:
         db = MySQLdb.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=2)
         try:
             db.cursor().execute(sql)
+        finally:
+            db.close()
+
+    def rows(self, sql: str) -> list[dict]:
+        import MySQLdb
+        import MySQLdb.cursors
+
+        db = MySQLdb.connect(
+            host="127.0.0.1", port=self.port, user="root", connect_timeout=2, cursorclass=MySQLdb.cursors.DictCursor
+        )
+        try:
+            cursor = db.cursor()
+            cursor.execute(sql)
+            return list(cursor.fetchall())
         finally:
             db.close()
 
