@@ -35,6 +35,12 @@ class ContactAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
 
+    def save_model(self, request, obj, form, change):
+        # Admin's change view runs in a transaction: the hook events commit or roll back with the row.
+        before = Contact.objects.filter(pk=obj.pk).first() if change else None
+        super().save_model(request, obj, form, change)
+        services.contact_saved_elsewhere(contact=obj, before=before)
+
     def save_formset(self, request, form, formset, change):
         for instance in formset.save(commit=False):
             if isinstance(instance, Note) and not instance.author_id:

@@ -11,8 +11,10 @@ The apps above subscribe in their `AppConfig.ready` (the switch: imsubsystem/app
   user; the page draws them in subscription order.
 - `contact_created`, `contact_updated`: inside the transaction that creates a contact (crm.services.
   contact_create, also under identity_get_or_create) or changes its editable fields (contact_update),
-  after the row is saved. A subscriber's rows commit or roll back with the contact; it must not call
-  out. The outgoing webhooks.
+  after the row is saved; also when Django admin adds or changes a contact (contact_saved_elsewhere) and,
+  `contact_updated`, for the surviving contact of a merge (contact_merge: `fields` what the merge changed,
+  possibly none when only identities and history moved). A subscriber's rows commit or roll back with
+  the contact; it must not call out. The outgoing webhooks.
 """
 
 from __future__ import annotations

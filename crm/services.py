@@ -66,6 +66,23 @@ def contact_update(*, contact: Contact, data: dict[str, Any]) -> Contact:
     return contact
 
 
+def _editable_values(contact: Contact) -> dict[str, Any]:
+    return {field: getattr(contact, f"{field}_id" if field == "company" else field) for field in EDITABLE_FIELDS}
+
+
+def contact_saved_elsewhere(*, contact: Contact, before: Contact | None) -> None:
+    """For a surface that saves a contact through a ModelForm of its own (Django admin): the same hook
+    events as contact_create (`before` None) and contact_update (the editable fields that differ from
+    `before`, the row as it was), inside the caller's transaction."""
+    if before is None:
+        contact_created.emit(ContactSaved(contact_id=contact.pk))
+        return
+    old, new = _editable_values(before), _editable_values(contact)
+    changed = tuple(field for field in EDITABLE_FIELDS if old[field] != new[field])
+    if changed:
+        contact_updated.emit(ContactSaved(contact_id=contact.pk, fields=changed))
+
+
 def contact_set_tags(*, contact: Contact, names: list[str]) -> list[Tag]:
     tags = [Tag.objects.get_or_create(name=name.strip()[:64])[0] for name in names if name.strip()]
     contact.tags.set(tags)
@@ -149,6 +166,7 @@ def contact_merge(*, source: Contact, target: Contact, merged_by=None) -> Contac
     }
     target.tags.add(*source.tags.all())
     moved["tags"] = len(snapshot["tags"])
+    before = _editable_values(target)
     target.emails = _merge_lists(target.emails, source.emails)
     target.phones = _merge_lists(target.phones, source.phones)
     target.name = target.name or source.name
@@ -173,4 +191,10 @@ def contact_merge(*, source: Contact, target: Contact, merged_by=None) -> Contac
         body=f"Merged contact #{source.pk} ({source.display_name}) into this record.",
     )
     source.delete()
+    changed = tuple(
+        field
+        for field in EDITABLE_FIELDS
+        if getattr(target, f"{field}_id" if field == "company" else field) != before[field]
+    )
+    contact_updated.emit(ContactSaved(contact_id=target.pk, fields=changed))  # its identities moved, if nothing else
     return record

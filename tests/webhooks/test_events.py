@@ -4,6 +4,7 @@ message path writes nothing when nobody subscribed, one insert per batch when so
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -17,13 +18,15 @@ from bots.models import SurveyResponse
 from bots.services import survey_record
 from core.errors import DomainError
 from crm import services as crm_services
+from crm.models import Contact
 from imsubsystem import services
 from imsubsystem.selectors import user_display_name
 from imsubsystem.services.drafts import Draft
 from imsubsystem.services.messages import messages_store
 from supervisor.models import Team
 from tests.factories import ContactFactory, UserFactory
-from webhooks import selectors
+from tests.webhooks.conftest import make_due
+from webhooks import selectors, tasks
 from webhooks.models import WebhookAttempt, WebhookDelivery
 from webhooks.signing import signature_make, signature_verify
 
@@ -228,3 +231,58 @@ def test_a_batch_of_messages_is_one_insert(receiver, subscribe, inbox, django_ca
     for callback in callbacks:
         callback()
     assert len(receiver.requests) == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_contacts_added_and_changed_in_admin_are_told_like_any_other(receiver, subscribe, admin_client):
+    subscribe(["contact.created", "contact.updated"])
+    response = admin_client.post(
+        "/admin/crm/contact/add/",
+        {
+            "name": "Admin Added",
+            "emails": '["added@example.com"]',
+            "phones": "[]",
+            "custom_attributes": "{}",
+            "language": "",
+            "timezone": "",
+            "identities-TOTAL_FORMS": "0",
+            "identities-INITIAL_FORMS": "0",
+            "notes-TOTAL_FORMS": "0",
+            "notes-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    contact = Contact.objects.get(name="Admin Added")
+    response = admin_client.post(
+        f"/admin/crm/contact/{contact.pk}/change/",
+        {
+            "name": "Admin Changed",
+            "emails": '["added@example.com"]',
+            "phones": "[]",
+            "custom_attributes": "{}",
+            "language": "de",
+            "timezone": "",
+            "identities-TOTAL_FORMS": "0",
+            "identities-INITIAL_FORMS": "0",
+            "notes-TOTAL_FORMS": "0",
+            "notes-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    make_due()
+    tasks.webhooks_sweep()
+    sent = [(r.headers["X-Switchboard-Event"], json.loads(r.body)["data"]) for r in receiver.requests]
+    assert [kind for kind, _ in sent] == ["contact.created", "contact.updated"]
+    assert sent[1][1]["changed"] == ["name", "language"]
+
+
+def test_a_merge_tells_of_the_surviving_contact(receiver, subscribe, django_capture_on_commit_callbacks):
+    target = ContactFactory(name="Kept", language="")
+    source = ContactFactory(name="Folded", language="es")
+    subscribe(["contact.updated"])
+    with django_capture_on_commit_callbacks(execute=True):
+        crm_services.contact_merge(source=source, target=target)
+    sent = received(receiver, "contact.updated")
+    assert len(sent) == 1
+    data = json.loads(sent[0].body)["data"]
+    assert data["contact"]["id"] == target.pk and "language" in data["changed"]
