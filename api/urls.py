@@ -9,11 +9,13 @@ from rest_framework.routers import SimpleRouter
 
 from api.views.inboxes import InboxViewSet
 from api.views.me import MeView
+from api.views.tokens import TokenViewSet
 
 app_name = "api"
 
 router = SimpleRouter(trailing_slash=False)
 router.register("inboxes", InboxViewSet, basename="inbox")
+router.register("tokens", TokenViewSet, basename="token")
 
 urlpatterns = [
     path("me", MeView.as_view(), name="me"),
