@@ -3,12 +3,13 @@ documentation page beside it."""
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.routers import SimpleRouter
 
 from api.views.inboxes import InboxViewSet
 from api.views.me import MeView
+from api.views.not_found import NoSuchEndpoint
 from api.views.tokens import TokenViewSet
 
 app_name = "api"
@@ -22,4 +23,6 @@ urlpatterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularRedocView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),
+    # Last: any other path under the prefix answers 404 in the one error shape.
+    re_path(r"^.*$", NoSuchEndpoint.as_view(), name="no-such-endpoint"),
 ]

@@ -250,3 +250,32 @@ def test_a_session_post_takes_a_key_too(agent):
     assert answers[0].json()["id"] == answers[1].json()["id"] and answers[1].json()["key"] is None
     row = IdempotencyKey.objects.get()
     assert row.caller == f"user:{agent.pk}" and answers[0].json()["key"] not in row.body
+
+
+# --- Found by fuzzing the running server (tests/api/test_schemathesis.py) -----------------------------
+
+
+@pytest.mark.parametrize("path", ["/tokens/0.5", "/nothing-here", "/me/", "/inboxes/1/extra"])
+def test_a_path_that_is_no_endpoint_is_not_found_in_the_one_error_shape(make_api_client, agent, path):
+    for client in (make_api_client(agent), Client()):
+        response = client.get(f"{BASE}{path}")
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("cursor", ["%08%C2%8E", "bz14", "cD1hYmM="])  # junk, o=x, p=abc
+def test_a_cursor_the_list_did_not_give_is_refused_as_invalid(make_api_client, agent, cursor):
+    response = make_api_client(agent).get(f"{BASE}/tokens?cursor={cursor}")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and "cursor" in error["errors"]
+
+
+def test_a_cursor_the_list_gave_still_pages(make_api_client, agent):
+    api = make_api_client(agent)
+    for name in ("a", "b", "c"):
+        api.post_json(f"{BASE}/tokens", {"name": name})
+    first = api.get(f"{BASE}/tokens?limit=2").json()
+    second = api.get(first["next"]).json()
+    assert [t["name"] for t in first["results"] + second["results"]] == ["c", "b", "a", "test"]
