@@ -483,6 +483,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The documentation page (api/views/docs.py) fetches nothing from elsewhere: no validator badge.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True, "displayOperationId": False},
     # Every operation documents the one error shape, its refusals and its headers (api/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
     "GET_LIB_DOC_EXCLUDES": "api.schema.lib_doc_excludes",
