@@ -1,8 +1,8 @@
 """`Idempotency-Key` on every POST of the integrator API: a retried POST with the same key returns what
 the first call answered (status and body) without doing the work again.
 
-Stored in the database (api.models.IdempotencyKey), the record of what was done, so a replay survives a
-Redis flush and the key and the work it guards commit together. The steps, run by ApiMixin.dispatch
+Stored in the database (api.models.IdempotencyKey), beside the record of what was done, so a replay
+survives a Redis flush or restart. The steps, run by ApiMixin.dispatch
 (api/views/base.py) for every POST that sends the header, after authentication, permissions and the rate
 limit:
 
@@ -10,10 +10,12 @@ limit:
    lock: a concurrent retry's insert fails, it reads the row and is told `idempotency_key_in_progress`
    (409, Retry-After: 1). A finished row is replayed; a row whose request differs (another method, path,
    query or body) is refused with `idempotency_key_reused` (422).
-2. The view's handler runs in one transaction with `finish`, which writes its answer onto the row: the
-   work and the kept answer commit together. A process that dies mid-call rolls both back, so a row left
-   unfinished for ABANDONED_AFTER is taken over by the next retry (its work was never committed).
-3. An answer of 5xx, or an exception, is not kept (`release` deletes the row): the retry runs again.
+2. The view's handler runs as it would without a key (the services own their transactions, as for the
+   console's calls), then `finish` writes its answer onto the row.
+3. An answer of 5xx or 429, or an exception, is not kept (`release` deletes the row): the retry runs
+   again.
+   A row left unfinished for ABANDONED_AFTER (the process stopped during the call) is taken over by the
+   next retry, which runs again.
 
 Keys are the caller's (a token's, or a user's for the staff pages' session calls) and kept KEEP (24 hours;
 `idempotency_keys_purge` deletes older ones every hour).
@@ -118,7 +120,7 @@ def begin(request) -> Claim | None:
         if row.status is not None:
             raise Replay(row)
         if row.created_at < now - ABANDONED_AFTER:
-            # Its call died with its transaction: nothing it did was committed. This retry takes it over.
+            # Its process stopped during the call (a call never runs this long): this retry runs again.
             taken = IdempotencyKey.objects.filter(pk=row.pk, status=None, created_at=row.created_at).update(
                 created_at=now
             )
@@ -136,8 +138,8 @@ def begin(request) -> Claim | None:
 
 
 def finish(claim: Claim, response, unkept: tuple[str, ...] = ()) -> None:
-    """Keep the call's answer on its key (in the handler's transaction when it returned normally).
-    The `unkept` fields of the answer (a secret shown once, e.g. a new token's key) are kept as null."""
+    """Keep the call's answer on its key. The `unkept` fields of the answer (a secret shown once, e.g. a
+    new token's key) are kept as null."""
     row = claim.row
     data = getattr(response, "data", None)
     if unkept and isinstance(data, dict):

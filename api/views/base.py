@@ -5,7 +5,6 @@ caching of personal data."""
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils.cache import add_never_cache_headers
 
 from api import idempotency
@@ -27,8 +26,9 @@ class ApiMixin:
 
     def dispatch(self, request, *args, **kwargs):
         """DRF's APIView.dispatch with one step between the checks (authentication, permissions, rate
-        limit) and the handler: a POST's Idempotency-Key is claimed, replayed or refused, and the handler
-        runs in one transaction with keeping its answer."""
+        limit) and the handler: a POST's Idempotency-Key is claimed, replayed or refused, and the
+        handler's answer kept on it. The handler runs as it would without a key (no transaction of ours
+        around it: the services own theirs, as for the console's calls)."""
         self.args = args
         self.kwargs = kwargs
         request = self.initialize_request(request, *args, **kwargs)
@@ -43,14 +43,7 @@ class ApiMixin:
                 response = self.http_method_not_allowed(request, *args, **kwargs)
             else:
                 claim = idempotency.begin(request)
-                if claim is None:
-                    response = handler(request, *args, **kwargs)
-                else:
-                    with transaction.atomic():
-                        response = handler(request, *args, **kwargs)
-                        if response.status_code < 500:
-                            idempotency.finish(claim, response, self.idempotency_unkept_fields)
-                            claim = None
+                response = handler(request, *args, **kwargs)
         except idempotency.Replay as replay:
             response = replay.response()
         except Exception as exc:
@@ -61,8 +54,9 @@ class ApiMixin:
                     idempotency.release(claim)
                 raise
         if claim is not None:
-            # The handler raised (its work rolled back) or answered 5xx: keep a refusal, forget a failure.
-            if response.status_code < 500:
+            # Keep the answer, a refusal too; forget a failure (5xx) and a "slow down" (429, which a retry
+            # after Retry-After must not get again), so that their retry runs again.
+            if response.status_code < 500 and response.status_code != 429:
                 idempotency.finish(claim, response, self.idempotency_unkept_fields)
             else:
                 idempotency.release(claim)

@@ -181,7 +181,7 @@ def test_a_key_still_running_answers_409_and_a_key_older_than_a_day_is_forgotten
     running = _made(api, {"name": "a"}, "k-5")
     assert running.status_code == 409
     assert running.json()["error"]["code"] == "idempotency_key_in_progress" and running["Retry-After"] == "1"
-    # Unfinished for longer than a call can run: its call died and its work rolled back; the retry runs.
+    # Unfinished for longer than a call can run: its process stopped during the call; the retry runs.
     ApiToken.objects.filter(name="a").delete()
     IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(minutes=6))
     assert _made(api, {"name": "a"}, "k-5").status_code == 201
@@ -203,7 +203,6 @@ def test_a_server_failure_is_not_kept_so_the_retry_runs_again(make_api_client, a
     real = token_views.token_create
 
     def failing(**kwargs):
-        real(**kwargs)  # the work is done, then the view fails: its transaction rolls it back
         raise RuntimeError("boom")
 
     monkeypatch.setattr(token_views, "token_create", failing)
@@ -279,3 +278,21 @@ def test_a_cursor_the_list_gave_still_pages(make_api_client, agent):
     first = api.get(f"{BASE}/tokens?limit=2").json()
     second = api.get(first["next"]).json()
     assert [t["name"] for t in first["results"] + second["results"]] == ["c", "b", "a", "test"]
+
+
+def test_a_rate_limit_met_inside_the_call_is_not_kept(make_api_client, agent, monkeypatch):
+    # A 429 says "retry after N seconds": the retry must run again, not get the 429 back.
+    from api.views import tokens as token_views
+    from core.errors import DomainError
+
+    api = make_api_client(agent)
+    real = token_views.token_create
+
+    def slow_down(**kwargs):
+        raise DomainError("rate_limited", retry_after_s=2)
+
+    monkeypatch.setattr(token_views, "token_create", slow_down)
+    refused = _made(api, {"name": "r"}, "k-9")
+    assert refused.status_code == 429 and refused["Retry-After"] == "2"
+    monkeypatch.setattr(token_views, "token_create", real)
+    assert _made(api, {"name": "r"}, "k-9").status_code == 201
