@@ -33,6 +33,8 @@ lint: .venv/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(DEPLOY_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
+	@# The integrator API's OpenAPI document (docs/api.md): valid, and no warning from drf-spectacular.
+	$(DEPLOY_CHECK_ENV) $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 # The switch's end-to-end tests once more on channels-redis's pub/sub layer (docs/realtime.md): the
 # sockets in-process and one browser chat through a daphne subprocess.

@@ -38,3 +38,28 @@ class ApiToken(models.Model):
     @property
     def may_write(self) -> bool:
         return self.scope == self.WRITE
+
+
+class IdempotencyKey(models.Model):
+    """A POST's `Idempotency-Key` and what its first call answered (api/idempotency.py), kept 24 hours.
+
+    The unique (caller, key) row is the lock: it is written, and committed, before the call runs, so a
+    concurrent retry finds it and waits its turn. `status` stays null while the first call runs."""
+
+    caller = models.CharField(max_length=40)  # "token:<id>" or "user:<id>" (a session's calls)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of method, path, query and the parsed body
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.TextField(blank=True, default="")  # the answer's JSON
+    location = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["caller", "key"], name="api_idempotency_caller_key")]
+        verbose_name = "idempotency key"
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.key}"

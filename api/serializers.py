@@ -31,3 +31,23 @@ class TokenSerializer(serializers.ModelSerializer):
         model = ApiToken
         fields = ["id", "name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
         read_only_fields = fields
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="What the key is for, e.g. the system that uses it.")
+    scope = serializers.ChoiceField(choices=ApiToken.SCOPES, default=ApiToken.READ)
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Give the key a name.")
+        return value.strip()
+
+
+class NewTokenSerializer(TokenSerializer):
+    key = serializers.CharField(
+        allow_null=True, help_text="The key itself: shown this once, never again (null in a replayed answer)."
+    )
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "key"]
+        read_only_fields = fields

@@ -24,18 +24,24 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def token_create(*, user, name: str, scope: str = ApiToken.READ) -> tuple[ApiToken, str]:
-    """A new token for `user`: (the row, the key to show once)."""
-    if scope not in dict(ApiToken.SCOPES):
-        raise ValueError(f"unknown scope {scope!r}")
+def token_key_assign(token: ApiToken) -> str:
+    """Give an unsaved token a new key (its prefix and hash); the key, to show once."""
     while True:
         prefix = secrets.token_hex(4)
         if not ApiToken.objects.filter(prefix=prefix).exists():
             break
     key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken.objects.create(
-        user=user, name=name.strip()[:100] or "API token", scope=scope, prefix=prefix, key_hash=_hash(key)
-    )
+    token.prefix, token.key_hash = prefix, _hash(key)
+    return key
+
+
+def token_create(*, user, name: str, scope: str = ApiToken.READ) -> tuple[ApiToken, str]:
+    """A new token for `user`: (the row, the key to show once)."""
+    if scope not in dict(ApiToken.SCOPES):
+        raise ValueError(f"unknown scope {scope!r}")
+    token = ApiToken(user=user, name=name.strip()[:100] or "API token", scope=scope)
+    key = token_key_assign(token)
+    token.save()
     return token, key
 
 

@@ -3,12 +3,14 @@ documentation page beside it."""
 
 from __future__ import annotations
 
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
+from api.views.docs import ApiDocsView, ApiSchemaView
 from api.views.inboxes import InboxViewSet
 from api.views.me import MeView
+from api.views.not_found import NoSuchEndpoint
+from api.views.tokens import TokenViewSet
 from api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
 app_name = "api"
@@ -17,10 +19,13 @@ router = SimpleRouter(trailing_slash=False)
 router.register("inboxes", InboxViewSet, basename="inbox")
 router.register("webhooks/subscriptions", WebhookSubscriptionViewSet, basename="webhook-subscription")
 router.register("webhooks/deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("tokens", TokenViewSet, basename="token")
 
 urlpatterns = [
     path("me", MeView.as_view(), name="me"),
-    path("schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularRedocView.as_view(url_name="api:schema"), name="docs"),
+    path("schema", ApiSchemaView.as_view(), name="schema"),
+    path("docs", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),
+    # Last: any other path under the prefix answers 404 in the one error shape.
+    re_path(r"^.*$", NoSuchEndpoint.as_view(), name="no-such-endpoint"),
 ]

@@ -571,14 +571,23 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "WebhookEventType": "webhooks.models.EventType",
         "WebhookDeliveryStatus": "webhooks.models.DeliveryStatus",
     },
+    # The documentation page (api/views/docs.py) fetches nothing from elsewhere: no validator badge.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True, "displayOperationId": False},
+    # Every operation documents the one error shape, its refusals and its headers (api/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
+    "GET_LIB_DOC_EXCLUDES": "api.schema.lib_doc_excludes",
 }
+# Calls per token (per user for the staff pages' session calls), counted in the cache: Redis in
+# production, so all processes share the budget (api/throttling.py). "<n>/s", "<n>/min" or "<n>/hour".
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
+# Idempotency keys are kept 24 hours (api/idempotency.py); older ones are deleted every hour.
+CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {"task": "api.tasks.idempotency_keys_purge", "schedule": 3600.0}
 
 # --- IM switch (docs/imsubsystem.md) -----------------------------------------------------------
 # Inbox credentials are encrypted with a key derived from this (SECRET_KEY when empty).

@@ -4,7 +4,7 @@ answers a path another already answers (tests/switchboard/test_urls.py)."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from switchboard import views
+from switchboard import account, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,4 +14,7 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", account.account, name="account"),
+    path("account/tokens", account.token_make, name="account_token_make"),
+    path("account/tokens/<int:token_id>/revoke", account.token_revoke_view, name="account_token_revoke"),
 ]

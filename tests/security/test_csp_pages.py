@@ -70,10 +70,14 @@ def test_anonymous_pages(client, world):
 
 def test_agent_pages(client, world):
     client.force_login(world["agent"])
-    for path in ("/agent/", "/crm/contacts/", f"/crm/contacts/{world['contact'].pk}/", "/api/v1/agent/queue"):
+    paths = ("/agent/", "/crm/contacts/", f"/crm/contacts/{world['contact'].pk}/", "/api/v1/agent/queue")
+    for path in (*paths, "/account/", "/api/rest/v1/docs", "/api/rest/v1/docs?script", "/api/rest/v1/me"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert_strict(response, path)
+    response = client.post("/account/tokens", {"name": "csp", "scope": "read"})
+    assert response.status_code == 200 and b"new-token-key" in response.content
+    assert_strict(response, "the account page with a new key")
 
 
 def test_supervisor_pages(client, world):

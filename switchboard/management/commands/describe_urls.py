@@ -24,6 +24,7 @@ class Command(BaseCommand):
             f"  Admin           {base}/admin/",
             f"  Widget demo     {base}/widget/demo/demo/",
             f"  Health          {base}/healthz",
+            f"  API docs        {base}/api/rest/v1/docs  (tokens: {base}/account/)",
             *(f"  {line}" for line in demo_descriptions(base=base)),
             "",
         ]
