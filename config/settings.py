@@ -480,6 +480,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # A contact identity's channel kind and an inbox's kind share a field name but not their choices.
+    "ENUM_NAME_OVERRIDES": {"ChannelKindEnum": "crm.models.ChannelKind"},
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
