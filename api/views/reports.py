@@ -28,6 +28,8 @@ from supervisor import selectors as supervisor_selectors
 from supervisor.forms import ReportFilterForm
 
 KINDS = ("queue", "agent")
+MAX_ID = 2**63 - 1
+_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
 class CsvRenderer(renderers.BaseRenderer):
@@ -45,7 +47,7 @@ def _int_param(request, name: str) -> int | None:
     raw = request.query_params.get(name, "")
     if raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18 or int(raw) <= 0:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
         raise DomainError("invalid", f"{name} must be a positive integer id.", errors={name: ["Not an id."]})
     return int(raw)
 
@@ -71,8 +73,8 @@ class ReportView(ApiMixin, APIView):
             OpenApiParameter("from", OpenApiTypes.DATE, description="The first day (default: six days before `to`)."),
             OpenApiParameter("to", OpenApiTypes.DATE, description="The last day, inclusive (default: today)."),
             OpenApiParameter("period", str, enum=["day", "hour"], description="Rows per day (default) or hour."),
-            OpenApiParameter("queue", int, description="Only this queue (one of yours)."),
-            OpenApiParameter("team", int, description="Only this team's queues (one of yours)."),
+            OpenApiParameter("queue", _ID_SCHEMA, description="Only this queue (one of yours)."),
+            OpenApiParameter("team", _ID_SCHEMA, description="Only this team's queues (one of yours)."),
             OpenApiParameter("format", str, enum=["json", "csv"], description="`csv`: the dashboard's CSV export."),
         ],
         responses={

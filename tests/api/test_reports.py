@@ -143,6 +143,9 @@ def test_another_teams_queue_or_team_is_not_found(teams, history):
         ({"period": "week"}, "period"),
         ({"queue": "sales"}, "queue"),
         ({"team": "-1"}, "team"),
+        ({"team": "0"}, "team"),
+        ({"queue": "²"}, "queue"),
+        ({"queue": str(2**63)}, "queue"),
     ],
 )
 def test_bad_filters_are_a_clear_400(teams, params, field):
