@@ -192,6 +192,7 @@ def test_merge_moves_conversations_through_the_crm_service(teams):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["merged_contact_id"] == source.pk and body["moved"]["identities"] == 1
+    assert body["moved"]["conversations"] == 1
     assert body["contact"]["emails"] == ["keep@x.example", "other@x.example"]
     assert [i["external_id"] for i in body["contact"]["identities"]] == ["+100"]
     assert not Contact.objects.filter(pk=source.pk).exists()
