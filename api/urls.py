@@ -6,10 +6,14 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
+from api.views.canned import CannedResponseViewSet
+from api.views.contacts import ContactViewSet
 from api.views.docs import ApiDocsView, ApiSchemaView
 from api.views.inboxes import InboxViewSet
 from api.views.me import MeView
 from api.views.not_found import NoSuchEndpoint
+from api.views.reports import ReportView
+from api.views.routing import AgentViewSet, QueueViewSet, TeamViewSet
 from api.views.tokens import TokenViewSet
 from api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
@@ -20,9 +24,15 @@ router.register("inboxes", InboxViewSet, basename="inbox")
 router.register("webhooks/subscriptions", WebhookSubscriptionViewSet, basename="webhook-subscription")
 router.register("webhooks/deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 router.register("tokens", TokenViewSet, basename="token")
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("queues", QueueViewSet, basename="queue")
+router.register("teams", TeamViewSet, basename="team")
+router.register("agents", AgentViewSet, basename="agent")
+router.register("canned-responses", CannedResponseViewSet, basename="canned-response")
 
 urlpatterns = [
     path("me", MeView.as_view(), name="me"),
+    path("reports/<str:kind>", ReportView.as_view(), name="report"),
     path("schema", ApiSchemaView.as_view(), name="schema"),
     path("docs", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),

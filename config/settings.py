@@ -576,6 +576,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WebhookEventType": "webhooks.models.EventType",
         "WebhookDeliveryStatus": "webhooks.models.DeliveryStatus",
+        # A contact identity's channel kind and an inbox's kind share a field name but not their choices.
+        "ChannelKindEnum": "crm.models.ChannelKind",
+        "AgentStatusEnum": "routing.models.AgentStatus",
+        "ConversationStatusEnum": "imsubsystem.models.ConversationStatus",
+        "MessageDeliveryStatusEnum": "imsubsystem.models.DeliveryStatus",
     },
     # The documentation page (api/views/docs.py) fetches nothing from elsewhere: no validator badge.
     "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True, "displayOperationId": False},

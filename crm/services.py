@@ -132,6 +132,41 @@ def identity_get_or_create(
         return ContactIdentity.objects.select_related("contact").get(kind=kind, external_id=external_id), False
 
 
+def identity_add(*, contact: Contact, kind: str, external_id: str, display_name: str = "") -> ContactIdentity:
+    """Give `contact` an address on a channel. An address belongs to one contact: one that another
+    contact holds is refused (`identity_taken`, naming that contact: merge the two instead)."""
+    if kind not in ChannelKind.values:
+        raise ValidationError(f"Unknown channel kind {kind!r}.", code="invalid")
+    external_id = str(external_id).strip()
+    if not external_id or len(external_id) > 191:
+        raise ValidationError("external_id must be 1 to 191 characters.", code="invalid")
+    holder = ContactIdentity.objects.filter(kind=kind, external_id=external_id).values_list("contact_id", flat=True)
+    if holder:
+        raise ValidationError(
+            "Contact #%(contact_id)s already has this address.", code="identity_taken", params={"contact_id": holder[0]}
+        )
+    try:
+        with transaction.atomic():
+            return ContactIdentity.objects.create(
+                contact=contact, kind=kind, external_id=external_id, display_name=display_name.strip()[:200]
+            )
+    except IntegrityError:
+        holder_id = ContactIdentity.objects.filter(kind=kind, external_id=external_id).values_list(
+            "contact_id", flat=True
+        )
+        raise ValidationError(
+            "Contact #%(contact_id)s already has this address.",
+            code="identity_taken",
+            params={"contact_id": holder_id[0] if holder_id else None},
+        ) from None
+
+
+def identity_remove(*, identity: ContactIdentity) -> None:
+    """Take an address off its contact. The contact and its conversations stay; the next message from
+    that address makes a new contact (identity_get_or_create)."""
+    identity.delete()
+
+
 def _snapshot(contact: Contact) -> dict[str, Any]:
     return {
         "name": contact.name,

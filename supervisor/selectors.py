@@ -15,6 +15,7 @@ from django.utils import timezone
 from imsubsystem import selectors as switch_selectors
 from imsubsystem.models import Conversation
 from routing.models import AgentProfile, Queue
+from supervisor.models import Team
 
 
 def user_is_admin(user) -> bool:
@@ -44,6 +45,16 @@ def agent_ids_visible(*, user, queue_ids: frozenset[int] | None = None) -> froze
         return frozenset(AgentProfile.objects.values_list("user_id", flat=True))
     queue_ids = queue_ids if queue_ids is not None else queue_ids_visible(user=user)
     return frozenset(AgentProfile.objects.filter(queues__in=queue_ids).values_list("user_id", flat=True).distinct())
+
+
+def teams_visible(*, user):
+    """The teams this user may see: every team for an admin, the teams they supervise for a supervisor,
+    none for anyone else."""
+    if not user_may_supervise(user):
+        return Team.objects.none()
+    if user_is_admin(user):
+        return Team.objects.all()
+    return Team.objects.filter(supervisors=user)
 
 
 def queues_visible(*, user) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ DomainError) answers `{"error": {"code", "detail"}}` with the code's status (cor
 
 from __future__ import annotations
 
-import csv
 from functools import wraps
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import DomainError
 from core.http import api_endpoint, json_body
 from supervisor import replica, selectors, services, stats
+from supervisor import reports as reports_export
 from supervisor.forms import ReportFilterForm, StaffingFilterForm
 
 
@@ -141,20 +141,7 @@ def api_agent_status(request: HttpRequest, agent_id: int) -> JsonResponse:
 
 
 # --- reports ----------------------------------------------------------------------------------------------
-REPORT_COLUMNS = [
-    ("volume", "Volume"),
-    ("answered", "Answered"),
-    ("abandoned", "Abandoned"),
-    ("abandonment", "Abandonment"),
-    ("service_level", "Service level"),
-    ("average_wait_s", "Avg wait (s)"),
-    ("first_response_s", "First response (s)"),
-    ("handle_s", "Handle time (s)"),
-    ("resolved", "Resolved"),
-    ("resolution", "Resolution"),
-    ("satisfaction", "Satisfaction (1-5)"),
-    ("rated", "Ratings"),
-]
+REPORT_COLUMNS = reports_export.REPORT_COLUMNS
 
 
 def _report(request: HttpRequest) -> tuple[ReportFilterForm, list[dict[str, Any]] | None]:
@@ -164,29 +151,14 @@ def _report(request: HttpRequest) -> tuple[ReportFilterForm, list[dict[str, Any]
     if not form.is_valid():
         return form, None
     data = form.cleaned_data
-    queue_ids = {q["id"] for q in queues}
-    if data.get("queue"):
-        queue_ids &= {data["queue"]}
-    names = {q["id"]: q["name"] for q in queues}
-    agent_ids = None
-    if data["dimension"] == "agent":
-        agents = selectors.agents_visible(user=request.user)
-        names = {a["id"]: a["name"] for a in agents}
-        agent_ids = list(names)
-    rows = stats.report_rows(
-        start=data["start_at"],
-        end=data["end_at"],
+    rows = reports_export.report_for_user(
+        user=request.user,
+        start_at=data["start_at"],
+        end_at=data["end_at"],
         period=data["period"],
         dimension=data["dimension"],
-        queue_ids=list(queue_ids),
-        agent_ids=agent_ids,
+        queue_ids={data["queue"]} if data.get("queue") else None,
     )
-    key = data["dimension"] + "_id"
-    for row in rows:
-        row["name"] = names.get(row[key], f"#{row[key]}")
-        row["bucket_label"] = timezone.localtime(row["bucket"]).strftime(
-            "%Y-%m-%d" if data["period"] == "day" else "%Y-%m-%d %H:00"
-        )
     form.report_data = data
     return form, rows
 
@@ -231,23 +203,11 @@ def reports_csv(request: HttpRequest) -> HttpResponse:
         )
     data = form.report_data
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    filename = f"switchboard-{data['dimension']}-{data['period']}-{data['start']}-{data['end']}.csv"
+    filename = reports_export.report_csv_filename(
+        dimension=data["dimension"], period=data["period"], start=data["start"], end=data["end"]
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(["period_start", data["dimension"] + "_id", data["dimension"], *[k for k, _ in REPORT_COLUMNS]])
-    for row in rows:
-        name = row["name"]
-        # A cell starting with = + - @ is a formula to spreadsheet programs: neutralise it.
-        if name[:1] in ("=", "+", "-", "@"):
-            name = "'" + name
-        writer.writerow(
-            [
-                timezone.localtime(row["bucket"]).isoformat(),
-                row[data["dimension"] + "_id"],
-                name,
-                *["" if row[k] is None else row[k] for k, _ in REPORT_COLUMNS],
-            ]
-        )
+    reports_export.report_csv_write(response, rows=rows, dimension=data["dimension"])
     return response
 
 
