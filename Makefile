@@ -8,7 +8,7 @@ BIN := .venv/bin
 # database, a Redis database and a channel prefix of its own, docs/development.md).
 TEST_ENV := set -a; . tests/test.env; set +a;
 
-.PHONY: run test test-js test-channels-redis lint bench migrate clean cluster cluster-stop
+.PHONY: run test test-js test-channels-redis lint bench migrate clean cluster cluster-stop messages
 
 .venv/.runtime-installed: requirements.txt scripts/bootstrap.sh
 	PY=$(PY) bash scripts/bootstrap.sh runtime
@@ -17,6 +17,7 @@ TEST_ENV := set -a; . tests/test.env; set +a;
 	PY=$(PY) bash scripts/bootstrap.sh dev
 
 run: .venv/.runtime-installed
+	$(BIN)/python manage.py compilemessages --ignore=.venv >/dev/null
 	$(BIN)/python manage.py migrate --noinput
 	@[ -f var/.demo-seeded ] || ($(BIN)/python manage.py seed_demo && touch var/.demo-seeded)
 	@$(BIN)/python manage.py describe_urls --port $(PORT)
@@ -43,6 +44,7 @@ CHANNELS_REDIS_E2E := tests/imsubsystem/test_widget_socket.py tests/imsubsystem/
 
 test: .venv/.dev-installed
 	bash scripts/services.sh
+	$(BIN)/python manage.py compilemessages --ignore=.venv >/dev/null
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-js
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
@@ -54,6 +56,12 @@ test-channels-redis: .venv/.dev-installed
 # The browser code's unit tests (tests/js/*.test.js): node's own test runner, no packages to download.
 test-js:
 	node --test tests/js/
+
+# The catalogs (docs/i18n.md): every marked string of the code into locale/*/LC_MESSAGES/*.po, for
+# translating; `make test` compiles them and fails on an untranslated or fuzzy zh-Hans entry.
+messages: .venv/.dev-installed
+	$(BIN)/python manage.py makemessages -l zh_Hans --no-location --no-obsolete --ignore=.venv --ignore=var --ignore=tests --ignore=bench
+	$(BIN)/python manage.py makemessages -d djangojs -l zh_Hans --no-location --no-obsolete --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=static/api --ignore=node_modules
 
 bench: .venv/.dev-installed
 	bash scripts/services.sh
