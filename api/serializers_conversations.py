@@ -15,6 +15,15 @@ from imsubsystem.models import Conversation, SenderKind
 from imsubsystem.selectors import user_display_name
 
 
+class TextField(serializers.CharField):
+    """Text as JSON text only: a number or a boolean is `invalid`, not turned into a string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -84,7 +93,7 @@ class AssignSerializer(serializers.Serializer):
 class TransferSerializer(serializers.Serializer):
     queue_id = serializers.IntegerField(min_value=1, required=False, help_text="Give this or agent_id.")
     agent_id = serializers.IntegerField(min_value=1, required=False, help_text="Give this or queue_id.")
-    note = serializers.CharField(
+    note = TextField(
         required=False,
         allow_blank=True,
         max_length=4000,
@@ -99,7 +108,7 @@ class TransferSerializer(serializers.Serializer):
 
 
 class CloseSerializer(serializers.Serializer):
-    reason = serializers.CharField(
+    reason = TextField(
         required=False,
         allow_blank=True,
         max_length=10000,
@@ -156,7 +165,7 @@ class MessagePageSerializer(serializers.Serializer):
 
 
 class MessageSendSerializer(serializers.Serializer):
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="The message (plain text).")
+    text = TextField(allow_blank=True, trim_whitespace=False, help_text="The message (plain text).")
     private = serializers.BooleanField(
         default=False, help_text="An internal note: seen by staff, never sent to the customer."
     )
@@ -166,7 +175,7 @@ class MessageSendSerializer(serializers.Serializer):
         help_text="`agent`: sent as the calling user. `bot`: sent as the inbox's assistant (supervisors and "
         "admins only).",
     )
-    client_id = serializers.CharField(
+    client_id = TextField(
         required=False,
         max_length=64,
         help_text="Your id for this message: a retry with the same one stores nothing new and answers the "
