@@ -63,6 +63,7 @@ class ConversationMessagesView(ApiMixin, APIView):
         return conversation
 
     @extend_schema(
+        operation_id="conversations_messages_list",
         summary="List a conversation's messages",
         description="Internal notes included (`private`). Without `after_seq`, newest first.",
         tags=["messages"],
@@ -71,7 +72,11 @@ class ConversationMessagesView(ApiMixin, APIView):
             OpenApiParameter("before_seq", OpenApiTypes.INT, description="Newest first, before this seq."),
             OpenApiParameter("limit", OpenApiTypes.INT, description=f"1 to {MAX_PAGE_SIZE}, default {PAGE_SIZE}."),
         ],
-        responses={200: MessagePageSerializer, 404: OpenApiResponse(description="not_found")},
+        responses={
+            200: MessagePageSerializer,
+            400: OpenApiResponse(description="invalid: a page parameter out of range, or both directions"),
+            404: OpenApiResponse(description="not_found: no such conversation, or not yours"),
+        },
     )
     def get(self, request, conversation_id):
         conversation = self._conversation(request, conversation_id)
@@ -107,6 +112,7 @@ class ConversationMessagesView(ApiMixin, APIView):
         )
 
     @extend_schema(
+        operation_id="conversations_messages_create",
         summary="Send a message or an internal note",
         description="As the calling agent, or as the bot (`sender: bot`, supervisors and admins). "
         "201 with the stored message; 200 with the first one when its client_id (or Idempotency-Key) was "
