@@ -8,9 +8,11 @@ from rest_framework.routers import SimpleRouter
 
 from api.views.canned import CannedResponseViewSet
 from api.views.contacts import ContactViewSet
+from api.views.conversations import ConversationViewSet
 from api.views.docs import ApiDocsView, ApiSchemaView
 from api.views.inboxes import InboxViewSet
 from api.views.me import MeView
+from api.views.messages import ConversationMessagesView
 from api.views.not_found import NoSuchEndpoint
 from api.views.reports import ReportView
 from api.views.routing import AgentViewSet, QueueViewSet, TeamViewSet
@@ -29,9 +31,15 @@ router.register("queues", QueueViewSet, basename="queue")
 router.register("teams", TeamViewSet, basename="team")
 router.register("agents", AgentViewSet, basename="agent")
 router.register("canned-responses", CannedResponseViewSet, basename="canned-response")
+router.register("conversations", ConversationViewSet, basename="conversation")
 
 urlpatterns = [
     path("me", MeView.as_view(), name="me"),
+    re_path(
+        r"^conversations/(?P<conversation_id>[^/]+)/messages$",
+        ConversationMessagesView.as_view(),
+        name="conversation-messages",
+    ),
     path("reports/<str:kind>", ReportView.as_view(), name="report"),
     path("schema", ApiSchemaView.as_view(), name="schema"),
     path("docs", ApiDocsView.as_view(url_name="api:schema"), name="docs"),

@@ -7,6 +7,7 @@ The load generator runs it in a process of its own with the server's environment
     python -m bench.database relay-setup AGENTS CUSTOMERS    # {"inbox", "queue"}
     python -m bench.database relay-verify < ids.json         # the relay's end state against MySQL
     python -m bench.database idle-sessions COUNT             # COUNT widget session tokens
+    python -m bench.database api-setup MESSAGES              # {"conversation", "username", "key"}
 
 The functions import Django's models only when called, so the module imports without Django settings.
 """
@@ -59,6 +60,48 @@ def idle_sessions(*, count: int) -> list[str]:
     queue, _ = Queue.objects.get_or_create(name="Idle")
     inbox, _ = Inbox.objects.get_or_create(key="idle", defaults={"kind": "web", "name": "Idle", "default_queue": queue})
     return [auth.widget_session_create(inbox=inbox, name=f"idle {n}")[0] for n in range(count)]
+
+
+def api_setup(*, messages: int) -> dict:
+    """The message-list benchmark's scene (bench/api_messages.py): agent "bench-api-agent" (password
+    AGENT_PASSWORD) holding one conversation of `messages` messages, customer's and agent's alternately,
+    stored through the switch's write path; and a read-only API key of that agent."""
+    from django.contrib.auth import get_user_model
+
+    from api.tokens import token_create
+    from crm.models import Contact
+    from crm.roles import AGENT, roles_sync, user_set_role
+    from imsubsystem import services as switch
+    from imsubsystem.models import Conversation, Inbox, SenderKind
+    from routing.models import AgentProfile, Queue
+
+    roles_sync()
+    queue, _ = Queue.objects.get_or_create(name="Bench API")
+    inbox, _ = Inbox.objects.get_or_create(
+        key="bench-api", defaults={"kind": "web", "name": "Bench API", "default_queue": queue}
+    )
+    user, created = get_user_model().objects.get_or_create(username="bench-api-agent")
+    if created:
+        user.set_password(AGENT_PASSWORD)
+        user.save()
+    user_set_role(user=user, role=AGENT)
+    AgentProfile.objects.get_or_create(user=user)[0].queues.add(queue)
+    contact = Contact.objects.create(name="Bench customer")
+    # Held by the agent as routing would leave it; the benchmark only reads it.
+    conversation = Conversation.objects.create(
+        contact=contact, inbox=inbox, queue=queue, assignee=user, status="assigned"
+    )
+    for n in range(messages):
+        by_agent = n % 2 == 1
+        switch.message_send(
+            conversation_id=conversation.pk,
+            sender_kind=SenderKind.AGENT if by_agent else SenderKind.CUSTOMER,
+            sender_user_id=user.pk if by_agent else None,
+            text=f"{'Agent' if by_agent else 'Customer'} message {n}: " + "lorem ipsum " * 8,
+            client_id=f"bench-{n}",
+        )
+    _, key = token_create(user=user, name="bench", scope="read")
+    return {"conversation": conversation.pk, "username": user.username, "key": key}
 
 
 def relay_verify(ids: dict) -> dict:
@@ -133,7 +176,9 @@ def main(argv: list[str]) -> object:
         return relay_verify(json.loads(sys.stdin.read()))
     if command == "idle-sessions":
         return idle_sessions(count=int(args[0]))
-    raise SystemExit(f"unknown command {command!r}: relay-setup, relay-verify or idle-sessions")
+    if command == "api-setup":
+        return api_setup(messages=int(args[0]))
+    raise SystemExit(f"unknown command {command!r}: relay-setup, relay-verify, idle-sessions or api-setup")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "idle": "bench.idle",
     "routing": "bench.routing",
     "stats": "bench.stats",
+    "api": "bench.api_messages",
 }
 
 

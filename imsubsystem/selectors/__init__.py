@@ -18,9 +18,10 @@ is re-exported here from the module that holds it, each one layer above the last
   `contact_widget_session_live`), people's names (`user_display_name`, `user_get`) and the inbox, contact and canned
   responses reads;
 - `messages.py`: message payloads and attachment descriptions (`message_payload`, `attachments_describe`,
-  `payload_for_viewer`), history after a seq (`messages_after`, `history_for_customer`), the idempotency
-  look-ups (`message_by_client_id`, `message_by_platform_id`) and fresh attachment links
-  (`attachment_links_for_customer`, `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`).
+  `payload_for_viewer`), history after a seq (`messages_after`, `history_for_customer`) or before one,
+  newest first (`messages_before`), the idempotency look-ups (`message_by_client_id`,
+  `message_by_platform_id`) and fresh attachment links (`attachment_links_for_customer`,
+  `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`).
 """
 
 from imsubsystem.selectors.conversations import (
@@ -57,6 +58,7 @@ from imsubsystem.selectors.messages import (
     message_by_platform_id,
     message_payload,
     messages_after,
+    messages_before,
     payload_for_viewer,
 )
 from imsubsystem.selectors.visibility import (
@@ -105,6 +107,7 @@ __all__ = [
     "message_by_platform_id",
     "message_payload",
     "messages_after",
+    "messages_before",
     "offer_frames_open",
     "outbound_inboxes_for",
     "payload_for_viewer",

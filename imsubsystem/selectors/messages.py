@@ -122,6 +122,23 @@ def messages_after(
     return [message_payload(m) for m in messages]
 
 
+def messages_before(
+    *, conversation_id: int, before_seq: int | None = None, include_private: bool, limit: int
+) -> list[dict[str, Any]]:
+    """At most `limit` messages of a conversation before `before_seq` (None: the newest), newest first:
+    a history read backwards, page by page."""
+    messages = (
+        Message.objects.filter(conversation_id=conversation_id)
+        .select_related("conversation__contact", "sender_user")
+        .order_by("-seq")
+    )
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    if not include_private:
+        messages = messages.filter(private=False)
+    return [message_payload(m) for m in messages[:limit]]
+
+
 def history_for_customer(*, conversation_id: int, after_seq: int = 0) -> list[dict[str, Any]]:
     """What a customer's replay carries: message.new for public messages, message.hidden for notes,
     so every seq after `after_seq` is accounted for and a missing one means a lost frame."""

@@ -16,7 +16,8 @@ below from `imsubsystem.services`; each lives in one module:
 - `delivery.py`: what the platform did with an outgoing message;
 - `customers.py`: customers writing (widget, one message; API channel; platforms);
 - `sends.py`: the sockets' batches: customers' and agents' messages in one call of the write path;
-- `conversations.py`: open or reopen, hand to a queue, transfer, close, read pointers;
+- `conversations.py`: open or reopen (a customer writing, or staff: `conversation_reopen`), hand to a
+  queue, transfer, close, read pointers;
 - `assignment.py`: the bridge to routing (the status moves its hook events drive, the agents' commands
   passed to it);
 - `merge.py`: a contact merge's effect on conversations; revoking widget sessions;
@@ -44,6 +45,7 @@ from imsubsystem.services.conversations import (
     conversation_for_customer,
     conversation_queue,
     conversation_read_mark,
+    conversation_reopen,
     conversation_transfer,
 )
 from imsubsystem.services.customers import customer_message_send, inbound_message_receive
@@ -72,6 +74,7 @@ __all__ = [
     "conversation_pick",
     "conversation_queue",
     "conversation_read_mark",
+    "conversation_reopen",
     "conversation_requeued",
     "conversation_start_outbound",
     "conversation_transfer",

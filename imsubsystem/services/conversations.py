@@ -258,6 +258,45 @@ def conversation_close(*, conversation_id: int, by_user_id: int | None = None, w
                 routing_services.work_cancel(ref=conversation.pk, reason="closed")
 
 
+def conversation_reopen(*, conversation_id: int, by_user_id: int) -> None:
+    """Staff reopen a closed conversation: the same id, history and seq numbering, back in its queue
+    (`conversation_queue`, the previous agent preferred, as when a customer reopens one), with a private
+    system note saying who reopened it. Refused with `illegal_transition` when it is not closed or when
+    the customer already has another open conversation in the inbox (one open conversation per customer
+    and inbox); nothing changes then."""
+    try:
+        with transaction.atomic():
+            conversation = lock(conversation_id)
+            if conversation.status != S.CLOSED:
+                raise SwitchError("illegal_transition", "Only a closed conversation can be reopened.")
+            slot = open_slot(conversation.inbox_id, conversation.contact_id)
+            if Conversation.objects.filter(open_slot=slot).exists():
+                raise SwitchError(
+                    "illegal_transition", "The customer has another open conversation in this inbox: continue that one."
+                )
+            previous_agent = conversation.assignee_id
+            conversation.open_slot = slot
+            conversation.closed_at = None
+            conversation.save(update_fields=["open_slot", "closed_at"])
+            conversation_queue(conversation_id=conversation.pk, preferred_agent_id=previous_agent)
+            by = selectors.user_display_name(selectors.user_get(user_id=by_user_id))
+            messages_store(
+                [
+                    Draft(
+                        conversation_id=conversation.pk,
+                        sender_kind=SenderKind.SYSTEM,
+                        text=f"Reopened by {by}.",
+                        private=True,
+                    )
+                ]
+            )
+    except IntegrityError:
+        # The customer opened a conversation in the inbox meanwhile (the unique open slot).
+        raise SwitchError(
+            "illegal_transition", "The customer has another open conversation in this inbox: continue that one."
+        ) from None
+
+
 def conversation_read_mark(*, conversation_id: int, by: str, up_to_seq: int) -> int:
     """Move a read pointer forward (never back, never past last_seq); publishes `read` if it moved."""
     if by not in ("customer", "agent"):

@@ -1,0 +1,217 @@
+"""Conversations and messages of the integrator API as JSON, and the bodies their actions take.
+
+A conversation names its inbox, contact, queue and agent by id and name. A message is the switch's one
+payload (imsubsystem.selectors.message_payload), the same the console and its socket get, without
+attachment links (those work only in the staff pages' own session). Everything a customer wrote leaves
+as a JSON string: JSON escapes it, and no field is HTML.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from imsubsystem.models import Conversation, SenderKind
+from imsubsystem.selectors import user_display_name
+
+
+class TextField(serializers.CharField):
+    """Text as JSON text only: a number or a boolean is `invalid`, not turned into a string."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class RefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class InboxRefSerializer(RefSerializer):
+    kind = serializers.CharField()
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """A conversation; read it with contact, inbox, queue and assignee selected (one query for a page)."""
+
+    inbox = serializers.SerializerMethodField()
+    contact = serializers.SerializerMethodField()
+    queue = serializers.SerializerMethodField()
+    assignee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "status",
+            "inbox",
+            "contact",
+            "queue",
+            "assignee",
+            "priority",
+            "last_seq",
+            "created_at",
+            "first_queued_at",
+            "assigned_at",
+            "first_agent_reply_at",
+            "last_message_at",
+            "closed_at",
+            "wrap_up",
+            "status_version",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(InboxRefSerializer)
+    def get_inbox(self, conversation: Conversation) -> dict:
+        inbox = conversation.inbox
+        return {"id": inbox.pk, "kind": inbox.kind, "name": inbox.name}
+
+    @extend_schema_field(RefSerializer)
+    def get_contact(self, conversation: Conversation) -> dict:
+        return {"id": conversation.contact_id, "name": conversation.contact.display_name}
+
+    @extend_schema_field(RefSerializer(allow_null=True))
+    def get_queue(self, conversation: Conversation) -> dict | None:
+        if conversation.queue_id is None:
+            return None
+        return {"id": conversation.queue_id, "name": conversation.queue.name}
+
+    @extend_schema_field(RefSerializer(allow_null=True))
+    def get_assignee(self, conversation: Conversation) -> dict | None:
+        if conversation.assignee_id is None:
+            return None
+        return {"id": conversation.assignee_id, "name": user_display_name(conversation.assignee)}
+
+
+# --- Actions' bodies ----------------------------------------------------------------------------------
+class AssignSerializer(serializers.Serializer):
+    agent_id = serializers.IntegerField(min_value=1, help_text="The agent (a user id) who takes the conversation.")
+
+
+class TransferSerializer(serializers.Serializer):
+    queue_id = serializers.IntegerField(min_value=1, required=False, help_text="Give this or agent_id.")
+    agent_id = serializers.IntegerField(min_value=1, required=False, help_text="Give this or queue_id.")
+    note = TextField(
+        required=False,
+        allow_blank=True,
+        max_length=4000,
+        trim_whitespace=False,
+        help_text="An internal note from the caller, stored after the transfer (staff only, never the customer).",
+    )
+
+    def validate(self, data):
+        if ("queue_id" in data) == ("agent_id" in data):
+            raise serializers.ValidationError("Give exactly one of queue_id or agent_id.")
+        return data
+
+
+class CloseSerializer(serializers.Serializer):
+    reason = TextField(
+        required=False,
+        allow_blank=True,
+        max_length=10000,
+        trim_whitespace=False,
+        help_text="Why it was closed: kept as the conversation's wrap-up note.",
+    )
+
+
+# --- Messages -----------------------------------------------------------------------------------------
+class SenderSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=SenderKind.choices)
+    name = serializers.CharField()
+    id = serializers.IntegerField(required=False, help_text="The agent's user id (agents only).")
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(required=False)
+    content_type = serializers.CharField(required=False)
+    size = serializers.IntegerField(required=False)
+    status = serializers.CharField()
+
+
+class ButtonSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    value = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    """The switch's message payload (docs/protocol.md, `message.new`). Documents the answer; the views
+    return the payload itself, as the console's API does."""
+
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    seq = serializers.IntegerField(help_text="1, 2, 3... in the conversation, without gaps.")
+    client_id = serializers.CharField(allow_null=True)
+    sender = SenderSerializer()
+    text = serializers.CharField(allow_blank=True)
+    attachments = AttachmentSerializer(many=True)
+    private = serializers.BooleanField(help_text="An internal note: staff see it, the customer never does.")
+    created_at = serializers.DateTimeField()
+    delivery_status = serializers.CharField()
+    delivery_error = serializers.CharField(required=False)
+    delivery_retry_at = serializers.DateTimeField(required=False)
+    buttons = ButtonSerializer(many=True, required=False)
+
+
+class MessagePageSerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    last_seq = serializers.IntegerField(help_text="The conversation's newest seq when the page was read.")
+    order = serializers.ChoiceField(choices=["oldest_first", "newest_first"])
+    next = serializers.URLField(allow_null=True, help_text="The next page in the same direction; null at the end.")
+    results = MessageSerializer(many=True)
+
+
+class MessageSendSerializer(serializers.Serializer):
+    text = TextField(allow_blank=True, trim_whitespace=False, help_text="The message (plain text).")
+    private = serializers.BooleanField(
+        default=False, help_text="An internal note: seen by staff, never sent to the customer."
+    )
+    sender = serializers.ChoiceField(
+        choices=["agent", "bot"],
+        default="agent",
+        help_text="`agent`: sent as the calling user. `bot`: sent as the inbox's assistant (supervisors and "
+        "admins only).",
+    )
+    client_id = TextField(
+        required=False,
+        max_length=64,
+        help_text="Your id for this message: a retry with the same one stores nothing new and answers the "
+        "first message. The Idempotency-Key header is used when this is absent.",
+    )
+    attachment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=10, default=list
+    )
+
+
+class TemplateSerializer(serializers.Serializer):
+    name = TextField(max_length=512, help_text="An approved template of the inbox (WhatsApp).")
+    language = TextField(max_length=16, help_text="The template's language code, e.g. `en_US`.")
+    params = serializers.ListField(child=TextField(max_length=1024), required=False, default=list, max_length=20)
+
+
+class ConversationStartSerializer(serializers.Serializer):
+    contact_id = serializers.IntegerField(min_value=1)
+    inbox_id = serializers.IntegerField(min_value=1)
+    text = TextField(
+        required=False,
+        trim_whitespace=False,
+        help_text="The first message as text: Telegram, SMS, the web widget, and WhatsApp inside the 24-hour window.",
+    )
+    template = TemplateSerializer(
+        required=False, help_text="An approved template instead of text: WhatsApp outside the 24-hour window."
+    )
+    client_id = TextField(
+        required=False,
+        max_length=64,
+        help_text="Your id for this start: a retry with the same one answers the first conversation. The "
+        "Idempotency-Key header is used when this is absent.",
+    )
+
+
+class ConversationStartedSerializer(serializers.Serializer):
+    conversation = ConversationSerializer()
+    created = serializers.BooleanField(help_text="False: a retry, or the contact's open conversation in that inbox.")
+    message = MessageSerializer(help_text="The first message, as stored.")
