@@ -20,7 +20,9 @@ is re-exported here from the module that holds it, each one layer above the last
 - `messages.py`: message payloads and attachment descriptions (`message_payload`, `attachments_describe`,
   `payload_for_viewer`), history after a seq (`messages_after`, `history_for_customer`), the idempotency
   look-ups (`message_by_client_id`, `message_by_platform_id`) and fresh attachment links
-  (`attachment_links_for_customer`, `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`).
+  (`attachment_links_for_customer`, `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`);
+- `search.py`: the message search through the one visibility rule (`messages_search`, `message_ids_search`,
+  `contact_ids_by_message_text` for the CRM's contact search; docs/imsubsystem.md, "Search").
 """
 
 from imsubsystem.selectors.conversations import (
@@ -59,6 +61,12 @@ from imsubsystem.selectors.messages import (
     messages_after,
     payload_for_viewer,
 )
+from imsubsystem.selectors.search import (
+    SEARCH_LIMIT_MAX,
+    contact_ids_by_message_text,
+    message_ids_search,
+    messages_search,
+)
 from imsubsystem.selectors.visibility import (
     agent_queue_ids,
     agent_visible_to,
@@ -78,6 +86,7 @@ __all__ = [
     "GATEWAY_KIND",
     "LINKS_MAX",
     "LINKS_PER_MINUTE",
+    "SEARCH_LIMIT_MAX",
     "SYSTEM_NAME",
     "agent_queue_ids",
     "agent_visible_to",
@@ -85,6 +94,7 @@ __all__ = [
     "attachment_links_for_staff",
     "attachments_describe",
     "canned_responses_for",
+    "contact_ids_by_message_text",
     "contact_widget_session_live",
     "conversation_contact",
     "conversation_get",
@@ -103,8 +113,10 @@ __all__ = [
     "inbox_usable_by",
     "message_by_client_id",
     "message_by_platform_id",
+    "message_ids_search",
     "message_payload",
     "messages_after",
+    "messages_search",
     "offer_frames_open",
     "outbound_inboxes_for",
     "payload_for_viewer",
