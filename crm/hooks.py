@@ -15,6 +15,9 @@ The apps above subscribe in their `AppConfig.ready` (the switch: imsubsystem/app
   `contact_updated`, for the surviving contact of a merge (contact_merge: `fields` what the merge changed,
   possibly none when only identities and history moved). A subscriber's rows commit or roll back with
   the contact; it must not call out. The outgoing webhooks.
+- `contact_message_search`: asked by the contact search (crm.selectors.contact_search_q) for a user and a
+  query. The switch answers the ids of the contacts with a message matching the query in a conversation
+  that user may see (docs/crm.md, "Search"); no answer: the search covers the contact's own fields only.
 """
 
 from __future__ import annotations
@@ -49,7 +52,16 @@ class ContactSaved(HookEvent):
     fields: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ContactMessagesWanted(HookEvent):
+    """Which contacts did `user_id` see write (or get) a message with every word of `query`?"""
+
+    query: str
+    user_id: int
+
+
 contact_merging: Hook[ContactMerging] = Hook("crm.contact_merging", ContactMerging)
 contact_panels: Hook[ContactPanelsWanted] = Hook("crm.contact_panels", ContactPanelsWanted)
 contact_created: Hook[ContactSaved] = Hook("crm.contact_created", ContactSaved)
 contact_updated: Hook[ContactSaved] = Hook("crm.contact_updated", ContactSaved)
+contact_message_search: Hook[ContactMessagesWanted] = Hook("crm.contact_message_search", ContactMessagesWanted)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
+from crm.hooks import ContactMessagesWanted, contact_message_search
 from crm.models import Contact
 
 
-def contact_search_q(query: str) -> Q:
-    """What the contact search matches (the CRM pages and the integrator API): the name, an e-mail address,
-    a phone number, the company, a channel id or name, or the contact's id. Filter with .distinct(): the
-    identities join may repeat a contact."""
+def contact_search_q(query: str, *, user=None) -> Q:
+    """What the contact search matches (the CRM pages and the integrator API; docs/crm.md, "Search"): the
+    name, an e-mail address, a phone number, the company, a channel id or name, a note, or the contact's
+    id, as substrings (Chinese included, from one character); and, for a `user`, the text of the messages
+    in the conversations that user may see, by words of 2+ characters (the switch's message search,
+    through crm.hooks.contact_message_search). Filter with .distinct(): the joins may repeat a contact."""
     query = query.strip()
     condition = (
         Q(name__icontains=query)
@@ -19,17 +22,22 @@ def contact_search_q(query: str) -> Q:
         | Q(company__name__icontains=query)
         | Q(identities__external_id__icontains=query)
         | Q(identities__display_name__icontains=query)
+        | Q(notes__body__icontains=query)
     )
     if query.isdigit():
         condition |= Q(pk=int(query))
+    if user is not None and user.is_authenticated:
+        by_messages = contact_message_search.ask(ContactMessagesWanted(query=query, user_id=user.pk), [])
+        if by_messages:
+            condition |= Q(pk__in=by_messages)
     return condition
 
 
-def contact_search(*, query: str = "", tag: str = "") -> QuerySet[Contact]:
+def contact_search(*, query: str = "", tag: str = "", user=None) -> QuerySet[Contact]:
     contacts = Contact.objects.select_related("company").prefetch_related("tags")
     query = query.strip()
     if query:
-        contacts = contacts.filter(contact_search_q(query)).distinct()
+        contacts = contacts.filter(contact_search_q(query, user=user)).distinct()
     if tag:
         contacts = contacts.filter(tags__name=tag)
     # Meta.ordering is dropped from GROUP BY queries, so the order is named here.

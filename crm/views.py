@@ -20,7 +20,9 @@ from crm.models import Contact, Tag
 def contact_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:200]
     tag = request.GET.get("tag", "")[:64]
-    page = Paginator(selectors.contact_search(query=query, tag=tag), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.contact_search(query=query, tag=tag, user=request.user), 25).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "crm/contact_list.html",

@@ -7,9 +7,9 @@ class ImsubsystemConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: the subscribers import models, which cannot load before the app registry is ready.
-        from crm.hooks import contact_merging, contact_panels
+        from crm.hooks import contact_merging, contact_message_search, contact_panels
         from imsubsystem import routing_hooks
-        from imsubsystem.crm_hooks import on_contact_merging
+        from imsubsystem.crm_hooks import on_contact_merging, on_contact_message_search
         from imsubsystem.media_hooks import on_conversation_access
         from imsubsystem.panels import contact_conversations
         from media.hooks import conversation_access
@@ -19,3 +19,4 @@ class ImsubsystemConfig(AppConfig):
         conversation_access.subscribe(on_conversation_access, uid="imsubsystem.on_conversation_access")
         contact_merging.subscribe(on_contact_merging, uid="imsubsystem.on_contact_merging")
         contact_panels.subscribe(contact_conversations, uid="imsubsystem.contact_conversations")
+        contact_message_search.subscribe(on_contact_message_search, uid="imsubsystem.on_contact_message_search")

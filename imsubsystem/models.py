@@ -190,6 +190,29 @@ class Message(models.Model):
         return f"#{self.conversation_id}.{self.seq} {self.sender_kind}"
 
 
+class MessageToken(models.Model):
+    """The message search's index (docs/imsubsystem.md, "Search"): one row per distinct token of a
+    message's text (imsubsystem/search.py), written with the message by the one write path.
+
+    Keyed by (message, token), so a message's rows are appended together and a deleted message's rows
+    go with one range; looked up through (token, message), newest message first, by the index below.
+    No foreign-key constraint (no parent check per row on the hot path): Django's cascade deletes a
+    message's tokens, and a search joins the message, so a row left behind by a raw delete is never
+    shown."""
+
+    pk = models.CompositePrimaryKey("message", "token")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    token = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["token", "message"], name="im_msgtoken_token")]
+
+    def __str__(self) -> str:
+        return f"{self.token} in message #{self.message_id}"
+
+
 def sender_key_for(*, sender_kind: str, sender_user_id: int | None) -> str:
     if sender_kind == SenderKind.AGENT:
         return f"agent:{sender_user_id}"

@@ -65,7 +65,11 @@ class ContactFilter(filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
-        return queryset.filter(crm_selectors.contact_search_q(value)).distinct() if value else queryset
+        return (
+            queryset.filter(crm_selectors.contact_search_q(value, user=self.request.user)).distinct()
+            if value
+            else queryset
+        )
 
 
 _TAGS = ["contacts"]

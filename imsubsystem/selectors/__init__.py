@@ -21,7 +21,9 @@ is re-exported here from the module that holds it, each one layer above the last
   `payload_for_viewer`), history after a seq (`messages_after`, `history_for_customer`) or before one,
   newest first (`messages_before`), the idempotency look-ups (`message_by_client_id`,
   `message_by_platform_id`) and fresh attachment links (`attachment_links_for_customer`,
-  `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`).
+  `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`);
+- `search.py`: the message search through the one visibility rule (`messages_search`, `message_ids_search`,
+  `contact_ids_by_message_text` for the CRM's contact search; docs/imsubsystem.md, "Search").
 """
 
 from imsubsystem.selectors.conversations import (
@@ -61,6 +63,12 @@ from imsubsystem.selectors.messages import (
     messages_before,
     payload_for_viewer,
 )
+from imsubsystem.selectors.search import (
+    SEARCH_LIMIT_MAX,
+    contact_ids_by_message_text,
+    message_ids_search,
+    messages_search,
+)
 from imsubsystem.selectors.visibility import (
     agent_queue_ids,
     agent_visible_to,
@@ -80,6 +88,7 @@ __all__ = [
     "GATEWAY_KIND",
     "LINKS_MAX",
     "LINKS_PER_MINUTE",
+    "SEARCH_LIMIT_MAX",
     "SYSTEM_NAME",
     "agent_queue_ids",
     "agent_visible_to",
@@ -87,6 +96,7 @@ __all__ = [
     "attachment_links_for_staff",
     "attachments_describe",
     "canned_responses_for",
+    "contact_ids_by_message_text",
     "contact_widget_session_live",
     "conversation_contact",
     "conversation_get",
@@ -105,9 +115,11 @@ __all__ = [
     "inbox_usable_by",
     "message_by_client_id",
     "message_by_platform_id",
+    "message_ids_search",
     "message_payload",
     "messages_after",
     "messages_before",
+    "messages_search",
     "offer_frames_open",
     "outbound_inboxes_for",
     "payload_for_viewer",

@@ -11,8 +11,8 @@ batch of one. In one transaction it:
    id within the inbox; a repeat inside the same batch is a retry of the first;
 3. checks each draft against its conversation (closed, not the customer's) and binds its attachments in
    a savepoint of its own, so one draft's refusal never fails the others;
-4. takes each conversation's next seq, inserts every new message with one multi-row INSERT and the new
-   seqs with one UPDATE;
+4. takes each conversation's next seq, inserts every new message with one multi-row INSERT, their search
+   tokens with another (docs/imsubsystem.md, "Search") and the new seqs with one UPDATE;
 5. announces each message: the `message_stored` hook inside the transaction (the gateway's outbox row
    commits with the message), then once for the batch `message_batch_stored` (the outgoing webhooks'
    outbox rows, one insert), and after commit the `message.new` frame, the counters and the
@@ -57,6 +57,7 @@ from imsubsystem.services.rows import (
     conversations_lock,
     conversations_seq_update,
     inboxes_read,
+    message_tokens_insert,
     messages_insert,
     sender_names,
 )
@@ -269,6 +270,7 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
         if new:
             messages = [message for _, message in new]
             messages_insert(messages)
+            message_tokens_insert(messages)
             touched = sorted({m.conversation_id for m in messages})
             conversations_seq_update([conversations[pk] for pk in touched], last_message_at=now)
             if replied:

@@ -1,7 +1,7 @@
 """The write path's reads and its two statements (services/messages.py): the locked conversations, their
 inboxes and the customers' names read as values, not model instances (a batch only reads their fields);
-every new message of a batch in one multi-row INSERT, and the new seqs of every conversation it touched
-in one UPDATE."""
+every new message of a batch in one multi-row INSERT, their search tokens in another (imsubsystem/search.py),
+and the new seqs of every conversation it touched in one UPDATE."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from crm.models import Contact
-from imsubsystem.models import Conversation, Inbox, Message, SenderKind
+from imsubsystem.models import Conversation, Inbox, Message, MessageToken, SenderKind
+from imsubsystem.search import text_hashes
 from imsubsystem.selectors import user_display_name
 
 
@@ -111,6 +112,33 @@ def messages_insert(messages: Sequence[Message]) -> None:
     for message in messages:
         message._state.adding = False
         message._state.db = db.alias
+
+
+TOKEN_ROWS_PER_INSERT = 8000  # 16,000 parameters: under SQLite's and MySQL's limits per statement
+
+
+def message_tokens_insert(messages: Sequence[Message]) -> int:
+    """The search tokens of stored messages (with their primary keys) as one multi-row INSERT: one row
+    per distinct token of each text (docs/imsubsystem.md, "Search"); a batch of very long texts takes
+    one INSERT per TOKEN_ROWS_PER_INSERT rows. Returns the number of rows."""
+    return message_tokens_write((message.pk, message.text) for message in messages)
+
+
+def message_tokens_write(texts: Iterable[tuple[int, str]]) -> int:
+    """message_tokens_insert for (message id, text) pairs (the backfill's reads are values, not models)."""
+    params: list[int] = []
+    for pk, text in texts:
+        for token in text_hashes(text):
+            params += (pk, token)
+    db = connections[DEFAULT_DB_ALIAS]
+    quote = db.ops.quote_name
+    head = f"INSERT INTO {quote(MessageToken._meta.db_table)} ({quote('message_id')}, {quote('token')}) VALUES "  # noqa: S608 - names from the model
+    step = 2 * TOKEN_ROWS_PER_INSERT
+    with db.cursor() as cursor:
+        for start in range(0, len(params), step):
+            chunk = params[start : start + step]
+            cursor.execute(head + ", ".join(["(%s, %s)"] * (len(chunk) // 2)), chunk)
+    return len(params) // 2
 
 
 def conversations_seq_update(conversations: Sequence[LockedConversation], *, last_message_at: datetime) -> None:

@@ -218,3 +218,19 @@ def test_merge_refusals_change_nothing(teams):
     )
     error_of(supervisor.post_json(f"{BASE}/contacts/{target.pk}/merge", {}), 400)
     assert Contact.objects.count() == 2 and not ContactMerge.objects.exists()
+
+
+def test_search_finds_chinese_names_and_message_text_through_the_switchs_visibility(teams):
+    # A 2-character Chinese word of a name, and of a message the user may see (docs/crm.md, "Search").
+    wang = ContactFactory(name="王小明")
+    writer = ContactFactory(name="Lin")
+    conversation = ConversationFactory(contact=writer, inbox=teams["support_inbox"], assignee=teams["ag_b"])
+    from imsubsystem.services import message_send
+
+    message_send(conversation_id=conversation.pk, sender_kind="customer", text="我想申请退款，订单号12345")  # noqa: RUF001
+    assert ids(api_for(teams["ag_a"], "read").get(f"{BASE}/contacts", {"search": "小明"})) == [wang.pk]
+    assert ids(api_for(teams["ag_b"], "read").get(f"{BASE}/contacts", {"search": "退款"})) == [writer.pk]
+    assert ids(api_for(teams["sup_b"], "read").get(f"{BASE}/contacts", {"search": "12345"})) == [writer.pk]
+    # Team A's agent and supervisor do not see that conversation: its text does not find the contact.
+    assert ids(api_for(teams["ag_a"], "read").get(f"{BASE}/contacts", {"search": "退款"})) == []
+    assert ids(api_for(teams["sup_a"], "read").get(f"{BASE}/contacts", {"search": "退款"})) == []

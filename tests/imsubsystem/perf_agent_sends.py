@@ -76,27 +76,47 @@ async def test_measure_agent_sends(inbox, make_agent, settings):
         await communicator.disconnect()
 
 
-def test_measure_customer_batches(inbox):
+def test_measure_customer_batches(inbox, monkeypatch):
     """The write path alone: PERF_BATCHES (60) batches of 20 customers' messages through
-    customer_messages_send_many, CPU per batch (median of the batches' process time)."""
+    customer_messages_send_many, CPU and wall time per batch (medians of the batches). PERF_TEXT is the
+    messages' text ("hi"); PERF_NO_SEARCH_INDEX=1 leaves out the search tokens' INSERT, to measure what it
+    costs (docs/imsubsystem.md, "Search")."""
+    if os.environ.get("PERF_NO_SEARCH_INDEX") == "1":
+        monkeypatch.setattr("imsubsystem.services.messages.message_tokens_insert", lambda messages: 0)
+    text = os.environ.get("PERF_TEXT", "hi")
     opened = []
     for _ in range(20):
         contact = ContactFactory()
         message, _ = services.customer_message_send(inbox_id=inbox.pk, contact_id=contact.pk, text="hello")
         opened.append((contact.pk, message["conversation_id"]))
-    times = []
+    times, walls = [], []
     for b in range(int(os.environ.get("PERF_BATCHES", 60))):
         requests = [
-            {"inbox_id": inbox.pk, "contact_id": c, "conversation_id": v, "text": "hi", "client_id": f"{b}-{c}"}
+            {
+                "inbox_id": inbox.pk,
+                "contact_id": c,
+                "conversation_id": v,
+                "text": f"{text} {b}",
+                "client_id": f"{b}-{c}",
+            }
             for c, v in opened
         ]
-        cpu = time.process_time()
+        cpu, wall = time.process_time(), time.perf_counter()
         results = services.customer_messages_send_many(requests=requests)
         times.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
         assert all(r.get("created") for r in results)
     times.sort()
+    walls.sort()
     print(
         json.dumps(
-            {"name": "customer_batch.inprocess", "batch": 20, "cpu_ms_median": round(times[len(times) // 2] * 1000, 2)}
+            {
+                "name": "customer_batch.inprocess",
+                "batch": 20,
+                "search_index": os.environ.get("PERF_NO_SEARCH_INDEX") != "1",
+                "text_chars": len(text),
+                "cpu_ms_median": round(times[len(times) // 2] * 1000, 2),
+                "wall_ms_median": round(walls[len(walls) // 2] * 1000, 2),
+            }
         )
     )
