@@ -184,6 +184,9 @@ class OutboundMessage:
     # A bot's choices ({"label", "value"}): adapters whose platform has quick replies show them there;
     # the others send the text alone, which says how to answer.
     buttons: tuple[Mapping[str, str], ...] = ()
+    # The conversation's language (imsubsystem.selectors.conversation_language), for words an adapter
+    # adds around the buttons (WhatsApp's list button); set only when there are buttons.
+    language: str = ""
 
 
 @dataclass(frozen=True)

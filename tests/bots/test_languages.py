@@ -132,3 +132,13 @@ def test_a_telegram_customer_whose_contact_reads_chinese_gets_chinese_messages(c
     sent = [r.json()["text"] for r in stand_in.accepted if r.path.endswith("/sendMessage")]
     assert sent == ["您好！我是智能客服助手。", "正在为您转接人工客服，请稍候。"]
     assert Conversation.objects.get(inbox=inbox).language == "zh-hans"
+
+
+def test_whatsapps_list_button_is_named_in_the_customers_language():
+    from gateway.whatsapp import WhatsAppAdapter
+
+    rating = [{"label": str(n), "value": str(n)} for n in range(1, 6)]
+    chinese = WhatsAppAdapter.interactive("请为本次服务打分", rating, "zh-hans")
+    assert chinese["action"]["button"] == "选择" and chinese["action"]["sections"][0]["title"] == "选择"
+    assert WhatsAppAdapter.interactive("How did we do?", rating, "fr")["action"]["button"] == "Choose"
+    assert WhatsAppAdapter.interactive("How did we do?", rating)["action"]["button"] == "Choose"

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from bots.models import BotFlow
 from crm.models import ChannelKind, Contact
 from crm.roles import AGENT
-from imsubsystem.models import Conversation, Inbox
+from imsubsystem.models import CannedResponse, Conversation, Inbox
 from routing.models import RoutingPolicy
 from tests.browser.test_chat import agent_send, customer_send, log_in_agent, open_widget, pick_from_queue
 from tests.factories import FaqEntryFactory, UserFactory
@@ -116,12 +116,28 @@ def test_a_chinese_visitor_chats_with_the_bot_and_an_agent_in_chinese(shop, live
     expect(bot.last).to_have_text("正在为您转接人工客服，请稍候。")
     expect(customer.locator(".sbw-banner")).to_have_text(re.compile(r"^(您当前排在第 1 位|正在等待空闲的客服)"))
 
+    CannedResponse.objects.create(
+        shortcut="greet",
+        title="Greeting",
+        text="Hello, how can I help?",
+        translations={"zh-Hans": "您好，请问有什么可以帮您？"},
+    )
     agent = log_in_agent(new_context(), live_server_url)
     pick_from_queue(agent)
     expect(customer.locator(".sbw-banner")).to_have_text("小王 正在为您服务。")
     expect(bot.last).to_have_text("小王 已加入会话。")
+    # A canned response goes in in the customer's language.
+    box = agent.locator("#con-input")
+    box.fill("")
+    box.type("/gre")
+    expect(agent.locator("#con-picker .picker-item")).to_have_count(1)
+    box.press("Enter")
+    expect(box).to_have_value("您好，请问有什么可以帮您？")
+    box.press("Enter")
     agent_send(agent, "您好，我来帮您查一下订单。")
-    expect(customer.locator(".sbw-from-agent .sbw-text")).to_have_text(["您好，我来帮您查一下订单。"])
+    expect(customer.locator(".sbw-from-agent .sbw-text")).to_have_text(
+        ["您好，请问有什么可以帮您？", "您好，我来帮您查一下订单。"]
+    )
     customer_send(customer, "谢谢！订单号是 4471。")
     expect(customer.locator(".sbw-from-customer").last).to_have_attribute("data-state", "sent")
     expect(agent.locator("#con-messages .msg-text").last).to_have_text("谢谢！订单号是 4471。")
@@ -136,5 +152,5 @@ def test_a_chinese_visitor_chats_with_the_bot_and_an_agent_in_chinese(shop, live
     # A reload keeps the Chinese words (they are kept with the session), with no English flash.
     customer.reload()
     expect(customer.locator(".sbw-input")).to_have_attribute("placeholder", "请输入消息…")
-    expect(customer.locator(".sbw-from-agent .sbw-text")).to_have_text(["您好，我来帮您查一下订单。"])
+    expect(customer.locator(".sbw-from-agent .sbw-text").last).to_have_text("您好，我来帮您查一下订单。")
     assert english_left(widget_words(customer)) == []
