@@ -163,6 +163,8 @@ class InboundMessage:
     sent_at: datetime
     media: tuple[MediaRef, ...] = ()
     identity_kind: str = ""  # crm ChannelKind of the sender; defaults to the inbox kind
+    # The language the platform says the sender uses (Telegram's language_code): a new contact's language.
+    sender_language: str = ""
 
 
 @dataclass(frozen=True)

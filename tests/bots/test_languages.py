@@ -142,3 +142,30 @@ def test_whatsapps_list_button_is_named_in_the_customers_language():
     assert chinese["action"]["button"] == "选择" and chinese["action"]["sections"][0]["title"] == "选择"
     assert WhatsAppAdapter.interactive("How did we do?", rating, "fr")["action"]["button"] == "Choose"
     assert WhatsAppAdapter.interactive("How did we do?", rating)["action"]["button"] == "Choose"
+
+
+def test_a_new_telegram_contact_takes_telegrams_language_and_is_answered_in_it(client, queues, stand_in):  # noqa: F811
+    stand_in.default = lambda request: Reply(200, {"ok": True, "result": {"message_id": len(stand_in.requests)}})
+    inbox = InboxFactory(
+        kind="telegram",
+        key="tg-new",
+        default_queue=queues["support"],
+        config={"api_base_url": stand_in.url},
+        credentials={"bot_token": "1:A", "secret_token": "s3cret"},
+    )
+    BotFlowFactory(inbox=inbox, welcome={"en": "Hello!", "zh-Hans": "您好！"}, queue_update_every_s=0)
+    user = telegram.User(id=4444, first_name="Lei", is_bot=False, language_code="zh-hans")
+    message = telegram.Message(
+        message_id=1, date=datetime.now(UTC), chat=telegram.Chat(id=4444, type="private"), from_user=user, text="你好"
+    )
+    response = client.post(
+        "/gateway/telegram/tg-new/",
+        json.dumps(telegram.Update(update_id=1, message=message).to_dict()).encode(),
+        content_type="application/json",
+        HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN="s3cret",
+    )
+    assert response.status_code == 200
+    identity = ContactIdentity.objects.get(kind="telegram", external_id="4444")
+    assert identity.contact.language == "zh-hans"
+    sent = [r.json()["text"] for r in stand_in.accepted if r.path.endswith("/sendMessage")]
+    assert sent[0] == "您好！"
