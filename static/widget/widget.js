@@ -8,10 +8,11 @@
  * (static/shared/protocol.js, the console's too): this script loads it from the server it came from,
  * into its own namespace, then starts. The host page gets one global, SwitchboardWidget.
  *
- * One file of about 1,000 lines on purpose: it runs on other people's pages, where every extra script is
+ * One file of about 1,200 lines on purpose: it runs on other people's pages, where every extra script is
  * another request and another entry in their Content-Security-Policy; what it shares with the console
  * (the protocol client) is already a module of its own, and the rest (panel, history, uploads, survey
- * buttons) is one closure over the page's one widget.
+ * buttons, its words in the customer's language) is one closure over the page's one widget. Its words come
+ * with the session's answer in the customer's language (docs/interface.md, "The widget's language").
  */
 (function () {
   "use strict";
