@@ -178,7 +178,7 @@ class CannedResponseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CannedResponse
-        fields = ["id", "shortcut", "title", "text", "shared", "created_at"]
+        fields = ["id", "shortcut", "title", "text", "translations", "shared", "created_at"]
         read_only_fields = fields
 
     def get_shared(self, canned: CannedResponse) -> bool:
@@ -189,6 +189,12 @@ class CannedResponseWriteSerializer(StorableInput):
     shortcut = serializers.SlugField(max_length=64)
     title = serializers.CharField(max_length=200)
     text = serializers.CharField(max_length=10000)
+    translations = serializers.DictField(
+        child=serializers.CharField(max_length=10000),
+        required=False,
+        help_text='The text in other languages, {"zh-Hans": "...", "fr": "..."}: the console inserts the one of the '
+        "conversation's language, else `text` (written in the inbox's default language).",
+    )
     shared = serializers.BooleanField(
         default=False, help_text="Shared with every agent; otherwise yours only. Set when made, not changed after."
     )

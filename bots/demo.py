@@ -23,31 +23,36 @@ ALL_DAY = (time(0), time(0))
 DEMO_FAQ = [
     (
         "Opening hours",
-        "What are your opening hours?\nWhen are you open?\nAre you open on weekends?\nhoraires d'ouverture",
-        "hours, open, opening, weekend",
+        "What are your opening hours?\nWhen are you open?\nAre you open on weekends?\nhoraires d'ouverture\n"
+        "你们的营业时间是什么时候？\n周末上班吗？",
+        "hours, open, opening, weekend, 营业, 时间, 上班, 周末",
         {
             "en": "Our team is here every day, around the clock. When we are closed you can leave a message.",
             "fr": "Notre équipe est là tous les jours, à toute heure. Quand nous sommes fermés, laissez-nous un "
             "message.",
+            "zh-Hans": "我们的团队每天全天候在线。非服务时间您也可以给我们留言。",
         },
     ),
     (
         "Delivery time",
-        "How long does delivery take?\nWhen will my order arrive?\nshipping time\ndélai de livraison",
-        "delivery, shipping, arrive, livraison",
+        "How long does delivery take?\nWhen will my order arrive?\nshipping time\ndélai de livraison\n"
+        "发货需要多长时间？\n多久能收到货？",
+        "delivery, shipping, arrive, livraison, 发货, 快递, 收到",
         {
             "en": "Orders ship within one working day and usually arrive in 2-4 working days.",
             "fr": "Les commandes partent sous un jour ouvré et arrivent en général en 2 à 4 jours ouvrés.",
+            "zh-Hans": "订单会在一个工作日内发货，通常 2 到 4 个工作日送达。",
         },
     ),
     (
         "Returns",
-        "How do I return an item?\nCan I get a refund?\nreturn policy\nretourner un article",
-        "return, refund, retour, rembourser",
+        "How do I return an item?\nCan I get a refund?\nreturn policy\nretourner un article\n怎么退货？\n可以退款吗？",
+        "return, refund, retour, rembourser, 退货, 退款",
         {
             "en": "You can return any item within 30 days for a full refund: start from My orders > Return.",
             "fr": "Vous pouvez retourner un article sous 30 jours pour un remboursement complet : Mes commandes > "
             "Retour.",
+            "zh-Hans": "所有商品均可在 30 天内退货并全额退款：请在“我的订单 > 退货”中申请。",
         },
     ),
 ]
@@ -88,6 +93,7 @@ def seed(*, stdout=None) -> None:
                 "en": "Hello! I am the Switchboard assistant. Ask me about opening hours, delivery or returns.",
                 "fr": "Bonjour ! Je suis l'assistant Switchboard. Posez-moi vos questions sur les horaires, la "
                 "livraison ou les retours.",
+                "zh-Hans": "您好！我是 Switchboard 智能助手。关于营业时间、配送或退货的问题都可以问我。",
             },
         },
     )
@@ -97,10 +103,18 @@ def seed(*, stdout=None) -> None:
             position=1,
             key="menu",
             kind="question",
-            text={"en": "Who would you like to talk to?", "fr": "À qui souhaitez-vous parler ?"},
+            text={
+                "en": "Who would you like to talk to?",
+                "fr": "À qui souhaitez-vous parler ?",
+                "zh-Hans": "您想咨询哪个部门？",
+            },
             options=[
-                {"label": {"en": "Sales", "fr": "Ventes"}, "value": "sales", "queue": "Sales"},
-                {"label": {"en": "Support", "fr": "Assistance"}, "value": "support", "queue": "Support"},
+                {"label": {"en": "Sales", "fr": "Ventes", "zh-Hans": "销售"}, "value": "sales", "queue": "Sales"},
+                {
+                    "label": {"en": "Support", "fr": "Assistance", "zh-Hans": "售后支持"},
+                    "value": "support",
+                    "queue": "Support",
+                },
             ],
         )
         FlowStep.objects.create(
@@ -111,6 +125,7 @@ def seed(*, stdout=None) -> None:
             text={
                 "en": "Thank you! I am passing you to our team now.",
                 "fr": "Merci ! Je vous passe notre équipe.",
+                "zh-Hans": "谢谢！正在为您转接我们的团队。",
             },
         )
     elif flow.business_hours_id is None:
@@ -137,6 +152,7 @@ def _after_hours_flow_seed(closed: BusinessHours) -> BotFlow | None:
             "welcome": {
                 "en": "Hello! This inbox shows what customers see when the team is closed.",
                 "fr": "Bonjour ! Cette boîte montre ce que voient les clients quand l'équipe est fermée.",
+                "zh-Hans": "您好！这个收件箱展示了团队下班时客户看到的内容。",
             },
         },
     )
@@ -146,7 +162,11 @@ def _after_hours_flow_seed(closed: BusinessHours) -> BotFlow | None:
             position=1,
             key="handover",
             kind="handover",
-            text={"en": "Let me find someone for you.", "fr": "Je vous cherche quelqu'un."},
+            text={
+                "en": "Let me find someone for you.",
+                "fr": "Je vous cherche quelqu'un.",
+                "zh-Hans": "我来为您找一位客服。",
+            },
         )
     return flow
 

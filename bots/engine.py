@@ -15,6 +15,9 @@ A flow is
 Step kinds: message, question (options, each {"label", "value", "next", "queue_id", "skills"}), capture
 (field: name | email | phone | order_number), handover (optional queue_id / skills), end.
 
+The context of a turn is {"language": the conversation's language, "inbox_language": its inbox's default,
+"buttons": bool, "values": {placeholder: value}}; texts fall back from the one to the other (_pick).
+
 The state (stored per conversation in BotSession.state) is
     {"step": key waiting for an answer | LEAVE_MESSAGE | None, "attempts": n,
      "route": {"queue_id", "skills"}, "captured": {field: value}, "done": bool}
@@ -129,15 +132,18 @@ def flow_validate(flow: Mapping) -> None:
 
 # --- Texts ---------------------------------------------------------------------------------------------
 def flow_text(flow: Mapping, key: str, ctx: Mapping) -> str:
-    """A flow-level text (welcome, handover...) in the contact's language, placeholders filled."""
+    """A flow-level text (welcome, handover...) in the conversation's language, placeholders filled."""
     chosen = (flow.get("texts") or {}).get(key) or T.DEFAULT_TEXTS[key]
-    return T.text_render(T.text_pick(chosen, ctx.get("language"), flow.get("language") or "en"), ctx.get("values"))
+    return T.text_render(_pick(flow, chosen, ctx), ctx.get("values"))
+
+
+def _pick(flow: Mapping, translations: Any, ctx: Mapping) -> str:
+    """The customer's language, else the inbox's default language, else the flow's, English, the first."""
+    return T.text_pick(translations, ctx.get("language"), ctx.get("inbox_language"), flow.get("language") or "en")
 
 
 def _step_text(flow: Mapping, translations: Any, ctx: Mapping) -> str:
-    return T.text_render(
-        T.text_pick(translations, ctx.get("language"), flow.get("language") or "en"), ctx.get("values")
-    )
+    return T.text_render(_pick(flow, translations, ctx), ctx.get("values"))
 
 
 def _labelled(flow: Mapping, options: Sequence[Mapping], ctx: Mapping) -> list[dict]:

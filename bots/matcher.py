@@ -94,6 +94,9 @@ STOPWORDS = frozenset(
         "quelle",
     ]
 )
+# Chinese characters that carry no meaning for matching (particles, pronouns, question words): CJK text
+# counts each character as a word, and these would match every question.
+CJK_STOP_CHARACTERS = frozenset("的了吗呢吧啊呀么我你您他她它们是在有个这那和请问什怎哪吗嘛")
 # Two words are "the same" for keyword overlap from this similarity on (one typo in a 6-letter word).
 WORD_MATCH = 80
 # Weight of the word overlap in the final score.
@@ -123,7 +126,7 @@ def words(text: str) -> set[str]:
     found = set()
     for token in normalize(text).split():
         if any("\u3000" <= ch <= "\u9fff" for ch in token):
-            found.update(ch for ch in token if not ch.isspace())
+            found.update(ch for ch in token if not ch.isspace() and ch not in CJK_STOP_CHARACTERS)
         elif token not in STOPWORDS and len(token) > 1:
             found.add(token)
     return found

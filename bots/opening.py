@@ -36,7 +36,13 @@ def next_open_describe(*, next_open_at: datetime | None, timezone_name: str, lan
     except hours.ScheduleError:
         zone = hours.zone_get("UTC")
     local = next_open_at.astimezone(zone)
-    with translation.override((language or "en").split("-")[0].lower()):
+    base = (language or "en").split("-")[0].lower()
+    if base == "zh":
+        # "11月30日 星期一 09:00": Chinese puts the month first and needs no commas.
+        with translation.override("zh-hans"):
+            when = formats.date_format(local, "n月j日 l H:i")
+        return f"{when}（{zone.key}）"
+    with translation.override(base):
         when = formats.date_format(local, "l j F, H:i")
     return f"{when} ({zone.key})"
 

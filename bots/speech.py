@@ -13,16 +13,24 @@ from typing import Any
 from bots import engine
 from bots.models import BotFlow
 from crm.models import Contact
+from imsubsystem import selectors as switch_selectors
 from imsubsystem import services as switch_services
 
 
-def contact_info(contact_id: int) -> dict[str, Any]:
-    """The contact's language, timezone and the values a text's placeholders may name."""
+def contact_info(contact_id: int, conversation_id: int | None = None) -> dict[str, Any]:
+    """The customer's language (the conversation's, chosen once by the switch's rule:
+    imsubsystem.selectors.customer_language), the inbox's default language, the contact's timezone and
+    the values a text's placeholders may name."""
+    if conversation_id is not None:
+        language, inbox_language = switch_selectors.conversation_language(conversation_id=conversation_id)
+    else:
+        language, inbox_language = "", ""
     contact = Contact.objects.filter(pk=contact_id).first()
     if contact is None:
-        return {"language": "", "timezone": "", "values": {}}
+        return {"language": language, "inbox_language": inbox_language, "timezone": "", "values": {}}
     return {
-        "language": contact.language,
+        "language": language or switch_selectors.customer_language(contact_language=contact.language),
+        "inbox_language": inbox_language,
         "timezone": contact.timezone,
         "values": {
             "name": contact.name,
@@ -60,7 +68,11 @@ def note(conversation_id: int, text: str, client_id: str) -> None:
 
 
 def flow_text_for(flow: BotFlow, key: str, contact: Mapping, values: Mapping | None = None) -> str:
-    """One of the flow's texts (else the built-in one) in the contact's language, placeholders filled."""
+    """One of the flow's texts (else the built-in one) in the customer's language, placeholders filled."""
     spec = {"language": flow.language, "texts": {k: getattr(flow, k) for k in BotFlow.TEXT_FIELDS if getattr(flow, k)}}
-    ctx = {"language": contact.get("language"), "values": {**(contact.get("values") or {}), **(values or {})}}
+    ctx = {
+        "language": contact.get("language"),
+        "inbox_language": contact.get("inbox_language"),
+        "values": {**(contact.get("values") or {}), **(values or {})},
+    }
     return engine.flow_text(spec, key, ctx)

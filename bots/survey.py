@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 # The survey's rating as quick replies (widget buttons, Telegram's inline keyboard, WhatsApp's
 # interactive list); the question's text says how to answer where a client shows none.
 RATING_BUTTONS = [{"label": str(n), "value": str(n)} for n in range(1, 6)]
-SKIP_WORDS = frozenset({"no", "non", "skip", "nothing", "rien", "-", "0", "不"})
+SKIP_WORDS = frozenset({"no", "non", "skip", "nothing", "rien", "-", "0", "不", "不用", "没有", "无", "跳过", "没了"})
 
 
 def survey_send(
@@ -52,7 +52,7 @@ def survey_send(
             queue_id=queue_id or conversation.queue_id,
             sent_at=now,
         )
-        contact = contact_info(conversation.contact_id)
+        contact = contact_info(conversation.contact_id, conversation.pk)
         # What the customer wrote to the agent is not an answer to the survey.
         session.handled_seq = max(session.handled_seq, conversation.last_seq)
         try:

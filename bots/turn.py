@@ -80,6 +80,7 @@ def handles_inbox(*, inbox_id: int, inbox_kind: str = "", inbox_key: str = "") -
 def _ctx(inbox_kind: str, contact: Mapping) -> dict[str, Any]:
     return {
         "language": contact.get("language") or "",
+        "inbox_language": contact.get("inbox_language") or "",
         "buttons": inbox_kind in BUTTON_CHANNELS,
         "values": dict(contact.get("values") or {}),
     }
@@ -219,7 +220,7 @@ def _message_answer(session: BotSession, conversation, message: Mapping) -> bool
     flow = selectors.flow_for_inbox(inbox_id=conversation.inbox_id)
     if flow is None:
         return False
-    contact = contact_info(conversation.contact_id)
+    contact = contact_info(conversation.contact_id, conversation.pk)
     spec = selectors.flow_spec(flow=flow)
     session.flow = flow
     turn = _Turn(session, flow, spec, conversation, contact, tag=str(message["id"]))

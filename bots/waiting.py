@@ -70,7 +70,7 @@ def queue_update_send(*, conversation_id: int, force: bool = False) -> bool:
             session.queue_update_at = now
             session.save(update_fields=["queue_update_at"])
             return False
-        contact = contact_info(conversation.contact_id)
+        contact = contact_info(conversation.contact_id, conversation.pk)
         text = flow_text_for(
             session.flow,
             "queue_position",
@@ -110,7 +110,7 @@ def agent_joined_announce(*, conversation_id: int, agent_id: int) -> bool:
         if conversation.status == "closed":
             return False
         name = switch_selectors.user_display_name(switch_selectors.user_get(user_id=agent_id))
-        contact = contact_info(conversation.contact_id)
+        contact = contact_info(conversation.contact_id, conversation.pk)
         text = flow_text_for(session.flow, "agent_joined", contact, {"agent": name})
         say_text(conversation_id, text, f"bot:joined:{agent_id}:{conversation.last_seq}")
         session.joined_agent_id = agent_id
@@ -163,7 +163,7 @@ def _idle_step(conversation_id: int, statuses: set[str], now: datetime, *, close
             session.reminded_at = None
             session.save(update_fields=["reminded_at"])
             return 0
-        contact = contact_info(conversation.contact_id)
+        contact = contact_info(conversation.contact_id, conversation.pk)
         try:
             if close:
                 say_text(

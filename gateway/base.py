@@ -163,6 +163,8 @@ class InboundMessage:
     sent_at: datetime
     media: tuple[MediaRef, ...] = ()
     identity_kind: str = ""  # crm ChannelKind of the sender; defaults to the inbox kind
+    # The language the platform says the sender uses (Telegram's language_code): a new contact's language.
+    sender_language: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,9 @@ class OutboundMessage:
     # A bot's choices ({"label", "value"}): adapters whose platform has quick replies show them there;
     # the others send the text alone, which says how to answer.
     buttons: tuple[Mapping[str, str], ...] = ()
+    # The conversation's language (imsubsystem.selectors.conversation_language), for words an adapter
+    # adds around the buttons (WhatsApp's list button); set only when there are buttons.
+    language: str = ""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from gateway.models import InboundEvent, InboundEventKind
 from gateway.platform_http import http_client
 from gateway.platform_media import platform_media_pending
 from gateway.registry import adapter_for_inbox, adapter_for_path
+from imsubsystem import selectors as switch_selectors
 from imsubsystem.ratelimit import api_sender_identity, message_rate_take_many
 from imsubsystem.services import SwitchError, inbound_message_receive
 
@@ -192,8 +193,14 @@ def inbound_event_process(*, event_id: int, on_media: Callable[[int, int, dict],
             _event_done(event_id, error="Skipped: not a customer message.")
             return
         channel_kind = message.identity_kind or inbox.kind
+        # A new contact takes the language the platform reports (docs/i18n.md, "Customers"); a known contact's
+        # language, perhaps set by an agent, is never changed here.
+        language = switch_selectors.language_normalize(message.sender_language)
         identity, _created = identity_get_or_create(
-            kind=channel_kind, external_id=message.sender_id, display_name=message.sender_name
+            kind=channel_kind,
+            external_id=message.sender_id,
+            display_name=message.sender_name,
+            defaults={"language": language} if language else None,
         )
         with transaction.atomic():
             attachment_ids = platform_media_pending(inbox=inbox, channel_kind=channel_kind, message=message)

@@ -30,6 +30,7 @@ from gateway.models import InboundEvent, InboundEventKind, OutboxItem, OutboxSta
 from gateway.platform_http import http_client
 from gateway.registry import adapter_for_inbox
 from gateway.templates import TEMPLATE_INBOX_KINDS, template_prepare
+from imsubsystem import selectors as switch_selectors
 from imsubsystem.models import Message
 from imsubsystem.services import SwitchError
 from media.models import Attachment
@@ -206,6 +207,7 @@ def _outbound_message(item: OutboxItem) -> OutboundMessage:
             if a.get("url")
         )
     buttons = Message.objects.filter(pk=item.message_id).values_list("buttons", flat=True).first() or []
+    language = switch_selectors.conversation_language(conversation_id=item.conversation_id)[0] if buttons else ""
     return OutboundMessage(
         message_id=item.message_id,
         conversation_id=item.conversation_id,
@@ -214,6 +216,7 @@ def _outbound_message(item: OutboxItem) -> OutboundMessage:
         attachments=attachments,
         template=item.template,
         buttons=tuple({"label": str(b.get("label", "")), "value": str(b.get("value", ""))} for b in buttons),
+        language=language,
     )
 
 

@@ -127,6 +127,7 @@ class TelegramAdapter(Adapter):
             text=text,
             sent_at=unix_time(message.get("edit_date") or message.get("date")),
             media=tuple(media),
+            sender_language=str(sender.get("language_code") or ""),
         )
 
     def _button_press(self, callback: Mapping[str, Any]) -> InboundMessage | None:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from django.utils import translation
+from django.utils.translation import pgettext
 
 from gateway.base import (
     Adapter,
@@ -37,6 +39,7 @@ from gateway.base import (
     response_json,
     unix_time,
 )
+from imsubsystem.selectors import ui_language
 
 # Graph error codes that mean "slow down", not "never": throughput, rate and spam-rate limits.
 RATE_LIMIT_CODES = {4, 80007, 130429, 131048, 131056}
@@ -205,7 +208,7 @@ class WhatsAppAdapter(Adapter):
                 part["caption"] = caption
                 caption = ""
             bodies.append({**base, "type": kind, kind: part})
-        interactive = self.interactive(message.text, message.buttons)
+        interactive = self.interactive(message.text, message.buttons, message.language)
         if interactive is not None:
             bodies.append({**base, "type": "interactive", "interactive": interactive})
         elif caption:
@@ -213,9 +216,10 @@ class WhatsAppAdapter(Adapter):
         return bodies
 
     @staticmethod
-    def interactive(text: str, buttons) -> dict[str, Any] | None:
+    def interactive(text: str, buttons, language: str = "") -> dict[str, Any] | None:
         """Reply buttons (up to three) or a list (up to ten) for a bot's choices; None when they do not
-        fit WhatsApp's limits, and the text goes alone."""
+        fit WhatsApp's limits, and the text goes alone. The list's button is named in the customer's
+        language (docs/i18n.md, "Customers")."""
         if not buttons or not text.strip() or len(text) > INTERACTIVE_BODY_MAX:
             return None
         choices = [(b.get("value") or b.get("label") or "", b.get("label") or b.get("value") or "") for b in buttons]
@@ -230,12 +234,14 @@ class WhatsAppAdapter(Adapter):
                 },
             }
         if len(choices) <= LIST_ROWS_MAX and all(len(label) <= LIST_ROW_TITLE_MAX for _, label in choices):
+            with translation.override(ui_language(language)):
+                choose = pgettext("whatsapp list button", "Choose")
             return {
                 "type": "list",
                 "body": {"text": text},
                 "action": {
-                    "button": "Choose",
-                    "sections": [{"title": "Choose", "rows": [{"id": v, "title": label} for v, label in choices]}],
+                    "button": choose,
+                    "sections": [{"title": choose, "rows": [{"id": v, "title": label} for v, label in choices]}],
                 },
             }
         return None

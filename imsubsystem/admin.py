@@ -13,16 +13,19 @@ from imsubsystem.selectors import webhook_path
 
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "key", "default_queue", "is_active", "webhook_url")
+    list_display = ("name", "kind", "key", "default_queue", "language", "is_active", "webhook_url")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "key")
     readonly_fields = ("webhook_url", "created_at")
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "kind", "key", "default_queue", "is_active", "config", "webhook_url", "created_at"]
+        fields = [
+            *("name", "kind", "key", "default_queue", "language", "is_active"),
+            *("config", "webhook_url", "created_at"),
+        ]
         # Secrets only for those who may change inboxes (supervisors see inboxes, not their secrets).
         if self.has_change_permission(request, obj):
-            fields.insert(6, "credentials")
+            fields.insert(7, "credentials")
         return fields
 
     @admin.display(description="Webhook URL")
@@ -73,6 +76,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "first_agent_reply_at",
         "last_message_at",
         "closed_at",
+        "language",
         "last_seq",
         "customer_last_read_seq",
         "agent_last_read_seq",

@@ -98,6 +98,7 @@ class ConversationSummary(TypedDict):
     created_at: str
     status_version: NotRequired[int]
     queue: NotRequired[dict[str, Any] | None]  # {"id", "name"}: the console's list and conversation.assigned
+    language: NotRequired[str]  # the customer's language (selectors/language.py); "" before it was stored
 
 
 # --- Server → client frames ----------------------------------------------------------------------

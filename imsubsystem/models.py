@@ -5,6 +5,8 @@ Only imsubsystem.services writes conversations and messages (docs/imsubsystem.md
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -12,6 +14,14 @@ from django.utils import timezone
 
 from crm.models import ChannelKind
 from imsubsystem.fields import EncryptedJSONField
+
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+
+
+def language_tag_validate(value: str) -> None:
+    if not _LANGUAGE_TAG.match(value or ""):
+        raise ValidationError(f"{value!r} is not a language tag like en, fr or zh-Hans.")
+
 
 # Inboxes take every channel kind except e-mail, which the switch does not speak.
 INBOX_KINDS = [(value, label) for value, label in ChannelKind.choices if value != ChannelKind.EMAIL]
@@ -30,6 +40,13 @@ class Inbox(models.Model):
         help_text='Non-secret settings, e.g. {"api_base_url": "...", "allowed_origins": ["https://shop.example"]}.',
     )
     credentials = EncryptedJSONField(default=dict, blank=True, help_text="Secrets, encrypted at rest.")
+    language = models.CharField(
+        max_length=16,
+        default="en",
+        validators=[language_tag_validate],
+        help_text="Default language of its customers (BCP 47, e.g. en, zh-Hans): used when neither the customer's "
+        "browser nor their contact record names one, and for texts missing in the customer's language.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -105,6 +122,9 @@ class Conversation(models.Model):
     # a client shows the newest status even when frames from two processes arrive out of order.
     status_version = models.PositiveIntegerField(default=0)
     wrap_up = models.TextField(blank=True)
+    # The customer's language, chosen once when the conversation is created (selectors/language.py): the
+    # bot, the automatic messages and the widget use it for the whole conversation.
+    language = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -239,7 +259,13 @@ class WidgetSession(models.Model):
 class CannedResponse(models.Model):
     shortcut = models.SlugField(max_length=64, help_text="Typed after a slash in the console, e.g. /refund.")
     title = models.CharField(max_length=200)
-    text = models.TextField()
+    text = models.TextField(help_text="The text in the inbox's default language (or any, without a translation).")
+    translations = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The text in other languages: {"zh-Hans": "...", "fr": "..."}. The console inserts the one in '
+        "the conversation's language, else the text above.",
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -258,6 +284,10 @@ class CannedResponse(models.Model):
         return f"/{self.shortcut}"
 
     def clean(self) -> None:
+        if not isinstance(self.translations, dict) or not all(
+            isinstance(k, str) and _LANGUAGE_TAG.match(k) and isinstance(v, str) for k, v in self.translations.items()
+        ):
+            raise ValidationError({"translations": 'Write translations like {"zh-Hans": "您好", "fr": "Bonjour"}.'})
         clash = CannedResponse.objects.filter(shortcut=self.shortcut, owner=self.owner).exclude(pk=self.pk)
         if clash.exists():
             raise ValidationError({"shortcut": "This shortcut is already used."})

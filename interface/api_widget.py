@@ -23,6 +23,7 @@ from imsubsystem.events import error_frame
 from imsubsystem.models import Inbox
 from imsubsystem.ratelimit import customer_identity, message_rate_check, rate_limit_hit
 from interface.api_fields import attachment_ids_field
+from interface.widget_strings import widget_strings
 from media.selectors import attachment_public_dict
 from media.services import attachment_upload
 from media.uploads import upload_receive
@@ -97,7 +98,8 @@ def _session_required(view: Callable) -> Callable:
 @csrf_exempt
 @api_endpoint
 def session_create(request: HttpRequest, inbox_key: str) -> HttpResponse:
-    """POST /api/v1/widget/{inbox_key}/sessions → 201 {session_token, contact_id, conversation_id}."""
+    """POST /api/v1/widget/{inbox_key}/sessions → 201 {session_token, contact_id, conversation_id, language,
+    strings}."""
     inbox = selectors.inbox_by_key(key=inbox_key)
     if inbox is None or inbox.kind != "web":
         raise DomainError("not_found", "No such widget inbox.")
@@ -124,6 +126,13 @@ def _session_create(request: HttpRequest, inbox: Inbox) -> HttpResponse:
         if not isinstance(value, str) or len(value) > 254:
             raise DomainError("invalid", f"{name} must be a text of at most 254 characters.")
         fields[name] = value
+    requested = data.get("language", "")
+    if not isinstance(requested, str) or (requested and not selectors.language_normalize(requested)):
+        raise DomainError("invalid", "language must be a language tag like en or zh-Hans.")
+    # The page's or browser's language (v1 clients send it as locale) becomes the new contact's, so the
+    # conversation, the bot and the automatic messages use it (imsubsystem/selectors/language.py).
+    requested = selectors.language_normalize(requested or fields["locale"])
+    fields["locale"] = requested
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict) or len(json.dumps(metadata)) > 4096:
         raise DomainError("invalid", "metadata must be a JSON object of at most 4 KB.")
@@ -133,7 +142,17 @@ def _session_create(request: HttpRequest, inbox: Inbox) -> HttpResponse:
         token, session = auth.widget_session_create(inbox=inbox, metadata=metadata, **fields)
     except ValidationError as exc:
         raise DomainError("invalid", " ".join(exc.messages)) from None
-    body = {"session_token": token, "contact_id": session.contact_id, "conversation_id": None}
+    language = selectors.ui_language(
+        selectors.customer_language(requested=requested, inbox_language=inbox.language), inbox.language
+    )
+    body = {
+        "session_token": token,
+        "contact_id": session.contact_id,
+        "conversation_id": None,
+        # The widget's words in the customer's language, so it loads no catalog from the host page's origin.
+        "language": language,
+        "strings": widget_strings(language),
+    }
     return JsonResponse(body, status=201)
 
 

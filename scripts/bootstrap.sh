@@ -8,7 +8,7 @@ mode=${1:-runtime}
 PY=${PY:-python3}
 
 need=(pkg-config libmariadb-dev gcc python3-dev)
-[ "$mode" = dev ] && need+=(chromium fonts-dejavu-core nginx nodejs systemd)  # systemd: systemd-analyze verify of deploy/systemd
+[ "$mode" = dev ] && need+=(chromium fonts-dejavu-core fonts-wqy-microhei nginx nodejs systemd)  # systemd: systemd-analyze verify of deploy/systemd; fonts-wqy-microhei: Chinese text in the Chromium tests' screenshots
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

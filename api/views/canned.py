@@ -73,7 +73,7 @@ class CannedResponseViewSet(
         return responses
 
     def _save(self, canned: CannedResponse, data: dict) -> CannedResponse:
-        for field in ("shortcut", "title", "text"):
+        for field in ("shortcut", "title", "text", "translations"):
             if field in data:
                 setattr(canned, field, data[field])
         try:

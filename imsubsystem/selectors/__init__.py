@@ -17,6 +17,8 @@ is re-exported here from the module that holds it, each one layer above the last
   `offer_frames_open`, what a conversation can be started on (`outbound_inboxes_for`,
   `contact_widget_session_live`), people's names (`user_display_name`, `user_get`) and the inbox, contact and canned
   responses reads;
+- `language.py`: which language a customer gets (`customer_language`, `conversation_language`) and how
+  a text held per language falls back (`text_for_language`, `ui_language`; docs/i18n.md, "Customers");
 - `messages.py`: message payloads and attachment descriptions (`message_payload`, `attachments_describe`,
   `payload_for_viewer`), history after a seq (`messages_after`, `history_for_customer`) or before one,
   newest first (`messages_before`), the idempotency look-ups (`message_by_client_id`,
@@ -46,6 +48,14 @@ from imsubsystem.selectors.conversations import (
     user_display_name,
     user_get,
     webhook_path,
+)
+from imsubsystem.selectors.language import (
+    conversation_language,
+    customer_language,
+    language_normalize,
+    text_for_language,
+    text_language_candidates,
+    ui_language,
 )
 from imsubsystem.selectors.messages import (
     BOT_NAME,
@@ -100,6 +110,7 @@ __all__ = [
     "contact_widget_session_live",
     "conversation_contact",
     "conversation_get",
+    "conversation_language",
     "conversation_summary",
     "conversation_visible_get",
     "conversation_visible_to",
@@ -108,11 +119,13 @@ __all__ = [
     "conversations_visible_q",
     "conversations_waiting",
     "customer_conversation_current",
+    "customer_language",
     "customer_status",
     "customer_wait_s",
     "history_for_customer",
     "inbox_by_key",
     "inbox_usable_by",
+    "language_normalize",
     "message_by_client_id",
     "message_by_platform_id",
     "message_ids_search",
@@ -130,6 +143,9 @@ __all__ = [
     "queue_ref",
     "staff_may_access",
     "supervised_scope",
+    "text_for_language",
+    "text_language_candidates",
+    "ui_language",
     "user_display_name",
     "user_get",
     "user_is_admin",

@@ -59,6 +59,7 @@ def conversation_summary(conversation: Conversation, *, unread: int | None = Non
         "last_message_at": _iso(conversation.last_message_at),
         "created_at": conversation.created_at.isoformat(),
         "status_version": conversation.status_version,
+        "language": conversation.language,
     }
 
 

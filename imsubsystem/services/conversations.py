@@ -30,6 +30,7 @@ from imsubsystem.services.state import (
     WAITING,
     S,
     SwitchError,
+    language_for_new_conversation,
     lock,
     open_slot,
     reopen_window_start,
@@ -111,7 +112,12 @@ def _conversation_open_or_reopen(*, inbox_id: int, contact_id: int, slot: str) -
         return recent.pk
 
     conversation = Conversation.objects.create(
-        contact_id=contact_id, inbox=inbox, queue_id=inbox.default_queue_id, status=start_status, open_slot=slot
+        contact_id=contact_id,
+        inbox=inbox,
+        queue_id=inbox.default_queue_id,
+        status=start_status,
+        open_slot=slot,
+        language=language_for_new_conversation(inbox=inbox, contact_id=contact_id),
     )
     conversation_created.emit(
         ConversationCreated(

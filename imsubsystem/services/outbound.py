@@ -21,7 +21,14 @@ from imsubsystem.models import Conversation, Inbox, Message, SenderKind, sender_
 from imsubsystem.services.conversations import conversation_queue
 from imsubsystem.services.drafts import Draft, draft_check
 from imsubsystem.services.messages import message_store_one
-from imsubsystem.services.state import S, SwitchError, open_slot, routing_refusals, text_check
+from imsubsystem.services.state import (
+    S,
+    SwitchError,
+    language_for_new_conversation,
+    open_slot,
+    routing_refusals,
+    text_check,
+)
 from routing import services as routing_services
 
 WIDGET_KIND = "web"
@@ -145,6 +152,7 @@ def _open_and_assign(*, inbox: Inbox, contact_id: int, user_id: int) -> int:
         queue_id=inbox.default_queue_id,
         status=S.QUEUED,
         open_slot=open_slot(inbox.pk, contact_id),
+        language=language_for_new_conversation(inbox=inbox, contact_id=contact_id),
     )
     conversation_queue(conversation_id=conversation.pk, preferred_agent_id=user_id)
     try:

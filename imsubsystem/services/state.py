@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from core.text import text_storable, unstorable_detail
-from imsubsystem.models import WAITING_STATUSES, Conversation, ConversationStatus
+from crm.models import Contact
+from imsubsystem.models import WAITING_STATUSES, Conversation, ConversationStatus, Inbox
+from imsubsystem.selectors.language import customer_language
 from routing.exceptions import RoutingError
 
 S = ConversationStatus
@@ -104,3 +106,10 @@ def routing_refusals() -> Iterator[None]:
         yield
     except RoutingError as exc:
         raise SwitchError(exc.code, exc.detail) from exc
+
+
+def language_for_new_conversation(*, inbox: Inbox, contact_id: int) -> str:
+    """The language a new conversation keeps (imsubsystem/selectors/language.py): the contact's (which a
+    widget session sets from the browser's or the page's), else the inbox's default."""
+    contact_language = Contact.objects.filter(pk=contact_id).values_list("language", flat=True).first()
+    return customer_language(contact_language=contact_language or "", inbox_language=inbox.language)

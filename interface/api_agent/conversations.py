@@ -147,6 +147,8 @@ def canned_responses(request: HttpRequest) -> JsonResponse:
                 "shortcut": canned.shortcut,
                 "title": canned.title,
                 "text": canned.text,
+                # {language: text}: the console inserts the one of the conversation's language, else text.
+                "translations": canned.translations if isinstance(canned.translations, dict) else {},
                 "shared": canned.owner_id is None,
             }
         )

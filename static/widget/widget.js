@@ -8,10 +8,11 @@
  * (static/shared/protocol.js, the console's too): this script loads it from the server it came from,
  * into its own namespace, then starts. The host page gets one global, SwitchboardWidget.
  *
- * One file of about 1,000 lines on purpose: it runs on other people's pages, where every extra script is
+ * One file of about 1,200 lines on purpose: it runs on other people's pages, where every extra script is
  * another request and another entry in their Content-Security-Policy; what it shares with the console
  * (the protocol client) is already a module of its own, and the rest (panel, history, uploads, survey
- * buttons) is one closure over the page's one widget.
+ * buttons, its words in the customer's language) is one closure over the page's one widget. Its words come
+ * with the session's answer in the customer's language (docs/interface.md, "The widget's language").
  */
 (function () {
   "use strict";
@@ -23,8 +24,11 @@
   var options = {
     inbox: script.dataset.inbox || "",
     server: (script.dataset.server || scriptUrl.origin).replace(/\/+$/, ""),
-    title: script.dataset.title || "Chat with us",
-    subtitle: script.dataset.subtitle || "We usually answer within a few minutes",
+    // Empty: the words of the customer's language (the session's answer), else the built-in English ones.
+    title: script.dataset.title || "",
+    subtitle: script.dataset.subtitle || "",
+    // The language the page asks for (a BCP 47 tag, e.g. zh-Hans); empty: the browser's.
+    lang: script.dataset.lang || "",
     color: script.dataset.color || "#1f6feb",
     position: script.dataset.position === "left" ? "left" : "right",
     open: script.dataset.open === "true",
@@ -86,6 +90,52 @@
       }
     }
     var stored = loadStored();
+    // The widget's words in English, until the session's answer brings them in the customer's language
+    // (interface/widget_strings.py holds the same list; a test keeps the two equal). %(name)s is a value
+    // put in with textContent, like everything else.
+    var STRINGS = {
+      title: "Chat with us",
+      subtitle: "We usually answer within a few minutes",
+      open_chat: "Open chat",
+      close_chat: "Close chat",
+      empty: "Ask us anything, we are here to help.",
+      attach: "Attach a file",
+      remove_attachment: "Remove attachment",
+      placeholder: "Write a message…",
+      message: "Message",
+      send: "Send",
+      offline: "You are offline. We will reconnect.",
+      reconnecting: "Reconnecting…",
+      unreachable: "Could not reach the chat service. Retrying…",
+      image: "image",
+      attachment: "attachment",
+      sending: "Sending…",
+      retrying: "Not sent, retrying",
+      read: "Read",
+      not_sent: "Not sent: %(reason)s",
+      uploading: "Uploading %(name)s…",
+      upload_failed: "Upload failed: %(reason)s",
+      session_ended: "The chat session ended. Please attach the file again.",
+      queue_position: "You are number %(position)s in the queue.",
+      queue_position_eta: "You are number %(position)s in the queue · about %(minutes)s min.",
+      waiting: "Waiting for the next available agent…",
+      chatting_with: "You are chatting with %(name)s.",
+      an_agent: "an agent",
+      closed: "This conversation was closed. Write again any time.",
+      typing: "%(name)s is typing…",
+      agent: "Agent",
+      not_available: "Chat is not available on this site.",
+      error: "Something went wrong. Please try again.",
+      bot_name: "Assistant",
+    };
+    function validStrings(value) {
+      if (!value || typeof value !== "object") return null;
+      var found = {};
+      Object.keys(value).forEach(function (key) {
+        if (typeof value[key] === "string" && value[key]) found[key] = value[key];
+      });
+      return found;
+    }
     var state = {
       token: stored.token || null,
       conversationId: stored.conversationId || null,
@@ -98,7 +148,21 @@
       // The version of the status shown (conversation.status `version`, ready `status_version`): frames
       // from two server processes may arrive out of order, and an older one must not replace a newer.
       statusVersion: null,
+      // The customer's language and the widget's words in it, from the session's answer (kept with it).
+      language: typeof stored.language === "string" ? stored.language : "",
+      strings: validStrings(stored.strings),
     };
+
+    function t(key, values) {
+      var text = (state.strings && state.strings[key]) || STRINGS[key] || key;
+      if (!values) return text;
+      return text.replace(/%\((\w+)\)s/g, function (whole, name) {
+        return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+      });
+    }
+    function displayLanguage() {
+      return state.language || options.lang || navigator.language || "en";
+    }
 
     // seqs.upTo is the resume point: every seq up to it is here (shown, or known not to be ours). Seqs
     // seen above a hole are held, so a frame lost on the fast path is asked for again on the next gap or
@@ -129,7 +193,7 @@
       },
       onFrame: handleFrame,
       onWait: function () {
-        setConnection(navigator.onLine === false ? "You are offline. We will reconnect." : "Reconnecting…");
+        setConnection(navigator.onLine === false ? t("offline") : t("reconnecting"));
       },
       onFinalClose: function () {
         // A 4401 follows an error frame the widget has acted on (auth_failed: a new session;
@@ -167,6 +231,8 @@
             pending: outbox.list(),
             history: state.history,
             open: state.open,
+            language: state.language,
+            strings: state.strings,
           }),
         );
       } catch (err) {
@@ -199,22 +265,20 @@
     frame.style.setProperty("--sbw-accent", /^#[0-9a-fA-F]{3,8}$/.test(options.color) ? options.color : "#1f6feb");
     root.appendChild(frame);
 
-    var launcher = el("button", "sbw-launcher", { type: "button", "aria-label": "Open chat", part: "launcher" });
+    var launcher = el("button", "sbw-launcher", { type: "button", part: "launcher" });
     launcher.innerHTML =
       '<svg viewBox="0 0 24 24" aria-hidden="true" width="26" height="26"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
     var badge = el("span", "sbw-badge", { hidden: "" });
     launcher.appendChild(badge);
 
-    var panel = el("section", "sbw-panel", { role: "dialog", "aria-label": options.title, hidden: "" });
+    var panel = el("section", "sbw-panel", { role: "dialog", hidden: "" });
     var header = el("header", "sbw-header");
     var titleBox = el("div", "sbw-titles");
     var title = el("div", "sbw-title");
-    title.textContent = options.title;
     var subtitle = el("div", "sbw-subtitle");
-    subtitle.textContent = options.subtitle;
     titleBox.appendChild(title);
     titleBox.appendChild(subtitle);
-    var closeButton = el("button", "sbw-close", { type: "button", "aria-label": "Close chat" });
+    var closeButton = el("button", "sbw-close", { type: "button" });
     closeButton.textContent = "\u00d7";
     header.appendChild(titleBox);
     header.appendChild(closeButton);
@@ -223,7 +287,6 @@
     var connection = el("div", "sbw-connection", { hidden: "", role: "status" });
     var list = el("ol", "sbw-messages", { "aria-live": "polite" });
     var empty = el("li", "sbw-empty");
-    empty.textContent = "Ask us anything, we are here to help.";
     list.appendChild(empty);
     var typing = el("div", "sbw-typing", { hidden: "" });
     typing.appendChild(el("span", "sbw-dots"));
@@ -232,12 +295,11 @@
 
     var composer = el("form", "sbw-composer");
     var fileInput = el("input", "sbw-file", { type: "file", hidden: "" });
-    var attachButton = el("button", "sbw-attach", { type: "button", "aria-label": "Attach a file", title: "Attach a file" });
+    var attachButton = el("button", "sbw-attach", { type: "button" });
     attachButton.innerHTML =
       '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5"/></svg>';
-    var input = el("textarea", "sbw-input", { rows: "1", placeholder: "Write a message…", "aria-label": "Message" });
+    var input = el("textarea", "sbw-input", { rows: "1" });
     var sendButton = el("button", "sbw-send", { type: "submit" });
-    sendButton.textContent = "Send";
     var staged = el("div", "sbw-staged", { hidden: "" });
     composer.appendChild(staged);
     composer.appendChild(fileInput);
@@ -254,6 +316,24 @@
     frame.appendChild(panel);
     frame.appendChild(launcher);
 
+    // Every fixed word of the panel, again whenever the words of another language arrive.
+    function applyStrings() {
+      frame.lang = displayLanguage();
+      launcher.setAttribute("aria-label", t("open_chat"));
+      title.textContent = options.title || t("title");
+      subtitle.textContent = options.subtitle || t("subtitle");
+      panel.setAttribute("aria-label", title.textContent);
+      closeButton.setAttribute("aria-label", t("close_chat"));
+      empty.textContent = t("empty");
+      attachButton.setAttribute("aria-label", t("attach"));
+      attachButton.title = t("attach");
+      input.placeholder = t("placeholder");
+      input.setAttribute("aria-label", t("message"));
+      sendButton.textContent = t("send");
+      timeFormat = null;
+    }
+    applyStrings();
+
     // ---- message list: one row per seq, pending rows keyed by client_id -----------------------
     // Seqs restart at 1 in each conversation, so a row's key is "<conversation id>:<seq>".
     var rowsBySeq = new Map();
@@ -265,10 +345,19 @@
       return [Number(row.dataset.conversationId || 0), Number(row.dataset.seq || 0)];
     }
 
+    // Times in the customer's language (Intl), made once per language.
+    var timeFormat = null;
     function formatTime(iso) {
       var date = iso ? new Date(iso) : new Date();
       if (isNaN(date.getTime())) return "";
-      return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      if (!timeFormat) {
+        try {
+          timeFormat = new Intl.DateTimeFormat(displayLanguage(), { hour: "2-digit", minute: "2-digit" });
+        } catch (err) {
+          timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+        }
+      }
+      return timeFormat.format(date);
     }
 
     function safeUrl(url) {
@@ -296,10 +385,10 @@
             refreshLinks([attachment.id]);
           });
           image.src = href;
-          image.alt = attachment.name || "image";
+          image.alt = attachment.name || t("image");
           link.appendChild(image);
         } else {
-          link.textContent = "\ud83d\udcce " + (attachment.name || "attachment");
+          link.textContent = "\ud83d\udcce " + (attachment.name || t("attachment"));
         }
         link.addEventListener("click", function (event) {
           if (!linkExpired(link)) return;
@@ -375,7 +464,8 @@
       if (message.client_id) row.dataset.clientId = message.client_id;
       if (kind !== "customer" && kind !== "system" && message.sender && message.sender.name) {
         var who = el("div", "sbw-who");
-        who.textContent = message.sender.name;
+        // The bot is named in the customer's language; an agent by their own name.
+        who.textContent = kind === "bot" ? t("bot_name") : message.sender.name;
         row.appendChild(who);
       }
       var bubble = el("div", "sbw-bubble");
@@ -434,10 +524,10 @@
       var receipt = row.querySelector(".sbw-receipt");
       if (!receipt) return;
       var seq = Number(row.dataset.seq || 0);
-      if (value === "sending") receipt.textContent = "Sending…";
-      else if (value === "failed") receipt.textContent = "Not sent, retrying";
+      if (value === "sending") receipt.textContent = t("sending");
+      else if (value === "failed") receipt.textContent = t("retrying");
       else if (seq && seq <= state.readUpTo && Number(row.dataset.conversationId) === state.conversationId) {
-        receipt.textContent = "Read";
+        receipt.textContent = t("read");
       }
       else receipt.textContent = "";
     }
@@ -596,19 +686,19 @@
       if (frameData.status === "queued" || frameData.status === "offered") {
         var queue = frameData.queue;
         if (queue && queue.position) {
-          text = "You are number " + queue.position + " in the queue";
           if (typeof queue.eta_s === "number" && queue.eta_s > 0) {
             var minutes = Math.max(1, Math.round(queue.eta_s / 60));
-            text += " · about " + minutes + " min";
+            text = t("queue_position_eta", { position: queue.position, minutes: minutes });
+          } else {
+            text = t("queue_position", { position: queue.position });
           }
-          text += ".";
         } else {
-          text = "Waiting for the next available agent…";
+          text = t("waiting");
         }
       } else if (frameData.status === "assigned") {
-        text = "You are chatting with " + (frameData.agent && frameData.agent.name ? frameData.agent.name : "an agent") + ".";
+        text = t("chatting_with", { name: frameData.agent && frameData.agent.name ? frameData.agent.name : t("an_agent") });
       } else if (frameData.status === "closed") {
-        text = "This conversation was closed. Write again any time.";
+        text = t("closed");
       }
       banner.textContent = text;
       banner.hidden = !text;
@@ -618,7 +708,7 @@
     // ---- typing ----------------------------------------------------------------------------
     var remoteTypingTimer = null;
     function showRemoteTyping(name) {
-      typingText.textContent = (name || "Agent") + " is typing…";
+      typingText.textContent = t("typing", { name: name || t("agent") });
       typing.hidden = false;
       clearTimeout(remoteTypingTimer);
       remoteTypingTimer = setTimeout(hideRemoteTyping, REMOTE_TYPING_MS);
@@ -651,7 +741,8 @@
     function ensureSession() {
       if (state.token) return Promise.resolve(state.token);
       if (sessionPromise) return sessionPromise;
-      var body = { locale: navigator.language || "" };
+      // The page's language, else the browser's: the server answers with the words in it (v1 servers read locale).
+      var body = { locale: navigator.language || "", language: options.lang || navigator.language || "" };
       if (options.name) body.name = options.name;
       if (options.email) body.email = options.email;
       body.metadata = { page: window.location.href.slice(0, 500), referrer: document.referrer.slice(0, 500) };
@@ -668,6 +759,12 @@
         .then(function (data) {
           state.token = data.session_token;
           state.conversationId = data.conversation_id || null;
+          var words = validStrings(data.strings);
+          if (words && typeof data.language === "string") {
+            state.language = data.language;
+            state.strings = words;
+            applyStrings();
+          }
           seqs.reset(0);
           persist();
           return state.token;
@@ -834,17 +931,23 @@
       method_not_allowed: "Please reload the page and try again.",
       not_acceptable: "Please reload the page and try again.",
       unsupported_media_type: "Please reload the page and try again.",
+      executable: "Programs and scripts cannot be sent.",
+      markup: "This kind of file cannot be sent.",
+      type_mismatch: "The file's content does not match its name.",
+      type_not_allowed: "This kind of file cannot be sent.",
+      bad_image: "The image could not be read.",
+      missing_file: "Choose a file to send.",
     };
 
     function errorWords(code) {
-      return ERROR_WORDS[code] || "Something went wrong. Please try again.";
+      return (state.strings && state.strings["error." + code]) || ERROR_WORDS[code] || t("error");
     }
 
     function handleError(data) {
       var code = String(data.code || "");
       if (code === "origin_not_allowed") {
         refused = true;
-        setConnection("Chat is not available on this site.");
+        setConnection(t("not_available"));
         return;
       }
       if (code === "auth_failed" || (code === "auth_required" && !conn.ready)) {
@@ -874,7 +977,7 @@
         if (row && !row.dataset.seq) {
           row.dataset.state = "failed";
           var receipt = row.querySelector(".sbw-receipt");
-          if (receipt) receipt.textContent = "Not sent: " + errorWords(code);
+          if (receipt) receipt.textContent = t("not_sent", { reason: errorWords(code) });
         }
       }
     }
@@ -893,7 +996,7 @@
       stagedAttachments.forEach(function (attachment, index) {
         var chip = el("span", "sbw-chip");
         chip.textContent = attachment.name;
-        var remove = el("button", "sbw-chip-remove", { type: "button", "aria-label": "Remove attachment" });
+        var remove = el("button", "sbw-chip-remove", { type: "button", "aria-label": t("remove_attachment") });
         remove.textContent = "\u00d7";
         remove.addEventListener("click", function () {
           stagedAttachments.splice(index, 1);
@@ -935,7 +1038,7 @@
           else outbox.transmit(item.client_id);
         },
         function () {
-          setConnection("Could not reach the chat service. Retrying…");
+          setConnection(t("unreachable"));
           conn.scheduleReconnect();
         },
       );
@@ -943,7 +1046,7 @@
 
     function upload(file) {
       attachButton.disabled = true;
-      setConnection("Uploading " + file.name + "…");
+      setConnection(t("uploading", { name: file.name }));
       ensureSession()
         .then(function (token) {
           var form = new FormData();
@@ -959,12 +1062,15 @@
           if (response.status === 401) {
             // The session was revoked or expired (auth_failed): start a new one, as the socket does.
             handleError({ code: "auth_failed" });
-            throw new Error("the chat session ended; please attach the file again");
+            throw new Error(t("session_ended"));
           }
           return response.json().then(function (data) {
-            // The widget API answers {"error": {"code", "detail"}}; the detail says what was wrong with the file.
+            // The widget API answers {"error": {"code", "detail"}}: the code's words in the customer's
+            // language, else the detail (what the media checks found wrong with the file).
             var error = data.error || {};
-            if (!response.ok) throw new Error(error.detail || errorWords(error.code));
+            if (!response.ok) {
+              throw new Error((state.strings && state.strings["error." + error.code]) || error.detail || t("error"));
+            }
             return data;
           });
         })
@@ -975,7 +1081,7 @@
             setConnection("");
           },
           function (err) {
-            setConnection("Upload failed: " + err.message);
+            setConnection(t("upload_failed", { reason: err.message }));
             setTimeout(function () {
               if (conn.ready) setConnection("");
             }, 4000);
@@ -998,7 +1104,16 @@
         markRead();
         scrollToEnd();
         input.focus();
-        if (!state.token) ensureSession().then(conn.connect, conn.scheduleReconnect);
+        if (!state.token) {
+          // A first visit: the panel shows once the customer's words have come (or could not), so it
+          // never flashes English at someone who reads another language.
+          if (!state.strings) panel.style.visibility = "hidden";
+          ensureSession()
+            .then(conn.connect, conn.scheduleReconnect)
+            .finally(function () {
+              panel.style.visibility = "";
+            });
+        }
       }
       updateBadge();
     }

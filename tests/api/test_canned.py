@@ -62,6 +62,9 @@ def test_a_supervisor_makes_edits_and_deletes(teams):
     assert shortcuts(api_for(teams["ag_b"], "read").get(f"{BASE}/canned-responses")) == [("thanks", True)]
     response = api.patch_json(f"{BASE}/canned-responses/{shared_id}", {"text": "Many thanks!"})
     assert response.status_code == 200 and response.json()["text"] == "Many thanks!"
+    response = api.patch_json(f"{BASE}/canned-responses/{shared_id}", {"translations": {"zh-Hans": "非常感谢！"}})
+    assert response.status_code == 200 and response.json()["translations"] == {"zh-Hans": "非常感谢！"}
+    assert CannedResponse.objects.get(pk=shared_id).translations == {"zh-Hans": "非常感谢！"}
     assert api.delete(f"{BASE}/canned-responses/{own['id']}").status_code == 204
     assert not CannedResponse.objects.filter(pk=own["id"]).exists()
 
@@ -82,6 +85,8 @@ def test_another_users_own_response_is_not_found_for_writes(teams):
         ({"shortcut": "ok", "title": "T"}, "text"),
         ({"shortcut": "ok", "title": "T", "text": "\ud800"}, "text"),
         ({"shortcut": "taken", "title": "T", "text": "x", "shared": True}, "shortcut"),
+        ({"shortcut": "ok", "title": "T", "text": "x", "translations": {"Chinese": "您好"}}, "translations"),
+        ({"shortcut": "ok", "title": "T", "text": "x", "translations": ["您好"]}, "translations"),
     ],
 )
 def test_bad_input_is_a_clear_400_and_changes_nothing(teams, body, field):

@@ -227,7 +227,7 @@ def test_search_finds_chinese_names_and_message_text_through_the_switchs_visibil
     conversation = ConversationFactory(contact=writer, inbox=teams["support_inbox"], assignee=teams["ag_b"])
     from imsubsystem.services import message_send
 
-    message_send(conversation_id=conversation.pk, sender_kind="customer", text="我想申请退款，订单号12345")  # noqa: RUF001
+    message_send(conversation_id=conversation.pk, sender_kind="customer", text="我想申请退款，订单号12345")
     assert ids(api_for(teams["ag_a"], "read").get(f"{BASE}/contacts", {"search": "小明"})) == [wang.pk]
     assert ids(api_for(teams["ag_b"], "read").get(f"{BASE}/contacts", {"search": "退款"})) == [writer.pk]
     assert ids(api_for(teams["sup_b"], "read").get(f"{BASE}/contacts", {"search": "12345"})) == [writer.pk]

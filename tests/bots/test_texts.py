@@ -16,7 +16,7 @@ def test_translation_falls_back_to_the_base_language_then_the_flow_language(lang
 
 
 def test_flow_language_and_any_translation_are_the_last_fallbacks():
-    assert text_pick({"fr": "Bonjour", "de": "Hallo"}, "es", fallback="de") == "Hallo"
+    assert text_pick({"fr": "Bonjour", "de": "Hallo"}, "es", "de") == "Hallo"
     assert text_pick({"fr": "Bonjour"}, "es") == "Bonjour"
     assert text_pick("Plain", "fr") == "Plain"
 

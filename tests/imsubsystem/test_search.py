@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 - Chinese text and full-width letters are what these tests are about
 """The message search (docs/imsubsystem.md, "Search"): Chinese words of 2 characters, Latin words and digits,
 the one visibility rule, the index kept by the write path and rebuilt by `search_reindex`."""
 

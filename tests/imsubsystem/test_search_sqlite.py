@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 - Chinese text is what this test is about
 """The message search in the embedded profile (SQLite), in a fresh interpreter with that profile's settings,
 as `make run` starts it: the same index and the same queries as on MySQL (docs/imsubsystem.md, "Search")."""
 

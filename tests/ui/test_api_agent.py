@@ -356,6 +356,19 @@ class TestCannedAndTargets:
             ("refund", "My refund text", False),
         ]
 
+    def test_canned_responses_carry_their_translations(self, agent_client, agent):
+        from django.core.exceptions import ValidationError
+
+        CannedResponse.objects.create(
+            shortcut="hi", title="Hi", text="Hello!", translations={"zh-Hans": "您好！", "fr": "Bonjour !"}
+        )
+        (item,) = agent_client.get(API + "canned").json()["canned_responses"]
+        assert item["text"] == "Hello!" and item["translations"] == {"zh-Hans": "您好！", "fr": "Bonjour !"}
+        bad = CannedResponse(shortcut="bad", title="Bad", text="x", translations={"Chinese": "您好"})
+        with pytest.raises(ValidationError) as raised:
+            bad.full_clean()
+        assert "translations" in raised.value.message_dict
+
     def test_transfer_targets_list_queues_and_other_agents(self, agent_client, agent, queue):
         AgentProfileFactory(user=agent)
         colleague = UserFactory(username="agent-e", first_name="Grace", role=AGENT)

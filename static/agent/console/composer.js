@@ -323,12 +323,27 @@
     picker.hidden = true;
     pickerIndex = 0;
   }
+  // The canned text in the customer's language (its tag, then its base language), else the text itself,
+  // written in the inbox's default language (docs/i18n.md, "Customers").
+  function cannedText(item, language) {
+    var byTag = {};
+    Object.keys(item.translations || {}).forEach(function (key) {
+      var text = item.translations[key];
+      if (typeof text === "string" && text) byTag[key.toLowerCase().replace(/_/g, "-")] = text;
+    });
+    var tag = String(language || "").toLowerCase();
+    while (tag) {
+      if (byTag[tag]) return byTag[tag];
+      tag = tag.indexOf("-") === -1 ? "" : tag.slice(0, tag.lastIndexOf("-"));
+    }
+    return item.text;
+  }
   function applyCanned(index) {
     var item = pickerItems[index];
     if (!item) return;
     var summary = state.conversations.get(state.currentId);
     var customer = (summary && summary.contact && summary.contact.name) || "";
-    input.value = item.text.replace(/\{\{\s*contact\.name\s*\}\}/g, customer).replace(/\{\{\s*agent\.name\s*\}\}/g, config.user.name);
+    input.value = cannedText(item, summary && summary.language).replace(/\{\{\s*contact\.name\s*\}\}/g, customer).replace(/\{\{\s*agent\.name\s*\}\}/g, config.user.name);
     closePicker();
     input.focus();
   }
