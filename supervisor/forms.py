@@ -6,20 +6,26 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 MAX_DAYS = {"day": 366, "hour": 31}
 
 
 class ReportFilterForm(forms.Form):
-    start = forms.DateField(required=False, help_text="First day (inclusive).")
-    end = forms.DateField(required=False, help_text="Last day (inclusive).")
-    period = forms.ChoiceField(choices=[("day", "By day"), ("hour", "By hour")], required=False)
-    dimension = forms.ChoiceField(choices=[("queue", "Per queue"), ("agent", "Per agent")], required=False)
-    queue = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    start = forms.DateField(label=_("From"), required=False, help_text=_("First day (inclusive)."))
+    end = forms.DateField(label=_("To"), required=False, help_text=_("Last day (inclusive)."))
+    period = forms.ChoiceField(
+        label=_("Period"), choices=[("day", _("By day")), ("hour", _("By hour"))], required=False
+    )
+    dimension = forms.ChoiceField(
+        label=_("Rows"), choices=[("queue", _("Per queue")), ("agent", _("Per agent"))], required=False
+    )
+    queue = forms.TypedChoiceField(label=_("Queue"), coerce=int, required=False, empty_value=None)
 
     def __init__(self, *args, queues: list[dict], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["queue"].choices = [("", "All my queues")] + [(q["id"], q["name"]) for q in queues]
+        self.fields["queue"].choices = [("", _("All my queues"))] + [(q["id"], q["name"]) for q in queues]
 
     def clean(self):
         data = super().clean()
@@ -29,10 +35,13 @@ class ReportFilterForm(forms.Form):
         end = data.get("end") or today
         start = data.get("start") or end - timedelta(days=6)
         if start > end:
-            raise forms.ValidationError("The first day comes after the last day.")
+            raise forms.ValidationError(gettext("The first day comes after the last day."))
         if (end - start).days + 1 > MAX_DAYS[data["period"]]:
+            days = MAX_DAYS[data["period"]]
             raise forms.ValidationError(
-                f"At most {MAX_DAYS[data['period']]} days {'by hour' if data['period'] == 'hour' else 'at once'}."
+                gettext("At most %(days)d days by hour.") % {"days": days}
+                if data["period"] == "hour"
+                else gettext("At most %(days)d days at once.") % {"days": days}
             )
         data["start"], data["end"] = start, end
         tz = timezone.get_current_timezone()
@@ -42,14 +51,18 @@ class ReportFilterForm(forms.Form):
 
 
 class StaffingFilterForm(forms.Form):
-    weeks = forms.IntegerField(min_value=1, max_value=12, required=False)
+    weeks = forms.IntegerField(label=_("Weeks of history"), min_value=1, max_value=12, required=False)
     weekday = forms.TypedChoiceField(
+        label=_("Day"),
         coerce=int,
         required=False,
         empty_value=None,
         choices=[
-            ("", "Today"),
-            *enumerate(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"], start=1),
+            ("", _("Today")),
+            *enumerate(
+                [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")],
+                start=1,
+            ),
         ],
     )
 

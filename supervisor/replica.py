@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 from django.db.models.functions import Now
+from django.utils.translation import gettext
 
 from core.errors import database_unreachable
 from core.replica import HEALTH, REPLICA, replica_check, replica_configured, replica_down
@@ -40,14 +41,19 @@ def _down() -> dict[str, Any]:
         "state": "down",
         "lag_s": None,
         "since": down.get("since"),
-        "text": "Replica down, reading the primary: reports are current.",
+        "text": gettext("Replica down, reading the primary: reports are current."),
     }
 
 
 def replica_status() -> dict[str, Any]:
     """{configured, state: ok | down | unknown, lag_s, text}: what the dashboard shows of the replica."""
     if not replica_configured():
-        return {"configured": False, "state": "none", "lag_s": None, "text": "No replica: reports read the primary."}
+        return {
+            "configured": False,
+            "state": "none",
+            "lag_s": None,
+            "text": gettext("No replica: reports read the primary."),
+        }
     if not HEALTH.usable() or not replica_check():
         return _down()
     primary = (
@@ -72,7 +78,7 @@ def replica_status() -> dict[str, Any]:
             "configured": True,
             "state": "unknown",
             "lag_s": None,
-            "text": "Replica lag unknown: no heartbeat written yet (beat writes it).",
+            "text": gettext("Replica lag unknown: no heartbeat written yet (beat writes it)."),
         }
     age = (primary["now"] - primary["beat_at"]).total_seconds()
     if age > max(5.0, 5 * period):
@@ -80,19 +86,22 @@ def replica_status() -> dict[str, Any]:
             "configured": True,
             "state": "unknown",
             "lag_s": None,
-            "text": f"Replica lag unknown: no heartbeat written for {age:.0f} s (is beat running?).",
+            "text": gettext("Replica lag unknown: no heartbeat written for %(age)d s (is beat running?).")
+            % {"age": round(age)},
         }
     if replica_beat is None:
         return {
             "configured": True,
             "state": "unknown",
             "lag_s": None,
-            "text": "Replica lag unknown: the replica has no heartbeat yet (not caught up, or not replicating).",
+            "text": gettext(
+                "Replica lag unknown: the replica has no heartbeat yet (not caught up, or not replicating)."
+            ),
         }
     lag = max(0.0, (primary["beat_at"] - replica_beat).total_seconds())
     return {
         "configured": True,
         "state": "ok",
         "lag_s": round(lag, 1),
-        "text": f"Reports read the replica, {lag:.0f} s behind the primary.",
+        "text": gettext("Reports read the replica, %(lag)d s behind the primary.") % {"lag": round(lag)},
     }

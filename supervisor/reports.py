@@ -11,22 +11,25 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from supervisor import selectors, stats
 
+# (key, the page's column heading). The CSV files (the page's export and the integrator API's) name their
+# columns by key: machine-readable and the same in every language.
 REPORT_COLUMNS = [
-    ("volume", "Volume"),
-    ("answered", "Answered"),
-    ("abandoned", "Abandoned"),
-    ("abandonment", "Abandonment"),
-    ("service_level", "Service level"),
-    ("average_wait_s", "Avg wait (s)"),
-    ("first_response_s", "First response (s)"),
-    ("handle_s", "Handle time (s)"),
-    ("resolved", "Resolved"),
-    ("resolution", "Resolution"),
-    ("satisfaction", "Satisfaction (1-5)"),
-    ("rated", "Ratings"),
+    ("volume", _("Volume")),
+    ("answered", _("Answered")),
+    ("abandoned", _("Abandoned")),
+    ("abandonment", _("Abandonment")),
+    ("service_level", _("Service level")),
+    ("average_wait_s", _("Avg wait (s)")),
+    ("first_response_s", _("First response (s)")),
+    ("handle_s", _("Handle time (s)")),
+    ("resolved", _("Resolved")),
+    ("resolution", _("Resolution")),
+    ("satisfaction", _("Satisfaction (1-5)")),
+    ("rated", _("Ratings")),
 ]
 
 

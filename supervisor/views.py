@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
@@ -27,7 +29,7 @@ def supervisor_required(view):
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs):
         if not selectors.user_may_supervise(request.user):
-            raise PermissionDenied("Only supervisors and admins may open the supervisor pages.")
+            raise PermissionDenied(gettext("Only supervisors and admins may open the supervisor pages."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -71,11 +73,11 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
     try:
         queue_id = int(queue_id) if queue_id else None
     except ValueError:
-        raise DomainError("invalid", "queue_id must be an integer.") from None
+        raise DomainError("invalid", gettext("queue_id must be an integer.")) from None
     status = request.GET.get("status") or None
     if status is not None and status not in selectors.OPEN_IN_SCOPE_STATUSES:
         choices = ", ".join(selectors.OPEN_IN_SCOPE_STATUSES)
-        raise DomainError("invalid", f"status must be one of {choices}.")
+        raise DomainError("invalid", gettext("status must be one of %(choices)s.") % {"choices": choices})
     return JsonResponse(
         {"conversations": selectors.conversations_open_in_scope(user=request.user, queue_id=queue_id, status=status)}
     )
@@ -87,8 +89,19 @@ def api_conversations(request: HttpRequest) -> JsonResponse:
 def api_conversation(request: HttpRequest, conversation_id: int) -> JsonResponse:
     found = selectors.conversation_read_only(user=request.user, conversation_id=conversation_id)
     if found is None:
-        raise DomainError("not_found", "No such conversation in your queues.")
+        raise DomainError("not_found", gettext("No such conversation in your queues."))
     return JsonResponse(found)
+
+
+# A conversation's status and a message's sender in words on the transcript (the console says the same).
+STATUS_WORDS = {
+    "bot": pgettext_lazy("conversation status", "bot"),
+    "queued": pgettext_lazy("conversation status", "queued"),
+    "offered": pgettext_lazy("conversation status", "offered"),
+    "assigned": pgettext_lazy("conversation status", "assigned"),
+    "closed": pgettext_lazy("conversation status", "closed"),
+}
+SENDER_WORDS = {"customer": _("Customer"), "agent": _("Agent"), "bot": _("Bot"), "system": _("System")}
 
 
 @supervisor_required
@@ -96,11 +109,20 @@ def api_conversation(request: HttpRequest, conversation_id: int) -> JsonResponse
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
     found = selectors.conversation_read_only(user=request.user, conversation_id=conversation_id)
     if found is None:
-        raise Http404("No such conversation in your queues.")
+        raise Http404(gettext("No such conversation in your queues."))
     # `thread`, not `messages`: that name belongs to Django's messages framework, whose flash list the
     # site layout prints above every page.
-    thread = [{**message, "created_at": parse_datetime(message["created_at"])} for message in found["messages"]]
-    return render(request, "supervisor/conversation.html", {"conversation": found["conversation"], "thread": thread})
+    thread = [
+        {
+            **message,
+            "created_at": parse_datetime(message["created_at"]),
+            "sender": {**message["sender"], "kind_label": SENDER_WORDS.get(message["sender"]["kind"], "")},
+        }
+        for message in found["messages"]
+    ]
+    conversation = found["conversation"]
+    conversation = {**conversation, "status_label": STATUS_WORDS.get(conversation["status"], conversation["status"])}
+    return render(request, "supervisor/conversation.html", {"conversation": conversation, "thread": thread})
 
 
 @supervisor_required

@@ -20,7 +20,8 @@
     showPresence = C.showPresence, showTab = C.showTab, sortedConversations = C.sortedConversations,
     onDeliveryStatus = C.onDeliveryStatus, onMessage = C.onMessage, onRead = C.onRead, onTyping = C.onTyping,
     openConversation = C.openConversation, loadCanned = C.loadCanned, submit = C.submit,
-    openClose = C.openClose, openTransfer = C.openTransfer;
+    openClose = C.openClose, openTransfer = C.openTransfer, gettext = C.gettext, interpolate = C.interpolate;
+  var gettext_noop = window.gettext_noop;
   var input = $("con-input");
   var privateToggle = $("con-private");
 
@@ -84,46 +85,46 @@
     if (data.message) onMessage(data.message);
   }
 
-  // Codes whose server detail names the problem exactly (which field, how long) show that detail.
+  // In English here, in the page's language on screen (errorWords). Codes whose server detail names the
+  // problem exactly (which field, how long) show that detail.
   var ERROR_WORDS = {
-    bad_json: "The server could not read that request. Reload the page and try again.",
-    unknown_type: "The server does not know that action. Reload the page to get the current console.",
-    invalid: "Something in the request was not accepted.",
-    too_long: "The message is too long.",
-    empty: "Write a message or attach a file first.",
-    rate_limited: "Too many actions at once. Wait a moment and try again.",
-    auth_required: "Your session has ended. Log in again.",
-    auth_failed: "Your session has ended. Log in again.",
-    origin_not_allowed: "This page is not allowed to connect to the server.",
-    forbidden: "You are not allowed to do that.",
-    not_found: "That conversation no longer exists or is not yours.",
-    conversation_closed: "The conversation is closed.",
-    illegal_transition: "The conversation cannot do that in its current state.",
-    unknown_attachment: "A file could not be attached: it is unknown or not yours.",
-    too_large: "The file or request is larger than the limit.",
-    offer_gone: "The offer expired or someone else took the conversation.",
-    not_yours: "That offer or conversation belongs to someone else.",
-    over_capacity: "You already have as many conversations as you can take.",
-    not_waiting: "The conversation is no longer waiting in the queue: someone else may have taken it.",
-    unknown_queue: "That queue does not exist.",
-    unknown_agent: "That agent does not exist.",
-    unknown_work: "The queue has no record of this conversation. Reload the page.",
-    bad_request: "The queue refused that request.",
-    not_retryable: "Nothing to retry: the message was already sent, or it does not go to a platform.",
-    internal: "The server failed and nothing was changed. Try again.",
-    not_retryable: "Nothing to retry: the message was sent, or it does not go to a platform.",
-    no_identity: "This contact has no address on that inbox's channel.",
-    template_required: "The customer has not written in the last 24 hours: start with an approved template.",
-    conversation_open: "This contact already has an open conversation in that inbox.",
-    method_not_allowed: "That action is not possible here.",
-    not_acceptable: "The server could not answer in a form this page reads.",
-    unsupported_media_type: "The page sent a request the server does not read. Reload the page.",
+    bad_json: gettext_noop("The server could not read that request. Reload the page and try again."),
+    unknown_type: gettext_noop("The server does not know that action. Reload the page to get the current console."),
+    invalid: gettext_noop("Something in the request was not accepted."),
+    too_long: gettext_noop("The message is too long."),
+    empty: gettext_noop("Write a message or attach a file first."),
+    rate_limited: gettext_noop("Too many actions at once. Wait a moment and try again."),
+    auth_required: gettext_noop("Your session has ended. Log in again."),
+    auth_failed: gettext_noop("Your session has ended. Log in again."),
+    origin_not_allowed: gettext_noop("This page is not allowed to connect to the server."),
+    forbidden: gettext_noop("You are not allowed to do that."),
+    not_found: gettext_noop("That conversation no longer exists or is not yours."),
+    conversation_closed: gettext_noop("The conversation is closed."),
+    illegal_transition: gettext_noop("The conversation cannot do that in its current state."),
+    unknown_attachment: gettext_noop("A file could not be attached: it is unknown or not yours."),
+    too_large: gettext_noop("The file or request is larger than the limit."),
+    offer_gone: gettext_noop("The offer expired or someone else took the conversation."),
+    not_yours: gettext_noop("That offer or conversation belongs to someone else."),
+    over_capacity: gettext_noop("You already have as many conversations as you can take."),
+    not_waiting: gettext_noop("The conversation is no longer waiting in the queue: someone else may have taken it."),
+    unknown_queue: gettext_noop("That queue does not exist."),
+    unknown_agent: gettext_noop("That agent does not exist."),
+    unknown_work: gettext_noop("The queue has no record of this conversation. Reload the page."),
+    bad_request: gettext_noop("The queue refused that request."),
+    internal: gettext_noop("The server failed and nothing was changed. Try again."),
+    not_retryable: gettext_noop("Nothing to retry: the message was sent, or it does not go to a platform."),
+    no_identity: gettext_noop("This contact has no address on that inbox's channel."),
+    template_required: gettext_noop("The customer has not written in the last 24 hours: start with an approved template."),
+    conversation_open: gettext_noop("This contact already has an open conversation in that inbox."),
+    method_not_allowed: gettext_noop("That action is not possible here."),
+    not_acceptable: gettext_noop("The server could not answer in a form this page reads."),
+    unsupported_media_type: gettext_noop("The page sent a request the server does not read. Reload the page."),
   };
   var DETAIL_SAYS_MORE = { invalid: true, too_long: true, unknown_attachment: true };
 
   function errorWords(code, detail) {
     if (DETAIL_SAYS_MORE[code] && detail) return detail;
-    return ERROR_WORDS[code] || detail || "Something went wrong. Try again.";
+    return ERROR_WORDS[code] ? gettext(ERROR_WORDS[code]) : detail || gettext("Something went wrong. Try again.");
   }
 
   function onError(data) {
@@ -134,7 +135,7 @@
       if (row) {
         row.dataset.state = "failed";
         var status = row.querySelector(".msg-state");
-        if (status) status.textContent = "Not sent: " + text;
+        if (status) status.textContent = interpolate(gettext("Not sent: %s"), [text]);
       }
     }
     if (data.command === "resume" || data.command === "read" || data.command === "typing") return;

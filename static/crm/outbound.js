@@ -1,16 +1,18 @@
 // The contact record's "New conversation" form: lists the inboxes this user may start on
 // (GET /api/v1/agent/contacts/<id>/conversations), then starts one with text or an approved template
 // (POST the same URL). Every text shown is set with textContent: nothing the server sends is parsed as HTML.
+// Its words come from the page's catalog (/jsi18n/, loaded before it).
 (function () {
   "use strict";
+  var gettext = window.gettext, gettext_noop = window.gettext_noop, interpolate = window.interpolate;
   var ERROR_WORDS = {
-    no_identity: "This contact has no address on that inbox's channel.",
-    template_required: "The customer has not written in the last 24 hours: start with an approved template.",
-    conversation_open: "This contact already has an open conversation in that inbox.",
-    forbidden: "You may not start conversations on that inbox.",
-    over_capacity: "You already have as many conversations as you can take.",
-    unknown_agent: "You are not set up as an agent.",
-    rate_limited: "Too many messages: wait a moment.",
+    no_identity: gettext_noop("This contact has no address on that inbox's channel."),
+    template_required: gettext_noop("The customer has not written in the last 24 hours: start with an approved template."),
+    conversation_open: gettext_noop("This contact already has an open conversation in that inbox."),
+    forbidden: gettext_noop("You may not start conversations on that inbox."),
+    over_capacity: gettext_noop("You already have as many conversations as you can take."),
+    unknown_agent: gettext_noop("You are not set up as an agent."),
+    rate_limited: gettext_noop("Too many messages: wait a moment."),
   };
 
   function csrfToken() {
@@ -46,7 +48,7 @@
       if (!template) return;
       for (var n = 1; n <= template.params; n++) {
         var label = document.createElement("label");
-        label.textContent = "Parameter " + n + " ";
+        label.textContent = interpolate(gettext("Parameter %s"), [n]) + " ";
         var input = document.createElement("input");
         input.name = "param";
         input.required = true;
@@ -66,7 +68,7 @@
       if (templates.length) {
         var none = document.createElement("option");
         none.value = "";
-        none.textContent = "Free text (only within 24 hours of the customer's last message)";
+        none.textContent = gettext("Free text (only within 24 hours of the customer's last message)");
         templateSelect.appendChild(none);
         templates.forEach(function (t, n) {
           var option = document.createElement("option");
@@ -79,11 +81,11 @@
       if (!inbox.reachable) {
         note.hidden = false;
         note.textContent = inbox.kind === "web"
-          ? "This contact has no live widget session on this inbox."
-          : "This contact has no address on this inbox's channel.";
+          ? gettext("This contact has no live widget session on this inbox.")
+          : gettext("This contact has no address on this inbox's channel.");
       } else if (inbox.open_conversation_id) {
         note.hidden = false;
-        note.textContent = "An open conversation (#" + inbox.open_conversation_id + ") exists: the message goes there.";
+        note.textContent = interpolate(gettext("An open conversation (#%s) exists: the message goes there."), [inbox.open_conversation_id]);
       }
     }
 
@@ -103,7 +105,7 @@
           option.textContent = inbox.name + " (" + inbox.kind + ")";
           inboxSelect.appendChild(option);
         });
-        if (!inboxes.length) result.textContent = "You may not start conversations on any inbox.";
+        if (!inboxes.length) result.textContent = gettext("You may not start conversations on any inbox.");
         showInbox();
       });
 
@@ -119,7 +121,7 @@
       } else {
         body.text = form.elements.text.value;
       }
-      result.textContent = "Starting…";
+      result.textContent = gettext("Starting…");
       fetch(url, {
         method: "POST",
         credentials: "same-origin",
@@ -130,15 +132,19 @@
         .then(function (answer) {
           if (!answer.ok) {
             var error = answer.data.error || {};
-            result.textContent = ERROR_WORDS[error.code] || error.detail || "Something went wrong. Try again.";
+            result.textContent = ERROR_WORDS[error.code] ? gettext(ERROR_WORDS[error.code]) : error.detail || gettext("Something went wrong. Try again.");
             return;
           }
           key = newKey();
           form.elements.text.value = "";
-          result.textContent = (answer.data.created ? "Conversation #" : "Added to conversation #")
-            + answer.data.conversation_id + ". Open the console to continue it.";
+          result.textContent = interpolate(
+            answer.data.created
+              ? gettext("Conversation #%s. Open the console to continue it.")
+              : gettext("Added to conversation #%s. Open the console to continue it."),
+            [answer.data.conversation_id]
+          );
         })
-        .catch(function () { result.textContent = "The server could not be reached. Try again."; });
+        .catch(function () { result.textContent = gettext("The server could not be reached. Try again."); });
     });
   }
 

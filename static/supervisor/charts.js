@@ -1,6 +1,18 @@
-/* Small SVG charts for the supervisor pages: bars and lines, no library, nothing fetched. */
+/* Small SVG charts for the supervisor pages: bars and lines, no library, nothing fetched. Numbers in the
+   page's language (static/shared/format.js, when the page loads it); the caller names the series. */
 (function () {
   "use strict";
+  function defaultFormat(v) {
+    // Ticks below 1 (a small maximum split in four) keep two decimals: 0.25, 0.5, 0.75.
+    var digits = Math.abs(v) < 1 ? 2 : 1;
+    return window.SwitchboardFormat ? window.SwitchboardFormat.number(v, digits) : String(Math.round(v * 100) / 100);
+  }
+  // The width of a legend label: CJK characters are about twice as wide as Latin ones.
+  function textWidth(text) {
+    var width = 0;
+    for (var i = 0; i < text.length; i++) width += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(text[i]) ? 11 : 6.5;
+    return width;
+  }
   var NS = "http://www.w3.org/2000/svg";
   var PALETTE = ["#1f6feb", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7ea4", "#6e7781"];
 
@@ -42,7 +54,7 @@
   /* bars(svg, {labels: [...], series: [{name, values}], max?, format?}) grouped bars */
   function bars(svg, data) {
     var box = frame(svg, data);
-    var format = data.format || function (v) { return Math.round(v * 10) / 10; };
+    var format = data.format || defaultFormat;
     var all = [];
     data.series.forEach(function (s) { all = all.concat(s.values.filter(function (v) { return v !== null; })); });
     var max = data.max || Math.max.apply(null, all.concat([1]));
@@ -69,7 +81,7 @@
   /* lines(svg, {labels, series: [{name, values}], max?, format?}) */
   function lines(svg, data) {
     var box = frame(svg, data);
-    var format = data.format || function (v) { return Math.round(v * 10) / 10; };
+    var format = data.format || defaultFormat;
     var all = [];
     data.series.forEach(function (s) { all = all.concat(s.values.filter(function (v) { return v !== null; })); });
     var max = data.max || Math.max.apply(null, all.concat([1]));
@@ -96,7 +108,7 @@
       svg.appendChild(el("rect", { x: x, y: box.height - 14, width: 10, height: 10, fill: s.color || PALETTE[si % PALETTE.length] }));
       var text = el("text", { x: x + 14, y: box.height - 5, class: "sv-tick" }, s.name);
       svg.appendChild(text);
-      x += 24 + String(s.name).length * 6.5;
+      x += 24 + textWidth(String(s.name));
     });
   }
 

@@ -1,8 +1,12 @@
 /* The live supervisor dashboard: snapshots from /ws/v1/supervisor/live/ (HTTP polling while the socket is
    down), actions through the JSON endpoints. Everything customers or agents wrote goes in with
-   textContent, never innerHTML. */
+   textContent, never innerHTML. Words from the page's catalog (/jsi18n/), figures and times in the page's
+   language (static/shared/format.js), both loaded before it. */
 (function () {
   "use strict";
+  var gettext = window.gettext, gettext_noop = window.gettext_noop, pgettext = window.pgettext;
+  var interpolate = window.interpolate;
+  var F = window.SwitchboardFormat;
   var config = JSON.parse(document.getElementById("sv-config").textContent);
   var $ = function (id) { return document.getElementById(id); };
   var last = null;
@@ -16,44 +20,43 @@
 
   // Every error code of docs/protocol.md in words for the supervisor (a test keeps this list complete).
   var ERROR_WORDS = {
-    bad_json: "The server could not read that request. Reload the page and try again.",
-    unknown_type: "The server does not know that action. Reload the page.",
-    invalid: "Something in the request was not accepted.",
-    too_long: "The text is too long.",
-    empty: "Write something first.",
-    rate_limited: "Too many actions at once. Wait a moment and try again.",
-    auth_required: "Your session has ended. Log in again.",
-    auth_failed: "Your session has ended. Log in again.",
-    origin_not_allowed: "This page is not allowed to connect to the server.",
-    forbidden: "You are not allowed to do that.",
-    not_found: "That conversation is not in your queues (any more).",
-    conversation_closed: "The conversation is closed.",
-    illegal_transition: "The conversation cannot do that in its current state.",
-    unknown_attachment: "A file could not be attached.",
-    too_large: "The request is larger than the limit.",
-    offer_gone: "The offer expired or someone else took the conversation.",
-    not_yours: "That belongs to someone else.",
-    over_capacity: "That agent already has as many conversations as they can take.",
-    not_waiting: "The conversation is no longer waiting in the queue.",
-    unknown_queue: "That queue does not exist.",
-    unknown_agent: "That agent does not exist.",
-    unknown_work: "The queue has no record of this conversation. Reload the page.",
-    bad_request: "The queue refused that request.",
-    not_retryable: "Nothing to retry: the message was already sent, or it does not go to a platform.",
-    internal: "The server failed and nothing was changed. Try again.",
-    not_retryable: "Nothing to retry: the message was sent, or it does not go to a platform.",
-    no_identity: "This contact has no address on that inbox's channel.",
-    template_required: "The customer has not written in the last 24 hours: start with an approved template.",
-    conversation_open: "This contact already has an open conversation in that inbox.",
-    method_not_allowed: "That action is not possible here.",
-    not_acceptable: "The server could not answer in a form this page reads.",
-    unsupported_media_type: "The page sent a request the server does not read. Reload the page.",
+    bad_json: gettext_noop("The server could not read that request. Reload the page and try again."),
+    unknown_type: gettext_noop("The server does not know that action. Reload the page."),
+    invalid: gettext_noop("Something in the request was not accepted."),
+    too_long: gettext_noop("The text is too long."),
+    empty: gettext_noop("Write something first."),
+    rate_limited: gettext_noop("Too many actions at once. Wait a moment and try again."),
+    auth_required: gettext_noop("Your session has ended. Log in again."),
+    auth_failed: gettext_noop("Your session has ended. Log in again."),
+    origin_not_allowed: gettext_noop("This page is not allowed to connect to the server."),
+    forbidden: gettext_noop("You are not allowed to do that."),
+    not_found: gettext_noop("That conversation is not in your queues (any more)."),
+    conversation_closed: gettext_noop("The conversation is closed."),
+    illegal_transition: gettext_noop("The conversation cannot do that in its current state."),
+    unknown_attachment: gettext_noop("A file could not be attached."),
+    too_large: gettext_noop("The request is larger than the limit."),
+    offer_gone: gettext_noop("The offer expired or someone else took the conversation."),
+    not_yours: gettext_noop("That belongs to someone else."),
+    over_capacity: gettext_noop("That agent already has as many conversations as they can take."),
+    not_waiting: gettext_noop("The conversation is no longer waiting in the queue."),
+    unknown_queue: gettext_noop("That queue does not exist."),
+    unknown_agent: gettext_noop("That agent does not exist."),
+    unknown_work: gettext_noop("The queue has no record of this conversation. Reload the page."),
+    bad_request: gettext_noop("The queue refused that request."),
+    internal: gettext_noop("The server failed and nothing was changed. Try again."),
+    not_retryable: gettext_noop("Nothing to retry: the message was sent, or it does not go to a platform."),
+    no_identity: gettext_noop("This contact has no address on that inbox's channel."),
+    template_required: gettext_noop("The customer has not written in the last 24 hours: start with an approved template."),
+    conversation_open: gettext_noop("This contact already has an open conversation in that inbox."),
+    method_not_allowed: gettext_noop("That action is not possible here."),
+    not_acceptable: gettext_noop("The server could not answer in a form this page reads."),
+    unsupported_media_type: gettext_noop("The page sent a request the server does not read. Reload the page."),
   };
   var DETAIL_SAYS_MORE = { invalid: true, too_long: true };
 
   function errorWords(code, detail) {
     if (DETAIL_SAYS_MORE[code] && detail) return detail;
-    return ERROR_WORDS[code] || detail || "Something went wrong. Try again.";
+    return ERROR_WORDS[code] ? gettext(ERROR_WORDS[code]) : detail || gettext("Something went wrong. Try again.");
   }
 
   function api(method, path, body) {
@@ -66,20 +69,33 @@
       return r.json().catch(function () { return {}; }).then(function (data) {
         // Every HTTP API answers a refusal {"error": {"code", "detail"}}.
         var refusal = (data && data.error) || {};
-        if (!r.ok) throw new Error(refusal.code || refusal.detail ? errorWords(refusal.code, refusal.detail) : "The server answered " + r.status + ".");
+        if (!r.ok) throw new Error(refusal.code || refusal.detail ? errorWords(refusal.code, refusal.detail) : interpolate(gettext("The server answered %s."), [r.status]));
         return data;
       });
     });
   }
 
-  function duration(s) {
-    if (s === null || s === undefined) return "–";
-    s = Math.round(s);
-    if (s < 60) return s + " s";
-    if (s < 3600) return Math.floor(s / 60) + " m " + (s % 60) + " s";
-    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " m";
-  }
-  function pct(v) { return v === null || v === undefined ? "–" : Math.round(v * 1000) / 10 + "%"; }
+  function duration(s) { return F.duration(s); }
+  function pct(v) { return F.percent(v); }
+  function num(v) { return F.number(v); }
+
+  // The words for the values the snapshot sends as codes (the codes stay in data attributes and classes).
+  var STATUS_WORDS = {
+    bot: pgettext("conversation status", "bot"),
+    queued: pgettext("conversation status", "queued"),
+    offered: pgettext("conversation status", "offered"),
+    assigned: pgettext("conversation status", "assigned"),
+    closed: pgettext("conversation status", "closed")
+  };
+  var PRESENCE_WORDS = {
+    available: pgettext("agent state", "available"),
+    busy: pgettext("agent state", "busy"),
+    away: pgettext("agent state", "away"),
+    offline: pgettext("agent state", "offline"),
+    disconnected: pgettext("agent state", "disconnected")
+  };
+  var LEVEL_WORDS = { warning: pgettext("alert level", "warning"), critical: pgettext("alert level", "critical") };
+  function word(words, code) { return words[code] || code || ""; }
 
   function cell(row, text, field, cls) {
     var td = document.createElement("td");
@@ -103,16 +119,16 @@
       var tr = document.createElement("tr");
       tr.dataset.queue = q.queue_id;
       cell(tr, q.name, "name");
-      cell(tr, q.waiting, "waiting");
+      cell(tr, num(q.waiting), "waiting");
       cell(tr, duration(q.longest_wait_s), "longest_wait", alertLevel(q, "longest_wait"));
       cell(tr, duration(q.recent.average_wait_s), "average_wait_recent");
       cell(tr, duration(q.today.average_wait_s), "average_wait_today");
       cell(tr, pct(q.recent.service_level), "service_level_recent", alertLevel(q, "service_level"));
       cell(tr, pct(q.today.service_level), "service_level_today");
-      cell(tr, q.recent.abandoned, "abandoned_recent");
-      cell(tr, q.today.abandoned, "abandoned_today");
-      cell(tr, q.active, "active");
-      cell(tr, q.agents.available + " / " + q.agents.busy + " / " + q.agents.away + " / " + q.agents.offline + " / " + (q.agents.disconnected || 0), "agents");
+      cell(tr, num(q.recent.abandoned), "abandoned_recent");
+      cell(tr, num(q.today.abandoned), "abandoned_today");
+      cell(tr, num(q.active), "active");
+      cell(tr, [q.agents.available, q.agents.busy, q.agents.away, q.agents.offline, q.agents.disconnected || 0].map(num).join(" / "), "agents");
       cell(tr, pct(q.occupancy), "occupancy");
       body.appendChild(tr);
     });
@@ -120,14 +136,14 @@
 
   function renderBot(bot) {
     bot = bot || { total: 0, inboxes: [] };
-    $("sv-bot-total").textContent = bot.total;
+    $("sv-bot-total").textContent = num(bot.total);
     var body = $("sv-bot").querySelector("tbody");
     body.textContent = "";
     bot.inboxes.forEach(function (i) {
       var tr = document.createElement("tr");
       tr.dataset.inbox = i.inbox_id;
       cell(tr, i.name, "name");
-      cell(tr, i.count, "bot");
+      cell(tr, num(i.count), "bot");
       body.appendChild(tr);
     });
   }
@@ -140,10 +156,11 @@
       p.className = "sv-alert sv-" + a.level;
       p.dataset.queue = a.queue_id;
       p.dataset.metric = a.metric;
+      var level = word(LEVEL_WORDS, a.level);
       var what = a.metric === "longest_wait"
-        ? "longest wait " + duration(a.value) + " (" + a.level + " at " + duration(a.threshold) + ")"
-        : "service level " + a.value + "% (" + a.level + " at " + a.threshold + "%)";
-      p.textContent = a.queue + ": " + what;
+        ? interpolate(gettext("longest wait %(value)s (%(level)s at %(threshold)s)"), { value: duration(a.value), level: level, threshold: duration(a.threshold) }, true)
+        : interpolate(gettext("service level %(value)s (%(level)s at %(threshold)s)"), { value: pct(a.value / 100), level: level, threshold: pct(a.threshold / 100) }, true);
+      p.textContent = interpolate(gettext("%(queue)s: %(alert)s"), { queue: a.queue, alert: what }, true);
       box.appendChild(p);
     });
   }
@@ -158,10 +175,10 @@
       cell(tr, a.name, "name");
       var td = cell(tr, "", "status");
       var select = document.createElement("select");
-      select.setAttribute("aria-label", "Status of " + a.name);
+      select.setAttribute("aria-label", interpolate(gettext("Status of %s"), [a.name]));
       ["available", "away", "offline"].forEach(function (s) {
         var o = document.createElement("option");
-        o.value = s; o.textContent = s; o.selected = a.status === s;
+        o.value = s; o.textContent = word(PRESENCE_WORDS, s); o.selected = a.status === s;
         select.appendChild(o);
       });
       select.addEventListener("change", function () {
@@ -173,21 +190,23 @@
       td.appendChild(select);
       var state = document.createElement("span");
       state.className = "chip sv-state-" + a.state;
-      state.textContent = a.state;
+      state.textContent = word(PRESENCE_WORDS, a.state);
       td.appendChild(state);
-      cell(tr, a.load + " / " + a.capacity, "load");
+      cell(tr, num(a.load) + " / " + num(a.capacity), "load");
       cell(tr, pct(a.occupancy), "occupancy");
-      cell(tr, a.offers_missed_today, "offers_missed");
-      cell(tr, a.handled_today, "handled_today");
+      cell(tr, num(a.offers_missed_today), "offers_missed");
+      cell(tr, num(a.handled_today), "handled_today");
       cell(tr, duration(a.average_handle_s), "average_handle");
-      cell(tr, (perAgent[a.agent_id] || { per_hour: 0 }).per_hour, "assignments_per_hour");
+      cell(tr, num((perAgent[a.agent_id] || { per_hour: 0 }).per_hour), "assignments_per_hour");
       body.appendChild(tr);
     });
   }
 
   function spreadText(s, format) {
-    if (s.mean === null) return "No data yet.";
-    return "max " + format(s.max) + " · min " + format(s.min) + " · range " + format(s.range) + " · CV " + s.cv;
+    if (s.mean === null) return gettext("No data yet.");
+    return interpolate(gettext("max %(max)s · min %(min)s · range %(range)s · CV %(cv)s"), {
+      max: format(s.max), min: format(s.min), range: format(s.range), cv: num(s.cv)
+    }, true);
   }
 
   function renderFairness(agents, fairness) {
@@ -195,14 +214,16 @@
     var available = agents.filter(function (a) { return a.state === "available" || a.state === "busy"; });
     window.SvCharts.bars($("sv-occ-chart"), {
       labels: available.map(function (a) { return a.name; }),
-      series: [{ name: "occupancy %", values: available.map(function (a) { return a.occupancy === null ? null : a.occupancy * 100; }) }],
-      max: 100
+      series: [{ name: gettext("occupancy"), values: available.map(function (a) { return a.occupancy === null ? null : a.occupancy * 100; }) }],
+      max: 100,
+      format: function (v) { return F.percent(v / 100); }
     });
     var asg = fairness.assignments;
-    $("sv-asg-spread").textContent = "per hour: " + spreadText(asg.per_hour_spread, function (v) { return v; });
+    $("sv-asg-spread").textContent = interpolate(gettext("per hour: %s"), [spreadText(asg.per_hour_spread, num)]);
     var hours = asg.hours.slice(-12);
     window.SvCharts.bars($("sv-asg-chart"), {
-      labels: hours.map(function (h) { return h.slice(11, 16); }),
+      // Each hour as a clock time in the viewer's zone ("14:00", "02:00 PM").
+      labels: hours.map(function (h) { return F.time(h) || h.slice(11, 16); }),
       series: agents.map(function (a) {
         var entry = asg.per_agent[a.agent_id] || { hours: {} };
         return { name: a.name, values: hours.map(function (h) { return entry.hours[h] || 0; }) };
@@ -220,18 +241,18 @@
       cell(tr, "#" + c.id);
       cell(tr, c.contact);
       cell(tr, c.queue || "–");
-      cell(tr, c.status);
+      cell(tr, word(STATUS_WORDS, c.status));
       cell(tr, c.assignee || "–");
       // The customer's wait (docs/supervisor.md): counting while waiting, the total once an agent has it.
       cell(tr, duration(c.wait_s), "wait");
       var td = cell(tr, "");
       var open = document.createElement("button");
-      open.type = "button"; open.textContent = "Open";
+      open.type = "button"; open.textContent = gettext("Open");
       open.addEventListener("click", function () { openDialog(c.id); });
       td.appendChild(open);
       var transcript = document.createElement("a");
       transcript.href = "/supervisor/conversations/" + c.id + "/";
-      transcript.textContent = "Transcript";
+      transcript.textContent = gettext("Transcript");
       transcript.className = "sv-transcript";
       td.appendChild(document.createTextNode(" "));
       td.appendChild(transcript);
@@ -248,7 +269,7 @@
 
   function render(snapshot) {
     last = snapshot;
-    $("sv-at").textContent = "as of " + new Date(snapshot.at).toLocaleTimeString();
+    $("sv-at").textContent = interpolate(gettext("as of %s"), [F.timeSeconds(snapshot.at)]);
     renderAlerts(snapshot.alerts);
     renderQueues(snapshot.queues);
     renderBot(snapshot.bot);
@@ -262,10 +283,10 @@
     var select = $("sv-transfer-target");
     select.textContent = "";
     config.queues.forEach(function (q) {
-      var o = document.createElement("option"); o.value = "queue:" + q.id; o.textContent = "Queue " + q.name; select.appendChild(o);
+      var o = document.createElement("option"); o.value = "queue:" + q.id; o.textContent = interpolate(gettext("Queue %s"), [q.name]); select.appendChild(o);
     });
     config.agents.forEach(function (a) {
-      var o = document.createElement("option"); o.value = "agent:" + a.id; o.textContent = "Agent " + a.name; select.appendChild(o);
+      var o = document.createElement("option"); o.value = "agent:" + a.id; o.textContent = interpolate(gettext("Agent %s"), [a.name]); select.appendChild(o);
     });
   }
 
@@ -274,8 +295,8 @@
     $("sv-dialog-error").textContent = "";
     api("GET", "conversations/" + id).then(function (d) {
       var c = d.conversation;
-      $("sv-dialog-title").textContent = "Conversation #" + c.id;
-      $("sv-dialog-meta").textContent = [c.contact.name, c.inbox, c.queue || "no queue", c.status, c.assignee || "unassigned"].join(" · ");
+      $("sv-dialog-title").textContent = interpolate(gettext("Conversation #%s"), [c.id]);
+      $("sv-dialog-meta").textContent = [c.contact.name, c.inbox, c.queue || gettext("no queue"), word(STATUS_WORDS, c.status), c.assignee || gettext("unassigned")].join(" · ");
       var list = $("sv-messages");
       list.textContent = "";
       d.messages.forEach(function (m) {
@@ -283,7 +304,7 @@
         li.className = "sv-msg sv-msg-" + m.sender.kind + (m.private ? " sv-msg-private" : "");
         var head = document.createElement("span");
         head.className = "sv-msg-head";
-        head.textContent = m.sender.name + (m.private ? " · internal note" : "") + " · " + new Date(m.created_at).toLocaleTimeString();
+        head.textContent = m.sender.name + (m.private ? " · " + gettext("internal note") : "") + " · " + F.when(m.created_at);
         var text = document.createElement("span");
         text.className = "sv-msg-text";
         text.textContent = m.text;
@@ -325,15 +346,15 @@
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + config.ws_path);
-    socket.onopen = function () { retry = 0; setLink("open", "Live"); if (pollTimer) { clearInterval(pollTimer); pollTimer = null; } };
+    socket.onopen = function () { retry = 0; setLink("open", gettext("Live")); if (pollTimer) { clearInterval(pollTimer); pollTimer = null; } };
     socket.onmessage = function (ev) {
       var frame = JSON.parse(ev.data);
       if (frame.type === "supervisor.snapshot") render(frame);
       else if (frame.type === "error") setLink("error", errorWords(frame.code, frame.detail));
     };
     socket.onclose = function (ev) {
-      if (ev.code === 4401 || ev.code === 4403) { setLink("error", "Not allowed"); return; }
-      setLink("closed", "Reconnecting…");
+      if (ev.code === 4401 || ev.code === 4403) { setLink("error", gettext("Not allowed")); return; }
+      setLink("closed", gettext("Reconnecting…"));
       if (!pollTimer) pollTimer = setInterval(poll, 2000);
       retry = Math.min(retry + 1, 5);
       setTimeout(connect, 500 * Math.pow(2, retry));

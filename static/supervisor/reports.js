@@ -20,10 +20,11 @@
     });
   }
   var labels = buckets.map(function (b) { return b.slice(5); });
+  var gettext = window.gettext, interpolate = window.interpolate, F = window.SwitchboardFormat;
   window.SvCharts.bars(document.getElementById("sv-report-volume"), { labels: labels, series: series("volume") });
-  var sl = series("service_level", 100).map(function (s) { return { name: s.name + " SL %", values: s.values }; });
-  var ab = series("abandonment", 100).map(function (s) { return { name: s.name + " abandoned %", values: s.values }; });
+  var sl = series("service_level", 100).map(function (s) { return { name: interpolate(gettext("%s service level"), [s.name]), values: s.values }; });
+  var ab = series("abandonment", 100).map(function (s) { return { name: interpolate(gettext("%s abandoned"), [s.name]), values: s.values }; });
   window.SvCharts.lines(document.getElementById("sv-report-sl"), {
-    labels: labels, series: sl.concat(ab), max: 100, format: function (v) { return Math.round(v) + "%"; }
+    labels: labels, series: sl.concat(ab), max: 100, format: function (v) { return F.percent(Math.round(v) / 100); }
   });
 })();

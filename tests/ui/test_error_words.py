@@ -19,7 +19,9 @@ def error_words(path: str) -> dict[str, str]:
     source = (ROOT / path).read_text()
     block = re.search(r"var ERROR_WORDS = \{(.*?)\n\s*\};", source, re.S)
     assert block, f"{path} has no ERROR_WORDS map"
-    return dict(re.findall(r'^\s*(\w+): "([^"]+)",?$', block.group(1), re.M))
+    # `code: "sentence",` or, marked for the catalog and translated where it is shown,
+    # `code: gettext_noop("sentence"),`: either way every code has its English sentence.
+    return dict(re.findall(r'^\s*(\w+): (?:gettext_noop\()?"([^"]+)"\)?,?$', block.group(1), re.M))
 
 
 @pytest.mark.parametrize("path", CLIENTS)

@@ -9,7 +9,7 @@
   var $ = C.$, API = C.API, api = C.api, config = C.config,
     csrfToken = C.csrfToken, el = C.el, newClientId = C.newClientId, safeUrl = C.safeUrl, state = C.state,
     thread = C.thread, send = C.send, buildRow = C.buildRow, renderChatHead = C.renderChatHead,
-    scrollToEnd = C.scrollToEnd;
+    scrollToEnd = C.scrollToEnd, gettext = C.gettext, interpolate = C.interpolate;
   var composer = $("con-composer");
   var input = $("con-input");
   var messagesNode = $("con-messages");
@@ -41,7 +41,7 @@
     if (staged.some(function (item) {
       return item.state === "uploading";
     })) {
-      showUploadError("Wait for the files to finish uploading.");
+      showUploadError(gettext("Wait for the files to finish uploading."));
       return;
     }
     var ready = staged.filter(function (item) {
@@ -100,9 +100,7 @@
   }
 
   function sizeLabel(bytes) {
-    if (bytes < 1024) return bytes + " B";
-    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
-    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+    return C.format.bytes(bytes);
   }
 
   function renderStaged() {
@@ -126,17 +124,17 @@
         var progress = el("progress", "con-chip-progress");
         progress.max = 100;
         progress.value = item.progress;
-        progress.setAttribute("aria-label", "Uploading " + item.name);
+        progress.setAttribute("aria-label", interpolate(gettext("Uploading %s"), [item.name]));
         chip.appendChild(progress);
       } else if (item.state === "ready") {
         chip.appendChild(el("span", "muted small", sizeLabel(attachment.size || 0)));
       } else {
-        chip.appendChild(el("span", "error small", "failed"));
+        chip.appendChild(el("span", "error small", gettext("failed")));
       }
       var remove = el("button", "con-chip-remove", "\u00d7");
       remove.type = "button";
-      remove.title = "Remove " + item.name;
-      remove.setAttribute("aria-label", "Remove " + item.name);
+      remove.title = interpolate(gettext("Remove %s"), [item.name]);
+      remove.setAttribute("aria-label", remove.title);
       remove.addEventListener("click", function () {
         if (item.xhr && item.state === "uploading") item.xhr.abort();
         var list = stagedFor(item.conversationId);
@@ -158,10 +156,10 @@
     }
     // {"error": {"code", "detail"}}: the detail says what was wrong with the file.
     if (data && data.error && data.error.detail) return data.error.detail;
-    if (xhr.status === 413) return "The file is too large.";
-    if (xhr.status === 403) return "Refused: reload the page and log in again.";
-    if (xhr.status === 0) return "The upload was interrupted. Check the connection and try again.";
-    return "Upload failed (HTTP " + xhr.status + ").";
+    if (xhr.status === 413) return gettext("The file is too large.");
+    if (xhr.status === 403) return gettext("Refused: reload the page and log in again.");
+    if (xhr.status === 0) return gettext("The upload was interrupted. Check the connection and try again.");
+    return interpolate(gettext("Upload failed (HTTP %s)."), [xhr.status]);
   }
 
   function uploadFile(file) {
@@ -304,7 +302,7 @@
     });
     pickerIndex = Math.min(pickerIndex, Math.max(0, pickerItems.length - 1));
     picker.textContent = "";
-    if (!pickerItems.length) picker.appendChild(el("div", "picker-empty muted", "No canned response matches /" + query));
+    if (!pickerItems.length) picker.appendChild(el("div", "picker-empty muted", interpolate(gettext("No canned response matches %s"), ["/" + query])));
     pickerItems.forEach(function (item, index) {
       var option = el("div", "picker-item" + (index === pickerIndex ? " active" : ""));
       option.setAttribute("role", "option");

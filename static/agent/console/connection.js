@@ -9,7 +9,7 @@
   "use strict";
 
   var P = C.protocol;
-  var $ = C.$, config = C.config, state = C.state;
+  var $ = C.$, config = C.config, state = C.state, gettext = C.gettext, interpolate = C.interpolate;
   var BACKOFF_BASE_MS = 500;
   var BACKOFF_MAX_MS = 20000;
   var ACK_TIMEOUT_MS = 8000;
@@ -29,19 +29,19 @@
     backoffBaseMs: BACKOFF_BASE_MS,
     backoffMaxMs: BACKOFF_MAX_MS,
     onConnecting: function (attempts) {
-      setLink("connecting", attempts ? "Reconnecting…" : "Connecting…");
+      setLink("connecting", attempts ? gettext("Reconnecting…") : gettext("Connecting…"));
     },
     onOpen: function () {
-      setLink("online", "Connected");
+      setLink("online", gettext("Connected"));
     },
     onFrame: function (data) {
       C.handleFrame(data);
     },
     onWait: function (delay) {
-      setLink("offline", "Disconnected. Retrying in " + Math.ceil(delay / 1000) + "s…");
+      setLink("offline", interpolate(gettext("Disconnected. Retrying in %s…"), [C.format.duration(Math.ceil(delay / 1000))]));
     },
     onFinalClose: function () {
-      setLink("offline", "Signed out. Reload the page to log in again.");
+      setLink("offline", gettext("Signed out. Reload the page to log in again."));
     },
   });
   connection.watchNetwork(window);

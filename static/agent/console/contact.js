@@ -7,7 +7,8 @@
   "use strict";
 
   var $ = C.$, api = C.api, el = C.el, safeUrl = C.safeUrl, showNotice = C.showNotice, state = C.state,
-    timeLabel = C.timeLabel, renderMine = C.renderMine, renderChatHead = C.renderChatHead;
+    timeLabel = C.timeLabel, renderMine = C.renderMine, renderChatHead = C.renderChatHead, gettext = C.gettext,
+    interpolate = C.interpolate, statusLabel = C.statusLabel;
 
   // ---- contact record ------------------------------------------------------------------------
   var contactForm = $("con-contact-form");
@@ -24,14 +25,14 @@
       function (err) {
         $("con-contact-body").hidden = true;
         $("con-contact-empty").hidden = false;
-        $("con-contact-empty").textContent = "Could not load the record: " + err.message;
+        $("con-contact-empty").textContent = interpolate(gettext("Could not load the record: %s"), [err.message]);
       },
     );
   }
   function renderContact(contact) {
     $("con-contact-empty").hidden = true;
     $("con-contact-body").hidden = false;
-    $("con-contact-name").textContent = contact.display_name || contact.name || "Contact #" + contact.id;
+    $("con-contact-name").textContent = contact.display_name || contact.name || interpolate(gettext("Contact #%s"), [contact.id]);
     var link = $("con-contact-link");
     var href = safeUrl(contact.url || "");
     link.hidden = !href;
@@ -58,22 +59,22 @@
     identities.textContent = "";
     (contact.identities || []).forEach(function (identity) {
       var item = el("li");
-      item.appendChild(el("span", "chip", identity.kind_label || identity.kind));
+      item.appendChild(el("span", "chip", KIND_WORDS[identity.kind] || identity.kind_label || identity.kind));
       item.appendChild(document.createTextNode(" " + identity.external_id));
       if (identity.display_name) item.appendChild(el("span", "muted", " (" + identity.display_name + ")"));
       identities.appendChild(item);
     });
-    if (!identities.children.length) identities.appendChild(el("li", "muted", "No channel identities."));
+    if (!identities.children.length) identities.appendChild(el("li", "muted", gettext("No channel identities.")));
 
     var notes = $("con-contact-notes");
     notes.textContent = "";
     (contact.notes || []).forEach(function (note) {
       var item = el("li");
       item.appendChild(el("div", "note-body", note.body));
-      item.appendChild(el("div", "muted small", (note.author || "system") + " · " + timeLabel(note.created_at)));
+      item.appendChild(el("div", "muted small", (note.author || gettext("system")) + " · " + timeLabel(note.created_at)));
       notes.appendChild(item);
     });
-    if (!notes.children.length) notes.appendChild(el("li", "muted", "No notes yet."));
+    if (!notes.children.length) notes.appendChild(el("li", "muted", gettext("No notes yet.")));
 
     var history = $("con-contact-history");
     history.textContent = "";
@@ -81,15 +82,24 @@
       var item = el("li");
       var line = el("div", "history-line");
       line.appendChild(el("b", null, "#" + conversation.id));
-      line.appendChild(el("span", "status-pill small status-" + conversation.status, conversation.status));
+      line.appendChild(el("span", "status-pill small status-" + conversation.status, statusLabel(conversation.status)));
       line.appendChild(el("span", "muted small", [conversation.channel, timeLabel(conversation.created_at)].filter(Boolean).join(" · ")));
       item.appendChild(line);
       if (conversation.last_message && conversation.last_message.text) item.appendChild(el("div", "muted small clip", conversation.last_message.text));
       if (conversation.id === state.currentId) item.classList.add("current");
       history.appendChild(item);
     });
-    if (!history.children.length) history.appendChild(el("li", "muted", "No other conversations."));
+    if (!history.children.length) history.appendChild(el("li", "muted", gettext("No other conversations.")));
   }
+  // The channel kinds that are not a platform's own name, in words (the others show the platform's name).
+  var KIND_WORDS = { web: gettext("Web widget"), api: gettext("API channel"), email: gettext("Email") };
+  var FIELD_WORDS = {
+    name: gettext("Name"),
+    emails: gettext("Emails"),
+    phones: gettext("Phones"),
+    language: gettext("Language"),
+    timezone: gettext("Time zone"),
+  };
   function splitList(value) {
     return value
       .split(",")
@@ -102,7 +112,7 @@
     event.preventDefault();
     var id = contactConversationId;
     var saved = $("con-contact-saved");
-    saved.textContent = "Saving…";
+    saved.textContent = gettext("Saving…");
     saved.className = "small";
     api("conversations/" + id + "/contact", {
       method: "POST",
@@ -116,7 +126,7 @@
     }).then(
       function (data) {
         renderContact(data.contact || data);
-        saved.textContent = "Saved";
+        saved.textContent = gettext("Saved");
         saved.className = "small ok";
         var summary = state.conversations.get(id);
         if (summary && summary.contact) {
@@ -127,7 +137,11 @@
       },
       function (err) {
         var errors = err.data && err.data.error && err.data.error.errors;
-        saved.textContent = errors ? Object.keys(errors).map((k) => k + ": " + errors[k].join(" ")).join("; ") : err.message;
+        saved.textContent = errors
+          ? Object.keys(errors)
+              .map((k) => (FIELD_WORDS[k] || k) + ": " + errors[k].join(" "))
+              .join("; ")
+          : err.message;
         saved.className = "small error";
       },
     );
@@ -143,7 +157,7 @@
         renderContact(data.contact || data);
       },
       function (err) {
-        showNotice("Note not saved: " + err.message, "error");
+        showNotice(interpolate(gettext("Note not saved: %s"), [err.message]), "error");
       },
     );
   });

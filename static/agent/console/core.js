@@ -8,6 +8,9 @@
   "use strict";
 
   var P = C.protocol;
+  // The page's catalog (/jsi18n/) and formats (static/shared/format.js), loaded before the console.
+  var gettext = window.gettext, interpolate = window.interpolate, pgettext = window.pgettext;
+  var F = window.SwitchboardFormat;
 
   var config = JSON.parse(document.getElementById("console-config").textContent);
   var API = config.api_base; // "/api/v1/agent/"
@@ -45,7 +48,7 @@
             var refusal = (data && data.error) || {};
             var code = refusal.code;
             var detail = refusal.detail;
-            var error = new Error(code || detail ? C.errorWords(code, detail) : "The server answered " + response.status + ".");
+            var error = new Error(code || detail ? C.errorWords(code, detail) : interpolate(gettext("The server answered %s."), [response.status]));
             error.status = response.status;
             error.data = data;
             throw error;
@@ -54,22 +57,28 @@
         });
     });
   }
+  // Today's messages show the time, older ones the date too, in the page's language and the viewer's zone.
   function timeLabel(iso) {
-    var date = iso ? new Date(iso) : new Date();
-    if (isNaN(date.getTime())) return "";
-    var now = new Date();
-    var sameDay = date.toDateString() === now.toDateString();
-    return sameDay
-      ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-      : date.toLocaleDateString([], { month: "short", day: "numeric" }) +
-          " " +
-          date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return F.when(iso);
   }
   function waitedLabel(iso) {
-    var seconds = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
-    if (seconds < 60) return seconds + "s";
-    if (seconds < 3600) return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
-    return Math.floor(seconds / 3600) + "h " + Math.floor((seconds % 3600) / 60) + "m";
+    return F.duration(Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000)));
+  }
+  // A conversation's status in words (the status itself stays in data attributes and class names).
+  var STATUS_WORDS = {
+    bot: pgettext("conversation status", "bot"),
+    queued: pgettext("conversation status", "queued"),
+    offered: pgettext("conversation status", "offered"),
+    assigned: pgettext("conversation status", "assigned"),
+    closed: pgettext("conversation status", "closed"),
+    moved: pgettext("conversation status", "moved"),
+  };
+  function statusLabel(status) {
+    return STATUS_WORDS[status] || status || "";
+  }
+  // "Conversation #12": what a conversation is called while its contact has no name.
+  function conversationName(summary) {
+    return (summary.contact && summary.contact.name) || interpolate(gettext("Conversation #%s"), [summary.id]);
   }
   function newClientId() {
     return P.newClientId("a");
@@ -149,7 +158,7 @@
       return;
     }
     notifyButton.hidden = Notification.permission !== "default" && !!audio;
-    notifyButton.textContent = Notification.permission === "default" ? "Enable alerts" : "Enable sound";
+    notifyButton.textContent = Notification.permission === "default" ? gettext("Enable alerts") : gettext("Enable sound");
   }
   notifyButton.addEventListener("click", function () {
     unlockAudio();
@@ -197,12 +206,17 @@
   C.api = api;
   C.config = config;
   C.conversationIdOf = conversationIdOf;
+  C.conversationName = conversationName;
   C.csrfToken = csrfToken;
   C.el = el;
+  C.format = F;
+  C.gettext = gettext;
+  C.interpolate = interpolate;
   C.newClientId = newClientId;
   C.safeUrl = safeUrl;
   C.showNotice = showNotice;
   C.state = state;
+  C.statusLabel = statusLabel;
   C.thread = thread;
   C.timeLabel = timeLabel;
   C.updateNotifyButton = updateNotifyButton;

@@ -7,7 +7,7 @@
   "use strict";
 
   var $ = C.$, api = C.api, el = C.el, newClientId = C.newClientId, showNotice = C.showNotice,
-    state = C.state, send = C.send, addToThread = C.addToThread;
+    state = C.state, send = C.send, addToThread = C.addToThread, gettext = C.gettext, interpolate = C.interpolate;
 
   // ---- transfer and close --------------------------------------------------------------------
   var transferDialog = $("con-transfer");
@@ -40,7 +40,7 @@
         transferDialog.showModal();
       },
       function (err) {
-        showNotice("Could not load transfer targets: " + err.message, "error");
+        showNotice(interpolate(gettext("Could not load transfer targets: %s"), [err.message]), "error");
       },
     );
   }
@@ -49,14 +49,14 @@
     var queueId = $("con-transfer-queue").value;
     var agentId = $("con-transfer-agent").value;
     if (!queueId && !agentId) {
-      showNotice("Choose a queue or an agent to transfer to.", "error");
+      showNotice(gettext("Choose a queue or an agent to transfer to."), "error");
       return;
     }
     var frame = { type: "conversation.transfer", conversation_id: state.currentId };
     if (agentId) frame.agent_id = Number(agentId);
     else frame.queue_id = Number(queueId);
-    if (!send(frame)) showNotice("Not connected.", "error");
-    else showNotice("Transfer requested.");
+    if (!send(frame)) showNotice(gettext("Not connected."), "error");
+    else showNotice(gettext("Transfer requested."));
   });
   function openClose() {
     if (!state.currentId) return;
@@ -68,7 +68,7 @@
     var note = $("con-close-note").value.trim();
     var frame = { type: "conversation.close", conversation_id: state.currentId };
     if (note) frame.wrap_up = note;
-    if (!send(frame)) showNotice("Not connected.", "error");
+    if (!send(frame)) showNotice(gettext("Not connected."), "error");
   });
   // ---- approved templates (WhatsApp's 24-hour window) ----------------------------------------
   var templateDialog = $("con-template");
@@ -93,7 +93,7 @@
   }
   function renderTemplatePreview() {
     var template = chosenTemplate();
-    $("con-template-preview").textContent = template ? fillPreview(template.text, paramValues()) || "(no preview text)" : "";
+    $("con-template-preview").textContent = template ? fillPreview(template.text, paramValues()) || gettext("(no preview text)") : "";
   }
   function renderTemplateParams() {
     templateParams.textContent = "";
@@ -136,7 +136,7 @@
         templateDialog.showModal();
       },
       function (err) {
-        showNotice("Could not load the templates: " + err.message, "error");
+        showNotice(interpolate(gettext("Could not load the templates: %s"), [err.message]), "error");
       },
     );
   }
@@ -148,7 +148,7 @@
     if (!template) return;
     var values = paramValues();
     if (values.some(function (v) { return !v; })) {
-      $("con-template-error").textContent = "Fill in every parameter.";
+      $("con-template-error").textContent = gettext("Fill in every parameter.");
       return;
     }
     var sendButton = $("con-template-send");
@@ -161,7 +161,7 @@
       .then(function (data) {
         if (data.message) addToThread(conversationId, data.message);
         templateDialog.close("sent");
-        showNotice("Template sent.");
+        showNotice(gettext("Template sent."));
       })
       .catch(function (err) {
         $("con-template-error").textContent = err.message;

@@ -9,7 +9,8 @@
 
   var $ = C.$, alertAgent = C.alertAgent, api = C.api, config = C.config,
     conversationIdOf = C.conversationIdOf, el = C.el, showNotice = C.showNotice, state = C.state,
-    timeLabel = C.timeLabel, waitedLabel = C.waitedLabel, send = C.send;
+    timeLabel = C.timeLabel, waitedLabel = C.waitedLabel, send = C.send, gettext = C.gettext,
+    interpolate = C.interpolate, ngettext = window.ngettext, statusLabel = C.statusLabel, conversationName = C.conversationName;
   // Frames published by two server processes may arrive out of order: a lower version is older.
   var isStale = C.protocol.isStale;
   var input = $("con-input");
@@ -49,7 +50,13 @@
       if (state.conversations.has(id)) {
         state.conversations.delete(id);
         renderMine();
-        if (state.currentId === id) showNotice("This conversation is now with " + ((data.agent && data.agent.name) || "another agent") + ".");
+        if (state.currentId === id) {
+          showNotice(
+            data.agent && data.agent.name
+              ? interpolate(gettext("This conversation is now with %s."), [data.agent.name])
+              : gettext("This conversation is now with another agent."),
+          );
+        }
       }
       scheduleQueueRefresh();
       return;
@@ -70,8 +77,8 @@
     state.conversations.delete(id);
     renderMine();
     if (state.currentId === id) {
-      showNotice("This conversation left your list (" + (data.status || "moved") + ").");
-      $("con-chat-status").textContent = data.status || "moved";
+      showNotice(interpolate(gettext("This conversation left your list (%s)."), [statusLabel(data.status || "moved")]));
+      $("con-chat-status").textContent = statusLabel(data.status || "moved");
       input.disabled = true;
       $("con-send").disabled = true;
       $("con-transfer-open").disabled = true;
@@ -94,7 +101,7 @@
       // (as it does from the server's list on the next load).
       state.conversations.delete(id);
       renderMine();
-      if (state.currentId === id) showNotice("This conversation left your list (" + data.status + ").");
+      if (state.currentId === id) showNotice(interpolate(gettext("This conversation left your list (%s)."), [statusLabel(data.status)]));
       return;
     }
     summary.status = data.status;
@@ -113,7 +120,7 @@
   }
   function setPresence(status) {
     if (!send({ type: "presence.set", status: status })) {
-      showNotice("Not connected: presence not changed.", "error");
+      showNotice(gettext("Not connected: presence not changed."), "error");
       return;
     }
     showPresence(status);
@@ -132,7 +139,7 @@
     var card = el("div", "offer");
     card.dataset.offerId = data.offer_id;
     var head = el("div", "offer-head");
-    head.appendChild(el("b", null, (conversation.contact && conversation.contact.name) || "Conversation #" + conversation.id));
+    head.appendChild(el("b", null, conversationName(conversation)));
     var countdown = el("span", "offer-countdown");
     head.appendChild(countdown);
     card.appendChild(head);
@@ -145,10 +152,10 @@
     bar.appendChild(fill);
     card.appendChild(bar);
     var actions = el("div", "offer-actions");
-    var accept = el("button", "primary", "Accept");
+    var accept = el("button", "primary", gettext("Accept"));
     accept.type = "button";
     accept.title = "Alt+A";
-    var reject = el("button", null, "Reject");
+    var reject = el("button", null, gettext("Reject"));
     reject.type = "button";
     reject.title = "Alt+R";
     accept.addEventListener("click", function () {
@@ -172,14 +179,14 @@
         removeOffer(data.offer_id);
         return;
       }
-      countdown.textContent = Math.ceil(left / 1000) + "s";
+      countdown.textContent = C.format.duration(Math.ceil(left / 1000));
       fill.style.width = Math.max(0, (left / total) * 100) + "%";
       card.classList.toggle("urgent", left < 8000);
     }
     tick();
     offer.timer = setInterval(tick, 250);
     state.offers.set(data.offer_id, offer);
-    alertAgent("offer", "New conversation offered", preview || "A customer is waiting", offer.conversationId);
+    alertAgent("offer", gettext("New conversation offered"), preview || gettext("A customer is waiting"), offer.conversationId);
   }
   function removeOffer(offerId) {
     var offer = state.offers.get(offerId);
@@ -197,7 +204,7 @@
   function answerOffer(offerId, accept) {
     if (!state.offers.has(offerId)) return;
     if (!send({ type: accept ? "offer.accept" : "offer.reject", offer_id: offerId })) {
-      showNotice("Not connected.", "error");
+      showNotice(gettext("Not connected."), "error");
       return;
     }
     var offer = state.offers.get(offerId);
@@ -232,7 +239,7 @@
         mergeSummaries(data.conversations || [], true);
       })
       .catch(function (err) {
-        showNotice("Could not load your conversations: " + err.message, "error");
+        showNotice(interpolate(gettext("Could not load your conversations: %s"), [err.message]), "error");
       })
       .finally(function () {
         mineRefresh = null;
@@ -274,7 +281,7 @@
     mineNode.textContent = "";
     $("con-mine-count").textContent = String(list.filter((c) => c.status !== "closed").length);
     if (!list.length) {
-      mineNode.appendChild(el("li", "con-list-empty muted", "No conversations yet. Set yourself available or pick one from the queue."));
+      mineNode.appendChild(el("li", "con-list-empty muted", gettext("No conversations yet. Set yourself available or pick one from the queue.")));
     }
     list.forEach(function (summary) {
       var item = el("li", "con-item");
@@ -285,18 +292,25 @@
       if (summary.id === state.currentId) item.classList.add("current");
       if (summary.unread) item.classList.add("has-unread");
       var top = el("div", "con-item-top");
-      top.appendChild(el("span", "con-item-name", (summary.contact && summary.contact.name) || "Conversation #" + summary.id));
+      top.appendChild(el("span", "con-item-name", conversationName(summary)));
       top.appendChild(el("span", "con-item-time muted", timeLabel(summary.last_message_at || summary.created_at)));
       item.appendChild(top);
       var bottom = el("div", "con-item-bottom");
       var last = summary.last_message;
-      var preview = last ? (last.private ? "Note: " : last.sender_kind === "agent" ? "You: " : "") + (last.text || "Attachment") : "";
+      var text = last && (last.text || gettext("Attachment"));
+      var preview = !last
+        ? ""
+        : last.private
+          ? interpolate(gettext("Note: %s"), [text])
+          : last.sender_kind === "agent"
+            ? interpolate(gettext("You: %s"), [text])
+            : text;
       bottom.appendChild(el("span", "con-item-preview", preview));
       var badges = el("span", "con-item-badges");
-      badges.appendChild(el("span", "status-pill small status-" + summary.status, summary.status));
+      badges.appendChild(el("span", "status-pill small status-" + summary.status, statusLabel(summary.status)));
       if (summary.unread) {
         var unread = el("span", "unread", summary.unread > 99 ? "99+" : summary.unread);
-        unread.title = summary.unread + " unread";
+        unread.title = interpolate(ngettext("%s unread message", "%s unread messages", summary.unread), [summary.unread]);
         badges.appendChild(unread);
       }
       bottom.appendChild(badges);
@@ -309,18 +323,18 @@
     var totalUnread = list.reduce(function (sum, c) {
       return sum + (c.unread || 0);
     }, 0);
-    document.title = (totalUnread ? "(" + totalUnread + ") " : "") + "Agent console · Switchboard";
+    document.title = (totalUnread ? "(" + totalUnread + ") " : "") + gettext("Agent console") + " · Switchboard";
   }
 
   function renderQueue() {
     queueNode.textContent = "";
     $("con-queue-count").textContent = String(state.queue.length);
-    if (!state.queue.length) queueNode.appendChild(el("li", "con-list-empty muted", "Nobody is waiting in your queues."));
+    if (!state.queue.length) queueNode.appendChild(el("li", "con-list-empty muted", gettext("Nobody is waiting in your queues.")));
     state.queue.forEach(function (entry) {
       var item = el("li", "con-item queue-item");
       item.dataset.conversationId = String(entry.id);
       var top = el("div", "con-item-top");
-      top.appendChild(el("span", "con-item-name", (entry.contact && entry.contact.name) || "Conversation #" + entry.id));
+      top.appendChild(el("span", "con-item-name", conversationName(entry)));
       var waited = el("span", "con-item-time muted waited");
       waited.dataset.since = entry.waiting_since || "";
       waited.textContent = entry.waiting_since ? waitedLabel(entry.waiting_since) : "";
@@ -333,7 +347,7 @@
       if (entry.position) badges.appendChild(el("span", "chip", "#" + entry.position));
       bottom.appendChild(badges);
       item.appendChild(bottom);
-      var pick = el("button", "primary small pick", "Pick");
+      var pick = el("button", "primary small pick", gettext("Pick"));
       pick.type = "button";
       pick.addEventListener("click", function (event) {
         event.stopPropagation();
@@ -352,7 +366,7 @@
   function pickConversation(id) {
     state.pickedId = id;
     if (!send({ type: config.pick_frame, conversation_id: id })) {
-      showNotice("Not connected.", "error");
+      showNotice(gettext("Not connected."), "error");
       return;
     }
     var row = queueNode.querySelector('[data-conversation-id="' + id + '"]');

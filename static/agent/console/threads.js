@@ -10,7 +10,8 @@
   var $ = C.$, alertAgent = C.alertAgent, api = C.api, conversationIdOf = C.conversationIdOf, el = C.el,
     safeUrl = C.safeUrl, showNotice = C.showNotice, state = C.state, thread = C.thread,
     timeLabel = C.timeLabel, send = C.send, renderMine = C.renderMine,
-    scheduleMineRefresh = C.scheduleMineRefresh;
+    scheduleMineRefresh = C.scheduleMineRefresh, gettext = C.gettext, interpolate = C.interpolate,
+    statusLabel = C.statusLabel, conversationName = C.conversationName, pgettext = window.pgettext;
 
   function onDeliveryStatus(data) {
     var t = thread(Number(data.conversation_id));
@@ -21,15 +22,15 @@
   // Only what an agent acts on is shown: a send that is retrying or failed (with the reason, the next
   // attempt and "Retry now"), and the read state. Stored, pending, sent and delivered say nothing: that
   // is every message's normal course (the row's data-delivery keeps the status).
-  var DELIVERY_LABELS = { read: "Read" };
+  var DELIVERY_LABELS = { read: pgettext("delivery status", "Read") };
   function showDelivery(row, status, error, conversationId, retryAt, messageId) {
     row.dataset.delivery = status;
     var label = row.querySelector(".msg-delivery");
     var text = "";
-    if (status === "failed") text = "Not delivered: " + (error || "the platform refused it") + ".";
+    if (status === "failed") text = interpolate(gettext("Not delivered: %s."), [error || gettext("the platform refused it")]);
     else if (status === "retrying") {
-      text = "Not sent yet: " + (error || "the platform did not answer") + ".";
-      if (retryAt) text += " Next try at " + timeLabel(retryAt) + ".";
+      text = interpolate(gettext("Not sent yet: %s."), [error || gettext("the platform did not answer")]);
+      if (retryAt) text += " " + interpolate(gettext("Next try at %s."), [timeLabel(retryAt)]);
     } else text = DELIVERY_LABELS[status] || "";
     if (!text) {
       if (label) label.remove();
@@ -44,7 +45,7 @@
     var retry = row.querySelector(".msg-retry");
     if ((status === "failed" || status === "retrying") && messageId) {
       if (!retry) {
-        retry = el("button", "msg-retry", "Retry now");
+        retry = el("button", "msg-retry", gettext("Retry now"));
         retry.type = "button";
         retry.addEventListener("click", function () {
           retry.disabled = true;
@@ -52,7 +53,7 @@
             // The outcome arrives as message.status frames (pending, then sent, retrying or failed).
             .catch(function (error) {
               retry.disabled = false;
-              showNotice("Could not retry: " + error.message, "error");
+              showNotice(interpolate(gettext("Could not retry: %s"), [error.message]), "error");
             });
         });
         row.appendChild(retry);
@@ -65,7 +66,7 @@
     // The outbox's 24-hour refusal: the way on is an approved template.
     var windowClosed = status === "failed" && /24-hour/.test(error || "") && /template/i.test(error || "");
     if (windowClosed && !offer) {
-      offer = el("button", "msg-template-offer", "Send an approved template…");
+      offer = el("button", "msg-template-offer", gettext("Send an approved template…"));
       offer.type = "button";
       offer.addEventListener("click", function () {
         if (state.currentId === conversationId) C.openTemplates();
@@ -114,7 +115,7 @@
       var looking = state.currentId === id && !document.hidden;
       if (looking) markRead(id);
       else summary.unread = (summary.unread || 0) + 1;
-      if (!looking) alertAgent("message", (summary.contact && summary.contact.name) || "Customer", message.text || "Attachment", id);
+      if (!looking) alertAgent("message", (summary.contact && summary.contact.name) || gettext("Customer"), message.text || gettext("Attachment"), id);
     }
     renderMine();
   }
@@ -127,8 +128,8 @@
       node.hidden = true;
       return;
     }
-    var name = (data.sender && data.sender.name) || data.name || "Customer";
-    node.textContent = name + " is typing…";
+    var name = (data.sender && data.sender.name) || data.name || gettext("Customer");
+    node.textContent = interpolate(gettext("%s is typing…"), [name]);
     node.hidden = false;
     clearTimeout(onTyping.timer);
     onTyping.timer = setTimeout(function () {
@@ -175,11 +176,11 @@
   function renderChatHead() {
     var summary = state.conversations.get(state.currentId);
     if (!summary) return;
-    $("con-chat-name").textContent = (summary.contact && summary.contact.name) || "Conversation #" + summary.id;
+    $("con-chat-name").textContent = conversationName(summary);
     var meta = ["#" + summary.id, summary.inbox && summary.inbox.name, summary.queue && summary.queue.name].filter(Boolean);
     $("con-chat-meta").textContent = meta.join(" · ");
     var pill = $("con-chat-status");
-    pill.textContent = summary.status;
+    pill.textContent = statusLabel(summary.status);
     pill.className = "status-pill status-" + summary.status;
     var closed = summary.status === "closed";
     $("con-transfer-open").disabled = closed;
@@ -188,7 +189,11 @@
     $("con-template-open").disabled = closed;
     input.disabled = closed;
     $("con-send").disabled = closed;
-    input.placeholder = closed ? "This conversation is closed." : privateToggle.checked ? "Internal note, only agents see it…" : "Reply to the customer…";
+    input.placeholder = closed
+      ? gettext("This conversation is closed.")
+      : privateToggle.checked
+        ? gettext("Internal note, only agents see it…")
+        : gettext("Reply to the customer…");
   }
 
   function loadHistory(id) {
@@ -199,7 +204,7 @@
         t.loaded = true;
       })
       .catch(function (err) {
-        showNotice("Could not load the history: " + err.message, "error");
+        showNotice(interpolate(gettext("Could not load the history: %s"), [err.message]), "error");
       })
       .finally(function () {
         t.loading = null;
@@ -259,6 +264,14 @@
       });
   }
 
+  // Who wrote a message without a name: the sender kind in words.
+  var SENDER_WORDS = {
+    customer: gettext("Customer"),
+    agent: gettext("Agent"),
+    bot: gettext("Bot"),
+    system: gettext("System"),
+  };
+
   function buildRow(message, pending) {
     var kind = (message.sender && message.sender.kind) || "agent";
     var row = el("li", "msg from-" + kind + (message.private ? " private" : ""));
@@ -266,8 +279,8 @@
     if (message.id) row.dataset.messageId = String(message.id);
     if (message.client_id) row.dataset.clientId = message.client_id;
     var head = el("div", "msg-head");
-    head.appendChild(el("span", "msg-who", (message.sender && message.sender.name) || kind));
-    if (message.private) head.appendChild(el("span", "msg-private", "internal note"));
+    head.appendChild(el("span", "msg-who", (message.sender && message.sender.name) || SENDER_WORDS[kind] || kind));
+    if (message.private) head.appendChild(el("span", "msg-private", gettext("internal note")));
     head.appendChild(el("span", "msg-time", timeLabel(message.created_at)));
     row.appendChild(head);
     var body = el("div", "msg-body");
@@ -290,10 +303,10 @@
           refreshLinks([attachment.id]);
         });
         image.src = safeUrl(attachment.thumbnail_url) || href;
-        image.alt = attachment.name || "image";
+        image.alt = attachment.name || gettext("image");
         link.appendChild(image);
       } else {
-        link.textContent = "\ud83d\udcce " + (attachment.name || "attachment");
+        link.textContent = "\ud83d\udcce " + (attachment.name || gettext("attachment"));
       }
       link.addEventListener("click", function (event) {
         if (!linkExpired(link)) return;
@@ -317,7 +330,7 @@
     }
     if (pending) {
       row.dataset.state = "sending";
-      row.appendChild(el("div", "msg-state", "Sending…"));
+      row.appendChild(el("div", "msg-state", gettext("Sending…")));
     }
     return row;
   }
