@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from imsubsystem import selectors
 from imsubsystem.models import CannedResponse, Conversation, Inbox, Message
@@ -25,7 +26,7 @@ class InboxAdmin(admin.ModelAdmin):
             fields.insert(6, "credentials")
         return fields
 
-    @admin.display(description="Webhook URL")
+    @admin.display(description=_("Webhook URL"))
     def webhook_url(self, obj: Inbox) -> str:
         if obj is None or not obj.pk:
             return "—"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from webhooks import services, tasks
@@ -80,7 +81,7 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
-@admin.action(description="Replay: send the selected deliveries again", permissions=["change"])
+@admin.action(description=_("Replay: send the selected deliveries again"), permissions=["change"])
 def replay(modeladmin, request, queryset):
     try:
         queued = services.delivery_replay(
