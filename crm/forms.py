@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.models import Company, Contact
 
@@ -30,6 +31,7 @@ class ContactForm(forms.ModelForm):
     class Meta:
         model = Contact
         fields = ("name", "emails", "phones", "language", "timezone", "company")
+        labels = {"name": pgettext_lazy("a person's", "Name")}
 
     def clean_emails(self):
         emails = self.cleaned_data["emails"]

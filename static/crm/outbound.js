@@ -1,16 +1,21 @@
 // The contact record's "New conversation" form: lists the inboxes this user may start on
 // (GET /api/v1/agent/contacts/<id>/conversations), then starts one with text or an approved template
 // (POST the same URL). Every text shown is set with textContent: nothing the server sends is parsed as HTML.
+// Its words come from the page's language catalog (/jsi18n/, loaded before this file: docs/i18n.md).
 (function () {
   "use strict";
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\(\w+\)s/g, function (match) { return String(values[match.slice(2, -2)]); });
+  };
   var ERROR_WORDS = {
-    no_identity: "This contact has no address on that inbox's channel.",
-    template_required: "The customer has not written in the last 24 hours: start with an approved template.",
-    conversation_open: "This contact already has an open conversation in that inbox.",
-    forbidden: "You may not start conversations on that inbox.",
-    over_capacity: "You already have as many conversations as you can take.",
-    unknown_agent: "You are not set up as an agent.",
-    rate_limited: "Too many messages: wait a moment.",
+    no_identity: gettext("This contact has no address on that inbox's channel."),
+    template_required: gettext("The customer has not written in the last 24 hours: start with an approved template."),
+    conversation_open: gettext("This contact already has an open conversation in that inbox."),
+    forbidden: gettext("You may not start conversations on that inbox."),
+    over_capacity: gettext("You already have as many conversations as you can take."),
+    unknown_agent: gettext("You are not set up as an agent."),
+    rate_limited: gettext("Too many messages: wait a moment."),
   };
 
   function csrfToken() {
@@ -46,7 +51,7 @@
       if (!template) return;
       for (var n = 1; n <= template.params; n++) {
         var label = document.createElement("label");
-        label.textContent = "Parameter " + n + " ";
+        label.textContent = interpolate(gettext("Parameter %(n)s"), { n: n }, true) + " ";
         var input = document.createElement("input");
         input.name = "param";
         input.required = true;
@@ -66,7 +71,7 @@
       if (templates.length) {
         var none = document.createElement("option");
         none.value = "";
-        none.textContent = "Free text (only within 24 hours of the customer's last message)";
+        none.textContent = gettext("Free text (only within 24 hours of the customer's last message)");
         templateSelect.appendChild(none);
         templates.forEach(function (t, n) {
           var option = document.createElement("option");
@@ -79,11 +84,15 @@
       if (!inbox.reachable) {
         note.hidden = false;
         note.textContent = inbox.kind === "web"
-          ? "This contact has no live widget session on this inbox."
-          : "This contact has no address on this inbox's channel.";
+          ? gettext("This contact has no live widget session on this inbox.")
+          : gettext("This contact has no address on this inbox's channel.");
       } else if (inbox.open_conversation_id) {
         note.hidden = false;
-        note.textContent = "An open conversation (#" + inbox.open_conversation_id + ") exists: the message goes there.";
+        note.textContent = interpolate(
+          gettext("An open conversation (#%(id)s) exists: the message goes there."),
+          { id: inbox.open_conversation_id },
+          true
+        );
       }
     }
 
@@ -103,7 +112,7 @@
           option.textContent = inbox.name + " (" + inbox.kind + ")";
           inboxSelect.appendChild(option);
         });
-        if (!inboxes.length) result.textContent = "You may not start conversations on any inbox.";
+        if (!inboxes.length) result.textContent = gettext("You may not start conversations on any inbox.");
         showInbox();
       });
 
@@ -119,7 +128,7 @@
       } else {
         body.text = form.elements.text.value;
       }
-      result.textContent = "Starting…";
+      result.textContent = gettext("Starting…");
       fetch(url, {
         method: "POST",
         credentials: "same-origin",
@@ -130,15 +139,20 @@
         .then(function (answer) {
           if (!answer.ok) {
             var error = answer.data.error || {};
-            result.textContent = ERROR_WORDS[error.code] || error.detail || "Something went wrong. Try again.";
+            result.textContent = ERROR_WORDS[error.code] || error.detail || gettext("Something went wrong. Try again.");
             return;
           }
           key = newKey();
           form.elements.text.value = "";
-          result.textContent = (answer.data.created ? "Conversation #" : "Added to conversation #")
-            + answer.data.conversation_id + ". Open the console to continue it.";
+          result.textContent = interpolate(
+            answer.data.created
+              ? gettext("Conversation #%(id)s. Open the console to continue it.")
+              : gettext("Added to conversation #%(id)s. Open the console to continue it."),
+            { id: answer.data.conversation_id },
+            true
+          );
         })
-        .catch(function () { result.textContent = "The server could not be reached. Try again."; });
+        .catch(function () { result.textContent = gettext("The server could not be reached. Try again."); });
     });
   }
 
