@@ -8,9 +8,10 @@ import datetime as dt
 import json
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.utils import timezone, translation
 
+from config.login_lockout import lockout_response
 from core.errors import ERROR_CODES, DomainError
 from core.http import error_response
 from crm.models import Contact, Note
@@ -135,3 +136,11 @@ def test_a_socket_frame_with_a_lazy_sentence_is_sent_as_its_text():
     assert encoded == '{"detail": "消息需要包含文字或附件。"}'
     with pytest.raises(TypeError):
         json.dumps({"when": object()}, default=_lazy_text)
+
+
+def test_the_lockout_page_speaks_the_browsers_language():
+    request = RequestFactory(**ZH).post("/accounts/login/", {"username": "someone"})
+    with translation.override("zh-hans"):
+        page = lockout_response(request, credentials={"username": "someone"})
+    body = page.content.decode()
+    assert page.status_code == 429 and "登录已锁定" in body and "<h1>登录</h1>" in body
