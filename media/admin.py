@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +12,11 @@ from media.selectors import attachments_past_retention, media_policy_expired_cou
 
 class MediaPolicyForm(forms.ModelForm):
     allowed_families = forms.MultipleChoiceField(
-        choices=TypeFamily.choices, widget=forms.CheckboxSelectMultiple, required=False
+        choices=TypeFamily.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label=capfirst(_("allowed families")),
+        help_text=_("Type families accepted."),
     )
 
     class Meta:

@@ -15,9 +15,11 @@ from config.login_lockout import lockout_response
 from core.errors import ERROR_CODES, DomainError
 from core.http import error_response
 from crm.models import Contact, Note
+from crm.roles import ADMIN
 from imsubsystem.events import error_frame
 from interface.sockets.base import _lazy_text
 from switchboard.models import StaffPreference
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +146,17 @@ def test_the_lockout_page_speaks_the_browsers_language():
         page = lockout_response(request, credentials={"username": "someone"})
     body = page.content.decode()
     assert page.status_code == 429 and "登录已锁定" in body and "<h1>登录</h1>" in body
+
+
+def test_the_admin_speaks_chinese_labels_help_texts_and_choices(db):
+    admin_user = UserFactory(username="root", role=ADMIN, is_staff=True, is_superuser=True)
+    StaffPreference.objects.create(user=admin_user, language="zh-hans")
+    client = _logged_in(admin_user)
+    queue_form = client.get("/admin/routing/queue/add/").content.decode()
+    assert "溢出队列" in queue_form and "服务水平阈值" in queue_form  # field labels by name
+    assert "等待超过此秒数后转入溢出队列。" in queue_form  # a help text
+    assert "最空闲优先" in queue_form  # a choice
+    contacts = client.get("/admin/crm/contact/").content.decode()
+    assert "将所选客户合并到最早的客户" in contacts  # an action
+    webhooks = client.get("/admin/webhooks/webhooksubscription/add/").content.decode()
+    assert "目标地址" in webhooks and "事件 POST 到的地址" in webhooks
