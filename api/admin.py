@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from api.models import ApiToken
 from api.tokens import token_key_assign
@@ -30,14 +32,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return []
         return ["user", "key_start", "created_at", "last_used_at", "revoked_at"]
 
-    @admin.display(description="Key starts", ordering="prefix")
+    @admin.display(description=_("Key starts"), ordering="prefix")
     def key_start(self, obj: ApiToken) -> str:
         return f"sbk_{obj.prefix}_…" if obj and obj.prefix else "—"
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"{count} token(s) revoked: their keys no longer work.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("%(count)s token(s) revoked: their keys no longer work.") % {"count": count},
+            messages.SUCCESS,
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -51,7 +57,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return super().response_add(request, obj, post_url_continue)
         context = {
             **self.admin_site.each_context(request),
-            "title": "API token made",
+            "title": gettext("API token made"),
             "opts": self.model._meta,
             "token": obj,
             "key": key,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiToken(models.Model):
@@ -13,7 +14,7 @@ class ApiToken(models.Model):
 
     READ = "read"
     WRITE = "write"
-    SCOPES = [(READ, "Read"), (WRITE, "Read and write")]
+    SCOPES = [(READ, _("Read")), (WRITE, _("Read and write"))]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
@@ -25,8 +26,9 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at"]
-        verbose_name = "API token"
+        verbose_name = _("API token")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -58,8 +60,9 @@ class IdempotencyKey(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = _("idempotency keys")
         constraints = [models.UniqueConstraint(fields=["caller", "key"], name="api_idempotency_caller_key")]
-        verbose_name = "idempotency key"
+        verbose_name = _("idempotency key")
 
     def __str__(self) -> str:
         return f"{self.caller} {self.key}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from bots import engine, hours
 from bots.models import (
@@ -127,7 +128,7 @@ class FaqEntryAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "inbox"]
     search_fields = ["title", "phrasings", "keywords"]
 
-    @admin.display(description="answers given")
+    @admin.display(description=_("answers given"))
     def hits(self, entry: FaqEntry) -> int:
         return entry.logs.filter(matched=True).count()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from bots.fields import TranslatedTextField
 from bots.hours import ScheduleError, zone_get
@@ -29,27 +30,27 @@ class BusinessHours(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     timezone = models.CharField(
-        max_length=64, default="UTC", validators=[_timezone_validate], help_text="IANA name, e.g. Europe/Paris."
+        max_length=64, default="UTC", validators=[_timezone_validate], help_text=_("IANA name, e.g. Europe/Paris.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "business hours"
-        verbose_name_plural = "business hours"
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.timezone})"
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
 
 
 class WeeklyHours(models.Model):
@@ -59,11 +60,12 @@ class WeeklyHours(models.Model):
     schedule = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="weekly")
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
     opens = models.TimeField()
-    closes = models.TimeField(help_text="At or before the opening time: closes the next day (00:00 = midnight).")
+    closes = models.TimeField(help_text=_("At or before the opening time: closes the next day (00:00 = midnight)."))
 
     class Meta:
+        verbose_name = _("weekly hours")
         ordering = ["schedule", "weekday", "opens"]
-        verbose_name_plural = "weekly hours"
+        verbose_name_plural = _("weekly hours")
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
@@ -79,6 +81,8 @@ class SpecialDay(models.Model):
     closes = models.TimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("special day")
+        verbose_name_plural = _("special days")
         ordering = ["schedule", "date", "opens"]
 
     def __str__(self) -> str:
@@ -88,7 +92,7 @@ class SpecialDay(models.Model):
 
     def clean(self) -> None:
         if (self.opens is None) != (self.closes is None):
-            raise ValidationError("Give both the opening and the closing time, or neither (closed all day).")
+            raise ValidationError(_("Give both the opening and the closing time, or neither (closed all day)."))
 
 
 class BotFlow(models.Model):
@@ -99,9 +103,9 @@ class BotFlow(models.Model):
 
     inbox = models.OneToOneField("imsubsystem.Inbox", on_delete=models.CASCADE, related_name="bot_flow")
     name = models.CharField(max_length=100)
-    is_active = models.BooleanField(default=True, help_text="Off: new conversations go straight to the queue.")
+    is_active = models.BooleanField(default=True, help_text=_("Off: new conversations go straight to the queue."))
     language = models.CharField(
-        max_length=16, default="en", help_text="Used when a text has no translation in the contact's language."
+        max_length=16, default="en", help_text=_("Used when a text has no translation in the contact's language.")
     )
     business_hours = models.ForeignKey(
         BusinessHours,
@@ -109,50 +113,56 @@ class BotFlow(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="flows",
-        help_text="Hours of the inbox, for queues that have none of their own. Empty: always open.",
+        help_text=_("Hours of the inbox, for queues that have none of their own. Empty: always open."),
     )
     handover_words = models.TextField(
         blank=True,
-        help_text="Words that hand over to a person at any step, one per line or comma-separated. "
-        "Empty: agent, human, person, operator, humain, conseiller, 人工, 客服.",
+        help_text=_(
+            "Words that hand over to a person at any step, one per line or comma-separated. "
+            "Empty: agent, human, person, operator, humain, conseiller, 人工, 客服."
+        ),
     )
     max_attempts = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1)], help_text="Answers not understood in a row before handing over."
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text=_("Answers not understood in a row before handing over."),
     )
     faq_enabled = models.BooleanField(default=True)
     faq_threshold = models.PositiveSmallIntegerField(
         default=70,
         validators=[MaxValueValidator(100)],
-        help_text="Score (0-100) from which an FAQ answer is given. Raise it if answers miss the point; lower it "
-        "if the FAQ log shows near misses (docs/bots.md).",
+        help_text=_(
+            "Score (0-100) from which an FAQ answer is given. Raise it if answers miss the point; lower it "
+            "if the FAQ log shows near misses (docs/bots.md)."
+        ),
     )
     after_hours_priority = models.SmallIntegerField(
-        default=10, help_text="Priority of a message left out of hours, so it is first in line at opening."
+        default=10, help_text=_("Priority of a message left out of hours, so it is first in line at opening.")
     )
     queue_update_every_s = models.PositiveIntegerField(
-        default=120, help_text="Seconds between queue position messages while waiting (0: never)."
+        default=120, help_text=_("Seconds between queue position messages while waiting (0: never).")
     )
     idle_reminder_after_s = models.PositiveIntegerField(
-        default=300, help_text="Remind a silent customer after this many seconds (0: never)."
+        default=300, help_text=_("Remind a silent customer after this many seconds (0: never).")
     )
     idle_close_after_s = models.PositiveIntegerField(
-        default=600, help_text="Close this many seconds after the reminder if still silent (0: never)."
+        default=600, help_text=_("Close this many seconds after the reminder if still silent (0: never).")
     )
     idle_when_assigned = models.BooleanField(
-        default=False, help_text="Also remind and close when an agent is waiting for the customer."
+        default=False, help_text=_("Also remind and close when an agent is waiting for the customer.")
     )
-    survey_enabled = models.BooleanField(default=True, help_text="Ask for a 1-5 rating and a comment on close.")
+    survey_enabled = models.BooleanField(default=True, help_text=_("Ask for a 1-5 rating and a comment on close."))
     closed_notice = models.BooleanField(
-        default=True, help_text="Tell a customer who starts out of hours when the inbox opens again."
+        default=True, help_text=_("Tell a customer who starts out of hours when the inbox opens again.")
     )
 
-    welcome = TranslatedTextField(help_text='Plain text, or {"en": "...", "fr": "..."}.')
+    welcome = TranslatedTextField(help_text=_('Plain text, or {"en": "...", "fr": "..."}.'))
     handover = TranslatedTextField()
     not_understood = TranslatedTextField()
-    out_of_hours = TranslatedTextField(help_text="Placeholder {next_open}: the next opening time.")
+    out_of_hours = TranslatedTextField(help_text=_("Placeholder {next_open}: the next opening time."))
     message_left = TranslatedTextField()
-    queue_position = TranslatedTextField(help_text="Placeholders {position} and {eta}.")
-    agent_joined = TranslatedTextField(help_text="Placeholder {agent}.")
+    queue_position = TranslatedTextField(help_text=_("Placeholders {position} and {eta}."))
+    agent_joined = TranslatedTextField(help_text=_("Placeholder {agent}."))
     idle_reminder = TranslatedTextField()
     idle_closed = TranslatedTextField()
     survey_rating = TranslatedTextField()
@@ -180,6 +190,8 @@ class BotFlow(models.Model):
     )
 
     class Meta:
+        verbose_name = _("bot flow")
+        verbose_name_plural = _("bot flows")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -187,51 +199,55 @@ class BotFlow(models.Model):
 
 
 class StepKind(models.TextChoices):
-    MESSAGE = "message", "Message"
-    QUESTION = "question", "Question with options"
-    CAPTURE = "capture", "Capture into a contact field"
-    HANDOVER = "handover", "Hand over to a person"
-    END = "end", "End"
+    MESSAGE = "message", _("Message")
+    QUESTION = "question", _("Question with options")
+    CAPTURE = "capture", _("Capture into a contact field")
+    HANDOVER = "handover", _("Hand over to a person")
+    END = "end", _("End")
 
 
 class CaptureField(models.TextChoices):
-    NAME = "name", "Name"
-    EMAIL = "email", "E-mail"
-    PHONE = "phone", "Phone"
-    ORDER_NUMBER = "order_number", "Order number"
+    NAME = "name", _("Name")
+    EMAIL = "email", _("E-mail")
+    PHONE = "phone", _("Phone")
+    ORDER_NUMBER = "order_number", _("Order number")
 
 
-step_key_validator = RegexValidator(r"^[a-z0-9_-]+$", "Use lower-case letters, digits, - and _.")
+step_key_validator = RegexValidator(r"^[a-z0-9_-]+$", _("Use lower-case letters, digits, - and _."))
 
 
 class FlowStep(models.Model):
     flow = models.ForeignKey(BotFlow, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(default=0)
-    key = models.CharField(max_length=40, validators=[step_key_validator], help_text="Name other steps jump to.")
+    key = models.CharField(max_length=40, validators=[step_key_validator], help_text=_("Name other steps jump to."))
     kind = models.CharField(max_length=16, choices=StepKind.choices)
-    text = TranslatedTextField(help_text='What the customer sees. Plain text, or {"en": "...", "fr": "..."}.')
+    text = TranslatedTextField(help_text=_('What the customer sees. Plain text, or {"en": "...", "fr": "..."}.'))
     options = models.JSONField(
         default=list,
         blank=True,
-        help_text='Questions: [{"label": "Sales" or {"en": ..}, "queue": "Sales", "skills": ["billing"], '
-        '"next": "step-key"}]. queue (name or id) and skills route the hand-over.',
+        help_text=_(
+            'Questions: [{"label": "Sales" or {"en": ..}, "queue": "Sales", "skills": ["billing"], '
+            '"next": "step-key"}]. queue (name or id) and skills route the hand-over.'
+        ),
     )
     capture_field = models.CharField(max_length=16, choices=CaptureField.choices, blank=True)
-    invalid_text = TranslatedTextField(help_text="Re-ask text for a bad answer (empty: the built-in one).")
+    invalid_text = TranslatedTextField(help_text=_("Re-ask text for a bad answer (empty: the built-in one)."))
     queue = models.ForeignKey(
         "routing.Queue",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Hand-over steps: the queue (empty: the one chosen earlier, else the inbox's default).",
+        help_text=_("Hand-over steps: the queue (empty: the one chosen earlier, else the inbox's default)."),
     )
-    skills = models.JSONField(default=list, blank=True, help_text='Hand-over steps: skill names, e.g. ["billing"].')
+    skills = models.JSONField(default=list, blank=True, help_text=_('Hand-over steps: skill names, e.g. ["billing"].'))
     next_step = models.CharField(
-        max_length=40, blank=True, help_text="Key of the step that follows (empty: the next one in order)."
+        max_length=40, blank=True, help_text=_("Key of the step that follows (empty: the next one in order).")
     )
 
     class Meta:
+        verbose_name = _("flow step")
+        verbose_name_plural = _("flow steps")
         ordering = ["flow", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["flow", "key"], name="bots_step_unique_key")]
 
@@ -246,19 +262,19 @@ class FaqEntry(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Empty: answers in every inbox.",
+        help_text=_("Empty: answers in every inbox."),
     )
     title = models.CharField(max_length=200)
-    phrasings = models.TextField(help_text="Ways customers ask it, one per line, in any language.")
-    keywords = models.CharField(max_length=300, blank=True, help_text="Comma-separated words that point here.")
-    answer = TranslatedTextField(help_text='Plain text, or {"en": "...", "fr": "..."}.')
+    phrasings = models.TextField(help_text=_("Ways customers ask it, one per line, in any language."))
+    keywords = models.CharField(max_length=300, blank=True, help_text=_("Comma-separated words that point here."))
+    answer = TranslatedTextField(help_text=_('Plain text, or {"en": "...", "fr": "..."}.'))
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["title"]
-        verbose_name = "FAQ entry"
-        verbose_name_plural = "FAQ entries"
+        verbose_name = _("FAQ entry")
+        verbose_name_plural = _("FAQ entries")
 
     def __str__(self) -> str:
         return self.title
@@ -284,8 +300,9 @@ class FaqLog(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = _("FAQ log lines")
         ordering = ["-created_at", "-id"]
-        verbose_name = "FAQ log line"
+        verbose_name = _("FAQ log line")
         indexes = [models.Index(fields=["matched", "created_at"], name="bots_faqlog_matched")]
 
     def __str__(self) -> str:
@@ -293,9 +310,9 @@ class FaqLog(models.Model):
 
 
 class SurveyStage(models.TextChoices):
-    NONE = "", "None"
-    RATING = "rating", "Waiting for the rating"
-    COMMENT = "comment", "Waiting for the comment"
+    NONE = "", _("None")
+    RATING = "rating", _("Waiting for the rating")
+    COMMENT = "comment", _("Waiting for the comment")
 
 
 class BotSession(models.Model):
@@ -324,6 +341,8 @@ class BotSession(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("bot session")
+        verbose_name_plural = _("bot sessions")
         ordering = ["-updated_at"]
 
     def __str__(self) -> str:
@@ -343,10 +362,12 @@ class SurveyResponse(models.Model):
     )
     comment = models.TextField(blank=True)
     sent_at = models.DateTimeField()
-    delivered = models.BooleanField(default=True, help_text="False when the question could not reach the customer.")
+    delivered = models.BooleanField(default=True, help_text=_("False when the question could not reach the customer."))
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
         ordering = ["-sent_at", "-id"]
 
     def __str__(self) -> str:

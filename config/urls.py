@@ -1,14 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.cache import cache_page
-from django.views.i18n import JavaScriptCatalog, set_language
+from django.views.i18n import JavaScriptCatalog
+
+from switchboard.account import language_switch
 
 urlpatterns = [
     path("", include("switchboard.urls")),
     path("admin/", admin.site.urls),
     # The browser's catalog (gettext() in the console, dashboard and widget) for the request's language.
     path("jsi18n/", cache_page(3600, key_prefix="jsi18n")(JavaScriptCatalog.as_view()), name="javascript-catalog"),
-    path("i18n/setlang/", set_language, name="set_language"),
+    # Django's set_language, which also keeps a logged-in user's choice (docs/i18n.md).
+    path("i18n/setlang/", language_switch, name="set_language"),
     path("crm/", include("crm.urls")),
     path("supervisor/", include("supervisor.urls")),
     path("", include("routing.urls")),

@@ -13,42 +13,45 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
+from django.utils.translation import gettext_lazy as _
 
-# Every code any surface sends (docs/protocol.md lists when each is sent).
-ERROR_CODES: dict[str, str] = {
-    "bad_json": "The frame is not a JSON object.",
-    "unknown_type": "No such frame type on this socket.",
-    "invalid": "A field is missing, has the wrong type, or is not valid text.",
-    "too_long": "The text is longer than the limit.",
-    "too_large": "The request or the file is larger than the limit.",
-    "empty": "A message needs text or an attachment.",
-    "rate_limited": "Too many frames: slow down.",
-    "auth_required": "Authenticate first.",
-    "auth_failed": "The token is unknown, revoked or expired (`reason` says which).",
-    "origin_not_allowed": "This inbox does not accept this origin.",
-    "forbidden": "Not allowed for this user.",
-    "not_found": "No such conversation (or not yours).",
-    "conversation_closed": "The conversation is closed.",
-    "illegal_transition": "The conversation cannot move to that status now.",
-    "unknown_attachment": "An attachment id is unknown or not yours.",
+# Every code any surface sends (docs/protocol.md lists when each is sent), with its sentence for people,
+# translated (docs/i18n.md): lazy here, made a str in the request's language where a DomainError or an
+# error frame takes it.
+ERROR_CODES: dict[str, Any] = {
+    "bad_json": _("The frame is not a JSON object."),
+    "unknown_type": _("No such frame type on this socket."),
+    "invalid": _("A field is missing, has the wrong type, or is not valid text."),
+    "too_long": _("The text is longer than the limit."),
+    "too_large": _("The request or the file is larger than the limit."),
+    "empty": _("A message needs text or an attachment."),
+    "rate_limited": _("Too many frames: slow down."),
+    "auth_required": _("Authenticate first."),
+    "auth_failed": _("The token is unknown, revoked or expired (`reason` says which)."),
+    "origin_not_allowed": _("This inbox does not accept this origin."),
+    "forbidden": _("Not allowed for this user."),
+    "not_found": _("No such conversation (or not yours)."),
+    "conversation_closed": _("The conversation is closed."),
+    "illegal_transition": _("The conversation cannot move to that status now."),
+    "unknown_attachment": _("An attachment id is unknown or not yours."),
     # Routing's codes pass through unchanged.
-    "offer_gone": "The offer expired or was taken.",
-    "not_yours": "That offer or conversation belongs to someone else.",
-    "over_capacity": "You are at your capacity.",
-    "not_waiting": "The conversation is not waiting in a queue.",
-    "unknown_queue": "No such queue.",
-    "unknown_agent": "No such agent.",
-    "unknown_work": "Routing has no work item for this conversation.",
-    "bad_request": "The queuing machine refused the request.",
-    "internal": "The server failed; nothing was changed. Retry with the same client_id.",
-    "not_retryable": "Nothing to retry: the message was sent, or it does not go to a platform.",
-    "method_not_allowed": "The endpoint does not take this method.",
-    "not_acceptable": "The server cannot answer in the format asked for (JSON only).",
-    "unsupported_media_type": "Send the body as JSON (Content-Type: application/json).",
+    "offer_gone": _("The offer expired or was taken."),
+    "not_yours": _("That offer or conversation belongs to someone else."),
+    "over_capacity": _("You are at your capacity."),
+    "not_waiting": _("The conversation is not waiting in a queue."),
+    "unknown_queue": _("No such queue."),
+    "unknown_agent": _("No such agent."),
+    "unknown_work": _("Routing has no work item for this conversation."),
+    "bad_request": _("The queuing machine refused the request."),
+    "internal": _("The server failed; nothing was changed. Retry with the same client_id."),
+    "not_retryable": _("Nothing to retry: the message was sent, or it does not go to a platform."),
+    "method_not_allowed": _("The endpoint does not take this method."),
+    "not_acceptable": _("The server cannot answer in the format asked for (JSON only)."),
+    "unsupported_media_type": _("Send the body as JSON (Content-Type: application/json)."),
     # Starting a conversation with a contact (outbound).
-    "no_identity": "The contact has no address on this inbox's channel.",
-    "template_required": "Outside the platform's reply window: start with an approved template.",
-    "conversation_open": "The contact already has an open conversation in this inbox.",
+    "no_identity": _("The contact has no address on this inbox's channel."),
+    "template_required": _("Outside the platform's reply window: start with an approved template."),
+    "conversation_open": _("The contact already has an open conversation in this inbox."),
 }
 
 # The HTTP status each code answers with on every HTTP API; any other code is 400.
@@ -95,7 +98,9 @@ class DomainError(Exception):
         **extra: Any,
     ) -> None:
         self.code = code
-        self.detail = detail or ERROR_CODES.get(code, code.replace("_", " "))
+        # Always a str (JSON encoders and the frame check take no lazy text): the sentence in the language
+        # active where the refusal is raised.
+        self.detail = str(detail or ERROR_CODES.get(code, code.replace("_", " ")))
         self.retry_after_s = retry_after_s
         self.status = status or http_status(code)
         self.extra = extra

@@ -2,6 +2,8 @@ from axes.admin import AccessAttemptAdmin
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from crm import services
 from crm.models import Company, Contact, ContactIdentity, ContactMerge, Note, Tag
@@ -50,11 +52,11 @@ class ContactAdmin(admin.ModelAdmin):
             obj.delete()
         formset.save_m2m()
 
-    @admin.action(description="Merge selected contacts into the oldest one", permissions=["merge"])
+    @admin.action(description=_("Merge selected contacts into the oldest one"), permissions=["merge"])
     def merge_into_oldest(self, request, queryset):
         contacts = list(queryset.order_by("created_at", "pk"))
         if len(contacts) < 2:
-            self.message_user(request, "Select at least two contacts to merge.", messages.WARNING)
+            self.message_user(request, gettext("Select at least two contacts to merge."), messages.WARNING)
             return
         target, sources = contacts[0], contacts[1:]
         try:
@@ -63,7 +65,11 @@ class ContactAdmin(admin.ModelAdmin):
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), messages.ERROR)
             return
-        self.message_user(request, f"Merged {len(sources)} contact(s) into #{target.pk} {target.display_name}.")
+        self.message_user(
+            request,
+            gettext("Merged %(count)s contact(s) into #%(id)s %(name)s.")
+            % {"count": len(sources), "id": target.pk, "name": target.display_name},
+        )
 
     def has_merge_permission(self, request) -> bool:
         # A merge rewrites contacts: the merge permission and the right to change contacts.
@@ -78,7 +84,7 @@ class CompanyAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(contact_count=Count("contacts"))
 
-    @admin.display(ordering="contact_count", description="contacts")
+    @admin.display(ordering="contact_count", description=_("contacts"))
     def contact_count(self, obj) -> int:
         return obj.contact_count
 

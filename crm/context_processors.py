@@ -1,4 +1,9 @@
+from django.utils.translation import gettext_lazy as _
+
 from crm.roles import user_roles
+
+# The roles' names as the header and the account page show them (the groups keep their English names).
+ROLE_LABELS = {"Admin": _("Admin"), "Supervisor": _("Supervisor"), "Agent": _("Agent")}
 
 
 def navigation(request):
@@ -8,7 +13,7 @@ def navigation(request):
         return {}
     roles = user_roles(user)
     return {
-        "nav_roles": sorted(roles),
+        "nav_roles": sorted(str(ROLE_LABELS.get(role, role)) for role in roles),
         "nav_is_supervisor": bool(roles & {"Admin", "Supervisor"}),
         "nav_is_agent": bool(roles),
     }

@@ -1,4 +1,6 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.models import Company, Contact
 
@@ -17,14 +19,19 @@ class _ListField(forms.CharField):
 
 
 class ContactForm(forms.ModelForm):
-    emails = _ListField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One a line.")
-    phones = _ListField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="One a line.")
-    tags = forms.CharField(required=False, help_text="Comma separated.")
-    company = forms.ModelChoiceField(queryset=Company.objects.all(), required=False)
+    emails = _ListField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label=_("Emails"), help_text=_("One a line.")
+    )
+    phones = _ListField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label=_("Phones"), help_text=_("One a line.")
+    )
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Comma separated."))
+    company = forms.ModelChoiceField(label=_("Company"), queryset=Company.objects.all(), required=False)
 
     class Meta:
         model = Contact
         fields = ("name", "emails", "phones", "language", "timezone", "company")
+        labels = {"name": pgettext_lazy("a person's", "Name")}
 
     def clean_emails(self):
         emails = self.cleaned_data["emails"]
@@ -35,4 +42,4 @@ class ContactForm(forms.ModelForm):
 
 
 class NoteForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Add a note…"}), max_length=10000)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("Add a note…")}), max_length=10000)

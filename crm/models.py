@@ -6,18 +6,19 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 
 class ChannelKind(models.TextChoices):
     """Where an identity lives. The switch's inboxes use the same kinds."""
 
-    WEB = "web", "Web widget"
-    TELEGRAM = "telegram", "Telegram"
-    WHATSAPP = "whatsapp", "WhatsApp"
-    WECHAT = "wechat", "WeChat"
-    SMS = "sms", "SMS"
-    API = "api", "API channel"
-    EMAIL = "email", "Email"
+    WEB = "web", _("Web widget")
+    TELEGRAM = "telegram", _("Telegram")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    WECHAT = "wechat", _("WeChat")
+    SMS = "sms", _("SMS")
+    API = "api", _("API channel")
+    EMAIL = "email", _("Email")
 
 
 class Tag(models.Model):
@@ -25,10 +26,12 @@ class Tag(models.Model):
     color = models.CharField(
         max_length=7,
         default="#6b7280",
-        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")],
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1f6feb."))],
     )
 
     class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -43,8 +46,9 @@ class Company(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("company")
         ordering = ["name"]
-        verbose_name_plural = "companies"
+        verbose_name_plural = _("companies")
 
     def __str__(self) -> str:
         return self.name
@@ -55,8 +59,8 @@ class Contact(models.Model):
     # Several addresses and numbers per person; the first is the preferred one.
     emails = models.JSONField(default=list, blank=True)
     phones = models.JSONField(default=list, blank=True)
-    language = models.CharField(max_length=16, blank=True, help_text="BCP 47 tag, e.g. en, fr, zh-Hans.")
-    timezone = models.CharField(max_length=64, blank=True, help_text="IANA name, e.g. Europe/Paris.")
+    language = models.CharField(max_length=16, blank=True, help_text=_("BCP 47 tag, e.g. en, fr, zh-Hans."))
+    timezone = models.CharField(max_length=64, blank=True, help_text=_("IANA name, e.g. Europe/Paris."))
     company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     custom_attributes = models.JSONField(default=dict, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
@@ -64,6 +68,8 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
         ordering = ["-updated_at", "-id"]
         permissions = [("merge_contacts", "Can merge contacts")]
 
@@ -103,7 +109,8 @@ class ContactIdentity(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "contact identities"
+        verbose_name = _("contact identity")
+        verbose_name_plural = _("contact identities")
         constraints = [
             models.UniqueConstraint(fields=["kind", "external_id"], name="crm_identity_unique_kind_external")
         ]
@@ -120,6 +127,8 @@ class Note(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -137,6 +146,8 @@ class ContactMerge(models.Model):
     merged_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("contact merge")
+        verbose_name_plural = _("contact merges")
         ordering = ["-merged_at"]
 
     def __str__(self) -> str:

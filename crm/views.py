@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from crm import selectors, services
@@ -43,18 +44,18 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     try:
         contact = selectors.contact_detail(contact_id=contact_id)
     except Contact.DoesNotExist:
-        raise Http404("No such contact") from None
+        raise Http404(gettext("No such contact")) from None
     form = ContactForm(instance=contact, initial={"tags": ", ".join(t.name for t in contact.tags.all())})
     if request.method == "POST":
         if not request.user.has_perm("crm.change_contact"):
-            messages.error(request, "You may not edit contacts.")
+            messages.error(request, gettext("You may not edit contacts."))
             return redirect(contact)
         form = ContactForm(request.POST, instance=contact)
         if form.is_valid():
             data = {field: form.cleaned_data[field] for field in ContactForm.Meta.fields}
             services.contact_update(contact=contact, data=data)
             services.contact_set_tags(contact=contact, names=form.cleaned_data["tags"].split(","))
-            messages.success(request, "Contact saved.")
+            messages.success(request, gettext("Contact saved."))
             return redirect(contact)
     return render(
         request,
@@ -70,11 +71,11 @@ def note_add(request: HttpRequest, contact_id: int) -> HttpResponse:
     try:
         contact = Contact.objects.get(pk=contact_id)
     except Contact.DoesNotExist:
-        raise Http404("No such contact") from None
+        raise Http404(gettext("No such contact")) from None
     form = NoteForm(request.POST)
     if form.is_valid():
         services.note_create(contact=contact, author=request.user, body=form.cleaned_data["body"])
-        messages.success(request, "Note added.")
+        messages.success(request, gettext("Note added."))
     else:
-        messages.error(request, "A note needs some text.")
+        messages.error(request, gettext("A note needs some text."))
     return redirect(contact)

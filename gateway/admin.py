@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from gateway import inboxes, outbox, selectors
 from gateway.models import InboundEvent, OutboxItem, OutboxState
@@ -24,7 +25,7 @@ def webhook_url(request, inbox: Inbox) -> str | None:
     return request.build_absolute_uri(reverse("gateway:webhook", args=[adapter.kind, inbox.key]))
 
 
-@admin.action(description="Show the webhook URL to give the platform")
+@admin.action(description=_("Show the webhook URL to give the platform"))
 def show_webhook_url(modeladmin, request, queryset):
     for inbox in queryset:
         url = webhook_url(request, inbox)
@@ -35,7 +36,7 @@ def show_webhook_url(modeladmin, request, queryset):
 
 
 # Calling a platform with the inbox's secrets is a change, not a view: supervisors see inboxes only.
-@admin.action(description="Check the platform connection", permissions=["change"])
+@admin.action(description=_("Check the platform connection"), permissions=["change"])
 def check_connection(modeladmin, request, queryset):
     for inbox in queryset:
         try:
@@ -44,7 +45,7 @@ def check_connection(modeladmin, request, queryset):
             messages.error(request, f"{inbox.name}: {'; '.join(exc.messages)}")
 
 
-@admin.action(description="Telegram: point the bot's webhook at this site (setWebhook)", permissions=["change"])
+@admin.action(description=_("Telegram: point the bot's webhook at this site (setWebhook)"), permissions=["change"])
 def telegram_set_webhook(modeladmin, request, queryset):
     for inbox in queryset:
         url = webhook_url(request, inbox)
@@ -96,7 +97,7 @@ class InboundEventAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.action(description="Send the failed messages again", permissions=["retry"])
+@admin.action(description=_("Send the failed messages again"), permissions=["retry"])
 def retry_failed(modeladmin, request, queryset):
     count = sum(outbox.outbox_retry(item_id=item.pk) for item in queryset.filter(state=OutboxState.FAILED))
     messages.info(request, f"{count} message(s) queued again; they go out on the next sweep.")

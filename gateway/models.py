@@ -7,11 +7,12 @@ an ORM object of the switch, and these tables can be read without it.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class InboundEventKind(models.TextChoices):
-    MESSAGE = "message", "Message"
-    STATUS = "status", "Delivery status"
+    MESSAGE = "message", _("Message")
+    STATUS = "status", _("Delivery status")
 
 
 class InboundEvent(models.Model):
@@ -32,6 +33,8 @@ class InboundEvent(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("inbound event")
+        verbose_name_plural = _("inbound events")
         constraints = [
             models.UniqueConstraint(fields=["inbox_id", "platform_message_id"], name="gateway_inbound_unique_event")
         ]
@@ -46,10 +49,10 @@ class InboundEvent(models.Model):
 
 
 class OutboxState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
 
 
 class OutboxItem(models.Model):
@@ -78,6 +81,8 @@ class OutboxItem(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("outbox item")
+        verbose_name_plural = _("outbox items")
         indexes = [
             models.Index(fields=["conversation_id", "state", "id"], name="gateway_outbox_conv_state"),
             models.Index(fields=["state", "next_attempt_at"], name="gateway_outbox_due"),

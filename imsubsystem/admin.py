@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from imsubsystem import selectors
 from imsubsystem.models import CannedResponse, Conversation, Inbox, Message
@@ -28,7 +29,7 @@ class InboxAdmin(admin.ModelAdmin):
             fields.insert(7, "credentials")
         return fields
 
-    @admin.display(description="Webhook URL")
+    @admin.display(description=_("Webhook URL"))
     def webhook_url(self, obj: Inbox) -> str:
         if obj is None or not obj.pk:
             return "—"

@@ -140,7 +140,7 @@ def error_frame(
     retry_after_s: int | None = None,
     reason: str = "",
 ) -> dict:
-    frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail or ERROR_CODES.get(code, code)}
+    frame: dict[str, Any] = {"type": "error", "code": code, "detail": str(detail or ERROR_CODES.get(code, code))}
     if client_id:
         frame["client_id"] = client_id
     if command:

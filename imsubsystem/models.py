@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from crm.models import ChannelKind
 from imsubsystem.fields import EncryptedJSONField
@@ -29,7 +30,7 @@ INBOX_KINDS = [(value, label) for value, label in ChannelKind.choices if value !
 
 class Inbox(models.Model):
     kind = models.CharField(max_length=16, choices=INBOX_KINDS)
-    key = models.SlugField(max_length=64, unique=True, help_text="Public key: in widget URLs and webhook URLs.")
+    key = models.SlugField(max_length=64, unique=True, help_text=_("Public key: in widget URLs and webhook URLs."))
     name = models.CharField(max_length=100)
     default_queue = models.ForeignKey(
         "routing.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="inboxes"
@@ -37,9 +38,9 @@ class Inbox(models.Model):
     config = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Non-secret settings, e.g. {"api_base_url": "...", "allowed_origins": ["https://shop.example"]}.',
+        help_text=_('Non-secret settings, e.g. {"api_base_url": "...", "allowed_origins": ["https://shop.example"]}.'),
     )
-    credentials = EncryptedJSONField(default=dict, blank=True, help_text="Secrets, encrypted at rest.")
+    credentials = EncryptedJSONField(default=dict, blank=True, help_text=_("Secrets, encrypted at rest."))
     language = models.CharField(
         max_length=16,
         default="en",
@@ -51,8 +52,9 @@ class Inbox(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("inbox")
         ordering = ["name"]
-        verbose_name_plural = "inboxes"
+        verbose_name_plural = _("inboxes")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
@@ -64,11 +66,11 @@ class Inbox(models.Model):
 
 
 class ConversationStatus(models.TextChoices):
-    BOT = "bot", "With the bot"
-    QUEUED = "queued", "Waiting in a queue"
-    OFFERED = "offered", "Offered to an agent"
-    ASSIGNED = "assigned", "Assigned to an agent"
-    CLOSED = "closed", "Closed"
+    BOT = "bot", _("With the bot")
+    QUEUED = "queued", _("Waiting in a queue")
+    OFFERED = "offered", _("Offered to an agent")
+    ASSIGNED = "assigned", _("Assigned to an agent")
+    CLOSED = "closed", _("Closed")
 
 
 OPEN_STATUSES = (
@@ -127,6 +129,8 @@ class Conversation(models.Model):
     language = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["-created_at", "-id"]
         permissions = [
             ("handle_conversations", "Can take, answer and close conversations"),
@@ -152,20 +156,20 @@ class Conversation(models.Model):
 
 
 class SenderKind(models.TextChoices):
-    CUSTOMER = "customer", "Customer"
-    AGENT = "agent", "Agent"
-    BOT = "bot", "Bot"
-    SYSTEM = "system", "System"
+    CUSTOMER = "customer", _("Customer")
+    AGENT = "agent", _("Agent")
+    BOT = "bot", _("Bot")
+    SYSTEM = "system", _("System")
 
 
 class DeliveryStatus(models.TextChoices):
-    STORED = "stored", "Stored"
-    PENDING = "pending", "Waiting to go out"
-    RETRYING = "retrying", "Retrying"
-    SENT = "sent", "Sent to the platform"
-    DELIVERED = "delivered", "Delivered"
-    READ = "read", "Read"
-    FAILED = "failed", "Failed"
+    STORED = "stored", _("Stored")
+    PENDING = "pending", _("Waiting to go out")
+    RETRYING = "retrying", _("Retrying")
+    SENT = "sent", _("Sent to the platform")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
 
 
 class Message(models.Model):
@@ -182,11 +186,11 @@ class Message(models.Model):
     sender_key = models.CharField(max_length=32, editable=False)
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL: no idempotency key
     text = models.TextField(blank=True)
-    attachments = models.JSONField(default=list, blank=True, help_text="Ids of media.Attachment rows.")
+    attachments = models.JSONField(default=list, blank=True, help_text=_("Ids of media.Attachment rows."))
     buttons = models.JSONField(
-        default=list, blank=True, help_text='Choices under a bot message: [{"label": ..., "value": ...}].'
+        default=list, blank=True, help_text=_('Choices under a bot message: [{"label": ..., "value": ...}].')
     )
-    private = models.BooleanField(default=False, help_text="An internal note: staff only.")
+    private = models.BooleanField(default=False, help_text=_("An internal note: staff only."))
     # NULL for messages not from a platform: many NULLs never collide in the unique key.
     platform_message_id = models.CharField(max_length=191, null=True, blank=True)  # noqa: DJ001
     delivery_status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.STORED)
@@ -194,9 +198,11 @@ class Message(models.Model):
     # While the platform send is retrying: when the next attempt is due.
     delivery_retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the platform says it was sent.")
+    sent_at = models.DateTimeField(null=True, blank=True, help_text=_("When the platform says it was sent."))
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["conversation_id", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="im_message_unique_seq"),
@@ -250,6 +256,8 @@ class WidgetSession(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("widget session")
+        verbose_name_plural = _("widget sessions")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -257,7 +265,7 @@ class WidgetSession(models.Model):
 
 
 class CannedResponse(models.Model):
-    shortcut = models.SlugField(max_length=64, help_text="Typed after a slash in the console, e.g. /refund.")
+    shortcut = models.SlugField(max_length=64, help_text=_("Typed after a slash in the console, e.g. /refund."))
     title = models.CharField(max_length=200)
     text = models.TextField(help_text="The text in the inbox's default language (or any, without a translation).")
     translations = models.JSONField(
@@ -272,11 +280,13 @@ class CannedResponse(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="canned_responses",
-        help_text="Empty: shared with every agent.",
+        help_text=_("Empty: shared with every agent."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
         ordering = ["shortcut"]
         indexes = [models.Index(fields=["owner", "shortcut"], name="im_canned_owner_shortcut")]
 
@@ -290,4 +300,4 @@ class CannedResponse(models.Model):
             raise ValidationError({"translations": 'Write translations like {"zh-Hans": "您好", "fr": "Bonjour"}.'})
         clash = CannedResponse.objects.filter(shortcut=self.shortcut, owner=self.owner).exclude(pk=self.pk)
         if clash.exists():
-            raise ValidationError({"shortcut": "This shortcut is already used."})
+            raise ValidationError({"shortcut": _("This shortcut is already used.")})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from crm.hooks import ContactPanelsWanted
 from imsubsystem import selectors
@@ -24,7 +25,7 @@ def contact_conversations(event: ContactPanelsWanted) -> dict[str, Any] | None:
         user.has_perm("imsubsystem.handle_conversations") or user.has_perm("imsubsystem.supervise")
     )
     return {
-        "title": "Conversations",
+        "title": gettext("Conversations"),
         "template": "imsubsystem/_contact_conversations.html",
         "conversations": list(selectors.conversations_for_contact(contact_id=event.contact_id, user=user)),
         # "New conversation" (static/crm/outbound.js) asks the console's API which inboxes it can use.

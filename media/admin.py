@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from media import services
 from media.models import Attachment, MediaPolicy, TypeFamily
@@ -9,7 +12,11 @@ from media.selectors import attachments_past_retention, media_policy_expired_cou
 
 class MediaPolicyForm(forms.ModelForm):
     allowed_families = forms.MultipleChoiceField(
-        choices=TypeFamily.choices, widget=forms.CheckboxSelectMultiple, required=False
+        choices=TypeFamily.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label=capfirst(_("allowed families")),
+        help_text=_("Type families accepted."),
     )
 
     class Meta:
@@ -24,25 +31,28 @@ class MediaPolicyAdmin(admin.ModelAdmin):
     readonly_fields = ("past_retention_now", "updated_at")
     actions = ("count_past_retention",)
 
-    @admin.display(description="max size (MB)")
+    @admin.display(description=_("max size (MB)"))
     def max_size_mb(self, obj: MediaPolicy) -> str:
         return f"{obj.max_size / (1024 * 1024):.1f}"
 
-    @admin.display(description="allowed types")
+    @admin.display(description=_("allowed types"))
     def families(self, obj: MediaPolicy) -> str:
         return ", ".join(obj.allowed_families) or "(none)"
 
-    @admin.display(description="retention would delete now (dry run)")
+    @admin.display(description=_("retention would delete now (dry run)"))
     def past_retention_now(self, obj: MediaPolicy) -> int | str:
         return media_policy_expired_count(policy=obj) if obj.pk else "-"
 
-    @admin.action(description="Count attachments retention would delete now (dry run, deletes nothing)")
+    @admin.action(description=_("Count attachments retention would delete now (dry run, deletes nothing)"))
     def count_past_retention(self, request, queryset):
         now = timezone.now()
         per_policy = ", ".join(f"{p.channel_kind}: {media_policy_expired_count(policy=p, now=now)}" for p in queryset)
         total = attachments_past_retention(now=now).count()
         self.message_user(
-            request, f"Past retention: {per_policy}. In all, with never-sent uploads: {total}.", messages.INFO
+            request,
+            gettext("Past retention: %(per_policy)s. In all, with never-sent uploads: %(total)s.")
+            % {"per_policy": per_policy, "total": total},
+            messages.INFO,
         )
 
 

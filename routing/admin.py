@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from routing import services
 from routing.models import AgentProfile, AgentSkill, AssignmentEvent, Offer, Queue, Skill, WorkItem
@@ -10,12 +12,12 @@ class SkillAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-@admin.action(description="Rebuild routing state from the database", permissions=["change"])
+@admin.action(description=_("Rebuild routing state from the database"), permissions=["change"])
 def rebuild_routing(modeladmin, request, queryset):
     counts = services.routing_rebuild()
     modeladmin.message_user(
         request,
-        "Routing rebuilt: {queues} queues, {agents} agents, {items} items.".format(**counts),
+        gettext("Routing rebuilt: %(queues)s queues, %(agents)s agents, %(items)s items.") % counts,
         messages.SUCCESS,
     )
 

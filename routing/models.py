@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class RoutingPolicy(models.TextChoices):
-    LEAST_BUSY = "least_busy", "Least busy (load balancing)"
-    ROUND_ROBIN = "round_robin", "Round robin (load rotation)"
-    LONGEST_IDLE = "longest_idle", "Longest idle"
-    MANUAL = "manual", "Manual pick from the queue"
+    LEAST_BUSY = "least_busy", _("Least busy (load balancing)")
+    ROUND_ROBIN = "round_robin", _("Round robin (load rotation)")
+    LONGEST_IDLE = "longest_idle", _("Longest idle")
+    MANUAL = "manual", _("Manual pick from the queue")
 
 
 class Skill(models.Model):
@@ -18,6 +19,8 @@ class Skill(models.Model):
     description = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("skill")
+        verbose_name_plural = _("skills")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -29,26 +32,30 @@ class Queue(models.Model):
     policy = models.CharField(max_length=16, choices=RoutingPolicy.choices, default=RoutingPolicy.LEAST_BUSY)
     skills_required = models.ManyToManyField(Skill, blank=True, related_name="queues")
     service_level_threshold_s = models.PositiveIntegerField(
-        default=60, help_text="A conversation answered within this many seconds counts toward the service level."
+        default=60, help_text=_("A conversation answered within this many seconds counts toward the service level.")
     )
     max_wait_s = models.PositiveIntegerField(
-        null=True, blank=True, help_text="After this many seconds waiting, move to the overflow queue."
+        null=True, blank=True, help_text=_("After this many seconds waiting, move to the overflow queue.")
     )
     overflow_queue = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     offer_timeout_s = models.PositiveIntegerField(default=30)
     sticky_window_s = models.PositiveIntegerField(
         default=20,
-        help_text="A returning customer's conversation waits this long for their previous agent before any agent"
-        " may take it (0: offer to the previous agent only when free at once).",
+        help_text=_(
+            "A returning customer's conversation waits this long for their previous agent before any agent"
+            " may take it (0: offer to the previous agent only when free at once)."
+        ),
     )
     # The bots app owns business hours; routing keeps only the id so it never imports bots.
     business_hours_id = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="Id of the business-hours schedule (bots) this queue follows."
+        null=True, blank=True, help_text=_("Id of the business-hours schedule (bots) this queue follows.")
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("queue")
+        verbose_name_plural = _("queues")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -56,9 +63,9 @@ class Queue(models.Model):
 
 
 class AgentStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    AWAY = "away", "Away"
-    OFFLINE = "offline", "Offline"
+    AVAILABLE = "available", _("Available")
+    AWAY = "away", _("Away")
+    OFFLINE = "offline", _("Offline")
 
 
 # Routing's status of an agent who chose a status but has no live console: never offered work, shown
@@ -76,7 +83,7 @@ class AgentProfile(models.Model):
     capacity = models.JSONField(default=dict, blank=True)
     default_capacity = models.PositiveSmallIntegerField(default=3)
     auto_away_after_missed = models.PositiveSmallIntegerField(
-        default=3, help_text="Set the agent away after this many offers in a row expire unanswered (0: never)."
+        default=3, help_text=_("Set the agent away after this many offers in a row expire unanswered (0: never).")
     )
     missed_offers = models.PositiveSmallIntegerField(default=0, editable=False)
     # Whether the agent has a live console (docs/routing.md, "Presence follows the console"). `status`
@@ -86,6 +93,8 @@ class AgentProfile(models.Model):
     connected_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
         ordering = ["user__username"]
 
     def __str__(self) -> str:
@@ -103,6 +112,8 @@ class AgentSkill(models.Model):
     level = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
+        verbose_name = _("agent skill")
+        verbose_name_plural = _("agent skills")
         constraints = [models.UniqueConstraint(fields=["agent", "skill"], name="routing_agentskill_unique")]
 
     def __str__(self) -> str:
@@ -110,11 +121,11 @@ class AgentSkill(models.Model):
 
 
 class WorkStatus(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    OFFERED = "offered", "Offered"
-    ASSIGNED = "assigned", "Assigned"
-    COMPLETED = "completed", "Completed"
-    CANCELLED = "cancelled", "Cancelled"
+    WAITING = "waiting", _("Waiting")
+    OFFERED = "offered", _("Offered")
+    ASSIGNED = "assigned", _("Assigned")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 ACTIVE_WORK_STATUSES = (WorkStatus.WAITING, WorkStatus.OFFERED, WorkStatus.ASSIGNED)
@@ -145,6 +156,8 @@ class WorkItem(models.Model):
     seq = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("work item")
+        verbose_name_plural = _("work items")
         indexes = [
             models.Index(fields=["queue", "status", "priority", "enqueued_at"], name="routing_work_queue_idx"),
             models.Index(fields=["agent_id", "status"], name="routing_work_agent_idx"),
@@ -155,11 +168,11 @@ class WorkItem(models.Model):
 
 
 class OfferStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    ACCEPTED = "accepted", "Accepted"
-    REJECTED = "rejected", "Rejected"
-    EXPIRED = "expired", "Expired"
-    CANCELLED = "cancelled", "Cancelled"
+    OPEN = "open", _("Open")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Offer(models.Model):
@@ -175,6 +188,8 @@ class Offer(models.Model):
     seq = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
         ordering = ["-created_at"]
         # Open offers (the rebuild, /metrics) and today's expired ones (the supervisor's missed offers)
         # without reading the offers of the whole history.
@@ -188,17 +203,17 @@ class AssignmentEvent(models.Model):
     """The assignment ledger: every decision of the queuing machine, in the backend's order (seq)."""
 
     class Kind(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        OFFERED = "offered", "Offer made"
-        ACCEPTED = "accepted", "Offer accepted"
-        REJECTED = "rejected", "Offer rejected"
-        EXPIRED = "expired", "Offer expired"
-        OFFER_CANCELLED = "offer_cancelled", "Offer cancelled"
-        ASSIGNED = "assigned", "Assigned"
-        RELEASED = "released", "Released (completed or moved)"
-        REMOVED = "removed", "Left the queue"
-        OVERFLOWED = "overflowed", "Overflowed"
-        AGENT_STATUS = "agent_status", "Agent status"
+        QUEUED = "queued", _("Queued")
+        OFFERED = "offered", _("Offer made")
+        ACCEPTED = "accepted", _("Offer accepted")
+        REJECTED = "rejected", _("Offer rejected")
+        EXPIRED = "expired", _("Offer expired")
+        OFFER_CANCELLED = "offer_cancelled", _("Offer cancelled")
+        ASSIGNED = "assigned", _("Assigned")
+        RELEASED = "released", _("Released (completed or moved)")
+        REMOVED = "removed", _("Left the queue")
+        OVERFLOWED = "overflowed", _("Overflowed")
+        AGENT_STATUS = "agent_status", _("Agent status")
 
     seq = models.BigIntegerField(db_index=True)
     at = models.DateTimeField()
@@ -211,6 +226,8 @@ class AssignmentEvent(models.Model):
     detail = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        verbose_name = _("assignment event")
+        verbose_name_plural = _("assignment events")
         ordering = ["seq", "id"]
         # Today's assignments per agent and hour (the supervisor's fairness figures) read today's rows only.
         indexes = [models.Index(fields=["kind", "at"], name="routing_ledger_kind_at")]

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Team(models.Model):
@@ -17,6 +18,8 @@ class Team(models.Model):
     queues = models.ManyToManyField("routing.Queue", blank=True, related_name="supervisor_teams")
 
     class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -41,17 +44,17 @@ class QueueAlertThresholds(models.Model):
     service_level_target_pct = models.PositiveSmallIntegerField(
         default=80,
         validators=[MinValueValidator(1), MaxValueValidator(99)],
-        help_text="Staffing aims for this share answered within the queue's service-level threshold.",
+        help_text=_("Staffing aims for this share answered within the queue's service-level threshold."),
     )
     concurrency = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
-        help_text="Conversations one agent of this queue handles at once, for staffing (Erlang C counts slots).",
+        help_text=_("Conversations one agent of this queue handles at once, for staffing (Erlang C counts slots)."),
     )
 
     class Meta:
-        verbose_name = "queue alert thresholds"
-        verbose_name_plural = "queue alert thresholds"
+        verbose_name = _("queue alert thresholds")
+        verbose_name_plural = _("queue alert thresholds")
 
     def __str__(self) -> str:
         return f"Thresholds of {self.queue}"
@@ -60,10 +63,10 @@ class QueueAlertThresholds(models.Model):
         errors = {}
         wait_warn, wait_crit = self.longest_wait_warning_s, self.longest_wait_critical_s
         if wait_warn is not None and wait_crit is not None and wait_crit < wait_warn:
-            errors["longest_wait_critical_s"] = "The critical wait must be at least the warning wait."
+            errors["longest_wait_critical_s"] = _("The critical wait must be at least the warning wait.")
         sl_warn, sl_crit = self.service_level_warning_pct, self.service_level_critical_pct
         if sl_warn is not None and sl_crit is not None and sl_crit > sl_warn:
-            errors["service_level_critical_pct"] = "The critical service level must be at most the warning level."
+            errors["service_level_critical_pct"] = _("The critical service level must be at most the warning level.")
         if errors:
             raise ValidationError(errors)
 
@@ -75,7 +78,8 @@ class ReplicaHeartbeat(models.Model):
     beat_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = "replica heartbeat"
+        verbose_name_plural = _("replica heartbeats")
+        verbose_name = _("replica heartbeat")
 
     def __str__(self) -> str:
         return f"Heartbeat at {self.beat_at}"

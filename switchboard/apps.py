@@ -1,6 +1,12 @@
 from contextlib import suppress
 
 from django.apps import AppConfig
+from django.db.models.signals import class_prepared
+
+from switchboard.field_labels import label_fields
+
+# Before any model is loaded (Django imports every app's config first): the fields' translated labels.
+class_prepared.connect(label_fields, dispatch_uid="switchboard.field_labels")
 
 
 class SwitchboardConfig(AppConfig):

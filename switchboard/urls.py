@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", account.account, name="account"),
+    path("account/preferences", account.preferences_save, name="account_preferences"),
     path("account/tokens", account.token_make, name="account_token_make"),
     path("account/tokens/<int:token_id>/revoke", account.token_revoke_view, name="account_token_revoke"),
 ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from webhooks import services, tasks
@@ -13,8 +15,18 @@ from webhooks.models import EventType, WebhookAttempt, WebhookDelivery, WebhookS
 
 
 class SubscriptionForm(forms.ModelForm):
-    target_url = forms.URLField(max_length=500, assume_scheme="https")
-    event_types = forms.MultipleChoiceField(choices=EventType.choices, widget=forms.CheckboxSelectMultiple)
+    target_url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        label=capfirst(_("target url")),
+        help_text=_("Where events are POSTed (http or https)."),
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=EventType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label=capfirst(_("event types")),
+        help_text=_("The event types sent to this URL."),
+    )
 
     class Meta:
         model = WebhookSubscription
@@ -80,7 +92,7 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
-@admin.action(description="Replay: send the selected deliveries again", permissions=["change"])
+@admin.action(description=_("Replay: send the selected deliveries again"), permissions=["change"])
 def replay(modeladmin, request, queryset):
     try:
         queued = services.delivery_replay(

@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class EventType(models.TextChoices):
@@ -31,18 +32,18 @@ def secret_new() -> str:
 
 class WebhookSubscription(models.Model):
     name = models.CharField(max_length=100)
-    target_url = models.URLField(max_length=500, help_text="Where events are POSTed (http or https).")
+    target_url = models.URLField(max_length=500, help_text=_("Where events are POSTed (http or https)."))
     secret = models.CharField(
-        max_length=100, default=secret_new, help_text="Signs every delivery (X-Switchboard-Signature)."
+        max_length=100, default=secret_new, help_text=_("Signs every delivery (X-Switchboard-Signature).")
     )
-    event_types = models.JSONField(default=list, blank=True, help_text="The event types sent to this URL.")
+    event_types = models.JSONField(default=list, blank=True, help_text=_("The event types sent to this URL."))
     team = models.ForeignKey(
         "supervisor.Team",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="webhook_subscriptions",
-        help_text="Only conversations of this team's queues (and of inboxes whose default queue is one of them).",
+        help_text=_("Only conversations of this team's queues (and of inboxes whose default queue is one of them)."),
     )
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
@@ -52,6 +53,8 @@ class WebhookSubscription(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
@@ -59,9 +62,9 @@ class WebhookSubscription(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
 
 
 class WebhookDelivery(models.Model):
@@ -79,15 +82,16 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(default=timezone.now)
-    retry_until = models.DateTimeField(help_text="Retries stop here: the row is failed.")
+    retry_until = models.DateTimeField(help_text=_("Retries stop here: the row is failed."))
     lease_until = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("webhook delivery")
         ordering = ["-id"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
         indexes = [
             models.Index(fields=["subscription", "ordering_key", "status", "id"], name="webhook_delivery_order"),
             models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due"),
@@ -105,9 +109,11 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
-    response_snippet = models.TextField(blank=True, help_text="The start of the receiver's answer.")
+    response_snippet = models.TextField(blank=True, help_text=_("The start of the receiver's answer."))
 
     class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["started_at", "id"]
 
     def __str__(self) -> str:

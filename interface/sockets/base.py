@@ -19,6 +19,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils.functional import Promise
 
 from core.errors import DomainError, database_unreachable
 from core.text import text_storable
@@ -45,6 +46,14 @@ class Reply:
         self.frames = frames or []
         self.join = join or []
         self.leave = leave or []
+
+
+def _lazy_text(value: Any) -> str:
+    """json.dumps' fallback: a translated sentence not yet made a str (gettext_lazy) is sent as its text
+    in the active language; anything else is refused as before."""
+    if isinstance(value, Promise):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def header(scope, name: bytes) -> str | None:
@@ -146,7 +155,7 @@ class SwitchSocket(ForgetsItsChannel, SendsWhileOpen, AsyncWebsocketConsumer):
         FrameError here instead of reaching a client."""
         if settings.IM_FRAME_CHECK:
             server_frame_check(frame)
-        await self.send_open(json.dumps(frame, separators=(",", ":")))
+        await self.send_open(json.dumps(frame, separators=(",", ":"), default=_lazy_text))
 
     async def join(self, group: str) -> None:
         if group not in self.groups_joined:

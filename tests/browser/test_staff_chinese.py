@@ -4,7 +4,6 @@ Chinese with their charts. Each page's text is checked for English left over, an
 saved to var/screenshots/ for a person to look at."""
 
 # Chinese text is written with Chinese (full-width) punctuation.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

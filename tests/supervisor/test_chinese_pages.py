@@ -40,7 +40,7 @@ def test_the_pages_speak_the_viewers_language(teams):
     assert "会话量" in reports and "导出 CSV" in reports and "按天" in reports
     staffing = client.get("/supervisor/staffing/", **ZH).content.decode()
     assert "星期一" in staffing and "半小时明细表" in staffing
-    assert "进线量：还没有进线" in staffing  # noqa: RUF001
+    assert "进线量：还没有进线" in staffing
 
 
 def test_form_errors_in_chinese(teams):
