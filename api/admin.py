@@ -36,7 +36,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def key_start(self, obj: ApiToken) -> str:
         return f"sbk_{obj.prefix}_…" if obj and obj.prefix else "—"
 
-    @admin.action(description=_("Revoke the selected tokens"))
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(
