@@ -13,7 +13,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from crm.models import Contact
@@ -21,6 +20,7 @@ from crm.roles import AGENT, SUPERVISOR
 from imsubsystem.models import Conversation, Inbox, Message
 from routing.models import RoutingPolicy
 from supervisor.models import Team
+from switchboard.models import StaffPreference
 from tests.factories import UserFactory
 from tests.factories.crm import PASSWORD
 from tests.factories.routing import AgentProfileFactory, QueueFactory
@@ -50,14 +50,14 @@ ALLOWED_LATIN = {
 
 
 def staff_in_chinese(user) -> None:
-    """What makes this user's pages Chinese: the language in their profile when the user has one; the
-    browser's Accept-Language (zh-CN, see chinese_context) otherwise, which LocaleMiddleware honours."""
-    if any(field.name == "language" for field in get_user_model()._meta.get_fields()):
-        type(user).objects.filter(pk=user.pk).update(language="zh-hans")
+    """What makes this user's pages Chinese: the language in their profile (the account page's
+    preference), whatever the browser says (an English one, see chinese_context)."""
+    StaffPreference.objects.update_or_create(user=user, defaults={"language": "zh-hans"})
 
 
 def chinese_context(new_context):
-    return new_context(locale="zh-CN", timezone_id=TIMEZONE, extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    """An English browser in Shanghai: the pages are Chinese because the staff member's profile says so."""
+    return new_context(locale="en-US", timezone_id=TIMEZONE, extra_http_headers={"Accept-Language": "en-US,en;q=0.9"})
 
 
 def log_in(page: Page, base_url: str, username: str, next_path: str) -> None:
