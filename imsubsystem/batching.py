@@ -57,6 +57,16 @@ class Batcher:
         return await future
 
     async def drain(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            # Not counted running from the moment it last found `pending` empty: the done-callback discards
+            # it only a turn of the event loop later, and a message submitted in that turn (another
+            # socket's frame handled in it) would start no batch and wait, unstored and unacknowledged,
+            # for a later message that may never come (the last of a burst).
+            self.running.discard(asyncio.current_task())
+
+    async def _drain(self) -> None:
         while self.pending:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
             try:

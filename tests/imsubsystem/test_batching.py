@@ -8,7 +8,7 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
-from imsubsystem import auth, services
+from imsubsystem import auth, batching, services
 from imsubsystem.models import Conversation, Message
 from tests.factories import ContactFactory
 from tests.imsubsystem.conftest import receive_until, send, widget_communicator
@@ -112,3 +112,27 @@ async def test_many_sockets_at_once_lose_and_double_nothing(inbox):
     assert len({client_id for _, _, client_id in rows}) == len(rows)
     for conversation_id, last in last_seq.items():
         assert sorted(s for c, s, _ in rows if c == conversation_id) == list(range(1, last + 1)) == list(range(1, 7))
+
+
+async def test_a_message_that_arrives_as_the_last_batch_ends_is_stored(inbox):
+    """A batch task ends (nothing pending) a turn of the event loop before its done-callback runs. A
+    message submitted in that turn, by a socket whose frame is handled in it, starts a batch of its own:
+    it does not wait in `pending` for a later message, which after the last message of a burst never
+    comes (the message would be neither stored nor acknowledged)."""
+    contact, conversation_id = await database_sync_to_async(_open)(inbox)
+    batcher = batching.Batcher(batching.messages_admit_and_send)
+    first = asyncio.ensure_future(batcher.submit(_request(inbox, contact, conversation_id, "first")))
+    await asyncio.sleep(0)
+    (task,) = batcher.running
+
+    async def socket():
+        # A socket's coroutine that looks once per turn of the loop and sends in the first turn in
+        # which the batch task has ended.
+        while not task.done():
+            await asyncio.sleep(0)
+        return await batcher.submit(_request(inbox, contact, conversation_id, "late"))
+
+    late = asyncio.ensure_future(socket())
+    assert (await asyncio.wait_for(first, 10))["created"]
+    result = await asyncio.wait_for(late, 10)
+    assert result["created"] and result["message"]["seq"] == 3
