@@ -4,7 +4,7 @@ message is answered before customer_message_send returns."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from unittest import mock
 
 import pytest
@@ -124,8 +124,11 @@ def test_out_of_hours_tells_the_next_opening_and_takes_a_message_first_in_line(f
     write(inbox, contact, "1")
     assert status(conversation_id) == "bot"
     offer = bot_texts(conversation_id)[-1]
-    tomorrow = (timezone.now() + timedelta(days=1)).astimezone(schedule_zone("Europe/Paris"))
-    # Midnight UTC shown in the contact's timezone (Europe/Paris).
+    # The schedule (UTC) opens again at the next midnight UTC, shown in the contact's timezone (Europe/Paris):
+    # 01:00 or 02:00 there, on the day after today's UTC date whatever the hour of the run.
+    today_utc = timezone.now().astimezone(schedule_zone("UTC")).date()
+    midnight = datetime.combine(today_utc + timedelta(days=1), time(0), tzinfo=schedule_zone("UTC"))
+    tomorrow = midnight.astimezone(schedule_zone("Europe/Paris"))
     assert "We are closed right now. We open again " in offer and "(Europe/Paris)" in offer
     assert f"{tomorrow.day} " in offer
     assert button_labels(conversation_id) == ["Leave a message", "No, thanks"]
