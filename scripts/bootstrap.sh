@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-runtime}
 PY=${PY:-python3}
 
-need=(pkg-config libmariadb-dev gcc python3-dev)
+need=(pkg-config libmariadb-dev gcc python3-dev gettext)  # gettext: msgfmt, which compiles the language catalogs
 [ "$mode" = dev ] && need+=(chromium fonts-dejavu-core fonts-wqy-microhei nginx nodejs systemd)  # systemd: systemd-analyze verify of deploy/systemd; fonts-wqy-microhei: Chinese text in the Chromium tests' screenshots
 missing=()
 for pkg in "${need[@]}"; do
