@@ -10,9 +10,12 @@ from __future__ import annotations
 import zoneinfo
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone, translation
 
 from switchboard.preferences import preference_get
+
+UNPERSONAL_PATHS = ("/healthz", "/metrics")
 
 
 class StaffLanguageMiddleware:
@@ -21,9 +24,13 @@ class StaffLanguageMiddleware:
 
     def __call__(self, request):
         # Without a session cookie nobody is logged in: the session (and Vary: Cookie) stay untouched.
+        # Health and metrics answer for machines and must not depend on the database being there.
         preference = None
-        if settings.SESSION_COOKIE_NAME in request.COOKIES:
-            preference = preference_get(user=getattr(request, "user", None))
+        if settings.SESSION_COOKIE_NAME in request.COOKIES and not request.path.startswith(UNPERSONAL_PATHS):
+            try:
+                preference = preference_get(user=getattr(request, "user", None))
+            except DatabaseError:
+                preference = None  # the database away: the view answers for itself (503, docs/deployment.md)
         if preference is not None:
             if preference.language:
                 translation.activate(preference.language)

@@ -118,8 +118,8 @@ def test_a_staff_user_whose_preference_is_chinese_sees_the_crm_in_chinese(live_s
 
     # The "New conversation" form, drawn by static/crm/outbound.js from the browser's catalog (/jsi18n/).
     page.locator("details.outbound summary").click()
-    expect(page.locator("details.outbound")).to_contain_text("收件箱")
-    expect(page.locator("details.outbound")).to_contain_text(re.compile("您无权在任何收件箱发起会话|消息"))
+    expect(page.locator("details.outbound")).to_contain_text("接入渠道")
+    expect(page.locator("details.outbound")).to_contain_text(re.compile("您不能在任何接入渠道发起会话|消息"))
     page.screenshot(path=str(SCREENSHOTS / "staff-contact-new-conversation-zh.png"), full_page=True)
     assert english_words(page) == set(), " ".join(sorted(english_words(page)))
 
