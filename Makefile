@@ -47,7 +47,11 @@ test: .venv/.dev-installed
 	$(BIN)/python manage.py compilemessages --ignore=.venv >/dev/null
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-js
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	@# Two runs: the in-process tests on two workers (each with its own database and Redis database,
+	@# tests/isolation.py; a file's tests stay on one worker), then the tests that start servers, kill
+	@# them or drive Chromium, one at a time (docs/development.md).
+	$(TEST_ENV) $(BIN)/pytest -n 2 --dist loadfile -m "not slow and not browser" $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -m "slow or browser" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-channels-redis
 
 test-channels-redis: .venv/.dev-installed
