@@ -28,28 +28,3 @@ class StaffWithScope(permissions.BasePermission):
             self.message = "This token may only read."
             return False
         return True
-
-
-_VERBS = {
-    "GET": "view",
-    "HEAD": "view",
-    "OPTIONS": "view",
-    "POST": "add",
-    "PATCH": "change",
-    "PUT": "change",
-    "DELETE": "delete",
-}
-
-
-class ModelPermission(permissions.BasePermission):
-    """The caller's Django permission on the view's `permission_model` for this method (view, add, change,
-    delete), or for the action named in the view's `permission_verbs`: what admin would let them do."""
-
-    message = "Your role may not do this."
-
-    def has_permission(self, request, view) -> bool:
-        verb = getattr(view, "permission_verbs", {}).get(getattr(view, "action", None)) or _VERBS.get(
-            request.method, "change"
-        )
-        model = view.permission_model
-        return request.user.has_perm(f"{model._meta.app_label}.{verb}_{model._meta.model_name}")

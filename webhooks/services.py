@@ -124,9 +124,14 @@ def subscription_delete(*, subscription_id: int) -> None:
 
 
 def deliveries_list(
-    *, subscription_id: int | None = None, status: str | None = None, event_type: str | None = None, limit: int = 100
+    *,
+    subscription_id: int | None = None,
+    status: str | None = None,
+    event_type: str | None = None,
+    limit: int | None = 100,
 ) -> QuerySet[WebhookDelivery]:
-    """Newest first; filtered by subscription, status and event type when given."""
+    """Newest first; filtered by subscription, status and event type when given; the first `limit` (None:
+    all, for a caller that pages them itself, as the API's cursor does)."""
     rows = WebhookDelivery.objects.select_related("subscription").order_by("-id")
     if subscription_id is not None:
         rows = rows.filter(subscription_id=subscription_id)
@@ -134,7 +139,7 @@ def deliveries_list(
         rows = rows.filter(status=status)
     if event_type:
         rows = rows.filter(event_type=event_type)
-    return rows[: max(1, min(int(limit), 1000))]
+    return rows if limit is None else rows[: max(1, min(int(limit), 1000))]
 
 
 def delivery_replay(

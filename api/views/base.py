@@ -72,3 +72,15 @@ class ApiMixin:
             response["X-RateLimit-Remaining"] = str(throttle.remaining)
             response["X-RateLimit-Reset"] = str(throttle.reset_s)
         return response
+
+
+MAX_ID = 2**63 - 1  # the largest id a BigAutoField holds: anything above is no object, not a database error
+
+
+def object_id(raw) -> int | None:
+    """An id written in a path or a query string: ASCII digits within MAX_ID, else None (a Unicode digit
+    such as "²" passes str.isdigit but not int(); a huge number overflows the column)."""
+    raw = str(raw)
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+        return None
+    return int(raw)

@@ -21,14 +21,13 @@ from rest_framework.views import APIView
 from api.permissions import StaffWithScope
 from api.rules import SupervisorsOnly
 from api.serializers_resources import ReportSerializer
-from api.views.base import ApiMixin
+from api.views.base import MAX_ID, ApiMixin, object_id
 from core.errors import DomainError
 from supervisor import reports as supervisor_reports
 from supervisor import selectors as supervisor_selectors
 from supervisor.forms import ReportFilterForm
 
 KINDS = ("queue", "agent")
-MAX_ID = 2**63 - 1
 _ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
@@ -47,9 +46,10 @@ def _int_param(request, name: str) -> int | None:
     raw = request.query_params.get(name, "")
     if raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+    value = object_id(raw)
+    if value is None:
         raise DomainError("invalid", f"{name} must be a positive integer id.", errors={name: ["Not an id."]})
-    return int(raw)
+    return value
 
 
 class ReportView(ApiMixin, APIView):

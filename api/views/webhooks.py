@@ -10,8 +10,9 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.permissions import ModelPermission, StaffWithScope
-from api.views.base import ApiMixin
+from api.permissions import StaffWithScope
+from api.rules import ActionPermissions
+from api.views.base import ApiMixin, object_id
 from core.errors import DomainError
 from webhooks import selectors, services, tasks
 from webhooks.models import DeliveryStatus, EventType, WebhookDelivery, WebhookSubscription
@@ -48,10 +49,6 @@ class ReplaySerializer(serializers.Serializer):
     queued = serializers.IntegerField()
 
 
-def _fields(serializer: serializers.Serializer) -> dict:
-    return {name: value for name, value in serializer.validated_data.items()}
-
-
 @extend_schema_view(
     list=extend_schema(summary="List webhook subscriptions", tags=["webhooks"]),
     retrieve=extend_schema(summary="Read a webhook subscription", tags=["webhooks"]),
@@ -63,13 +60,20 @@ def _fields(serializer: serializers.Serializer) -> dict:
 )
 class WebhookSubscriptionViewSet(ApiMixin, viewsets.GenericViewSet):
     serializer_class = SubscriptionSerializer
-    permission_classes = [StaffWithScope, ModelPermission]
-    permission_model = WebhookSubscription
+    permission_classes = [StaffWithScope, ActionPermissions]
+    action_perms = {
+        "list": ["webhooks.view_webhooksubscription"],
+        "retrieve": ["webhooks.view_webhooksubscription"],
+        "create": ["webhooks.add_webhooksubscription"],
+        "partial_update": ["webhooks.change_webhooksubscription"],
+        "destroy": ["webhooks.delete_webhooksubscription"],
+    }
     queryset = WebhookSubscription.objects.none()  # for the schema; reads go through the selectors
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def _get(self, pk) -> WebhookSubscription:
-        subscription = selectors.subscription_get(subscription_id=int(pk)) if str(pk).isdigit() else None
+        subscription_id = object_id(pk)
+        subscription = selectors.subscription_get(subscription_id=subscription_id) if subscription_id else None
         if subscription is None:
             raise DomainError("not_found", "No such webhook subscription.")
         return subscription
@@ -85,19 +89,21 @@ class WebhookSubscriptionViewSet(ApiMixin, viewsets.GenericViewSet):
     def create(self, request):
         serializer = SubscriptionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        subscription = services.subscription_create(data=_fields(serializer), created_by=request.user)
+        subscription = services.subscription_create(data=dict(serializer.validated_data), created_by=request.user)
         return Response(selectors.subscription_dict(subscription, with_secret=True), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
-        self._get(pk)
+        subscription = self._get(pk)
         serializer = SubscriptionSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        subscription = services.subscription_update(subscription_id=int(pk), data=_fields(serializer))
+        subscription = services.subscription_update(
+            subscription_id=subscription.pk, data=dict(serializer.validated_data)
+        )
         return Response(selectors.subscription_dict(subscription))
 
     def destroy(self, request, pk=None):
-        self._get(pk)
-        services.subscription_delete(subscription_id=int(pk))
+        subscription = self._get(pk)
+        services.subscription_delete(subscription_id=subscription.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -115,36 +121,39 @@ class WebhookSubscriptionViewSet(ApiMixin, viewsets.GenericViewSet):
 )
 class WebhookDeliveryViewSet(ApiMixin, viewsets.GenericViewSet):
     serializer_class = DeliverySerializer
-    permission_classes = [StaffWithScope, ModelPermission]
-    permission_model = WebhookDelivery
-    permission_verbs = {"replay": "change"}
+    permission_classes = [StaffWithScope, ActionPermissions]
+    action_perms = {
+        "list": ["webhooks.view_webhookdelivery"],
+        "replay": ["webhooks.view_webhookdelivery", "webhooks.change_webhookdelivery"],
+    }
     queryset = WebhookDelivery.objects.none()
     filter_backends: list = []
 
     def list(self, request):
         params = request.query_params
         subscription = params.get("subscription")
-        if subscription is not None and not subscription.isdigit():
+        subscription_id = object_id(subscription) if subscription is not None else None
+        if subscription is not None and subscription_id is None:
             raise DomainError("invalid", "subscription must be a subscription id.")
         if params.get("status") and params["status"] not in DeliveryStatus.values:
             raise DomainError("invalid", f"status must be one of {', '.join(DeliveryStatus.values)}.")
         if params.get("event_type") and params["event_type"] not in EventType.values:
             raise DomainError("invalid", "event_type names no event type.")
-        rows = WebhookDelivery.objects.select_related("subscription")
-        if subscription is not None:
-            rows = rows.filter(subscription_id=int(subscription))
-        if params.get("status"):
-            rows = rows.filter(status=params["status"])
-        if params.get("event_type"):
-            rows = rows.filter(event_type=params["event_type"])
+        rows = services.deliveries_list(
+            subscription_id=subscription_id,
+            status=params.get("status"),
+            event_type=params.get("event_type"),
+            limit=None,
+        )
         page = self.paginate_queryset(rows)
         return self.get_paginated_response([selectors.delivery_dict(row) for row in page])
 
     @action(detail=True, methods=["post"])
     def replay(self, request, pk=None):
-        if not str(pk).isdigit() or not WebhookDelivery.objects.filter(pk=int(pk)).exists():
+        delivery_id = object_id(pk)
+        if delivery_id is None or not WebhookDelivery.objects.filter(pk=delivery_id).exists():
             raise DomainError("not_found", "No such webhook delivery.")
         queued = services.delivery_replay(
-            delivery_ids=[int(pk)], by_user=request.user, on_commit_drain=tasks.drain_later
+            delivery_ids=[delivery_id], by_user=request.user, on_commit_drain=tasks.drain_later
         )
         return Response({"queued": queued})

@@ -105,3 +105,13 @@ def test_deliveries_are_listed_and_replayed(admin_api, receiver):
     assert len(receiver.requests) > sent_before or WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
     assert admin_api.post_json(f"{BASE}/deliveries/999999/replay").status_code == 404
     assert admin_api.get(f"{BASE}/deliveries", {"status": "nonsense"}).status_code == 400
+
+
+@pytest.mark.parametrize("forged", ["²", "9" * 30, "0", "-1"])
+def test_forged_ids_are_not_found_or_invalid_never_a_server_error(admin_api, forged):
+    assert admin_api.get(f"{BASE}/subscriptions/{forged}").status_code == 404
+    assert admin_api.patch_json(f"{BASE}/subscriptions/{forged}", {"active": False}).status_code == 404
+    assert admin_api.delete(f"{BASE}/subscriptions/{forged}").status_code == 404
+    assert admin_api.post_json(f"{BASE}/deliveries/{forged}/replay").status_code == 404
+    listed = admin_api.get(f"{BASE}/deliveries", {"subscription": forged})
+    assert listed.status_code == 400 and listed.json()["error"]["code"] == "invalid"

@@ -169,3 +169,17 @@ def _unlabelled() -> list[str]:
             if field_needs_label(field) and str(field.verbose_name) not in FIELD_LABELS
         }
     )
+
+
+def test_the_browser_catalog_is_cached_by_the_browser_and_never_once_per_query_string(client):
+    from django.core.cache import cache
+
+    cache.clear()
+    for n in range(3):
+        response = client.get(f"/jsi18n/?l=zh-hans&junk={n}", HTTP_ACCEPT_LANGUAGE="zh-CN")
+        assert response.status_code == 200
+        assert "max-age=3600" in response["Cache-Control"]
+    store = cache._cache  # LocMemCache: a dict of keys; RedisCache: its client
+    keys = list(store) if isinstance(store, dict) else list(store.get_client(None).scan_iter("*"))
+    # cache_page's keys read "views.decorators.cache.cache_page...": none may be left by the catalog.
+    assert [key for key in keys if b"views.decorators.cache" in (key if isinstance(key, bytes) else key.encode())] == []
