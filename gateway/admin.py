@@ -1,20 +1,31 @@
 """Admin for the gateway's records, and the platform actions added to the switch's Inbox admin.
 
-The Inbox admin belongs to the switch (imsubsystem/admin.py); the gateway adds its actions to the
-registered ModelAdmin here, which Django's autodiscovery imports after the switch's admin module.
+The Inbox admin belongs to the switch (imsubsystem/admin.py); the gateway registers a subclass of the
+switch's InboxAdmin here with its forms per kind, its actions and its platform buttons
+(PlatformInboxAdmin); Django's autodiscovery imports this module after the switch's admin module.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.urls import reverse
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from gateway import inboxes, outbox, selectors
+from gateway.forms import INBOX_SETTINGS_FORMS, InboxSettingsForm, settings_form_for
 from gateway.models import InboundEvent, OutboxItem, OutboxState
 from gateway.registry import adapter_for_inbox
-from imsubsystem.models import Inbox
+from imsubsystem.admin import InboxAdmin
+from imsubsystem.models import INBOX_KINDS, Inbox
+
+logger = logging.getLogger(__name__)
 
 
 def webhook_url(request, inbox: Inbox) -> str | None:
@@ -58,19 +69,152 @@ def telegram_set_webhook(modeladmin, request, queryset):
 
 
 GATEWAY_INBOX_ACTIONS = (show_webhook_url, check_connection, telegram_set_webhook)
+# Fields of the switch's Inbox admin that the kind's form replaces (config, credentials) or that the
+# "Connect the platform" panel shows better (the webhook URL, absolute and ready to paste).
+REPLACED_FIELDS = ("kind", "config", "credentials", "webhook_url", "created_at")
 
 
-def inbox_admin_extend(site: admin.AdminSite = admin.site) -> bool:
-    """Add the gateway's actions to the registered Inbox admin; False when Inbox has no admin."""
-    model_admin = site._registry.get(Inbox)
-    if model_admin is None:
-        return False
-    current = list(model_admin.actions or [])
-    model_admin.actions = [*current, *(a for a in GATEWAY_INBOX_ACTIONS if a not in current)]
-    return True
+class PlatformInboxAdmin(InboxAdmin):
+    """The switch's Inbox admin with a form per inbox kind (gateway/forms.py): typed, validated settings
+    and write-only secrets instead of raw JSON, the kind chosen first and fixed after, and a panel with the
+    webhook URL, the verify token and buttons that call the platform.
+
+    Whoever may only view inboxes (a supervisor) gets the switch's read-only layout, without secrets.
+    Fields the switch adds to its Inbox admin land in the first fieldset, before the kind's own.
+    """
+
+    change_form_template = "admin/imsubsystem/inbox/change_form.html"
+    actions = [*(InboxAdmin.actions or ()), *GATEWAY_INBOX_ACTIONS]
+
+    class Media:
+        js = ("gateway/inbox_admin.js",)
+
+    def settings_form(self, request, obj: Inbox | None = None) -> type[InboxSettingsForm] | None:
+        """The kind's form, for those who may edit (add or change) this inbox; None otherwise."""
+        if obj is None:
+            return settings_form_for(request.GET.get("kind")) if self.has_add_permission(request) else None
+        return settings_form_for(obj.kind) if self.has_change_permission(request, obj) else None
+
+    def get_fieldsets(self, request, obj=None):
+        form = self.settings_form(request, obj)
+        if form is None:
+            return super().get_fieldsets(request, obj)
+        shared = [f for f in self.get_fields(request, obj) if f not in REPLACED_FIELDS]
+        fieldsets = [(None, {"fields": ["kind", *shared] if obj else shared}), *form.sections]
+        if obj is not None:
+            fieldsets.append((_("Record"), {"fields": ("created_at",)}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        # An inbox's kind never changes: its conversations, contacts' identities and webhook URL belong to
+        # its platform. Another platform is another inbox.
+        return [*readonly, "kind"] if obj is not None else readonly
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = self.settings_form(request, obj)
+        if form is not None:
+            kwargs["form"] = form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        kind = request.GET.get("kind")
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if settings_form_for(kind) is None:
+            return self.kind_choose_view(request)
+        title = _("Add %(kind)s inbox") % {"kind": dict(INBOX_KINDS)[kind]}
+        return super().add_view(request, form_url, {"title": title, **(extra_context or {})})
+
+    def kind_choose_view(self, request):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Add inbox: choose its platform"),
+            "kinds": [(value, label) for value, label in INBOX_KINDS if value in INBOX_SETTINGS_FORMS],
+            "changelist_filters": request.GET.get("_changelist_filters", ""),
+        }
+        return TemplateResponse(request, "admin/imsubsystem/inbox/choose_kind.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        extra = dict(extra_context or {})
+        if obj is not None and self.has_change_permission(request, obj):
+            extra["platform_setup"] = self.platform_setup(request, obj)
+        return super().change_view(request, object_id, form_url, extra)
+
+    def platform_setup(self, request, inbox: Inbox) -> dict[str, Any] | None:
+        """What the admin gives the platform (webhook URL, WhatsApp's verify token) and the buttons that
+        call it; None for the web widget."""
+        url = webhook_url(request, inbox)
+        if url is None:
+            return None
+        info = self.opts.app_label, self.opts.model_name
+        credentials = inbox.credentials or {}
+        cloud_whatsapp = inbox.kind == "whatsapp" and (inbox.config or {}).get("provider") != "twilio"
+        return {
+            "webhook_url": url,
+            # Meta asks for it when the webhook is subscribed; it guards that handshake and nothing else.
+            "verify_token": credentials.get("verify_token", "") if cloud_whatsapp else "",
+            "check_url": reverse("admin:{}_{}_check_connection".format(*info), args=[inbox.pk]),
+            "telegram_url": (
+                reverse("admin:{}_{}_telegram_webhook".format(*info), args=[inbox.pk])
+                if inbox.kind == "telegram"
+                else ""
+            ),
+        }
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        own = [
+            path(
+                "<path:object_id>/check-connection/",
+                self.admin_site.admin_view(self.connection_check_view),
+                name="{}_{}_check_connection".format(*info),
+            ),
+            path(
+                "<path:object_id>/telegram-webhook/",
+                self.admin_site.admin_view(self.telegram_webhook_view),
+                name="{}_{}_telegram_webhook".format(*info),
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _platform_call(self, request, object_id: str, call) -> HttpResponseRedirect:
+        """Run one platform call for a change button: POST only, with the permission to change the inbox;
+        every outcome is a message on the change page, never an error page."""
+        inbox = self.get_object(request, unquote(object_id))
+        if inbox is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, inbox):
+            raise PermissionDenied
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[inbox.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(change_url)
+        try:
+            messages.success(request, call(inbox))
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        except Exception as exc:  # a platform answering in a way nobody foresaw is still a message
+            logger.exception("Inbox %s: the platform call failed", inbox.pk)
+            messages.error(request, _("The call failed unexpectedly (%(error)s).") % {"error": type(exc).__name__})
+        return HttpResponseRedirect(change_url)
+
+    def connection_check_view(self, request, object_id):
+        return self._platform_call(request, object_id, lambda inbox: inboxes.inbox_connection_check(inbox_id=inbox.pk))
+
+    def telegram_webhook_view(self, request, object_id):
+        def register(inbox: Inbox) -> str:
+            url = webhook_url(request, inbox)
+            if inbox.kind != "telegram" or url is None:
+                raise ValidationError(_("Only Telegram inboxes have a webhook to set."))
+            return inboxes.telegram_webhook_set(inbox_id=inbox.pk, url=url)
+
+        return self._platform_call(request, object_id, register)
 
 
-inbox_admin_extend()
+admin.site.unregister(Inbox)
+admin.site.register(Inbox, PlatformInboxAdmin)
 
 
 @admin.register(InboundEvent)
