@@ -388,7 +388,7 @@ class WhatsAppInboxForm(TwilioFieldsMixin, InboxSettingsForm):
         label=_("Verify token"),
         validators=[RegexValidator(r"^\S{8,200}$", _("Use 8 to 200 characters without spaces."))],
         help_text=_(
-            "What Meta sends when you subscribe the webhook. Leave blank to have one made up; it is shown below "
+            "What Meta sends when you subscribe the webhook. Leave blank to have one made up; it is shown above "
             "the form, ready to paste."
         ),
     )
