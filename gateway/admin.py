@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
@@ -127,12 +128,18 @@ class PlatformInboxAdmin(InboxAdmin):
         return super().add_view(request, form_url, {"title": title, **(extra_context or {})})
 
     def kind_choose_view(self, request):
+        def link(kind: str) -> str:
+            # Keep the rest of the query: a popup from another admin's "add another" and its _to_field.
+            query = request.GET.copy()
+            query["kind"] = kind
+            return f"?{query.urlencode()}"
+
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Add inbox: choose its platform"),
-            "kinds": [(value, label) for value, label in INBOX_KINDS if value in INBOX_SETTINGS_FORMS],
-            "changelist_filters": request.GET.get("_changelist_filters", ""),
+            "kinds": [(link(value), label) for value, label in INBOX_KINDS if value in INBOX_SETTINGS_FORMS],
+            "is_popup": IS_POPUP_VAR in request.GET,
         }
         return TemplateResponse(request, "admin/imsubsystem/inbox/choose_kind.html", context)
 

@@ -164,6 +164,9 @@ class InboxSettingsForm(forms.ModelForm):
     config_keys: ClassVar[dict[str, str]] = {}
     secret_keys: ClassVar[dict[str, str]] = {}
     generated: ClassVar[dict[str, Callable[[], str]]] = {}
+    # Fields needed whatever else is chosen: marked required on the page (a secret only while none is
+    # stored or made up). required_fields() is what clean() enforces, conditions included.
+    always_required: ClassVar[tuple[str, ...]] = ()
     sections: ClassVar[list[tuple[Any, dict[str, Any]]]] = []
 
     class Meta:
@@ -178,6 +181,10 @@ class InboxSettingsForm(forms.ModelForm):
         for field, key in self.config_keys.items():
             if field in self.fields and key in config:
                 self.fields[field].initial = config[key]
+        for field in self.always_required:
+            key = self.secret_keys.get(field)
+            if key is None or not (self.stored_secret(key) or field in self.generated):
+                self.fields[field].required = True
         for field, key in self.secret_keys.items():
             if field not in self.fields:
                 continue
@@ -247,6 +254,7 @@ def api_base_url_field(default: str) -> forms.URLField:
 
 class WebInboxForm(InboxSettingsForm):
     kind = "web"
+    always_required = ("allowed_origins",)
     allowed_origins = LinesField(
         label=_("Allowed origins"),
         item_validator=origin_validate,
@@ -261,6 +269,7 @@ class WebInboxForm(InboxSettingsForm):
 
 class TelegramInboxForm(InboxSettingsForm):
     kind = "telegram"
+    always_required = ("bot_token",)
     bot_token = SecretField(
         label=_("Bot token"), validators=[TELEGRAM_BOT_TOKEN], help_text=_("The token @BotFather gave for the bot.")
     )
@@ -340,6 +349,7 @@ class TwilioFieldsMixin(forms.Form):
 
 class SmsInboxForm(TwilioFieldsMixin, InboxSettingsForm):
     kind = "sms"
+    always_required = ("account_sid", "auth_token")
     api_base_url = api_base_url_field(TwilioAdapter.default_api_base_url)
     # The account SID is not a secret (it is in every URL), but the adapter reads it from the credentials.
     config_keys = {**TwilioFieldsMixin.twilio_config_keys, "api_base_url": "api_base_url"}
@@ -368,6 +378,7 @@ class SmsInboxForm(TwilioFieldsMixin, InboxSettingsForm):
 
 class WhatsAppInboxForm(TwilioFieldsMixin, InboxSettingsForm):
     kind = "whatsapp"
+    always_required = ("provider",)
     PROVIDERS = [("cloud", _("WhatsApp Cloud API (Meta)")), ("twilio", _("Twilio"))]
     provider = forms.ChoiceField(label=_("Provider"), choices=PROVIDERS, initial="cloud")
     phone_number_id = forms.CharField(
@@ -469,6 +480,7 @@ class WhatsAppInboxForm(TwilioFieldsMixin, InboxSettingsForm):
 
 class WeChatInboxForm(InboxSettingsForm):
     kind = "wechat"
+    always_required = ("app_id", "app_secret", "token")
     ENCRYPTION = [
         ("plain", _("Plain text (明文模式)")),
         ("compatible", _("Compatible (兼容模式)")),
@@ -523,6 +535,7 @@ class WeChatInboxForm(InboxSettingsForm):
 
 class ApiInboxForm(InboxSettingsForm):
     kind = "api"
+    always_required = ("callback_url", "secret")
     callback_url = forms.URLField(
         label=_("Callback URL"),
         required=False,
