@@ -367,3 +367,54 @@ def test_view_only_staff_get_no_secrets_and_no_buttons(client, supervisor, stand
     assert client.post(f"/admin/imsubsystem/inbox/{inbox.pk}/telegram-webhook/", secure=True).status_code == 403
     assert client.get(ADD, secure=True).status_code == 403
     assert stand_in.requests == []
+
+
+def test_check_connection_for_wechat_and_twilio(admin_client_role, stand_in):
+    wechat = InboxFactory(
+        kind="wechat",
+        key="wx-check",
+        config={"api_base_url": stand_in.url},
+        credentials={"app_id": WX_APP_ID, "app_secret": WX_APP_SECRET, "token": WX_TOKEN},
+    )
+    sms = InboxFactory(
+        kind="sms",
+        key="sms-check",
+        config={"api_base_url": stand_in.url, "from_number": "+14155550100"},
+        credentials={"account_sid": "AC" + "1" * 32, "auth_token": "f" * 32},
+    )
+    stand_in.script = [
+        Reply(200, {"access_token": "ACCESS", "expires_in": 7200}),
+        Reply(200, {"errcode": 40125, "errmsg": "invalid appsecret"}),
+        Reply(200, {"friendly_name": "Shop", "status": "active"}),
+        Reply(401, {"code": 20003, "message": "Authenticate", "status": 401}),
+    ]
+    wx_check = f"/admin/imsubsystem/inbox/{wechat.pk}/check-connection/"
+    sms_check = f"/admin/imsubsystem/inbox/{sms.pk}/check-connection/"
+    assert any("access token" in m for m in messages_of(admin_client_role.post(wx_check, secure=True, follow=True)))
+    failed = messages_of(admin_client_role.post(wx_check, secure=True, follow=True))
+    assert any("40125" in m for m in failed) and all(WX_APP_SECRET not in m for m in failed)
+    assert any("Shop" in m for m in messages_of(admin_client_role.post(sms_check, secure=True, follow=True)))
+    assert any("20003" in m for m in messages_of(admin_client_role.post(sms_check, secure=True, follow=True)))
+    assert stand_in.requests[0].path == "/cgi-bin/token"
+    assert stand_in.requests[2].path == f"/2010-04-01/Accounts/AC{'1' * 32}.json"
+
+
+def test_a_webhook_over_http_and_an_unforeseen_failure_are_messages(admin_client_role, stand_in, monkeypatch):
+    inbox = InboxFactory(
+        kind="telegram",
+        key="tg-http",
+        config={"api_base_url": stand_in.url},
+        credentials={"bot_token": TG_TOKEN, "secret_token": "sec-token"},
+    )
+    register = f"/admin/imsubsystem/inbox/{inbox.pk}/telegram-webhook/"
+    response = admin_client_role.post(register, follow=True)  # the site served over plain HTTP
+    assert response.status_code == 200 and any("HTTPS" in m for m in messages_of(response))
+
+    def broken(**kwargs):
+        raise RuntimeError("surprise")
+
+    monkeypatch.setattr("gateway.inboxes.inbox_connection_check", broken)
+    check = f"/admin/imsubsystem/inbox/{inbox.pk}/check-connection/"
+    response = admin_client_role.post(check, secure=True, follow=True)
+    assert response.status_code == 200 and any("RuntimeError" in m for m in messages_of(response))
+    assert stand_in.requests == []
