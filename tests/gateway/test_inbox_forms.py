@@ -418,3 +418,17 @@ def test_a_webhook_over_http_and_an_unforeseen_failure_are_messages(admin_client
     response = admin_client_role.post(check, secure=True, follow=True)
     assert response.status_code == 200 and any("RuntimeError" in m for m in messages_of(response))
     assert stand_in.requests == []
+
+
+def test_the_forms_speak_chinese(admin_client_role):
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
+    chooser = admin_client_role.get(ADD, secure=True, **zh).content.decode()
+    assert "选择此收件箱连接的平台" in chooser
+    response = admin_client_role.post(
+        f"{ADD}?kind=wechat", base_fields("wx-zh", app_id="wx1", encryption="safe"), secure=True, **zh
+    )
+    page = response.content.decode()
+    assert "微信公众号" in page and "微信 AppID 为 wx 加 16 个十六进制字符。" in page
+    inbox = InboxFactory(kind="telegram", key="tg-zh", config={}, credentials={"bot_token": TG_TOKEN})
+    page = admin_client_role.get(change_url(inbox), secure=True, **zh).content.decode()
+    assert "连接平台" in page and "机器人令牌" in page and "检查连接" in page
