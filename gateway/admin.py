@@ -17,10 +17,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
 
 from gateway import inboxes, outbox, selectors
-from gateway.forms import INBOX_SETTINGS_FORMS, InboxSettingsForm, settings_form_for
+from gateway.forms import INBOX_SETTINGS_FORMS, SECRET_FIELDS, InboxSettingsForm, settings_form_for
 from gateway.models import InboundEvent, OutboxItem, OutboxState
 from gateway.registry import adapter_for_inbox
 from imsubsystem.admin import InboxAdmin
@@ -89,6 +91,11 @@ class PlatformInboxAdmin(InboxAdmin):
 
     class Media:
         js = ("gateway/inbox_admin.js",)
+
+    # Django's error reports (a 500 mailed or logged) show a request's POST data: not the secrets typed here.
+    @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def settings_form(self, request, obj: Inbox | None = None) -> type[InboxSettingsForm] | None:
         """The kind's form, for those who may edit (add or change) this inbox; None otherwise."""

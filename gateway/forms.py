@@ -573,5 +573,9 @@ INBOX_SETTINGS_FORMS: dict[str, type[InboxSettingsForm]] = {
 }
 
 
+# Every form field that takes a secret, whatever the kind.
+SECRET_FIELDS = tuple(sorted({field for form in INBOX_SETTINGS_FORMS.values() for field in form.secret_keys}))
+
+
 def settings_form_for(kind: str | None) -> type[InboxSettingsForm] | None:
     return INBOX_SETTINGS_FORMS.get(kind or "")

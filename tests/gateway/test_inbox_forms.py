@@ -12,7 +12,9 @@ from urllib.parse import urlencode
 
 import pytest
 import telegram
+from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.test import RequestFactory
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
@@ -432,3 +434,13 @@ def test_the_forms_speak_chinese(admin_client_role):
     inbox = InboxFactory(kind="telegram", key="tg-zh", config={}, credentials={"bot_token": TG_TOKEN})
     page = admin_client_role.get(change_url(inbox), secure=True, **zh).content.decode()
     assert "连接平台" in page and "机器人令牌" in page and "检查连接" in page
+
+
+def test_error_reports_mask_the_secrets_typed(admin_user):
+    request = RequestFactory().post(f"{ADD}?kind=telegram", base_fields("tg-report", bot_token=TG_TOKEN), secure=True)
+    request.user = admin_user
+    request.session = {}
+    request._messages = type("NoMessages", (), {"add": lambda *a, **k: None})()
+    admin.site._registry[Inbox].add_view(request)
+    assert {"bot_token", "secret_token", "app_secret", "auth_token", "secret"} <= set(request.sensitive_post_parameters)
+    assert "name" not in request.sensitive_post_parameters
