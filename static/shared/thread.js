@@ -12,11 +12,15 @@
 (function () {
   "use strict";
   var F = window.SwitchboardFormat;
-  function words(text) {
-    return window.gettext ? window.gettext(text) : text;
-  }
+  // The page's catalog (/jsi18n/) when it loaded one (the console does), else the words as written.
+  var gettext = window.gettext || function (text) {
+    return text;
+  };
   function fill(text, values) {
-    return window.interpolate ? window.interpolate(text, values, true) : text;
+    if (window.interpolate) return window.interpolate(text, values, true);
+    return text.replace(/%\((\w+)\)s/g, function (all, name) {
+      return values[name];
+    });
   }
 
   function el(tag, className, text) {
@@ -41,14 +45,18 @@
 
   // An event of the conversation in words (the names inside are people's and queues' own).
   function eventText(item) {
-    if (item.kind === "opened") return fill(words("Conversation started on %(inbox)s"), { inbox: item.inbox || "" });
-    if (item.kind === "queued") return fill(words("Waiting in queue %(queue)s"), { queue: item.queue || "" });
-    if (item.kind === "assigned") return fill(words("Assigned to %(agent)s"), { agent: item.agent || "" });
-    if (item.kind === "overflowed") return fill(words("Moved to queue %(queue)s (overflow)"), { queue: item.queue || "" });
-    if (item.kind === "closed") return words("Conversation closed");
+    if (item.kind === "opened") return fill(gettext("Conversation started on %(inbox)s"), { inbox: item.inbox || "" });
+    if (item.kind === "queued") return fill(gettext("Waiting in queue %(queue)s"), { queue: item.queue || "" });
+    if (item.kind === "assigned") return fill(gettext("Assigned to %(agent)s"), { agent: item.agent || "" });
+    if (item.kind === "overflowed") return fill(gettext("Moved to queue %(queue)s (overflow)"), { queue: item.queue || "" });
+    if (item.kind === "closed") return gettext("Conversation closed");
     return item.kind;
   }
-  var SENDER_WORDS = { customer: "Customer", agent: "Agent", bot: "Bot" };
+  function senderWord(kind) {
+    if (kind === "customer") return gettext("Customer");
+    if (kind === "bot") return gettext("Bot");
+    return gettext("Agent");
+  }
 
   function renderMessage(item) {
     var m = item.message;
@@ -66,15 +74,15 @@
     row.dataset.seq = String(m.seq);
     var bubble = el("div", "thread-bubble");
     var head = el("div", "thread-head");
-    head.appendChild(el("span", "thread-sender", m.sender.name || words(SENDER_WORDS[m.sender.kind] || "Agent")));
-    if (m.private) head.appendChild(el("span", "thread-note-tag", words("internal note")));
+    head.appendChild(el("span", "thread-sender", m.sender.name || senderWord(m.sender.kind)));
+    if (m.private) head.appendChild(el("span", "thread-note-tag", gettext("internal note")));
     bubble.appendChild(head);
     if (m.text) bubble.appendChild(el("div", "thread-text", m.text));
     if (m.attachments && m.attachments.length) {
       var files = el("ul", "thread-files");
       m.attachments.forEach(function (file) {
         var entry = el("li");
-        var name = "\ud83d\udcce " + (file.name || words("attachment"));
+        var name = "\ud83d\udcce " + (file.name || gettext("attachment"));
         var href = file.url ? safeUrl(file.url) : null;
         if (href) {
           var link = el("a");
@@ -85,14 +93,14 @@
           if (thumb) {
             var image = el("img");
             image.src = thumb;
-            image.alt = file.name || words("attachment");
+            image.alt = file.name || gettext("attachment");
             link.appendChild(image);
             link.appendChild(el("br"));
           }
           link.appendChild(document.createTextNode(name));
           entry.appendChild(link);
         } else {
-          entry.appendChild(el("span", "muted", name + " (" + words("no longer available") + ")"));
+          entry.appendChild(el("span", "muted", name + " (" + gettext("no longer available") + ")"));
         }
         files.appendChild(entry);
       });
@@ -108,7 +116,7 @@
     row.dataset.at = item.at;
     row.appendChild(el("span", "thread-event-text", eventText(item)));
     row.appendChild(timeNode(item.at));
-    if (item.kind === "closed" && item.note) row.appendChild(el("div", "thread-wrapup", words("Wrap-up:") + " " + item.note));
+    if (item.kind === "closed" && item.note) row.appendChild(el("div", "thread-wrapup", gettext("Wrap-up:") + " " + item.note));
     return row;
   }
 
@@ -119,7 +127,7 @@
     (transcript.items || []).forEach(function (item) {
       list.appendChild(item.type === "message" ? renderMessage(item) : renderEvent(item));
     });
-    if (!list.children.length) list.appendChild(el("li", "muted", words("No messages.")));
+    if (!list.children.length) list.appendChild(el("li", "muted", gettext("No messages.")));
     localize(list);
     return list;
   }

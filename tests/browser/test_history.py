@@ -4,6 +4,8 @@ wrap-up; what the customer wrote stays text."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -20,6 +22,12 @@ from tests.factories.routing import AgentProfileFactory, QueueFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 XSS = "<img src=x onerror=alert(1)>"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def assigned_to(inbox, contact, agent, text: str, client_id: str) -> Conversation:
@@ -119,6 +127,7 @@ def test_a_past_conversation_opens_from_the_consoles_contact_panel(history, live
     expect(agent.locator("#con-transcript-page")).to_have_attribute(
         "href", f"{live_server_url}/conversations/{history['past'].pk}/"
     )
+    screenshot(agent, "history-console.png")
     # Read-only: nothing to type into, and the chat behind still shows the current conversation.
     assert dialog.locator("textarea, input").count() == 0
     dialog.locator("button.primary").click()
@@ -145,4 +154,5 @@ def test_a_past_conversation_opens_from_the_crm_contact_page(history, live_serve
     expect_the_past_thread(page.locator(".thread"))
     # The contact's name leads back to the record.
     expect(page.locator(f'.thread-meta a[href="{path}"]')).to_have_text("Vera")
+    screenshot(page, "history-page.png")
     assert dialogs == []
