@@ -5,6 +5,7 @@ from interface import api_agent, api_widget, pages
 app_name = "interface"
 urlpatterns = [
     path("agent/", pages.agent_console, name="agent_console"),
+    path("conversations/<int:conversation_id>/", pages.conversation_transcript, name="conversation_transcript"),
     path("widget/demo/<str:inbox_key>/", pages.widget_demo, name="widget_demo"),
     # Customer widget API (docs/protocol.md)
     path("api/v1/widget/<slug:inbox_key>/sessions", api_widget.session_create, name="widget_session_create"),

@@ -9,7 +9,17 @@ from django.db.models import Count
 from django.utils import timezone
 
 from routing.backends import channel_kinds, get_backend
-from routing.models import DISCONNECTED, AgentProfile, AgentStatus, Offer, OfferStatus, Queue, WorkItem, WorkStatus
+from routing.models import (
+    DISCONNECTED,
+    AgentProfile,
+    AgentStatus,
+    AssignmentEvent,
+    Offer,
+    OfferStatus,
+    Queue,
+    WorkItem,
+    WorkStatus,
+)
 
 
 def _dt(ms: int) -> datetime:
@@ -97,3 +107,26 @@ def queue_stats() -> list[dict[str, Any]]:
             }
         )
     return stats
+
+
+LEDGER_KINDS_SHOWN = ("queued", "assigned", "overflowed")
+
+
+def work_ledger(*, ref: int, limit: int = 500) -> list[dict[str, Any]]:
+    """What the queuing machine decided about one work item (a conversation), oldest first, for its
+    transcript: [{kind: queued | assigned | overflowed, at, queue_id, agent_id}]. Offers and their answers
+    are left out (a transcript says who took the conversation, not who was asked); a `queued` that repeats
+    the previous one (the item back in the same queue after a declined offer) is dropped."""
+    rows = (
+        AssignmentEvent.objects.filter(ref=ref, kind__in=LEDGER_KINDS_SHOWN)
+        .order_by("seq", "id")
+        .values("kind", "at", "queue_id", "agent_id")[:limit]
+    )
+    entries: list[dict[str, Any]] = []
+    for row in rows:
+        previous = entries[-1] if entries else None
+        repeated = previous is not None and previous["kind"] == "queued" and previous["queue_id"] == row["queue_id"]
+        if row["kind"] == "queued" and repeated:
+            continue
+        entries.append(dict(row))
+    return entries

@@ -108,6 +108,14 @@ def conversation_read_only(*, user, conversation_id: int) -> dict[str, Any] | No
     }
 
 
+def conversation_transcript(*, user, conversation_id: int) -> dict[str, Any] | None:
+    """A visible conversation's whole transcript as a thread (the switch's conversation_transcript: messages,
+    notes, files and the conversation's events), else None."""
+    if not user_may_supervise(user):
+        return None
+    return switch_selectors.conversation_transcript(user=user, conversation_id=conversation_id)
+
+
 OPEN_IN_SCOPE_STATUSES = ("bot", "queued", "offered", "assigned")
 
 

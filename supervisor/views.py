@@ -11,10 +11,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, pgettext_lazy
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
@@ -93,7 +92,7 @@ def api_conversation(request: HttpRequest, conversation_id: int) -> JsonResponse
     return JsonResponse(found)
 
 
-# A conversation's status and a message's sender in words on the transcript (the console says the same).
+# A conversation's status in words on the transcript (the console says the same).
 STATUS_WORDS = {
     "bot": pgettext_lazy("conversation status", "bot"),
     "queued": pgettext_lazy("conversation status", "queued"),
@@ -101,28 +100,22 @@ STATUS_WORDS = {
     "assigned": pgettext_lazy("conversation status", "assigned"),
     "closed": pgettext_lazy("conversation status", "closed"),
 }
-SENDER_WORDS = {"customer": _("Customer"), "agent": _("Agent"), "bot": _("Bot"), "system": _("System")}
 
 
 @supervisor_required
 @require_GET
 def conversation_page(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    found = selectors.conversation_read_only(user=request.user, conversation_id=conversation_id)
-    if found is None:
+    transcript = selectors.conversation_transcript(user=request.user, conversation_id=conversation_id)
+    if transcript is None:
         raise Http404(gettext("No such conversation in your queues."))
-    # `thread`, not `messages`: that name belongs to Django's messages framework, whose flash list the
-    # site layout prints above every page.
-    thread = [
-        {
-            **message,
-            "created_at": parse_datetime(message["created_at"]),
-            "sender": {**message["sender"], "kind_label": SENDER_WORDS.get(message["sender"]["kind"], "")},
-        }
-        for message in found["messages"]
-    ]
-    conversation = found["conversation"]
-    conversation = {**conversation, "status_label": STATUS_WORDS.get(conversation["status"], conversation["status"])}
-    return render(request, "supervisor/conversation.html", {"conversation": conversation, "thread": thread})
+    # The thread is the partial the CRM's transcript page draws too (templates/imsubsystem/_thread.html).
+    status = transcript["conversation"]["status"]
+    context = {
+        "transcript": transcript,
+        "status_label": STATUS_WORDS.get(status, status),
+        "contact_url": reverse("crm:contact_detail", args=[transcript["conversation"]["contact"]["id"]]),
+    }
+    return render(request, "supervisor/conversation.html", context)
 
 
 @supervisor_required

@@ -24,6 +24,9 @@ is re-exported here from the module that holds it, each one layer above the last
   newest first (`messages_before`), the idempotency look-ups (`message_by_client_id`,
   `message_by_platform_id`) and fresh attachment links (`attachment_links_for_customer`,
   `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`);
+- `transcript.py`: a conversation's whole transcript, read-only, through the one visibility rule
+  (`conversation_transcript`: messages, notes, files and the conversation's events; docs/imsubsystem.md,
+  "Transcripts");
 - `search.py`: the message search through the one visibility rule (`messages_search`, `message_ids_search`,
   `contact_ids_by_message_text` for the CRM's contact search; docs/imsubsystem.md, "Search").
 """
@@ -79,6 +82,7 @@ from imsubsystem.selectors.search import (
     message_ids_search,
     messages_search,
 )
+from imsubsystem.selectors.transcript import TRANSCRIPT_MESSAGES_MAX, conversation_transcript
 from imsubsystem.selectors.visibility import (
     agent_queue_ids,
     agent_visible_to,
@@ -100,6 +104,7 @@ __all__ = [
     "LINKS_PER_MINUTE",
     "SEARCH_LIMIT_MAX",
     "SYSTEM_NAME",
+    "TRANSCRIPT_MESSAGES_MAX",
     "agent_queue_ids",
     "agent_visible_to",
     "attachment_links_for_customer",
@@ -112,6 +117,7 @@ __all__ = [
     "conversation_get",
     "conversation_language",
     "conversation_summary",
+    "conversation_transcript",
     "conversation_visible_get",
     "conversation_visible_to",
     "conversations_for_agent",

@@ -10,12 +10,13 @@ uploaded here first and then named by id in the socket's message.send frame. A r
 
 Modules: `base` (the endpoint decorator, the conversation a URL names), `conversations` (lists, history,
 canned responses, transfer targets), `contacts` (the contact beside a conversation), `messages`
-(templates, retry), `attachments` (uploads, fresh links), `outbound` (a new conversation with a contact).
+(templates, retry), `attachments` (uploads, fresh links), `outbound` (a new conversation with a contact),
+`transcript` (a conversation's whole transcript, read-only).
 """
 
 from django.urls import path
 
-from interface.api_agent import attachments, contacts, conversations, messages, outbound
+from interface.api_agent import attachments, contacts, conversations, messages, outbound, transcript
 
 urlpatterns = [
     path("conversations", conversations.my_conversations, name="conversations"),
@@ -24,6 +25,11 @@ urlpatterns = [
         "conversations/<int:conversation_id>/messages",
         conversations.conversation_messages,
         name="conversation_messages",
+    ),
+    path(
+        "conversations/<int:conversation_id>/transcript",
+        transcript.conversation_transcript,
+        name="conversation_transcript",
     ),
     path("conversations/<int:conversation_id>/contact", contacts.conversation_contact, name="conversation_contact"),
     path("conversations/<int:conversation_id>/contact/notes", contacts.contact_note_add, name="contact_note_add"),

@@ -200,8 +200,10 @@ def test_a_supervisor_reads_the_dashboard_reports_and_staffing_in_chinese(desk, 
     expect(page.locator("h1")).to_have_text(re.compile(r"^会话 #\d+$"))
     # The server's time, shown again in the viewer's time zone and in Chinese form.
     written = Message.objects.get(conversation__inbox=desk["inbox"], seq=1).created_at.astimezone(ZoneInfo(TIMEZONE))
-    expect(page.locator(".sv-msg-head time")).to_have_text(
-        f"{written.year}年{written.month}月{written.day}日 {written:%H:%M}"
+    # The thread: a Chinese line for the day, then each message's clock time.
+    expect(page.locator(".thread-msg time.thread-time").first).to_have_text(f"{written:%H:%M}")
+    expect(page.locator(".thread-day").last).to_have_text(
+        re.compile(rf"^{written.year}年{written.month}月{written.day}日星期.$")
     )
     assert english_left(page, people) == []
     screenshot(page, "zh-supervisor-transcript.png")

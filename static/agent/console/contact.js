@@ -80,6 +80,9 @@
     history.textContent = "";
     (contact.conversations || []).forEach(function (conversation) {
       var item = el("li");
+      // history.js opens its transcript on a click or Enter.
+      item.dataset.conversationId = String(conversation.id);
+      item.tabIndex = 0;
       var line = el("div", "history-line");
       line.appendChild(el("b", null, "#" + conversation.id));
       line.appendChild(el("span", "status-pill small status-" + conversation.status, statusLabel(conversation.status)));

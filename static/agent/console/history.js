@@ -1,0 +1,78 @@
+/*
+ * The agent console: past conversations of the customer, opened read-only from the contact panel.
+ * One of the console's scripts, loaded in order by templates/imsubsystem/agent_console.html into the
+ * SwitchboardConsole namespace (docs/interface.md, "The console's scripts" and "Past conversations").
+ *
+ * A click (or Enter) on a conversation of "Past conversations" reads its transcript
+ * (GET conversations/<id>/transcript: messages, notes, files, events; the one visibility rule decides, a
+ * conversation the agent may not see answers 404) and shows it as a thread in the #con-transcript dialog,
+ * drawn by static/shared/thread.js with textContent. `SwitchboardConsole.openTranscript(id)` opens one
+ * from elsewhere.
+ */
+(function (C) {
+  "use strict";
+
+  var $ = C.$, api = C.api, el = C.el, gettext = C.gettext, interpolate = C.interpolate, statusLabel = C.statusLabel,
+    safeUrl = C.safeUrl, F = C.format;
+  var dialog = $("con-transcript");
+  var body = $("con-transcript-body");
+  var opening = 0;
+
+  function headLine(conversation) {
+    var parts = [conversation.contact && conversation.contact.name, conversation.inbox && conversation.inbox.name];
+    if (conversation.queue) parts.push(conversation.queue);
+    parts.push(statusLabel(conversation.status));
+    if (conversation.assignee) parts.push(conversation.assignee);
+    var span = F.dateTime(conversation.created_at);
+    if (conversation.closed_at) span += " – " + F.dateTime(conversation.closed_at);
+    parts.push(span);
+    return parts.filter(Boolean).join(" · ");
+  }
+
+  function openTranscript(id) {
+    var ticket = ++opening;
+    $("con-transcript-title").textContent = interpolate(gettext("Conversation #%s"), [id]);
+    $("con-transcript-meta").textContent = "";
+    $("con-transcript-page").hidden = true;
+    body.textContent = "";
+    body.appendChild(el("p", "muted", gettext("Loading…")));
+    if (!dialog.open) dialog.showModal();
+    return api("conversations/" + Number(id) + "/transcript").then(
+      function (data) {
+        if (ticket !== opening) return;
+        $("con-transcript-meta").textContent = headLine(data.conversation);
+        var page = safeUrl(data.conversation.url || "");
+        var link = $("con-transcript-page");
+        link.hidden = !page;
+        if (page) link.href = page;
+        body.textContent = "";
+        body.appendChild(window.SwitchboardThread.render(data));
+        if (data.truncated) body.appendChild(el("p", "muted", gettext("The conversation is longer: only its first messages are shown.")));
+      },
+      function (err) {
+        if (ticket !== opening) return;
+        body.textContent = "";
+        body.appendChild(el("p", "error", interpolate(gettext("Could not open the conversation: %s"), [err.message])));
+      },
+    );
+  }
+
+  var history = $("con-contact-history");
+  function itemOf(event) {
+    var item = event.target.closest("li[data-conversation-id]");
+    return item && history.contains(item) ? item : null;
+  }
+  history.addEventListener("click", function (event) {
+    var item = itemOf(event);
+    if (item) openTranscript(Number(item.dataset.conversationId));
+  });
+  history.addEventListener("keydown", function (event) {
+    var item = itemOf(event);
+    if (item && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      openTranscript(Number(item.dataset.conversationId));
+    }
+  });
+
+  C.openTranscript = openTranscript;
+})(window.SwitchboardConsole);
