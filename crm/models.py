@@ -114,7 +114,7 @@ class ContactIdentity(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     # Set when the channel proved the address: a site's HMAC of its logged-in customer's id (the web
     # widget's identified visitors). Never set from what a visitor merely claims.
-    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("contact identity")

@@ -276,8 +276,8 @@ class WidgetSession(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     # What the widget tells of the visitor's page and browser (imsubsystem.visitor: bounded, checked),
     # shown beside their conversation; replaced as they move from page to page.
-    context = models.JSONField(default=dict, blank=True)
-    context_updated_at = models.DateTimeField(null=True, blank=True)
+    context = models.JSONField(_("visitor context"), default=dict, blank=True)
+    context_updated_at = models.DateTimeField(_("visitor context updated at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("widget session")

@@ -43,11 +43,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="widgetsession",
             name="context",
-            field=models.JSONField(blank=True, default=dict),
+            field=models.JSONField(blank=True, default=dict, verbose_name="visitor context"),
         ),
         migrations.AddField(
             model_name="widgetsession",
             name="context_updated_at",
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, null=True, verbose_name="visitor context updated at"),
         ),
     ]
