@@ -169,3 +169,22 @@ def test_an_anonymous_visitors_identity_cannot_be_claimed_by_id(client, inbox):
 
 def test_the_hash_helper_matches_the_documented_recipe(inbox):
     assert auth.identifier_hash_for(inbox=inbox, identifier="cust-42") == sign(inbox.identity_secret, "cust-42")
+
+
+def test_the_admin_shows_the_secret_to_copy_and_renews_it(admin_client, inbox):
+    page = admin_client.get(f"/admin/imsubsystem/inbox/{inbox.pk}/change/", secure=True)
+    assert page.status_code == 200 and inbox.identity_secret in page.content.decode()
+    assert 'name="identity_required"' in page.content.decode()
+    old = inbox.identity_secret
+    answer = admin_client.post(
+        "/admin/imsubsystem/inbox/",
+        {"action": "identity_secret_renew", "_selected_action": [inbox.pk]},
+        secure=True,
+    )
+    assert answer.status_code == 302
+    inbox.refresh_from_db()
+    assert inbox.identity_secret != old and len(inbox.identity_secret) == 64
+    # A hash made with the old secret no longer proves anything.
+    client = admin_client
+    refused = _session(client, identifier="cust-42", identifier_hash=sign(old, "cust-42"))
+    assert refused.status_code == 403
