@@ -796,6 +796,7 @@
               function (data) {
                 var error = new Error("session refused: " + response.status);
                 error.code = (data && data.error && data.error.code) || "";
+                error.detail = (data && data.error && data.error.detail) || "";
                 throw error;
               },
               function () {
@@ -825,6 +826,11 @@
             // the widget says so and stops; it never falls back to an anonymous chat.
             refused = true;
             setConnection(errorWords(err.code));
+          } else if (err && err.code === "invalid" && options.customAttributes) {
+            // The site's attributes are out of bounds (docs/interface.md, "Visitor context"): say so to
+            // the site's developer and chat without them rather than not at all (the retry goes without).
+            console.error("Switchboard widget: custom attributes refused: " + err.detail);
+            options.customAttributes = null;
           }
           throw err;
         })

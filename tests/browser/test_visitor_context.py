@@ -122,3 +122,19 @@ def test_a_wrong_hmac_is_refused_and_links_nothing(shop, live_server_url, new_co
     assert not WidgetSession.objects.exists() and not Conversation.objects.exists()
     assert list(ContactIdentity.objects.values_list("external_id", flat=True)) == [f"user:{inbox.pk}:alice-7"]
     assert ContactIdentity.objects.get().verified_at is None
+
+
+def test_out_of_bounds_custom_attributes_do_not_stop_the_chat(shop, live_server_url, new_context):
+    context = visitor_browser(new_context, {"customAttributes": {"cart": {"items": [1, 2]}}})
+    context.add_init_script(
+        """window.__errors = []; const original = console.error;
+           console.error = function () { window.__errors.push(Array.from(arguments).join(' '));
+                                         return original.apply(console, arguments); };"""
+    )
+    customer = open_widget(context, live_server_url)
+    customer_send(customer, "Hello despite the attributes")
+    expect(customer.locator(".sbw-msg[data-seq]")).to_have_count(1, timeout=20000)
+    session = WidgetSession.objects.get()
+    assert "custom_attributes" not in session.context and session.context["timezone"] == "Asia/Tokyo"
+    errors = customer.evaluate("window.__errors")
+    assert any("custom attributes refused" in text and "JSON object" not in text for text in errors), errors
