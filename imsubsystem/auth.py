@@ -127,6 +127,8 @@ def widget_session_check(*, token: str) -> tuple[WidgetSession | None, str]:
         return None, "unknown"
     session = (
         WidgetSession.objects.select_related("inbox", "contact")
+        # Read on every request and socket auth: the visitor context and the inbox's secret only when used.
+        .defer("context", "inbox__identity_secret")
         .filter(token_hash=token_hash(token), inbox__is_active=True)
         .first()
     )
