@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from imsubsystem.models import Conversation, SenderKind
 from imsubsystem.selectors import user_display_name
+from imsubsystem.visitor import visitor_context_of_conversation
 
 
 class TextField(serializers.CharField):
@@ -83,6 +84,44 @@ class ConversationSerializer(serializers.ModelSerializer):
         if conversation.assignee_id is None:
             return None
         return {"id": conversation.assignee_id, "name": user_display_name(conversation.assignee)}
+
+
+class VisitedPageSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    title = serializers.CharField()
+    at = serializers.DateTimeField(allow_null=True)
+
+
+class VisitorContextSerializer(serializers.Serializer):
+    """What the web widget told of the visitor (docs/protocol.md, "Visitor context"): every text is the
+    visitor's browser's word, bounded but not vouched for."""
+
+    url = serializers.CharField(help_text="The page the visitor is on (the latest the widget told).")
+    title = serializers.CharField()
+    referrer = serializers.CharField()
+    browser = serializers.CharField(help_text="From the User-Agent, e.g. Chrome 120; empty when unknown.")
+    os = serializers.CharField(help_text="From the User-Agent, e.g. Windows 10/11; empty when unknown.")
+    language = serializers.CharField(help_text="The browser's language tag.")
+    timezone = serializers.CharField(help_text="The browser's IANA time zone.")
+    custom_attributes = serializers.DictField(
+        help_text="What the embedding site passed: texts, numbers, booleans or null, at most 20 keys."
+    )
+    pages = VisitedPageSerializer(many=True, help_text="The last pages seen, newest first (at most 10).")
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    """One conversation read alone: with the web visitor's context."""
+
+    visitor = serializers.SerializerMethodField()
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "visitor"]
+        read_only_fields = fields
+
+    @extend_schema_field(VisitorContextSerializer(allow_null=True))
+    def get_visitor(self, conversation: Conversation) -> dict | None:
+        return visitor_context_of_conversation(conversation_id=conversation.pk)
 
 
 # --- Actions' bodies ----------------------------------------------------------------------------------

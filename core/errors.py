@@ -52,6 +52,12 @@ ERROR_CODES: dict[str, Any] = {
     "no_identity": _("The contact has no address on this inbox's channel."),
     "template_required": _("Outside the platform's reply window: start with an approved template."),
     "conversation_open": _("The contact already has an open conversation in this inbox."),
+    # Identified widget visitors (docs/interface.md, "Identified visitors").
+    "identity_invalid": _(
+        "The customer's identity could not be verified: the hash is not the HMAC of the id with this inbox's "
+        "identity secret."
+    ),
+    "identity_required": _("This inbox accepts a customer id only with its verified hash."),
 }
 
 # The HTTP status each code answers with on every HTTP API; any other code is 400.
@@ -67,6 +73,8 @@ HTTP_STATUS_FOR_CODE: dict[str, int] = {
     "method_not_allowed": 405,
     "not_acceptable": 406,
     "conversation_open": 409,
+    "identity_invalid": 403,
+    "identity_required": 403,
     "too_large": 413,
     "unsupported_media_type": 415,
     "rate_limited": 429,

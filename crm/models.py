@@ -89,6 +89,11 @@ class Contact(models.Model):
         return name or (emails[0] if emails else "") or (phones[0] if phones else "") or f"Contact #{pk}"
 
     @property
+    def verified(self) -> bool:
+        """Has a channel proved who this is (an identity with verified_at: a site's HMAC of its id)?"""
+        return any(identity.verified_at is not None for identity in self.identities.all())
+
+    @property
     def primary_email(self) -> str:
         return self.emails[0] if self.emails else ""
 
@@ -107,6 +112,9 @@ class ContactIdentity(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Set when the channel proved the address: a site's HMAC of its logged-in customer's id (the web
+    # widget's identified visitors). Never set from what a visitor merely claims.
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("contact identity")

@@ -161,6 +161,15 @@ def identity_add(*, contact: Contact, kind: str, external_id: str, display_name:
         ) from None
 
 
+def identity_verify(*, identity: ContactIdentity) -> None:
+    """Mark an address as proven by its channel (a site's HMAC of its logged-in customer's id). Only the
+    code that checked the proof calls this."""
+    if identity.verified_at is None:
+        identity.verified_at = timezone.now()
+        unverified = ContactIdentity.objects.filter(pk=identity.pk, verified_at__isnull=True)
+        unverified.update(verified_at=identity.verified_at)
+
+
 def identity_remove(*, identity: ContactIdentity) -> None:
     """Take an address off its contact. The contact and its conversations stay; the next message from
     that address makes a new contact (identity_get_or_create)."""

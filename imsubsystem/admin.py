@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from imsubsystem import selectors
-from imsubsystem.models import CannedResponse, Conversation, Inbox, Message
+from imsubsystem.models import CannedResponse, Conversation, Inbox, Message, identity_secret_new
 from imsubsystem.selectors import webhook_path
 
 
@@ -17,7 +17,8 @@ class InboxAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "key", "default_queue", "language", "is_active", "webhook_url")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "key")
-    readonly_fields = ("webhook_url", "created_at")
+    readonly_fields = ("webhook_url", "created_at", "identity_secret_shown")
+    actions = ["identity_secret_renew"]
 
     def get_fields(self, request, obj=None):
         fields = [
@@ -27,7 +28,24 @@ class InboxAdmin(admin.ModelAdmin):
         # Secrets only for those who may change inboxes (supervisors see inboxes, not their secrets).
         if self.has_change_permission(request, obj):
             fields.insert(7, "credentials")
+            if obj is None or obj.kind == "web":
+                fields += ["identity_secret_shown", "identity_required"]
         return fields
+
+    @admin.display(description=_("Identity secret"))
+    def identity_secret_shown(self, obj: Inbox) -> str:
+        # To copy into the site's server, which sends HMAC-SHA256(secret, customer id) with the id
+        # (docs/interface.md, "Identified visitors").
+        if obj is None or not obj.pk:
+            return _("— (made when the inbox is saved)")
+        return format_html('<code class="identity-secret">{}</code>', obj.identity_secret)
+
+    @admin.action(description=_("Renew the identity secret (the site must use the new one)"), permissions=["change"])
+    def identity_secret_renew(self, request, queryset) -> None:
+        for inbox in queryset:
+            inbox.identity_secret = identity_secret_new()
+            inbox.save(update_fields=["identity_secret"])
+        self.message_user(request, _("New identity secrets made: %(count)s.") % {"count": len(queryset)})
 
     @admin.display(description=_("Webhook URL"))
     def webhook_url(self, obj: Inbox) -> str:

@@ -86,3 +86,23 @@ class EncryptedJSONField(models.TextField):
 
     def formfield(self, **kwargs):
         return super(models.TextField, self).formfield(**{"form_class": forms.JSONField, **kwargs})
+
+
+class EncryptedTextField(models.TextField):
+    """A text encrypted at rest (an inbox's identity secret): plain text in Python, a Fernet token in the
+    database. Not searchable or indexable by design."""
+
+    description = "Text encrypted with Fernet"
+
+    def from_db_value(self, value, expression, connection):
+        if not value:
+            return value
+        return decrypt_json(value)
+
+    def get_prep_value(self, value):
+        if value is None or value == "":
+            return value
+        return encrypt_json(str(value))
+
+    def value_to_string(self, obj):
+        return self.get_prep_value(self.value_from_object(obj))

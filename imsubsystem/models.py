@@ -6,6 +6,7 @@ Only imsubsystem.services writes conversations and messages (docs/imsubsystem.md
 from __future__ import annotations
 
 import re
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import ChannelKind
-from imsubsystem.fields import EncryptedJSONField
+from imsubsystem.fields import EncryptedJSONField, EncryptedTextField
 
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 
@@ -26,6 +27,12 @@ def language_tag_validate(value: str) -> None:
 
 # Inboxes take every channel kind except e-mail, which the switch does not speak.
 INBOX_KINDS = [(value, label) for value, label in ChannelKind.choices if value != ChannelKind.EMAIL]
+
+
+def identity_secret_new() -> str:
+    """A new identity-validation secret: the key of the HMAC a site makes of its customer's id
+    (docs/interface.md, "Identified visitors")."""
+    return secrets.token_hex(32)
 
 
 class Inbox(models.Model):
@@ -49,6 +56,19 @@ class Inbox(models.Model):
         "browser nor their contact record names one, and for texts missing in the customer's language.",
     )
     is_active = models.BooleanField(default=True)
+    # Web widget: a site whose customers are logged in sends their id with HMAC-SHA256(identity_secret, id)
+    # in hex; only then is the session linked to that customer's contact (imsubsystem.auth).
+    identity_secret = EncryptedTextField(
+        default=identity_secret_new,
+        editable=False,
+        verbose_name=_("identity secret"),
+        help_text=_("Key of the HMAC-SHA256 of a logged-in customer's id (web widget). Encrypted at rest."),
+    )
+    identity_required = models.BooleanField(
+        default=False,
+        verbose_name=_("require identity verification"),
+        help_text=_("Web widget: refuse a customer id sent without its valid HMAC."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -254,6 +274,10 @@ class WidgetSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # What the widget tells of the visitor's page and browser (imsubsystem.visitor: bounded, checked),
+    # shown beside their conversation; replaced as they move from page to page.
+    context = models.JSONField(_("visitor context"), default=dict, blank=True)
+    context_updated_at = models.DateTimeField(_("visitor context updated at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("widget session")

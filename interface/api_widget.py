@@ -22,6 +22,7 @@ from imsubsystem import auth, selectors, services
 from imsubsystem.events import error_frame
 from imsubsystem.models import Inbox
 from imsubsystem.ratelimit import customer_identity, message_rate_check, rate_limit_hit
+from imsubsystem.visitor import visitor_context_check, visitor_context_public, widget_session_context_set
 from interface.api_fields import attachment_ids_field
 from interface.widget_strings import widget_strings
 from media.selectors import attachment_public_dict
@@ -31,6 +32,8 @@ from media.uploads import upload_receive
 MAX_BODY_BYTES = 64 * 1024
 CORS_MAX_AGE = "600"
 ORIGIN_REFUSED = "This inbox does not accept requests from this origin."
+# A visitor moving from page to page tells each one; more than this a minute is refused.
+CONTEXT_UPDATES_PER_MINUTE = 30
 
 
 def _json_body(request: HttpRequest) -> dict:
@@ -138,8 +141,20 @@ def _session_create(request: HttpRequest, inbox: Inbox) -> HttpResponse:
         raise DomainError("invalid", "metadata must be a JSON object of at most 4 KB.")
     if fields["email"] and "@" not in fields["email"]:
         raise DomainError("invalid", "email is not an e-mail address.")
+    # Checked as a whole before anything is made: a refusal changes nothing.
+    context = visitor_context_check(data["context"]) if data.get("context") is not None else None
+    identifier = auth.identity_check(
+        inbox=inbox, identifier=data.get("identifier"), identifier_hash=data.get("identifier_hash")
+    )
     try:
-        token, session = auth.widget_session_create(inbox=inbox, metadata=metadata, **fields)
+        token, session = auth.widget_session_create(
+            inbox=inbox,
+            metadata=metadata,
+            identifier=identifier,
+            context=context,
+            user_agent=request.headers.get("User-Agent", ""),
+            **fields,
+        )
     except ValidationError as exc:
         raise DomainError("invalid", " ".join(exc.messages)) from None
     language = selectors.ui_language(
@@ -149,6 +164,8 @@ def _session_create(request: HttpRequest, inbox: Inbox) -> HttpResponse:
         "session_token": token,
         "contact_id": session.contact_id,
         "conversation_id": None,
+        # True: the session is the site's verified customer (identifier and its hash); false: anonymous.
+        "verified": bool(identifier),
         # The widget's words in the customer's language, so it loads no catalog from the host page's origin.
         "language": language,
         "strings": widget_strings(language),
@@ -234,3 +251,19 @@ def uploads(request: HttpRequest, session) -> HttpResponse:
     viewer = f"customer:{session.contact_id}"
     described = attachment_public_dict(attachment=attachment, viewer=viewer, may_view=lambda c: False)
     return JsonResponse(described, status=201)
+
+
+@_session_required
+def context(request: HttpRequest, session) -> HttpResponse:
+    """POST {url?, title?, referrer?, language?, timezone?, custom_attributes?} → {"context": {...}}: the
+    visitor's page and browser now (a new page, new custom attributes). Bounded as a whole
+    (imsubsystem/visitor.py): anything out of bounds is `invalid` and nothing is stored."""
+    if request.method != "POST":
+        raise method_not_allowed("POST")
+    if not rate_limit_hit(key=f"widget-context:{session.pk}", limit=CONTEXT_UPDATES_PER_MINUTE, window_s=60):
+        raise DomainError("rate_limited", "Too many page updates; wait a minute.", retry_after_s=60)
+    checked = visitor_context_check(_json_body(request))
+    stored = widget_session_context_set(
+        session=session, context=checked, user_agent=request.headers.get("User-Agent", "")
+    )
+    return JsonResponse({"context": visitor_context_public(stored)})

@@ -10,6 +10,7 @@ urlpatterns = [
     # Customer widget API (docs/protocol.md)
     path("api/v1/widget/<slug:inbox_key>/sessions", api_widget.session_create, name="widget_session_create"),
     path("api/v1/widget/messages", api_widget.messages, name="widget_messages"),
+    path("api/v1/widget/context", api_widget.context, name="widget_context"),
     path("api/v1/widget/uploads", api_widget.uploads, name="widget_uploads"),
     path("api/v1/widget/attachments/links", api_widget.attachment_links, name="widget_attachment_links"),
     # Agent console API (docs/interface.md)

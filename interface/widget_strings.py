@@ -89,6 +89,8 @@ ERROR_WORDS = {
     "no_identity": _RETRY,
     "template_required": _RETRY,
     "conversation_open": _RETRY,
+    "identity_invalid": pgettext_lazy("widget", "We could not confirm your account. Please sign in again."),
+    "identity_required": pgettext_lazy("widget", "Please sign in to chat with us."),
     "method_not_allowed": _RELOAD,
     "not_acceptable": _RELOAD,
     "unsupported_media_type": _RELOAD,

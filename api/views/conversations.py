@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from api.serializers_conversations import (
     AssignSerializer,
     CloseSerializer,
+    ConversationDetailSerializer,
     ConversationSerializer,
     ConversationStartedSerializer,
     ConversationStartSerializer,
@@ -93,7 +94,12 @@ def _action_schema(summary: str, request):
         description="The conversations the caller may see, newest first, by cursor (`next`).",
         tags=["conversations"],
     ),
-    retrieve=extend_schema(summary="Read a conversation", tags=["conversations"]),
+    retrieve=extend_schema(
+        summary="Read a conversation",
+        description="With `visitor`: what the web widget told of the visitor's page and browser (null for other "
+        "channels, or before the widget told anything).",
+        tags=["conversations"],
+    ),
     create=extend_schema(
         summary="Start a conversation with a contact on an inbox (outbound)",
         description="WhatsApp needs an approved `template` outside the 24-hour window; Telegram and SMS take "
@@ -123,6 +129,9 @@ class ConversationViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
             return Conversation.objects.none()
         visible = selectors.conversations_visible_q(user=self.request.user)
         return Conversation.objects.filter(visible).select_related(*RELATED)
+
+    def get_serializer_class(self):
+        return ConversationDetailSerializer if self.action == "retrieve" else ConversationSerializer
 
     def get_object(self) -> Conversation:
         conversation = selectors.conversation_visible_get(user=self.request.user, conversation_id=self.kwargs["pk"])

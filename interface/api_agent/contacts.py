@@ -13,6 +13,7 @@ from core.http import json_body
 from crm import services as crm_services
 from crm.models import Contact
 from imsubsystem import selectors
+from imsubsystem.visitor import visitor_context_of_conversation
 from interface.api_agent.base import console_endpoint, conversation_for
 from interface.api_agent.conversations import message_previews
 
@@ -21,6 +22,7 @@ PAST_CONVERSATIONS_SHOWN = 20
 
 
 def contact_payload(request: HttpRequest, contact: Contact, *, current_conversation_id: int) -> dict[str, Any]:
+    identities = list(contact.identities.all())
     notes = contact.notes.select_related("author").order_by("-created_at", "-id")[:NOTES_SHOWN]
     past = selectors.conversations_for_contact(contact_id=contact.pk, user=request.user, limit=PAST_CONVERSATIONS_SHOWN)
     previews = message_previews([c.pk for c in past])
@@ -41,9 +43,13 @@ def contact_payload(request: HttpRequest, contact: Contact, *, current_conversat
                 "kind_label": i.get_kind_display(),
                 "external_id": i.external_id,
                 "display_name": i.display_name,
+                "verified": i.verified_at is not None,
             }
-            for i in contact.identities.all()
+            for i in identities
         ],
+        # A site proved who this customer is (an identified widget visitor's HMAC).
+        "verified": any(i.verified_at is not None for i in identities),
+        "visitor": visitor_context_of_conversation(conversation_id=current_conversation_id),
         "notes": [
             {
                 "id": n.pk,

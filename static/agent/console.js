@@ -116,6 +116,8 @@
     no_identity: gettext_noop("This contact has no address on that inbox's channel."),
     template_required: gettext_noop("The customer has not written in the last 24 hours: start with an approved template."),
     conversation_open: gettext_noop("This contact already has an open conversation in that inbox."),
+    identity_invalid: gettext_noop("The customer's identity could not be verified."),
+    identity_required: gettext_noop("This inbox accepts only verified customer ids."),
     method_not_allowed: gettext_noop("That action is not possible here."),
     not_acceptable: gettext_noop("The server could not answer in a form this page reads."),
     unsupported_media_type: gettext_noop("The page sent a request the server does not read. Reload the page."),

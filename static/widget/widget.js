@@ -34,7 +34,33 @@
     open: script.dataset.open === "true",
     name: script.dataset.name || "",
     email: script.dataset.email || "",
+    // A logged-in customer of the site: their id and HMAC-SHA256(inbox identity secret, id) in hex, made
+    // on the site's server (docs/interface.md, "Identified visitors").
+    userId: script.dataset.userId || "",
+    userHash: script.dataset.userHash || "",
+    // What the site tells about the visitor (plan, cart value...): shown beside the conversation.
+    customAttributes: parseAttributes(script.dataset.customAttributes),
   };
+  // The same, set by the page before the script tag: window.SwitchboardSettings = {user: {id, hash, name,
+  // email}, customAttributes: {...}}.
+  var settings = window.SwitchboardSettings && typeof window.SwitchboardSettings === "object" ? window.SwitchboardSettings : {};
+  if (settings.user && typeof settings.user === "object") {
+    if (settings.user.id !== undefined && settings.user.id !== null) options.userId = String(settings.user.id);
+    if (typeof settings.user.hash === "string") options.userHash = settings.user.hash;
+    if (typeof settings.user.name === "string") options.name = settings.user.name;
+    if (typeof settings.user.email === "string") options.email = settings.user.email;
+  }
+  if (settings.customAttributes && typeof settings.customAttributes === "object") options.customAttributes = settings.customAttributes;
+  function parseAttributes(raw) {
+    if (!raw) return null;
+    try {
+      var parsed = JSON.parse(raw);
+      return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : null;
+    } catch (err) {
+      console.error("Switchboard widget: data-custom-attributes is not a JSON object.");
+      return null;
+    }
+  }
   if (!options.inbox) {
     console.error("Switchboard widget: the script tag needs a data-inbox attribute.");
     return;
@@ -49,6 +75,9 @@
   };
   namespace.close = function () {
     openWish = false;
+  };
+  namespace.setCustomAttributes = function (attributes) {
+    options.customAttributes = attributes && typeof attributes === "object" ? attributes : null;
   };
   loadProtocol(widget);
 
@@ -90,6 +119,9 @@
       }
     }
     var stored = loadStored();
+    // A session belongs to one customer: another one logged in (or logged out) on this browser starts a
+    // new session, so nobody sees the previous customer's conversation.
+    if (stored.token && (stored.userId || "") !== options.userId) stored = { open: stored.open };
     // The widget's words in English, until the session's answer brings them in the customer's language
     // (interface/widget_strings.py holds the same list; a test keeps the two equal). %(name)s is a value
     // put in with textContent, like everything else.
@@ -233,6 +265,7 @@
             open: state.open,
             language: state.language,
             strings: state.strings,
+            userId: options.userId,
           }),
         );
       } catch (err) {
@@ -746,6 +779,11 @@
       if (options.name) body.name = options.name;
       if (options.email) body.email = options.email;
       body.metadata = { page: window.location.href.slice(0, 500), referrer: document.referrer.slice(0, 500) };
+      body.context = visitorContext();
+      if (options.userId) {
+        body.identifier = options.userId;
+        if (options.userHash) body.identifier_hash = options.userHash;
+      }
       sessionPromise = fetch(options.server + "/api/v1/widget/" + encodeURIComponent(options.inbox) + "/sessions", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
@@ -753,7 +791,19 @@
         credentials: "omit",
       })
         .then(function (response) {
-          if (!response.ok) throw new Error("session refused: " + response.status);
+          if (!response.ok) {
+            return response.json().then(
+              function (data) {
+                var error = new Error("session refused: " + response.status);
+                error.code = (data && data.error && data.error.code) || "";
+                error.detail = (data && data.error && data.error.detail) || "";
+                throw error;
+              },
+              function () {
+                throw new Error("session refused: " + response.status);
+              },
+            );
+          }
           return response.json();
         })
         .then(function (data) {
@@ -767,13 +817,75 @@
           }
           seqs.reset(0);
           persist();
+          contextSent = true;
           return state.token;
+        })
+        .catch(function (err) {
+          if (err && /^identity_/.test(err.code || "")) {
+            // The site's customer id was refused (a wrong hash, or none where the inbox requires one):
+            // the widget says so and stops; it never falls back to an anonymous chat.
+            refused = true;
+            setConnection(errorWords(err.code));
+          } else if (err && err.code === "invalid" && options.customAttributes) {
+            // The site's attributes are out of bounds (docs/interface.md, "Visitor context"): say so to
+            // the site's developer and chat without them rather than not at all (the retry goes without).
+            console.error("Switchboard widget: custom attributes refused: " + err.detail);
+            options.customAttributes = null;
+          }
+          throw err;
         })
         .finally(function () {
           sessionPromise = null;
         });
       return sessionPromise;
     }
+
+    // ---- visitor context: the page and browser, told at the session's start and on every page -----
+    function visitorContext() {
+      var context = {
+        url: window.location.href.slice(0, 2048),
+        title: (document.title || "").replace(/[\x00-\x1f\x7f]/g, " ").slice(0, 300),
+        referrer: document.referrer.slice(0, 2048),
+        language: (navigator.language || "").slice(0, 35),
+      };
+      try {
+        context.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+      } catch (err) {
+        /* no Intl: no time zone */
+      }
+      if (options.customAttributes) context.custom_attributes = options.customAttributes;
+      return context;
+    }
+    var contextSent = false;
+    var contextTimer = null;
+    function sendContext() {
+      // Only a visitor with a session is told about; a new session carries the context itself.
+      clearTimeout(contextTimer);
+      contextTimer = setTimeout(function () {
+        if (!state.token || refused) return;
+        contextSent = true;
+        fetch(options.server + "/api/v1/widget/context", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Authorization: "Bearer " + state.token },
+          body: JSON.stringify(visitorContext()),
+          credentials: "omit",
+        }).catch(function () {
+          /* the context is a courtesy to the agent: the chat goes on without it */
+        });
+      }, 300);
+    }
+    // A single-page site moves without a reload: tell each new address.
+    ["pushState", "replaceState"].forEach(function (name) {
+      var original = window.history[name];
+      if (typeof original !== "function") return;
+      window.history[name] = function () {
+        var answer = original.apply(this, arguments);
+        sendContext();
+        return answer;
+      };
+    });
+    window.addEventListener("popstate", sendContext);
+    window.addEventListener("hashchange", sendContext);
 
     function forgetSession() {
       state.token = null;
@@ -928,6 +1040,8 @@
       no_identity: "Please try again.",
       template_required: "Please try again.",
       conversation_open: "Please try again.",
+      identity_invalid: "We could not confirm your account. Please sign in again.",
+      identity_required: "Please sign in to chat with us.",
       method_not_allowed: "Please reload the page and try again.",
       not_acceptable: "Please reload the page and try again.",
       unsupported_media_type: "Please reload the page and try again.",
@@ -1038,6 +1152,7 @@
           else outbox.transmit(item.client_id);
         },
         function () {
+          if (refused) return; // said why already (ensureSession)
           setConnection(t("unreachable"));
           conn.scheduleReconnect();
         },
@@ -1173,7 +1288,11 @@
       setOpen(state.open);
       // A history kept from an earlier visit carries links that have expired since: fresh ones at once.
       refreshExpiredLinks();
-      if (state.token) conn.connect();
+      if (state.token) {
+        // A new page of a visitor who already chats: the agent sees where they are now.
+        if (!contextSent) sendContext();
+        conn.connect();
+      }
     }
     if (document.body) start();
     else document.addEventListener("DOMContentLoaded", start);
@@ -1183,6 +1302,11 @@
     };
     namespace.close = function () {
       setOpen(false);
+    };
+    /** The site's attributes of this visitor (a flat object of texts, numbers, booleans): told at once. */
+    namespace.setCustomAttributes = function (attributes) {
+      options.customAttributes = attributes && typeof attributes === "object" ? attributes : null;
+      sendContext();
     };
     /** For tests and support: the seqs on screen, in order. */
     namespace.seqs = function () {

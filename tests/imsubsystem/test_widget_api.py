@@ -32,7 +32,7 @@ def test_session_create_returns_a_token_stored_only_as_its_hash(client, inbox):
     response = _session(client, name="Vera", email="vera@example.org", locale="fr", metadata={"page": "/cart"})
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"session_token", "contact_id", "conversation_id", "language", "strings"}
+    assert set(body) == {"session_token", "contact_id", "conversation_id", "verified", "language", "strings"}
     assert body["conversation_id"] is None and body["language"] == "en" and body["strings"]["send"] == "Send"
     assert response["Access-Control-Allow-Origin"] == ORIGIN
     session = WidgetSession.objects.get()

@@ -265,7 +265,13 @@ class TestContact:
         assert data["id"] == contact.pk
         assert data["name"] == "Ada Lovelace"
         assert data["identities"] == [
-            {"kind": "telegram", "kind_label": "Telegram", "external_id": "tg-42", "display_name": "ada"}
+            {
+                "kind": "telegram",
+                "kind_label": "Telegram",
+                "external_id": "tg-42",
+                "display_name": "ada",
+                "verified": False,
+            }
         ]
         assert [n["body"] for n in data["notes"]] == ["VIP, handle with care"]
         past = {c["id"]: c for c in data["conversations"]}

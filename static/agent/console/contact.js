@@ -37,6 +37,8 @@
     var href = safeUrl(contact.url || "");
     link.hidden = !href;
     if (href) link.href = href;
+    $("con-contact-verified").hidden = !contact.verified;
+    renderVisitor(contact.visitor || null);
     var tags = $("con-contact-tags");
     tags.textContent = "";
     (contact.tags || []).forEach(function (tag) {
@@ -61,6 +63,7 @@
       var item = el("li");
       item.appendChild(el("span", "chip", KIND_WORDS[identity.kind] || identity.kind_label || identity.kind));
       item.appendChild(document.createTextNode(" " + identity.external_id));
+      if (identity.verified) item.appendChild(el("span", "chip verified", gettext("verified")));
       if (identity.display_name) item.appendChild(el("span", "muted", " (" + identity.display_name + ")"));
       identities.appendChild(item);
     });
@@ -94,6 +97,56 @@
     });
     if (!history.children.length) history.appendChild(el("li", "muted", gettext("No other conversations.")));
   }
+  // ---- visitor context: what the widget told of the visitor's page and browser ----------------
+  // Every value is the visitor's browser's word: put on the page with textContent only.
+  function addFact(list, label, value, href) {
+    if (value === undefined || value === null || value === "") return;
+    list.appendChild(el("dt", null, label));
+    var dd = el("dd");
+    var url = href ? safeUrl(href) : null;
+    if (url) {
+      var link = el("a", null, String(value));
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      dd.appendChild(link);
+    } else {
+      dd.textContent = String(value);
+    }
+    list.appendChild(dd);
+  }
+  function renderVisitor(visitor) {
+    var section = $("con-visitor");
+    section.hidden = !visitor;
+    if (!visitor) return;
+    var facts = $("con-visitor-facts");
+    facts.textContent = "";
+    addFact(facts, gettext("Page"), visitor.title || visitor.url, visitor.url);
+    addFact(facts, gettext("URL"), visitor.url);
+    addFact(facts, gettext("Referrer"), visitor.referrer, visitor.referrer);
+    addFact(facts, gettext("Browser"), visitor.browser);
+    addFact(facts, gettext("System"), visitor.os);
+    addFact(facts, gettext("Language"), visitor.language);
+    addFact(facts, gettext("Time zone"), visitor.timezone);
+    var attributes = $("con-visitor-attributes");
+    attributes.textContent = "";
+    var custom = visitor.custom_attributes || {};
+    Object.keys(custom).forEach(function (key) {
+      var value = custom[key];
+      addFact(attributes, key, value === null ? "—" : typeof value === "boolean" ? (value ? gettext("yes") : gettext("no")) : value);
+    });
+    $("con-visitor-attributes-title").hidden = !attributes.children.length;
+    var pages = $("con-visitor-pages");
+    pages.textContent = "";
+    (visitor.pages || []).forEach(function (page) {
+      var item = el("li", null, page.title || page.url);
+      if (page.at) item.appendChild(el("span", "muted small", " · " + timeLabel(page.at)));
+      item.title = page.url || "";
+      pages.appendChild(item);
+    });
+    $("con-visitor-pages-title").hidden = !pages.children.length;
+  }
+
   // The channel kinds that are not a platform's own name, in words (the others show the platform's name).
   var KIND_WORDS = { web: gettext("Web widget"), api: gettext("API channel"), email: gettext("Email") };
   var FIELD_WORDS = {
