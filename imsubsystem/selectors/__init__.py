@@ -49,6 +49,7 @@ from imsubsystem.selectors.conversations import (
     user_get,
     webhook_path,
 )
+from imsubsystem.selectors.labels import close_reasons_active, labels_active, labels_of
 from imsubsystem.selectors.language import (
     conversation_language,
     customer_language,
@@ -106,6 +107,7 @@ __all__ = [
     "attachment_links_for_staff",
     "attachments_describe",
     "canned_responses_for",
+    "close_reasons_active",
     "contact_ids_by_message_text",
     "contact_widget_session_live",
     "conversation_contact",
@@ -125,6 +127,8 @@ __all__ = [
     "history_for_customer",
     "inbox_by_key",
     "inbox_usable_by",
+    "labels_active",
+    "labels_of",
     "language_normalize",
     "message_by_client_id",
     "message_by_platform_id",
