@@ -482,6 +482,7 @@ class CloseFrame(TypedDict):
     type: Literal["conversation.close"]
     conversation_id: int
     wrap_up: NotRequired[str]
+    reason_code: NotRequired[str]  # one of the admin's close reasons (docs/imsubsystem.md, "Close reasons")
 
 
 class PickFrame(TypedDict):
