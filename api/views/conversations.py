@@ -60,7 +60,10 @@ class ConversationFilter(filters.FilterSet):
     )
     label = IdFilter(field_name="labels__id", help_text="A label id: the conversations carrying that label.")
     snoozed = filters.BooleanFilter(
-        field_name="snoozed_at", lookup_expr="isnull", exclude=True, help_text="true: only snoozed ones; false: none."
+        field_name="snoozed_at",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="true: only snoozed ones; false: only those not snoozed.",
     )
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601.")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601.")
