@@ -17,6 +17,8 @@ is re-exported here from the module that holds it, each one layer above the last
   `offer_frames_open`, what a conversation can be started on (`outbound_inboxes_for`,
   `contact_widget_session_live`), people's names (`user_display_name`, `user_get`) and the inbox, contact and canned
   responses reads;
+- `labels.py`: the active labels and close reasons (`labels_active`, `close_reasons_active`) and the
+  labels of many conversations in one query (`labels_of`);
 - `language.py`: which language a customer gets (`customer_language`, `conversation_language`) and how
   a text held per language falls back (`text_for_language`, `ui_language`; docs/i18n.md, "Customers");
 - `messages.py`: message payloads and attachment descriptions (`message_payload`, `attachments_describe`,
