@@ -34,13 +34,23 @@ class InboxRefSerializer(RefSerializer):
     kind = serializers.CharField()
 
 
+class LabelRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    colour = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", help_text="# and six hexadecimal digits.")
+
+
 class ConversationSerializer(serializers.ModelSerializer):
-    """A conversation; read it with contact, inbox, queue and assignee selected (one query for a page)."""
+    """A conversation; read it with contact, inbox, queue, assignee and close reason selected and its labels
+    prefetched (a few queries for a page)."""
 
     inbox = serializers.SerializerMethodField()
     contact = serializers.SerializerMethodField()
     queue = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
+    labels = serializers.SerializerMethodField()
+    close_reason = serializers.SerializerMethodField()
+    snoozed = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversation
@@ -61,8 +71,24 @@ class ConversationSerializer(serializers.ModelSerializer):
             "closed_at",
             "wrap_up",
             "status_version",
+            "labels",
+            "close_reason",
+            "snoozed",
+            "snoozed_until",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(LabelRefSerializer(many=True))
+    def get_labels(self, conversation: Conversation) -> list[dict]:
+        return [{"id": label.pk, "name": label.name, "colour": label.colour} for label in conversation.labels.all()]
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="The code of the close reason picked."))
+    def get_close_reason(self, conversation: Conversation) -> str | None:
+        return conversation.close_reason.code if conversation.close_reason_id else None
+
+    @extend_schema_field(serializers.BooleanField(help_text="Snoozed: out of its agent's active list for now."))
+    def get_snoozed(self, conversation: Conversation) -> bool:
+        return conversation.snoozed_at is not None
 
     @extend_schema_field(InboxRefSerializer)
     def get_inbox(self, conversation: Conversation) -> dict:
@@ -153,6 +179,32 @@ class CloseSerializer(serializers.Serializer):
         max_length=10000,
         trim_whitespace=False,
         help_text="Why it was closed: kept as the conversation's wrap-up note.",
+    )
+    reason_code = TextField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The code of one of the admin's close reasons (GET /api/rest/v1/close-reasons), as well as or "
+        "instead of `reason`.",
+    )
+
+
+class LabelsSetSerializer(serializers.Serializer):
+    label_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=20,
+        allow_empty=True,
+        help_text="The conversation's labels from now on (ids of active labels; [] removes them all).",
+    )
+
+
+class SnoozeSerializer(serializers.Serializer):
+    until = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When it comes back (ISO 8601, in the future, within a year). Absent or null: when the "
+        "customer writes. The customer writing brings it back earlier either way.",
     )
 
 

@@ -11,6 +11,7 @@ from api.views.contacts import ContactViewSet
 from api.views.conversations import ConversationViewSet
 from api.views.docs import ApiDocsView, ApiSchemaView
 from api.views.inboxes import InboxViewSet
+from api.views.labels import CloseReasonViewSet, LabelViewSet
 from api.views.me import MeView
 from api.views.messages import ConversationMessagesView
 from api.views.not_found import NoSuchEndpoint
@@ -32,6 +33,8 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("agents", AgentViewSet, basename="agent")
 router.register("canned-responses", CannedResponseViewSet, basename="canned-response")
 router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("labels", LabelViewSet, basename="label")
+router.register("close-reasons", CloseReasonViewSet, basename="close-reason")
 
 urlpatterns = [
     path("me", MeView.as_view(), name="me"),

@@ -362,6 +362,8 @@ CELERY_BEAT_SCHEDULE = {
     # Routing timers (offer expiry, overflow, re-evaluation). The embedded default runs this whole
     # schedule in the server process (INPROCESS_TIMERS, switchboard/timers.py).
     "routing-tick": {"task": "routing.tick", "schedule": 1.0},
+    # Snoozed conversations whose time came go back to their agent (docs/imsubsystem.md, "Snooze").
+    "snoozes-wake": {"task": "imsubsystem.snoozes_wake", "schedule": env.float("SNOOZE_WAKE_S", default=2.0)},
     # Outgoing webhooks: lost drains and retries that are due (in the embedded default, every retry).
     "webhooks-sweep": {
         "task": "webhooks.tasks.webhooks_sweep",

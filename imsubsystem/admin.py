@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from imsubsystem import selectors
-from imsubsystem.models import CannedResponse, Conversation, Inbox, Message, identity_secret_new
+from imsubsystem.models import CannedResponse, CloseReason, Conversation, Inbox, Label, Message, identity_secret_new
 from imsubsystem.selectors import webhook_path
 
 
@@ -76,7 +76,15 @@ class MessageInline(admin.TabularInline):
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = ("id", "contact", "inbox", "queue", "assignee", "status", "priority", "created_at", "closed_at")
-    list_filter = ("status", "inbox", "queue", ("assignee", admin.RelatedOnlyFieldListFilter), "created_at")
+    list_filter = (
+        "status",
+        "inbox",
+        "queue",
+        ("assignee", admin.RelatedOnlyFieldListFilter),
+        "labels",
+        "close_reason",
+        "created_at",
+    )
     search_fields = ("=id", "contact__name", "contact__emails", "wrap_up", "messages__text")
     list_select_related = ("contact", "inbox", "queue", "assignee")
     date_hierarchy = "created_at"
@@ -99,6 +107,10 @@ class ConversationAdmin(admin.ModelAdmin):
         "last_seq",
         "customer_last_read_seq",
         "agent_last_read_seq",
+        "labels",
+        "close_reason",
+        "snoozed_at",
+        "snoozed_until",
     )
     fields = (*readonly_fields[:5], "priority", "wrap_up", *readonly_fields[5:])
 
@@ -115,3 +127,27 @@ class CannedResponseAdmin(admin.ModelAdmin):
     list_display = ("shortcut", "title", "owner")
     list_filter = (("owner", admin.RelatedOnlyFieldListFilter),)
     search_fields = ("shortcut", "title", "text")
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ("name", "swatch", "description", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "description")
+
+    @admin.display(description=_("colour"))
+    def swatch(self, obj: Label):
+        # The colour passed colour_validate when saved; format_html escapes it all the same.
+        return format_html(
+            '<span style="display:inline-block;width:1em;height:1em;background:{}"></span> <code>{}</code>',
+            obj.colour,
+            obj.colour,
+        )
+
+
+@admin.register(CloseReason)
+class CloseReasonAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "position", "is_active")
+    list_editable = ("position", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "code")

@@ -5,7 +5,7 @@ The secrets are the public demo values of CONTRACT.md, never real ones.
 
 from __future__ import annotations
 
-from imsubsystem.models import CannedResponse, Inbox
+from imsubsystem.models import CannedResponse, CloseReason, Inbox, Label
 from imsubsystem.selectors import webhook_path
 from routing.models import Queue
 
@@ -65,6 +65,13 @@ DEMO_CANNED = [
     ("bye", "Closing", "Is there anything else I can help with? Have a great day!"),
 ]
 
+DEMO_LABELS = [
+    ("VIP", "#b91c1c", "A customer we take extra care of."),
+    ("Refund", "#047857", "Asks for money back."),
+    ("Bug", "#1d4ed8", "Reports something broken."),
+]
+DEMO_CLOSE_REASONS = [("solved", "Solved"), ("no-reply", "Customer stopped replying"), ("spam", "Spam")]
+
 
 def seed(*, stdout=None) -> None:
     support = Queue.objects.filter(name="Support").first() or Queue.objects.get_or_create(name="Support")[0]
@@ -84,6 +91,10 @@ def seed(*, stdout=None) -> None:
             inbox.save(update_fields=["credentials"])
     for shortcut, title, text in DEMO_CANNED:
         CannedResponse.objects.get_or_create(shortcut=shortcut, owner=None, defaults={"title": title, "text": text})
+    for name, colour, description in DEMO_LABELS:
+        Label.objects.get_or_create(name=name, defaults={"colour": colour, "description": description})
+    for position, (code, name) in enumerate(DEMO_CLOSE_REASONS):
+        CloseReason.objects.get_or_create(code=code, defaults={"name": name, "position": position})
     if stdout:
         stdout.write(f"  inboxes: {', '.join(k for k, *_ in DEMO_INBOXES)} (widget demo: /widget/demo/demo/)")
 

@@ -85,6 +85,12 @@ class ContactRef(TypedDict):
     name: str
 
 
+class LabelRef(TypedDict):
+    id: int
+    name: str
+    colour: str  # "#" and six hex digits, validated when the label is saved
+
+
 class ConversationSummary(TypedDict):
     id: int
     status: StatusName
@@ -99,6 +105,9 @@ class ConversationSummary(TypedDict):
     status_version: NotRequired[int]
     queue: NotRequired[dict[str, Any] | None]  # {"id", "name"}: the console's list and conversation.assigned
     language: NotRequired[str]  # the customer's language (selectors/language.py); "" before it was stored
+    labels: NotRequired[list[LabelRef]]  # the console's lists
+    snoozed: NotRequired[bool]
+    snoozed_until: NotRequired[str | None]  # null while snoozed: until the customer writes
 
 
 # --- Server → client frames ----------------------------------------------------------------------
@@ -205,6 +214,34 @@ class ConversationReleasedFrame(TypedDict):
 
     type: Literal["conversation.released"]
     conversation_id: int
+    status: StatusName
+
+
+class ConversationLabelsFrame(TypedDict):
+    """Staff watching a conversation: its labels changed (never sent to the customer)."""
+
+    type: Literal["conversation.labels"]
+    conversation_id: int
+    labels: list[LabelRef]
+
+
+class ConversationSnoozedFrame(TypedDict):
+    """To the agent's sockets: the conversation left their active list until `until` (null: until the
+    customer writes)."""
+
+    type: Literal["conversation.snoozed"]
+    conversation_id: int
+    until: str | None
+
+
+class ConversationUnsnoozedFrame(TypedDict):
+    """To the agent's sockets: a snoozed conversation came back (`reason`: time, customer or agent);
+    `status` is its status now (assigned when it stayed with the agent, queued when it went back through
+    routing)."""
+
+    type: Literal["conversation.unsnoozed"]
+    conversation_id: int
+    reason: Literal["time", "customer", "agent"]
     status: StatusName
 
 
@@ -445,6 +482,7 @@ class CloseFrame(TypedDict):
     type: Literal["conversation.close"]
     conversation_id: int
     wrap_up: NotRequired[str]
+    reason_code: NotRequired[str]  # one of the admin's close reasons (docs/imsubsystem.md, "Close reasons")
 
 
 class PickFrame(TypedDict):
@@ -471,6 +509,9 @@ SERVER_FRAMES: dict[str, type] = {
     "conversation.assigned": ConversationAssignedFrame,
     "conversation.started": ConversationStartedFrame,
     "conversation.released": ConversationReleasedFrame,
+    "conversation.labels": ConversationLabelsFrame,
+    "conversation.snoozed": ConversationSnoozedFrame,
+    "conversation.unsnoozed": ConversationUnsnoozedFrame,
     "offer": OfferFrame,
     "offer.closed": OfferClosedFrame,
     "presence": PresenceFrame,

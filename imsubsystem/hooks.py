@@ -25,6 +25,10 @@ without the switch importing them. Frames to clients are declared beside this, i
 - `conversation_created`, `conversation_assigned`, `conversation_closed`: inside the transaction that
   opens a conversation (not a reopen), gives it to an agent, or closes it, after its row is written; the
   same rules as `message_stored`. The outgoing webhooks.
+- `conversation_labels_changed`: inside the transaction that changed a conversation's labels (only when
+  they changed); the same rules. The outgoing webhooks (`conversation.labels_changed`).
+- `message_stored` also carries `snoozed`: the switch itself hears it (services/snooze.py, subscribed in
+  its AppConfig.ready) to wake a snoozed conversation when its customer writes.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class MessageStored(HookEvent):
     inbox_kind: str
     sender_kind: str
     private: bool
+    snoozed: bool = False  # the conversation was snoozed when the message came
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,24 @@ class ConversationClosed(HookEvent):
     closed_by_user_id: int | None
     wrap_up: str
     closed_at: datetime
+    close_reason: str = ""  # the code of the close reason picked from the admin's list, or ""
+
+
+@dataclass(frozen=True)
+class ConversationLabelsChanged(HookEvent):
+    """`labels`: the conversation's labels now, each {"id", "name", "colour"}; `added` and `removed`: label
+    ids."""
+
+    conversation_id: int
+    inbox_id: int
+    contact_id: int
+    queue_id: int | None
+    assignee_id: int | None
+    labels: tuple[dict[str, Any], ...]
+    added: tuple[int, ...]
+    removed: tuple[int, ...]
+    by_user_id: int | None
+    changed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -154,3 +177,6 @@ message_batch_stored: Hook[MessageBatchStored] = Hook("imsubsystem.message_batch
 conversation_created: Hook[ConversationCreated] = Hook("imsubsystem.conversation_created", ConversationCreated)
 conversation_assigned: Hook[ConversationAssigned] = Hook("imsubsystem.conversation_assigned", ConversationAssigned)
 conversation_closed: Hook[ConversationClosed] = Hook("imsubsystem.conversation_closed", ConversationClosed)
+conversation_labels_changed: Hook[ConversationLabelsChanged] = Hook(
+    "imsubsystem.conversation_labels_changed", ConversationLabelsChanged
+)

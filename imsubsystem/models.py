@@ -85,6 +85,56 @@ class Inbox(models.Model):
         return [str(o).rstrip("/") for o in origins] if isinstance(origins, list) else []
 
 
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def colour_validate(value: str) -> None:
+    """A colour is "#" and six hex digits, nothing else: the console puts it in a style attribute, so only
+    a value of this shape may ever reach one (no CSS injection through a label's colour)."""
+    if not isinstance(value, str) or not _HEX_COLOUR.match(value):
+        raise ValidationError(_("Write a colour as # and six hexadecimal digits, e.g. #1f77b4."))
+
+
+class Label(models.Model):
+    """An admin-defined label that agents set on conversations (docs/imsubsystem.md, "Labels")."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    colour = models.CharField(_("colour"), max_length=7, default="#6b7280", validators=[colour_validate])
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive labels stay on conversations but cannot be set any more.")
+    )
+
+    class Meta:
+        verbose_name = _("label")
+        verbose_name_plural = _("labels")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        colour_validate(self.colour)
+        super().save(*args, **kwargs)
+
+
+class CloseReason(models.Model):
+    """An admin-defined reason an agent picks when closing (docs/imsubsystem.md, "Close reasons")."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True, help_text=_("What the API's reason_code names."))
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("close reason")
+        verbose_name_plural = _("close reasons")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ConversationStatus(models.TextChoices):
     BOT = "bot", _("With the bot")
     QUEUED = "queued", _("Waiting in a queue")
@@ -147,6 +197,16 @@ class Conversation(models.Model):
     # The customer's language, chosen once when the conversation is created (selectors/language.py): the
     # bot, the automatic messages and the widget use it for the whole conversation.
     language = models.CharField(max_length=16, blank=True, default="")
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
+    close_reason = models.ForeignKey(
+        CloseReason, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    # Snooze (docs/imsubsystem.md, "Snooze"): set while the agent put it aside; `snoozed_until` is the
+    # time it comes back (NULL: when the customer writes). `snooze_released`: its work item was let go
+    # (the queue does not count snoozed conversations toward capacity), so it comes back through routing.
+    snoozed_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    snooze_released = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("conversation")
@@ -165,6 +225,8 @@ class Conversation(models.Model):
             # rows, however long the history (docs/supervisor.md, "cost"): its arrivals, and what closed in it.
             models.Index(fields=["first_queued_at"], name="im_conv_first_queued"),
             models.Index(fields=["status", "closed_at"], name="im_conv_status_closed"),
+            # The snooze timer reads only the conversations whose time came.
+            models.Index(fields=["snoozed_until"], name="im_conv_snoozed_until"),
         ]
 
     def __str__(self) -> str:
@@ -173,6 +235,10 @@ class Conversation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != ConversationStatus.CLOSED
+
+    @property
+    def is_snoozed(self) -> bool:
+        return self.snoozed_at is not None
 
 
 class SenderKind(models.TextChoices):

@@ -117,6 +117,13 @@ def work_complete(*, ref: int) -> None:
     _work_release(ref, "completed", WorkStatus.COMPLETED)
 
 
+def work_snooze_release(*, ref: int) -> None:
+    """The agent snoozed an assigned conversation in a queue whose snoozed conversations do not count
+    toward capacity: the place frees (the next work may be offered) and the item ends `completed` with
+    the reason `snoozed`. When it comes back, the switch enqueues it again, its agent preferred."""
+    _work_release(ref, "snoozed", WorkStatus.COMPLETED)
+
+
 def work_transfer(*, ref: int, queue_id: int | None = None, agent_id: int | None = None) -> None:
     """Move a conversation to another queue (it keeps its age) or straight to an agent."""
     if not queue_id and not agent_id:

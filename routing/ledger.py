@@ -106,7 +106,8 @@ def _work_update(ref: int, seq: int, **fields: Any) -> None:
 
 
 def _final_status(detail: str) -> str:
-    return WorkStatus.COMPLETED if detail == "completed" else WorkStatus.CANCELLED
+    # A snoozed conversation's item ends as its agent's work (commands.work_snooze_release).
+    return WorkStatus.COMPLETED if detail in ("completed", "snoozed") else WorkStatus.CANCELLED
 
 
 # --- one writer per kind of decision (base.py lists each kind's fields) ------------------------------------

@@ -50,6 +50,14 @@ class Queue(models.Model):
     business_hours_id = models.PositiveBigIntegerField(
         null=True, blank=True, help_text=_("Id of the business-hours schedule (bots) this queue follows.")
     )
+    snoozed_count_toward_capacity = models.BooleanField(
+        _("snoozed conversations count toward capacity"),
+        default=True,
+        help_text=_(
+            "On: a snoozed conversation stays with its agent and takes one of their places. Off: its place is"
+            " freed while it sleeps, and it comes back through the queue, its agent preferred."
+        ),
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,7 +2,7 @@
 tasks and commands call (`from routing import services`). Each lives in the module of its seam:
 
 * commands.py, the decisions asked of routing: `work_enqueue`, `work_cancel`, `work_complete`,
-  `work_transfer`, `work_pick`, `offer_accept`, `offer_reject`, `agent_presence_set`
+  `work_transfer`, `work_pick`, `work_snooze_release`, `offer_accept`, `offer_reject`, `agent_presence_set`
 * presence.py, presence follows the console: `agent_console_open`, `agent_console_close`,
   `agent_consoles_expect`, `agent_consoles_sweep`, `console_grace_s`, `console_heartbeat_s`
 * sync.py, the backend's configuration in step with MySQL: `queue_sync`, `agent_sync`
@@ -25,6 +25,7 @@ from routing.commands import (
     work_complete,
     work_enqueue,
     work_pick,
+    work_snooze_release,
     work_transfer,
 )
 from routing.estimates import queue_position, queue_positions
@@ -62,5 +63,6 @@ __all__ = [
     "work_complete",
     "work_enqueue",
     "work_pick",
+    "work_snooze_release",
     "work_transfer",
 ]

@@ -19,7 +19,14 @@ class ReportFilterForm(forms.Form):
         label=_("Period"), choices=[("day", _("By day")), ("hour", _("By hour"))], required=False
     )
     dimension = forms.ChoiceField(
-        label=_("Rows"), choices=[("queue", _("Per queue")), ("agent", _("Per agent"))], required=False
+        label=_("Rows"),
+        choices=[
+            ("queue", _("Per queue")),
+            ("agent", _("Per agent")),
+            ("label", _("Per label")),
+            ("close_reason", _("Per close reason")),
+        ],
+        required=False,
     )
     queue = forms.TypedChoiceField(label=_("Queue"), coerce=int, required=False, empty_value=None)
 

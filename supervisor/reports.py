@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from imsubsystem.models import CloseReason, Label
 from supervisor import selectors, stats
 
 # (key, the page's column heading). The CSV files (the page's export and the integrator API's) name their
@@ -43,7 +44,8 @@ def report_for_user(
     queue_ids: set[int] | frozenset[int] | None = None,
 ) -> list[dict[str, Any]]:
     """The report rows `user` may see: the visible queues (cut down to `queue_ids` when given), per agent
-    the visible agents; each row with the queue's or agent's `name` and its local `bucket_label`."""
+    the visible agents, per label or close reason the visible queues' conversations; each row with the
+    queue's, agent's, label's or reason's `name` and its local `bucket_label`."""
     queues = selectors.queues_visible(user=user)
     visible = {q["id"] for q in queues}
     if queue_ids is not None:
@@ -54,6 +56,10 @@ def report_for_user(
         agents = selectors.agents_visible(user=user)
         names = {a["id"]: a["name"] for a in agents}
         agent_ids = list(names)
+    elif dimension == "label":
+        names = dict(Label.objects.values_list("pk", "name"))
+    elif dimension == "close_reason":
+        names = dict(CloseReason.objects.values_list("pk", "name"))
     rows = stats.report_rows(
         start=start_at, end=end_at, period=period, dimension=dimension, queue_ids=list(visible), agent_ids=agent_ids
     )

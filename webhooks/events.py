@@ -19,7 +19,7 @@ from bots.hooks import SurveyAnswered
 from crm.hooks import ContactSaved
 from crm.models import Contact
 from imsubsystem import selectors as switch_selectors
-from imsubsystem.hooks import ConversationAssigned, ConversationClosed, ConversationCreated
+from imsubsystem.hooks import ConversationAssigned, ConversationClosed, ConversationCreated, ConversationLabelsChanged
 from imsubsystem.models import Conversation
 from webhooks.models import EventType
 
@@ -112,6 +112,24 @@ def conversation_closed(event: ConversationClosed) -> Event:
             "previous_status": event.previous_status,
             "closed_by": _user_ref(event.closed_by_user_id),
             "wrap_up": event.wrap_up,
+            "close_reason": event.close_reason or None,
+        },
+        ordering_key=f"conversation:{event.conversation_id}",
+        conversation_id=event.conversation_id,
+        queue_id=event.queue_id,
+        inbox_id=event.inbox_id,
+    )
+
+
+def conversation_labels_changed(event: ConversationLabelsChanged) -> Event:
+    return Event(
+        type=EventType.CONVERSATION_LABELS_CHANGED,
+        data={
+            "conversation": conversation_data(event.conversation_id),
+            "labels": [dict(label) for label in event.labels],
+            "added": list(event.added),
+            "removed": list(event.removed),
+            "changed_by": _user_ref(event.by_user_id),
         },
         ordering_key=f"conversation:{event.conversation_id}",
         conversation_id=event.conversation_id,

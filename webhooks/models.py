@@ -16,6 +16,7 @@ class EventType(models.TextChoices):
     CONVERSATION_CREATED = "conversation.created", "conversation.created"
     CONVERSATION_ASSIGNED = "conversation.assigned", "conversation.assigned"
     CONVERSATION_CLOSED = "conversation.closed", "conversation.closed"
+    CONVERSATION_LABELS_CHANGED = "conversation.labels_changed", "conversation.labels_changed"
     MESSAGE_CREATED = "message.created", "message.created"
     CONTACT_CREATED = "contact.created", "contact.created"
     CONTACT_UPDATED = "contact.updated", "contact.updated"

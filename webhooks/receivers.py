@@ -11,10 +11,12 @@ from imsubsystem.hooks import (
     ConversationAssigned,
     ConversationClosed,
     ConversationCreated,
+    ConversationLabelsChanged,
     MessageBatchStored,
     conversation_assigned,
     conversation_closed,
     conversation_created,
+    conversation_labels_changed,
     message_batch_stored,
 )
 from webhooks import events, tasks
@@ -51,6 +53,11 @@ def on_conversation_closed(event: ConversationClosed) -> None:
         deliveries_enqueue([events.conversation_closed(event)], on_commit_drain=tasks.drain_later)
 
 
+def on_conversation_labels_changed(event: ConversationLabelsChanged) -> None:
+    if _wanted(EventType.CONVERSATION_LABELS_CHANGED, queue_id=event.queue_id, inbox_id=event.inbox_id):
+        deliveries_enqueue([events.conversation_labels_changed(event)], on_commit_drain=tasks.drain_later)
+
+
 def on_contact_created(event: ContactSaved) -> None:
     if _wanted(EventType.CONTACT_CREATED, scoped=False):
         deliveries_enqueue([events.contact_saved(event, created=True)], on_commit_drain=tasks.drain_later)
@@ -71,6 +78,7 @@ def connect() -> None:
     conversation_created.subscribe(on_conversation_created, uid="webhooks.conversation_created")
     conversation_assigned.subscribe(on_conversation_assigned, uid="webhooks.conversation_assigned")
     conversation_closed.subscribe(on_conversation_closed, uid="webhooks.conversation_closed")
+    conversation_labels_changed.subscribe(on_conversation_labels_changed, uid="webhooks.conversation_labels_changed")
     contact_created.subscribe(on_contact_created, uid="webhooks.contact_created")
     contact_updated.subscribe(on_contact_updated, uid="webhooks.contact_updated")
     survey_answered.subscribe(on_survey_answered, uid="webhooks.survey_answered")

@@ -24,6 +24,8 @@ from api.serializers_conversations import (
     ConversationSerializer,
     ConversationStartedSerializer,
     ConversationStartSerializer,
+    LabelsSetSerializer,
+    SnoozeSerializer,
     TransferSerializer,
 )
 from api.views.base import ApiMixin
@@ -34,7 +36,7 @@ from imsubsystem.models import Conversation, ConversationStatus, SenderKind
 from imsubsystem.ratelimit import agent_identity, message_rate_check
 from supervisor import services as supervisor_services
 
-RELATED = ("contact", "inbox", "queue", "assignee")
+RELATED = ("contact", "inbox", "queue", "assignee", "close_reason")
 
 
 class IdFilter(filters.NumberFilter):
@@ -54,8 +56,15 @@ class ConversationFilter(filters.FilterSet):
     contact_tag = filters.CharFilter(
         field_name="contact__tags__name",
         max_length=64,
-        help_text="The name of a CRM tag the conversation's contact carries (conversations have no labels "
-        "of their own yet).",
+        help_text="The name of a CRM tag the conversation's contact carries (see `label` for the "
+        "conversation's own labels).",
+    )
+    label = IdFilter(field_name="labels__id", help_text="A label id: the conversations carrying that label.")
+    snoozed = filters.BooleanFilter(
+        field_name="snoozed_at",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="true: only snoozed ones; false: only those not snoozed.",
     )
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601.")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601.")
@@ -128,7 +137,7 @@ class ConversationViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
         if getattr(self, "swagger_fake_view", False):  # the OpenAPI document is made without a caller
             return Conversation.objects.none()
         visible = selectors.conversations_visible_q(user=self.request.user)
-        return Conversation.objects.filter(visible).select_related(*RELATED)
+        return Conversation.objects.filter(visible).select_related(*RELATED).prefetch_related("labels")
 
     def get_serializer_class(self):
         return ConversationDetailSerializer if self.action == "retrieve" else ConversationSerializer
@@ -164,7 +173,7 @@ class ConversationViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
 
     def _answer(self, conversation_id: int) -> Response:
         """The conversation as the action left it (what routing does on commit may follow)."""
-        conversation = Conversation.objects.select_related(*RELATED).get(pk=conversation_id)
+        conversation = Conversation.objects.select_related(*RELATED).prefetch_related("labels").get(pk=conversation_id)
         return Response(ConversationSerializer(conversation).data)
 
     @_action_schema("Assign to an agent (supervisors and admins)", AssignSerializer)
@@ -213,8 +222,46 @@ class ConversationViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
         body = CloseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         switch.conversation_close(
-            conversation_id=conversation.pk, by_user_id=request.user.pk, wrap_up=body.validated_data.get("reason", "")
+            conversation_id=conversation.pk,
+            by_user_id=request.user.pk,
+            wrap_up=body.validated_data.get("reason", ""),
+            reason_code=body.validated_data.get("reason_code") or None,
         )
+        return self._answer(conversation.pk)
+
+    @_action_schema("Set the conversation's labels", LabelsSetSerializer)
+    @action(detail=True, methods=["post"])
+    def labels(self, request, pk=None):
+        """The whole set at once (imsubsystem.services.conversation_labels_set): whoever may see the
+        conversation may label it; an unknown or inactive label id is `invalid`."""
+        conversation = self.get_object()
+        body = LabelsSetSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        switch.conversation_labels_set(
+            conversation_id=conversation.pk, label_ids=body.validated_data["label_ids"], by_user_id=request.user.pk
+        )
+        return self._answer(conversation.pk)
+
+    @_action_schema("Snooze until a time or until the customer writes", SnoozeSerializer)
+    @action(detail=True, methods=["post"])
+    def snooze(self, request, pk=None):
+        """Out of its agent's active list until `until` or the customer's next message (docs/api.md,
+        "Snooze"); only an assigned conversation (`illegal_transition` otherwise)."""
+        conversation = self.get_object()
+        body = SnoozeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        switch.conversation_snooze(
+            conversation_id=conversation.pk, by_user_id=request.user.pk, until=body.validated_data.get("until")
+        )
+        return self._answer(conversation.pk)
+
+    @_action_schema("Wake a snoozed conversation now", None)
+    @action(detail=True, methods=["post"])
+    def unsnooze(self, request, pk=None):
+        """Back in its agent's active list (through its queue when its place was freed); a conversation that
+        is not snoozed is answered as it is."""
+        conversation = self.get_object()
+        switch.conversation_unsnooze(conversation_id=conversation.pk, reason="agent", by_user_id=request.user.pk)
         return self._answer(conversation.pk)
 
     @_action_schema("Reopen a closed conversation", None)

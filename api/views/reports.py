@@ -27,7 +27,7 @@ from supervisor import reports as supervisor_reports
 from supervisor import selectors as supervisor_selectors
 from supervisor.forms import ReportFilterForm
 
-KINDS = ("queue", "agent")
+KINDS = ("queue", "agent", "label", "close_reason")
 _ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
@@ -68,7 +68,11 @@ class ReportView(ApiMixin, APIView):
         tags=["reports"],
         parameters=[
             OpenApiParameter(
-                "kind", str, OpenApiParameter.PATH, enum=list(KINDS), description="Rows per queue or agent."
+                "kind",
+                str,
+                OpenApiParameter.PATH,
+                enum=list(KINDS),
+                description="Rows per queue, agent, label or close reason.",
             ),
             OpenApiParameter("from", OpenApiTypes.DATE, description="The first day (default: six days before `to`)."),
             OpenApiParameter("to", OpenApiTypes.DATE, description="The last day, inclusive (default: today)."),

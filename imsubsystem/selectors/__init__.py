@@ -17,6 +17,8 @@ is re-exported here from the module that holds it, each one layer above the last
   `offer_frames_open`, what a conversation can be started on (`outbound_inboxes_for`,
   `contact_widget_session_live`), people's names (`user_display_name`, `user_get`) and the inbox, contact and canned
   responses reads;
+- `labels.py`: the active labels and close reasons (`labels_active`, `close_reasons_active`) and the
+  labels of many conversations in one query (`labels_of`);
 - `language.py`: which language a customer gets (`customer_language`, `conversation_language`) and how
   a text held per language falls back (`text_for_language`, `ui_language`; docs/i18n.md, "Customers");
 - `messages.py`: message payloads and attachment descriptions (`message_payload`, `attachments_describe`,
@@ -52,6 +54,7 @@ from imsubsystem.selectors.conversations import (
     user_get,
     webhook_path,
 )
+from imsubsystem.selectors.labels import close_reasons_active, labels_active, labels_of
 from imsubsystem.selectors.language import (
     conversation_language,
     customer_language,
@@ -111,6 +114,7 @@ __all__ = [
     "attachment_links_for_staff",
     "attachments_describe",
     "canned_responses_for",
+    "close_reasons_active",
     "contact_ids_by_message_text",
     "contact_widget_session_live",
     "conversation_contact",
@@ -131,6 +135,8 @@ __all__ = [
     "history_for_customer",
     "inbox_by_key",
     "inbox_usable_by",
+    "labels_active",
+    "labels_of",
     "language_normalize",
     "message_by_client_id",
     "message_by_platform_id",

@@ -60,6 +60,8 @@ def conversation_summary(conversation: Conversation, *, unread: int | None = Non
         "created_at": conversation.created_at.isoformat(),
         "status_version": conversation.status_version,
         "language": conversation.language,
+        "snoozed": conversation.snoozed_at is not None,
+        "snoozed_until": _iso(conversation.snoozed_until),
     }
 
 

@@ -18,6 +18,9 @@ below from `imsubsystem.services`; each lives in one module:
 - `sends.py`: the sockets' batches: customers' and agents' messages in one call of the write path;
 - `conversations.py`: open or reopen (a customer writing, or staff: `conversation_reopen`), hand to a
   queue, transfer, close, read pointers;
+- `labels.py`: a conversation's labels (`conversation_labels_set`);
+- `snooze.py`: snoozing and waking conversations (`conversation_snooze`, `conversation_unsnooze`, the
+  timer `snoozes_wake`, and the write path's hook that wakes one when its customer writes);
 - `assignment.py`: the bridge to routing (the status moves its hook events drive, the agents' commands
   passed to it);
 - `merge.py`: a contact merge's effect on conversations; revoking widget sessions;
@@ -50,11 +53,13 @@ from imsubsystem.services.conversations import (
 )
 from imsubsystem.services.customers import customer_message_send, inbound_message_receive
 from imsubsystem.services.delivery import message_delivery_update
+from imsubsystem.services.labels import conversation_labels_set
 from imsubsystem.services.merge import conversations_move_contact, widget_sessions_revoke
 from imsubsystem.services.messages import message_send
 from imsubsystem.services.outbound import conversation_start_outbound
 from imsubsystem.services.publish import event_publish_on_commit, typing_publish
 from imsubsystem.services.sends import agent_sends_refused, customer_messages_send_many, messages_send_many
+from imsubsystem.services.snooze import conversation_snooze, conversation_unsnooze, snoozes_wake
 from imsubsystem.services.state import TRANSITIONS, SwitchError, status_move_allowed, text_check
 
 __all__ = [
@@ -70,14 +75,17 @@ __all__ = [
     "conversation_assign",
     "conversation_close",
     "conversation_for_customer",
+    "conversation_labels_set",
     "conversation_mark_offered",
     "conversation_pick",
     "conversation_queue",
     "conversation_read_mark",
     "conversation_reopen",
     "conversation_requeued",
+    "conversation_snooze",
     "conversation_start_outbound",
     "conversation_transfer",
+    "conversation_unsnooze",
     "conversations_move_contact",
     "customer_message_send",
     "customer_messages_send_many",
@@ -89,6 +97,7 @@ __all__ = [
     "offer_answer",
     "offer_closed_publish",
     "queue_positions_publish",
+    "snoozes_wake",
     "status_move_allowed",
     "text_check",
     "typing_publish",

@@ -22,7 +22,7 @@ from imsubsystem.hooks import (
     conversation_closed,
     conversation_created,
 )
-from imsubsystem.models import Conversation, Inbox, SenderKind
+from imsubsystem.models import CloseReason, Conversation, Inbox, SenderKind
 from imsubsystem.services.drafts import Draft
 from imsubsystem.services.messages import messages_store
 from imsubsystem.services.publish import event_publish_on_commit, publish_status
@@ -198,6 +198,8 @@ def conversation_transfer(
         conversation = lock(conversation_id)
         if conversation.status == S.CLOSED:
             raise SwitchError("conversation_closed", "A closed conversation cannot be transferred.")
+        if conversation.snoozed_at is not None:
+            raise SwitchError("illegal_transition", "The conversation is snoozed: wake it before transferring it.")
         if conversation.status == S.BOT:
             if queue_id is None:
                 raise SwitchError("illegal_transition", "Hand a bot conversation to a queue first.")
@@ -228,12 +230,29 @@ def conversation_transfer(
         )
 
 
-def conversation_close(*, conversation_id: int, by_user_id: int | None = None, wrap_up: str = "") -> None:
-    """Close with an optional wrap-up note; routing frees the agent (work_complete) or drops the waiting
-    item (work_cancel). Closing a closed conversation is refused."""
+def close_reason_for(reason_code: str | None) -> CloseReason | None:
+    """The active close reason of this code (docs/imsubsystem.md, "Close reasons"); None for none given;
+    `invalid` for a code that is not an active reason."""
+    if reason_code is None or reason_code == "":
+        return None
+    if not isinstance(reason_code, str):
+        raise SwitchError("invalid", "reason_code must be the code of a close reason.")
+    reason = CloseReason.objects.filter(code=reason_code, is_active=True).first()
+    if reason is None:
+        raise SwitchError("invalid", f"Unknown close reason {reason_code[:64]!r}.")
+    return reason
+
+
+def conversation_close(
+    *, conversation_id: int, by_user_id: int | None = None, wrap_up: str = "", reason_code: str | None = None
+) -> None:
+    """Close with an optional wrap-up note (free text) and an optional close reason from the admin's list
+    (`reason_code`); routing frees the agent (work_complete) or drops the waiting item (work_cancel). A
+    snoozed conversation stops being snoozed. Closing a closed conversation is refused."""
     if not isinstance(wrap_up, str) or len(wrap_up) > 10000:
         raise SwitchError("invalid", "wrap_up must be a text of at most 10,000 characters.")
     text_check(wrap_up, field="wrap_up")
+    reason = close_reason_for(reason_code)
     with transaction.atomic():
         conversation = lock(conversation_id)
         previous = conversation.status
@@ -242,7 +261,22 @@ def conversation_close(*, conversation_id: int, by_user_id: int | None = None, w
         conversation.open_slot = None
         if wrap_up.strip():
             conversation.wrap_up = wrap_up.strip()
-        conversation.save(update_fields=["status", "closed_at", "open_slot", "wrap_up"])
+        if reason is not None:
+            conversation.close_reason = reason
+        conversation.snoozed_at = conversation.snoozed_until = None
+        conversation.snooze_released = False
+        conversation.save(
+            update_fields=[
+                "status",
+                "closed_at",
+                "open_slot",
+                "wrap_up",
+                "close_reason",
+                "snoozed_at",
+                "snoozed_until",
+                "snooze_released",
+            ]
+        )
         conversation_closed.emit(
             ConversationClosed(
                 conversation_id=conversation.pk,
@@ -254,6 +288,7 @@ def conversation_close(*, conversation_id: int, by_user_id: int | None = None, w
                 closed_by_user_id=by_user_id,
                 wrap_up=conversation.wrap_up,
                 closed_at=conversation.closed_at,
+                close_reason=reason.code if reason is not None else "",
             )
         )
         publish_status(conversation)  # before routing's on-commit work, as in conversation_queue

@@ -353,6 +353,8 @@ def _announce(
             inbox_kind=inbox.kind,
             sender_kind=message.sender_kind,
             private=message.private,
+            # A customer's message wakes a snoozed conversation (services/snooze.py hears this).
+            snoozed=conversation.snoozed_at is not None,
         )
     )
     payload = selectors.message_payload(message, sender_name=sender_name)

@@ -33,6 +33,7 @@ class LockedConversation:
     first_agent_reply_at: datetime | None
     queue_id: int | None
     assignee_id: int | None
+    snoozed_at: datetime | None
     last_message_at: datetime | None = None
 
 

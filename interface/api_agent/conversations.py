@@ -70,7 +70,9 @@ def _decorate(summaries: list[dict[str, Any]], *, user=None) -> list[dict[str, A
         }
     previews = message_previews(ids, notes_for=notes_for)
     names = _queue_names(s["queue_id"] for s in summaries)
+    labels = selectors.labels_of(ids)
     for summary in summaries:
+        summary["labels"] = labels.get(summary["id"], [])
         summary["last_message"] = previews.get(summary["id"])
         summary["queue"] = (
             {"id": summary["queue_id"], "name": names.get(summary["queue_id"], "")} if summary["queue_id"] else None

@@ -267,7 +267,10 @@ class AgentConsumer(StaffSocket):
     def _step_conversation_close(self, frame: dict[str, Any]) -> Reply:
         conversation = self._conversation(frame["conversation_id"])
         services.conversation_close(
-            conversation_id=conversation.pk, by_user_id=self.user.pk, wrap_up=frame.get("wrap_up", "")
+            conversation_id=conversation.pk,
+            by_user_id=self.user.pk,
+            wrap_up=frame.get("wrap_up", ""),
+            reason_code=frame.get("reason_code") or None,
         )
         return self._ok("conversation.close", conversation.pk)
 

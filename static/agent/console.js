@@ -46,6 +46,15 @@
       case "conversation.released":
         onReleased(data);
         break;
+      case "conversation.labels":
+        C.onLabels(data);
+        break;
+      case "conversation.snoozed":
+        C.onSnoozed(data);
+        break;
+      case "conversation.unsnoozed":
+        C.onUnsnoozed(data);
+        break;
       case "queue.changed":
         scheduleQueueRefresh();
         break;

@@ -28,7 +28,14 @@ from supervisor.stats.figures import (
 )
 
 REPORT_PERIODS = {"day": TruncDay, "hour": TruncHour}
-REPORT_DIMENSIONS = {"queue": "queue_id", "agent": "assignee_id"}
+# Per label, a conversation counts once under each of its labels (and not at all without one); per close
+# reason, under the reason picked when it closed (docs/supervisor.md, "Reports").
+REPORT_DIMENSIONS = {
+    "queue": "queue_id",
+    "agent": "assignee_id",
+    "label": "labels__id",
+    "close_reason": "close_reason_id",
+}
 
 
 def _survey_rating():
@@ -49,8 +56,9 @@ def _survey_rating():
 def report_rows(
     *, start: datetime, end: datetime, period: str, dimension: str, queue_ids, agent_ids=None
 ) -> list[dict[str, Any]]:
-    """Figures per (period, queue or agent) for arrivals in [start, end), each row's conversations being
-    those that first entered a queue in that period (per queue: its queue; per agent: its assignee)."""
+    """Figures per (period, queue, agent, label or close reason) for arrivals in [start, end), each row's
+    conversations being those that first entered a queue in that period (per queue: its queue; per agent:
+    its assignee; per label: each label it carries; per close reason: the reason it was closed with)."""
     if period not in REPORT_PERIODS:
         raise ValueError(f"period must be one of {', '.join(REPORT_PERIODS)}.")
     if dimension not in REPORT_DIMENSIONS:
@@ -59,6 +67,10 @@ def report_rows(
     rows = arrivals(start=start, end=end).filter(queue_id__in=queue_ids)
     if dimension == "agent":
         rows = rows.filter(assignee_id__in=agent_ids if agent_ids is not None else [], assignee__isnull=False)
+    elif dimension == "label":
+        rows = rows.filter(labels__isnull=False)
+    elif dimension == "close_reason":
+        rows = rows.filter(close_reason__isnull=False)
     rating = _survey_rating()
     if rating is not None:
         rows = rows.annotate(rating=rating)

@@ -61,6 +61,7 @@
   function openClose() {
     if (!state.currentId) return;
     $("con-close-note").value = "";
+    if ($("con-close-reason")) $("con-close-reason").value = "";
     closeDialog.showModal();
   }
   closeDialog.addEventListener("close", function () {
@@ -68,6 +69,8 @@
     var note = $("con-close-note").value.trim();
     var frame = { type: "conversation.close", conversation_id: state.currentId };
     if (note) frame.wrap_up = note;
+    var reason = $("con-close-reason");
+    if (reason && reason.value) frame.reason_code = reason.value;
     if (!send(frame)) showNotice(gettext("Not connected."), "error");
   });
   // ---- approved templates (WhatsApp's 24-hour window) ----------------------------------------

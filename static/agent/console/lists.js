@@ -276,14 +276,51 @@
     return list;
   }
 
+  // Other parts add to the lists without changing them here (labels.js, snooze.js): `C.listFilters`
+  // (a conversation is shown when every one says yes) and `C.itemDecorators` (each adds to a row).
+  C.listFilters = C.listFilters || [];
+  C.itemDecorators = C.itemDecorators || [];
+  function shown(summary) {
+    return C.listFilters.every(function (keep) {
+      return keep(summary);
+    });
+  }
+  function decorate(item, summary) {
+    C.itemDecorators.forEach(function (add) {
+      add(item, summary);
+    });
+  }
+  function isSnoozed(summary) {
+    return !!summary.snoozed && summary.status === "assigned";
+  }
+
   function renderMine() {
-    var list = sortedConversations();
+    var everything = sortedConversations();
+    var list = everything.filter(shown);
+    // Snoozed conversations leave the active list for a section of their own, below it.
+    var snoozed = list.filter(isSnoozed);
+    list = list.filter(function (summary) {
+      return !isSnoozed(summary);
+    });
     mineNode.textContent = "";
-    $("con-mine-count").textContent = String(list.filter((c) => c.status !== "closed").length);
-    if (!list.length) {
+    $("con-mine-count").textContent = String(
+      everything.filter(function (c) {
+        return c.status !== "closed" && !isSnoozed(c);
+      }).length,
+    );
+    if (!list.length && !snoozed.length) {
       mineNode.appendChild(el("li", "con-list-empty muted", gettext("No conversations yet. Set yourself available or pick one from the queue.")));
     }
+    if (snoozed.length) {
+      list = list.concat([null], snoozed);
+    }
     list.forEach(function (summary) {
+      if (summary === null) {
+        var section = el("li", "con-list-section muted small", interpolate(gettext("Snoozed (%s)"), [snoozed.length]));
+        section.id = "con-snoozed-section";
+        mineNode.appendChild(section);
+        return;
+      }
       var item = el("li", "con-item");
       item.dataset.conversationId = String(summary.id);
       item.setAttribute("role", "option");
@@ -315,12 +352,13 @@
       }
       bottom.appendChild(badges);
       item.appendChild(bottom);
+      decorate(item, summary);
       item.addEventListener("click", function () {
         C.openConversation(summary.id);
       });
       mineNode.appendChild(item);
     });
-    var totalUnread = list.reduce(function (sum, c) {
+    var totalUnread = everything.reduce(function (sum, c) {
       return sum + (c.unread || 0);
     }, 0);
     document.title = (totalUnread ? "(" + totalUnread + ") " : "") + gettext("Agent console") + " · Switchboard";
@@ -330,7 +368,7 @@
     queueNode.textContent = "";
     $("con-queue-count").textContent = String(state.queue.length);
     if (!state.queue.length) queueNode.appendChild(el("li", "con-list-empty muted", gettext("Nobody is waiting in your queues.")));
-    state.queue.forEach(function (entry) {
+    state.queue.filter(shown).forEach(function (entry) {
       var item = el("li", "con-item queue-item");
       item.dataset.conversationId = String(entry.id);
       var top = el("div", "con-item-top");
@@ -347,6 +385,7 @@
       if (entry.position) badges.appendChild(el("span", "chip", "#" + entry.position));
       bottom.appendChild(badges);
       item.appendChild(bottom);
+      decorate(item, entry);
       var pick = el("button", "primary small pick", gettext("Pick"));
       pick.type = "button";
       pick.addEventListener("click", function (event) {

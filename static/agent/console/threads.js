@@ -189,6 +189,10 @@
     $("con-template-open").disabled = closed;
     input.disabled = closed;
     $("con-send").disabled = closed;
+    // Labels and snooze (labels.js, snooze.js) show their part of the header.
+    (C.chatHeadDecorators || []).forEach(function (add) {
+      add(summary);
+    });
     input.placeholder = closed
       ? gettext("This conversation is closed.")
       : privateToggle.checked
