@@ -128,6 +128,53 @@ def flow_validate(flow: Mapping) -> None:
             raise FlowError(f"{where}: capture into one of {', '.join(CAPTURE_FIELDS)}.")
         if step["kind"] in ("question", "capture", "message") and not T.text_pick(step.get("text"), None):
             raise FlowError(f"{where}: write the text the customer sees.")
+    _paths_check(flow)
+
+
+def step_successors(flow: Mapping, step: Mapping) -> list[str | None]:
+    """Where a step can lead, as _run_from and flow_reply move on: a hand-over and an end lead nowhere; a
+    question to each option's step; anything else to its next step. None: past the last step, where the
+    bot answers from the FAQ (an ending too, docs/bots.md)."""
+    if step["kind"] in ("handover", "end"):
+        return []
+    if step["kind"] == "question":
+        return [_next_key(flow, step, option) for option in step.get("options") or ()]
+    return [_next_key(flow, step)]
+
+
+def _paths_check(flow: Mapping) -> None:
+    """Every step is reached from the first one, and every step reached can still end (a hand-over, an
+    end, or past the last step): no branch is left without an exit."""
+    steps = list(flow.get("steps") or ())
+    if not steps:
+        return
+    by_key = _steps_by_key(flow)
+    successors = {step["key"]: step_successors(flow, step) for step in steps}
+    reached, pending = set(), [steps[0]["key"]]
+    while pending:
+        key = pending.pop()
+        if key in reached:
+            continue
+        reached.add(key)
+        pending.extend(k for k in successors[key] if k is not None and k not in reached)
+    for step in steps:
+        if step["key"] not in reached:
+            raise FlowError(f"Step {step['key']!r} is never reached: no step or option leads to it.")
+    ends = {key for key, following in successors.items() if by_key[key]["kind"] in ("handover", "end")}
+    ends |= {key for key, following in successors.items() if None in following}
+    changed = True
+    while changed:
+        changed = False
+        for key, following in successors.items():
+            if key not in ends and any(k in ends for k in following):
+                ends.add(key)
+                changed = True
+    for step in steps:
+        if step["key"] not in ends:
+            raise FlowError(
+                f"Step {step['key']!r} loops without an exit: no path from it reaches a hand-over, an end or "
+                "the last step."
+            )
 
 
 # --- Texts ---------------------------------------------------------------------------------------------
@@ -146,7 +193,7 @@ def _step_text(flow: Mapping, translations: Any, ctx: Mapping) -> str:
     return T.text_render(_pick(flow, translations, ctx), ctx.get("values"))
 
 
-def _labelled(flow: Mapping, options: Sequence[Mapping], ctx: Mapping) -> list[dict]:
+def options_labelled(flow: Mapping, options: Sequence[Mapping], ctx: Mapping) -> list[dict]:
     labelled = []
     for index, option in enumerate(options, start=1):
         label = _step_text(flow, option.get("label"), ctx)
@@ -259,7 +306,7 @@ def _run_from(outcome: Outcome, flow: Mapping, key: str | None, ctx: Mapping) ->
         elif kind == "question":
             outcome.say(
                 _step_text(flow, step.get("text"), ctx),
-                _labelled(flow, step["options"], ctx),
+                options_labelled(flow, step["options"], ctx),
                 buttons=bool(ctx.get("buttons")),
             )
             outcome.state.update(step=key, attempts=0)
@@ -356,7 +403,7 @@ def flow_reply(flow: Mapping, state: Mapping, text: str, ctx: Mapping) -> Outcom
         return outcome
 
     if step["kind"] == "question":
-        options = _labelled(flow, step["options"], ctx)
+        options = options_labelled(flow, step["options"], ctx)
         chosen_index = option_choose(step["options"], text)
         if chosen_index is not None:
             chosen = step["options"][chosen_index]
