@@ -40,6 +40,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext
 from rapidfuzz import fuzz
 
 from bots import texts as T
@@ -105,29 +106,39 @@ def flow_validate(flow: Mapping) -> None:
     seen: set[str] = set()
     for key in keys:
         if not key:
-            raise FlowError("Every step needs a key.")
+            raise FlowError(gettext("Every step needs a key."))
         if key in seen:
-            raise FlowError(f"Two steps share the key {key!r}.")
+            raise FlowError(gettext("Two steps share the key %(key)s.") % {"key": repr(key)})
         seen.add(key)
     for step in flow.get("steps") or ():
-        where = f"Step {step['key']!r}"
+        where = gettext("Step %(key)s") % {"key": repr(step["key"])}
         if step.get("kind") not in STEP_KINDS:
-            raise FlowError(f"{where}: unknown kind {step.get('kind')!r}.")
+            raise FlowError(
+                gettext("%(step)s: unknown kind %(kind)s.") % {"step": where, "kind": repr(step.get("kind"))}
+            )
         if step.get("next") and step["next"] not in seen:
-            raise FlowError(f"{where}: next step {step['next']!r} does not exist.")
+            raise FlowError(
+                gettext("%(step)s: next step %(next)s does not exist.") % {"step": where, "next": repr(step["next"])}
+            )
         if step["kind"] == "question":
             options = step.get("options") or []
             if not options:
-                raise FlowError(f"{where}: a question needs at least one option.")
+                raise FlowError(gettext("%(step)s: a question needs at least one option.") % {"step": where})
             for option in options:
                 if not option.get("label"):
-                    raise FlowError(f"{where}: every option needs a label.")
+                    raise FlowError(gettext("%(step)s: every option needs a label.") % {"step": where})
                 if option.get("next") and option["next"] not in seen:
-                    raise FlowError(f"{where}: option next step {option['next']!r} does not exist.")
+                    raise FlowError(
+                        gettext("%(step)s: option next step %(next)s does not exist.")
+                        % {"step": where, "next": repr(option["next"])}
+                    )
         if step["kind"] == "capture" and step.get("field") not in CAPTURE_FIELDS:
-            raise FlowError(f"{where}: capture into one of {', '.join(CAPTURE_FIELDS)}.")
+            raise FlowError(
+                gettext("%(step)s: capture into one of %(fields)s.")
+                % {"step": where, "fields": ", ".join(CAPTURE_FIELDS)}
+            )
         if step["kind"] in ("question", "capture", "message") and not T.text_pick(step.get("text"), None):
-            raise FlowError(f"{where}: write the text the customer sees.")
+            raise FlowError(gettext("%(step)s: write the text the customer sees.") % {"step": where})
     _paths_check(flow)
 
 
@@ -159,7 +170,9 @@ def _paths_check(flow: Mapping) -> None:
         pending.extend(k for k in successors[key] if k is not None and k not in reached)
     for step in steps:
         if step["key"] not in reached:
-            raise FlowError(f"Step {step['key']!r} is never reached: no step or option leads to it.")
+            raise FlowError(
+                gettext("Step %(key)s is never reached: no step or option leads to it.") % {"key": repr(step["key"])}
+            )
     ends = {key for key, following in successors.items() if by_key[key]["kind"] in ("handover", "end")}
     ends |= {key for key, following in successors.items() if None in following}
     changed = True
@@ -172,8 +185,10 @@ def _paths_check(flow: Mapping) -> None:
     for step in steps:
         if step["key"] not in ends:
             raise FlowError(
-                f"Step {step['key']!r} loops without an exit: no path from it reaches a hand-over, an end or "
-                "the last step."
+                gettext(
+                    "Step %(key)s loops without an exit: no path from it reaches a hand-over, an end or the last step."
+                )
+                % {"key": repr(step["key"])}
             )
 
 

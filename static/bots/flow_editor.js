@@ -3,7 +3,8 @@
 // works without this script: the server checks every field of every kind (bots/forms.py).
 "use strict";
 (function () {
-  const t = (text) => (typeof window.gettext === "function" ? window.gettext(text) : text);
+  // The admin's page loads its catalog (admin:jsi18n, which holds the project's djangojs translations too).
+  const gettext = typeof window.gettext === "function" ? window.gettext : (text) => text;
   // Mirrors bots/forms.py KIND_FIELDS: the fields each kind uses.
   const KIND_FIELDS = {
     message: ["text", "next_step"],
@@ -80,8 +81,8 @@
     const heading = step.querySelector("h3");
     if (heading) {
       for (const [label, title, direction] of [
-        ["↑", t("Move up"), -1],
-        ["↓", t("Move down"), 1],
+        ["↑", gettext("Move up"), -1],
+        ["↓", gettext("Move down"), 1],
       ]) {
         const button = document.createElement("button");
         button.type = "button";

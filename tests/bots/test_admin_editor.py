@@ -492,3 +492,22 @@ def test_special_day_times_and_dates_round_trip(admin_client_role):
     day = BusinessHours.objects.get().special_days.get()
     assert (day.date, day.name, day.opens, day.closes) == (date(2027, 1, 1), "New Year", None, None)
     assert time(0) is not None
+
+
+def test_the_editor_preview_and_try_box_speak_the_admins_chinese(admin_user, client, shop):
+    from switchboard.models import StaffPreference
+
+    StaffPreference.objects.create(user=admin_user, language="zh-hans")
+    client.force_login(admin_user)
+    steps = every_kind_steps(shop)
+    steps[1]["options"].pop(2)
+    response = client.post("/admin/bots/botflow/add/", flow_post(shop["inbox"].pk, steps))
+    assert "步骤 'done' 永远不会被执行：没有任何步骤或选项指向它。" in " ".join(page_errors(response))
+    flow = build_shop_flow({**shop, "inbox": InboxFactory(key="zh-shop")})
+    page = client.get(f"/admin/bots/botflow/{flow.pk}/preview/?language=zh-hans").content.decode()
+    assert "分支 1" in page and "已转到 Support 的人工客服。 技能：billing。" in page
+    form = client.get(f"/admin/bots/botflow/{flow.pk}/change/").content.decode()
+    assert "预览对话" in form and "语言（留空：所有语言）" in form
+    hours = client.get("/admin/bots/businesshours/add/").content.decode()
+    assert "星期一" in hours and "每周营业时间" in hours
+    assert "试问一个问题" in client.get("/admin/bots/faqentry/").content.decode()
