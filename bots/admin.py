@@ -169,6 +169,10 @@ class FaqEntryAdmin(admin.ModelAdmin):
     search_fields = ["title", "phrasings", "keywords"]
     change_list_template = "admin/bots/faqentry/change_list.html"
 
+    class Media:
+        css = {"all": ["bots/flow_admin.css"]}
+        js = ["bots/flow_editor.js"]
+
     @admin.display(description=_("answers given"))
     def hits(self, entry: FaqEntry) -> int:
         return entry.logs.filter(matched=True).count()

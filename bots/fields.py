@@ -119,6 +119,10 @@ class TranslatedTextFormField(forms.CharField):
                 parsed = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ValidationError(f"Translations must be a JSON object: {exc.msg}.") from None
+            if isinstance(parsed, dict) and "" in parsed:
+                raise ValidationError(
+                    gettext("Give each translation its language (en, fr, zh-Hans...): only a text alone may have none.")
+                )
             try:
                 translations_validate(parsed)
             except ValueError as exc:
@@ -127,7 +131,10 @@ class TranslatedTextFormField(forms.CharField):
         return text
 
     def has_changed(self, initial, data):
-        return self.prepare_value(initial) != self.prepare_value(self.to_python(data))
+        try:
+            return self.prepare_value(initial) != self.prepare_value(self.to_python(data))
+        except ValidationError:
+            return True  # an invalid text is a change: the form shows why
 
 
 class TranslatedTextField(models.JSONField):

@@ -1,5 +1,6 @@
 // The bot flow editor in Django admin: each step shows the fields of its kind, steps move up and down
-// (their positions follow), and the "next step" boxes suggest the keys of the steps on the page. The form
+// (their positions follow), the "next step" boxes suggest the keys of the steps on the page, and a text's
+// translation rows grow as the last one is typed in. The form
 // works without this script: the server checks every field of every kind (bots/forms.py).
 "use strict";
 (function () {
@@ -97,7 +98,24 @@
     showKind(step);
   }
 
+  // A text's translations: typing in the last (empty) row adds another empty row below it.
+  function translationsGrow(event) {
+    const rows = event.target.closest(".translations");
+    if (!rows || !event.target.name) return;
+    const all = rows.querySelectorAll(".translation-row");
+    const last = all[all.length - 1];
+    if (!last.contains(event.target) || !event.target.value) return;
+    const copy = last.cloneNode(true);
+    for (const field of copy.querySelectorAll("input, textarea")) {
+      field.name = field.name.replace(/__(lang|text)_(\d+)$/, (_m, part, n) => `__${part}_${Number(n) + 1}`);
+      if (field.id) field.id = field.id.replace(/(__\d+)?$/, "__" + all.length);
+      field.value = "";
+    }
+    last.after(copy);
+  }
+
   function start() {
+    document.addEventListener("input", translationsGrow);
     if (!group()) return;
     steps().forEach(enhance);
     keysRefresh();

@@ -511,3 +511,15 @@ def test_the_editor_preview_and_try_box_speak_the_admins_chinese(admin_user, cli
     hours = client.get("/admin/bots/businesshours/add/").content.decode()
     assert "星期一" in hours and "每周营业时间" in hours
     assert "试问一个问题" in client.get("/admin/bots/faqentry/").content.decode()
+
+
+def test_a_text_without_a_language_beside_translations_is_refused(admin_client_role, shop):
+    steps = every_kind_steps(shop)
+    steps[0]["text"] = [("", "Hello!"), ("zh-Hans", "您好！")]
+    data = flow_post(shop["inbox"].pk, steps)
+    data.pop("steps-0-kind")  # an unchanged-looking extra form must still be checked, not a server error
+    data["steps-0-kind"] = "message"
+    response = admin_client_role.post("/admin/bots/botflow/add/", data)
+    assert response.status_code == 200
+    assert "Give each translation its language" in " ".join(page_errors(response))
+    assert not BotFlow.objects.exists()
