@@ -292,7 +292,7 @@ class FlowStepForm(forms.ModelForm):
         widgets = {
             "kind": forms.Select(attrs={"class": "flow-step-kind"}),
             "key": forms.TextInput(attrs={"class": "flow-step-key", "size": 16}),
-            "position": forms.NumberInput(attrs={"class": "flow-step-position", "style": "width: 4em"}),
+            "position": forms.NumberInput(attrs={"class": "flow-step-position"}),
             "next_step": forms.TextInput(attrs={"list": "flow-step-keys", "class": "step-key-ref", "size": 16}),
         }
 

@@ -154,9 +154,7 @@ class CapacityWidget(forms.MultiWidget):
 
     def __init__(self, kinds, attrs=None):
         self.kinds = kinds
-        widgets = {
-            kind: forms.NumberInput(attrs={"min": 0, "max": MAX_CAPACITY, "style": "width: 5em"}) for kind in kinds
-        }
+        widgets = {kind: forms.NumberInput(attrs={"min": 0, "max": MAX_CAPACITY}) for kind in kinds}
         super().__init__(widgets, attrs)
 
     def decompress(self, value):

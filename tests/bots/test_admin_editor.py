@@ -523,3 +523,20 @@ def test_a_text_without_a_language_beside_translations_is_refused(admin_client_r
     assert response.status_code == 200
     assert "Give each translation its language" in " ".join(page_errors(response))
     assert not BotFlow.objects.exists()
+
+
+def test_the_preview_and_the_try_box_keep_the_strict_content_security_policy(admin_client_role, shop):
+    from tests.security.test_csp_pages import assert_strict
+
+    flow = build_shop_flow(shop)
+    FaqEntryFactory(title="Hours", phrasings="When are you open?", answer="<b>9-5</b>")
+    for path in (
+        f"/admin/bots/botflow/{flow.pk}/preview/",
+        f"/admin/bots/botflow/{flow.pk}/change/",
+        "/admin/bots/faqentry/try/?question=open",
+        "/admin/bots/businesshours/add/",
+    ):
+        response = admin_client_role.get(path)
+        assert response.status_code == 200, path
+        assert_strict(response, path)
+    assert "&lt;b&gt;9-5&lt;/b&gt;" in admin_client_role.get("/admin/bots/faqentry/try/?question=open").content.decode()
