@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, date, datetime, time
+from html.parser import HTMLParser
 
 import pytest
 
@@ -540,3 +541,85 @@ def test_the_preview_and_the_try_box_keep_the_strict_content_security_policy(adm
         assert response.status_code == 200, path
         assert_strict(response, path)
     assert "&lt;b&gt;9-5&lt;/b&gt;" in admin_client_role.get("/admin/bots/faqentry/try/?question=open").content.decode()
+
+
+class _FormFields(HTMLParser):
+    """The values a browser would post from a page's main form: inputs, checked boxes, textareas and the
+    selected options (the inline's empty template left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: list[tuple[str, str]] = []
+        self._textarea: str | None = None
+        self._select: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name") or ""
+        if "__prefix__" in name:
+            return
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "checkbox"):
+            self.data.append((name, attrs.get("value") or ""))
+        elif tag == "input" and attrs.get("type") == "checkbox" and "checked" in attrs:
+            self.data.append((name, attrs.get("value") or "on"))
+        elif tag == "textarea" and name:
+            self._textarea, self._text = name, ""
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.data.append((self._select, attrs.get("value") or ""))
+
+    def handle_data(self, data):
+        if self._textarea:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if tag == "textarea" and self._textarea:
+            self.data.append((self._textarea, self._text.removeprefix("\n")))
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+
+def page_form(admin_client_role, path) -> dict[str, list[str]]:
+    parser = _FormFields()
+    parser.feed(admin_client_role.get(path).content.decode())
+    posted: dict[str, list[str]] = {}
+    for name, value in parser.data:
+        if name in ("csrfmiddlewaretoken", "_selected_action"):
+            continue
+        posted.setdefault(name, []).append(value)
+    return posted
+
+
+def test_a_saved_flow_comes_back_unchanged_through_its_change_page():
+    """The demo flow (options with values, queue names, translations in three languages) opened and saved
+    as it is keeps every step as the engine reads it."""
+    from django.test import Client
+
+    from bots import demo
+    from crm.roles import ADMIN
+    from tests.factories import UserFactory
+
+    support = QueueFactory(name="Support")
+    QueueFactory(name="Sales")
+    InboxFactory(key="demo", kind="web", default_queue=support)
+    InboxFactory(key="demo-after-hours", kind="web", default_queue=support)
+    demo.seed()
+    client = Client()
+    client.force_login(UserFactory(username="root", role=ADMIN, is_staff=True, is_superuser=True))
+    flow = BotFlow.objects.get(inbox__key="demo")
+    before = selectors.flow_spec(flow=flow)
+    path = f"/admin/bots/botflow/{flow.pk}/change/"
+    response = client.post(path, page_form(client, path))
+    assert response.status_code == 302, page_errors(response)
+    after = selectors.flow_spec(flow=BotFlow.objects.get(pk=flow.pk))
+    assert after == before
+
+    schedule = flow.business_hours
+    weekly = list(schedule.weekly.values_list("weekday", "opens", "closes"))
+    path = f"/admin/bots/businesshours/{schedule.pk}/change/"
+    response = client.post(path, page_form(client, path))
+    assert response.status_code == 302, page_errors(response)
+    assert list(schedule.weekly.values_list("weekday", "opens", "closes")) == weekly
