@@ -623,3 +623,16 @@ def test_a_saved_flow_comes_back_unchanged_through_its_change_page():
     response = client.post(path, page_form(client, path))
     assert response.status_code == 302, page_errors(response)
     assert list(schedule.weekly.values_list("weekday", "opens", "closes")) == weekly
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"after_hours_priority": 500}, "Use a priority from -100 to 100"),
+        ({"idle_reminder_after_s": 0, "idle_close_after_s": 600}, "Closing after the reminder needs a reminder."),
+    ],
+)
+def test_flow_settings_that_cannot_work_are_refused(admin_client_role, shop, fields, message):
+    response = admin_client_role.post("/admin/bots/botflow/add/", flow_post(shop["inbox"].pk, [], **fields))
+    assert response.status_code == 200 and message in " ".join(page_errors(response))
+    assert not BotFlow.objects.exists()
