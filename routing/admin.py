@@ -122,7 +122,10 @@ class QueueAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "policy", "skills_required", "is_active"]}),
         (_("Offers"), {"fields": ["offer_timeout_s", "sticky_window_s", "service_level_threshold_s"]}),
         (_("Overflow"), {"fields": ["max_wait_s", "overflow_queue"]}),
+        # Chosen on the schedule's page (bots own business hours; routing keeps the id only).
+        (_("Business hours"), {"fields": ["business_hours_id"]}),
     ]
+    readonly_fields = ("business_hours_id",)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -45,6 +45,12 @@ def test_a_queue_is_saved_with_its_skills_and_overflow(admin_client_role):
     assert response.status_code == 302, page_errors(response)
     queue = Queue.objects.get(name="Billing")
     assert (queue.overflow_queue, queue.max_wait_s, list(queue.skills_required.all())) == (spare, 120, [billing])
+    # The hours are shown, and chosen on the schedule's page: a posted id changes nothing.
+    Queue.objects.filter(pk=queue.pk).update(business_hours_id=7)
+    page = admin_client_role.get(f"/admin/routing/queue/{queue.pk}/change/").content.decode()
+    assert "Business hours" in page and 'name="business_hours_id"' not in page
+    admin_client_role.post(f"/admin/routing/queue/{queue.pk}/change/", queue_post(business_hours_id=9))
+    assert Queue.objects.get(pk=queue.pk).business_hours_id == 7
 
 
 @pytest.mark.parametrize(
