@@ -22,9 +22,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from bots import hours
+from bots import engine, hours
 from bots.fields import MAX_ROWS, TranslatedTextFormField, TranslationsWidget, joined_html
-from bots.models import BotFlow, BusinessHours, FlowStep, StepKind, Weekday
+from bots.models import BotFlow, BusinessHours, FlowStep, StepKind, Weekday, WeeklyHours
 from bots.texts import text_pick
 from routing import services as routing_services
 from routing.models import Queue, Skill
@@ -322,8 +322,6 @@ class FlowStepFormSet(forms.BaseInlineFormSet):
         super().clean()
         if any(form.errors for form in self.forms):
             return
-        from bots import engine
-
         try:
             engine.flow_validate({"steps": self.steps_spec()})
         except engine.FlowError as exc:
@@ -526,8 +524,6 @@ class BusinessHoursForm(forms.ModelForm):
 
     def weekly_save(self) -> None:
         """Replace the schedule's weekly rows by the grid's spans (when the grid was posted)."""
-        from bots.models import WeeklyHours
-
         grid = self.fields["weekly_grid"].widget
         if grid.value_omitted_from_data(self.data, self.files, self.add_prefix("weekly_grid")):
             return
