@@ -40,6 +40,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext
 from rapidfuzz import fuzz
 
 from bots import texts as T
@@ -105,29 +106,90 @@ def flow_validate(flow: Mapping) -> None:
     seen: set[str] = set()
     for key in keys:
         if not key:
-            raise FlowError("Every step needs a key.")
+            raise FlowError(gettext("Every step needs a key."))
         if key in seen:
-            raise FlowError(f"Two steps share the key {key!r}.")
+            raise FlowError(gettext("Two steps share the key %(key)s.") % {"key": repr(key)})
         seen.add(key)
     for step in flow.get("steps") or ():
-        where = f"Step {step['key']!r}"
+        where = gettext("Step %(key)s") % {"key": repr(step["key"])}
         if step.get("kind") not in STEP_KINDS:
-            raise FlowError(f"{where}: unknown kind {step.get('kind')!r}.")
+            raise FlowError(
+                gettext("%(step)s: unknown kind %(kind)s.") % {"step": where, "kind": repr(step.get("kind"))}
+            )
         if step.get("next") and step["next"] not in seen:
-            raise FlowError(f"{where}: next step {step['next']!r} does not exist.")
+            raise FlowError(
+                gettext("%(step)s: next step %(next)s does not exist.") % {"step": where, "next": repr(step["next"])}
+            )
         if step["kind"] == "question":
             options = step.get("options") or []
             if not options:
-                raise FlowError(f"{where}: a question needs at least one option.")
+                raise FlowError(gettext("%(step)s: a question needs at least one option.") % {"step": where})
             for option in options:
                 if not option.get("label"):
-                    raise FlowError(f"{where}: every option needs a label.")
+                    raise FlowError(gettext("%(step)s: every option needs a label.") % {"step": where})
                 if option.get("next") and option["next"] not in seen:
-                    raise FlowError(f"{where}: option next step {option['next']!r} does not exist.")
+                    raise FlowError(
+                        gettext("%(step)s: option next step %(next)s does not exist.")
+                        % {"step": where, "next": repr(option["next"])}
+                    )
         if step["kind"] == "capture" and step.get("field") not in CAPTURE_FIELDS:
-            raise FlowError(f"{where}: capture into one of {', '.join(CAPTURE_FIELDS)}.")
+            raise FlowError(
+                gettext("%(step)s: capture into one of %(fields)s.")
+                % {"step": where, "fields": ", ".join(CAPTURE_FIELDS)}
+            )
         if step["kind"] in ("question", "capture", "message") and not T.text_pick(step.get("text"), None):
-            raise FlowError(f"{where}: write the text the customer sees.")
+            raise FlowError(gettext("%(step)s: write the text the customer sees.") % {"step": where})
+    _paths_check(flow)
+
+
+def step_successors(flow: Mapping, step: Mapping) -> list[str | None]:
+    """Where a step can lead, as _run_from and flow_reply move on: a hand-over and an end lead nowhere; a
+    question to each option's step; anything else to its next step. None: past the last step, where the
+    bot answers from the FAQ (an ending too, docs/bots.md)."""
+    if step["kind"] in ("handover", "end"):
+        return []
+    if step["kind"] == "question":
+        return [_next_key(flow, step, option) for option in step.get("options") or ()]
+    return [_next_key(flow, step)]
+
+
+def _paths_check(flow: Mapping) -> None:
+    """Every step is reached from the first one, and every step reached can still end (a hand-over, an
+    end, or past the last step): no branch is left without an exit."""
+    steps = list(flow.get("steps") or ())
+    if not steps:
+        return
+    by_key = _steps_by_key(flow)
+    successors = {step["key"]: step_successors(flow, step) for step in steps}
+    reached, pending = set(), [steps[0]["key"]]
+    while pending:
+        key = pending.pop()
+        if key in reached:
+            continue
+        reached.add(key)
+        pending.extend(k for k in successors[key] if k is not None and k not in reached)
+    for step in steps:
+        if step["key"] not in reached:
+            raise FlowError(
+                gettext("Step %(key)s is never reached: no step or option leads to it.") % {"key": repr(step["key"])}
+            )
+    ends = {key for key, following in successors.items() if by_key[key]["kind"] in ("handover", "end")}
+    ends |= {key for key, following in successors.items() if None in following}
+    changed = True
+    while changed:
+        changed = False
+        for key, following in successors.items():
+            if key not in ends and any(k in ends for k in following):
+                ends.add(key)
+                changed = True
+    for step in steps:
+        if step["key"] not in ends:
+            raise FlowError(
+                gettext(
+                    "Step %(key)s loops without an exit: no path from it reaches a hand-over, an end or the last step."
+                )
+                % {"key": repr(step["key"])}
+            )
 
 
 # --- Texts ---------------------------------------------------------------------------------------------
@@ -146,7 +208,7 @@ def _step_text(flow: Mapping, translations: Any, ctx: Mapping) -> str:
     return T.text_render(_pick(flow, translations, ctx), ctx.get("values"))
 
 
-def _labelled(flow: Mapping, options: Sequence[Mapping], ctx: Mapping) -> list[dict]:
+def options_labelled(flow: Mapping, options: Sequence[Mapping], ctx: Mapping) -> list[dict]:
     labelled = []
     for index, option in enumerate(options, start=1):
         label = _step_text(flow, option.get("label"), ctx)
@@ -259,7 +321,7 @@ def _run_from(outcome: Outcome, flow: Mapping, key: str | None, ctx: Mapping) ->
         elif kind == "question":
             outcome.say(
                 _step_text(flow, step.get("text"), ctx),
-                _labelled(flow, step["options"], ctx),
+                options_labelled(flow, step["options"], ctx),
                 buttons=bool(ctx.get("buttons")),
             )
             outcome.state.update(step=key, attempts=0)
@@ -356,7 +418,7 @@ def flow_reply(flow: Mapping, state: Mapping, text: str, ctx: Mapping) -> Outcom
         return outcome
 
     if step["kind"] == "question":
-        options = _labelled(flow, step["options"], ctx)
+        options = options_labelled(flow, step["options"], ctx)
         chosen_index = option_choose(step["options"], text)
         if chosen_index is not None:
             chosen = step["options"][chosen_index]

@@ -185,3 +185,14 @@ def faq_match(text: str, entries: Sequence[Mapping], *, threshold: float) -> Faq
     if best_id is not None and best.score >= threshold:
         return FaqMatch(best_id, round(best.score, 1), best.phrasing)
     return FaqMatch(None, round(best.score, 1), best.phrasing)
+
+
+def faq_rank(text: str, entries: Sequence[Mapping], *, limit: int = 5) -> list[FaqMatch]:
+    """Every entry's score for a text, best first (what faq_match chooses from): the admin's "try a
+    question" box shows these."""
+    scored = []
+    for entry in entries:
+        score, phrasing = entry_score(text, entry)
+        scored.append(FaqMatch(entry["id"], round(score, 1), phrasing))
+    scored.sort(key=lambda match: -match.score)
+    return scored[:limit]

@@ -86,8 +86,11 @@ def handover_words_parse(text: str) -> list[str]:
     return [w.strip() for chunk in (text or "").splitlines() for w in chunk.split(",") if w.strip()]
 
 
-def faq_entries_for(*, inbox_id: int) -> list[dict[str, Any]]:
-    entries = FaqEntry.objects.filter(Q(inbox_id=inbox_id) | Q(inbox__isnull=True), is_active=True)
+def faq_entries_for(*, inbox_id: int | None) -> list[dict[str, Any]]:
+    """The active entries an inbox answers with (its own and every inbox's); inbox None: every entry."""
+    entries = FaqEntry.objects.filter(is_active=True)
+    if inbox_id is not None:
+        entries = entries.filter(Q(inbox_id=inbox_id) | Q(inbox__isnull=True))
     return [{"id": e.pk, "phrasings": e.phrasing_list, "keywords": e.keyword_list, "answer": e.answer} for e in entries]
 
 

@@ -5,7 +5,8 @@ tasks and commands call (`from routing import services`). Each lives in the modu
   `work_transfer`, `work_pick`, `work_snooze_release`, `offer_accept`, `offer_reject`, `agent_presence_set`
 * presence.py, presence follows the console: `agent_console_open`, `agent_console_close`,
   `agent_consoles_expect`, `agent_consoles_sweep`, `console_grace_s`, `console_heartbeat_s`
-* sync.py, the backend's configuration in step with MySQL: `queue_sync`, `agent_sync`
+* sync.py, the backend's configuration in step with MySQL: `queue_sync`, `agent_sync`, and the queues
+  following a business-hours schedule: `queue_hours_set`
 * timers.py: `routing_tick`
 * rebuild.py, the backend refilled from MySQL: `routing_rebuild`, `routing_ensure_built`
 * estimates.py: `queue_position`, `queue_positions`
@@ -38,7 +39,7 @@ from routing.presence import (
     console_heartbeat_s,
 )
 from routing.rebuild import routing_ensure_built, routing_rebuild
-from routing.sync import agent_sync, queue_sync
+from routing.sync import agent_sync, queue_hours_set, queue_sync
 from routing.timers import routing_tick
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "console_heartbeat_s",
     "offer_accept",
     "offer_reject",
+    "queue_hours_set",
     "queue_position",
     "queue_positions",
     "queue_sync",

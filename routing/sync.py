@@ -23,6 +23,15 @@ def queue_sync(*, queue: Queue) -> None:
     on_backend(lambda backend: backend.queue_set(**settings))
 
 
+def queue_hours_set(*, schedule_id: int, queue_ids: Iterable[int]) -> None:
+    """The queues that follow a business-hours schedule (the bots own schedules; routing keeps the id):
+    these queues follow it, and any other queue that did follows none any more. No routing decision
+    reads the hours, so the backend has nothing to learn."""
+    queue_ids = list(queue_ids)
+    Queue.objects.filter(business_hours_id=schedule_id).exclude(pk__in=queue_ids).update(business_hours_id=None)
+    Queue.objects.filter(pk__in=queue_ids).update(business_hours_id=schedule_id)
+
+
 def queues_sync(queues: Iterable[Queue]) -> None:
     for queue in queues:
         queue_sync(queue=queue)

@@ -7,7 +7,7 @@ import pytest
 from bots import demo
 from bots.models import BotFlow, BusinessHours, FaqEntry, FlowStep
 from routing.models import Queue
-from tests.factories import BotFlowFactory, InboxFactory, QueueFactory
+from tests.factories import BotFlowFactory, InboxFactory, QueueFactory, SkillFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +44,7 @@ def step_post(flow_inbox_id, steps, **flow_fields):
 def test_admin_builds_a_flow_with_inline_steps_and_translations(admin_client_role):
     inbox = InboxFactory(key="adm")
     QueueFactory(name="Sales")
+    SkillFactory(name="billing")
     data = step_post(
         inbox.pk,
         [
@@ -76,7 +77,7 @@ def test_admin_builds_a_flow_with_inline_steps_and_translations(admin_client_rol
     [
         ([{"position": 1, "key": "a", "kind": "message", "text": "x", "next_step": "nowhere"}], "does not exist"),
         ([{"position": 1, "key": "q", "kind": "question", "text": "x"}], "at least one option"),
-        ([{"position": 1, "key": "c", "kind": "capture", "text": "x"}], "capture into"),
+        ([{"position": 1, "key": "c", "kind": "capture", "text": "x"}], "Choose the contact field"),
     ],
 )
 def test_admin_refuses_a_flow_that_cannot_run(admin_client_role, steps, error):

@@ -14,6 +14,7 @@ from bots.engine import (
     is_handover_request,
     leave_message_offer,
     option_choose,
+    step_successors,
 )
 
 FLOW = {
@@ -307,3 +308,51 @@ def test_option_choose_refuses_ties_and_out_of_range_numbers():
 def test_flow_validate_names_the_problem(steps, message):
     with pytest.raises(FlowError, match=message):
         flow_validate({"steps": steps})
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        # A step nothing leads to: the question's only option jumps past it.
+        (
+            [
+                {"key": "q", "kind": "question", "text": "x", "options": [{"label": "A", "next": "end"}]},
+                {"key": "lost", "kind": "message", "text": "never said"},
+                {"key": "end", "kind": "end"},
+            ],
+            "Step 'lost' is never reached",
+        ),
+        # Two messages pointing at each other: the engine would only stop at MAX_STEPS_PER_TURN.
+        (
+            [
+                {"key": "a", "kind": "message", "text": "x", "next": "b"},
+                {"key": "b", "kind": "message", "text": "y", "next": "a"},
+            ],
+            "loops without an exit",
+        ),
+        # A question whose every option comes back to it through a capture.
+        (
+            [
+                {"key": "q", "kind": "question", "text": "x", "options": [{"label": "A", "next": "c"}]},
+                {"key": "c", "kind": "capture", "text": "mail?", "field": "email", "next": "q"},
+                {"key": "h", "kind": "handover"},
+            ],
+            "never reached",
+        ),
+    ],
+)
+def test_flow_validate_refuses_unreachable_steps_and_endless_loops(steps, message):
+    with pytest.raises(FlowError, match=message):
+        flow_validate({"steps": steps})
+
+
+def test_a_loop_with_a_way_out_and_running_past_the_last_step_both_end():
+    looping = [
+        {"key": "m", "kind": "message", "text": "once more"},
+        {"key": "q", "kind": "question", "text": "x", "options": [{"label": "Again", "next": "m"}, {"label": "Bye"}]},
+    ]
+    flow_validate({"steps": looping})  # "Bye" runs past the last step: the bot answers from the FAQ
+    assert step_successors({"steps": looping}, looping[0]) == ["q"]
+    assert step_successors({"steps": looping}, looping[1]) == ["m", None]
+    flow_validate({"steps": [{"key": "h", "kind": "handover"}]})
+    flow_validate({"steps": []})
