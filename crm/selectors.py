@@ -44,6 +44,25 @@ def contact_search(*, query: str = "", tag: str = "", user=None) -> QuerySet[Con
     return contacts.annotate(identity_count=Count("identities", distinct=True)).order_by("-updated_at", "-id")
 
 
+def contact_search_brief(*, query: str, user, limit: int = 5) -> list[dict]:
+    """The first `limit` contacts `contact_search` finds, as the console's and the API's search show them
+    beside conversations (`{"id", "display_name", "emails", "phones", "company", "url"}`); none for a user
+    who may not read contacts."""
+    if not user.has_perm("crm.view_contact"):
+        return []
+    return [
+        {
+            "id": contact.pk,
+            "display_name": contact.display_name,
+            "emails": contact.emails[:1],
+            "phones": contact.phones[:1],
+            "company": contact.company.name if contact.company_id else "",
+            "url": contact.get_absolute_url(),
+        }
+        for contact in contact_search(query=query, user=user)[:limit]
+    ]
+
+
 def contact_detail(*, contact_id: int) -> Contact:
     return (
         Contact.objects.select_related("company")

@@ -25,7 +25,9 @@ is re-exported here from the module that holds it, each one layer above the last
   `message_by_platform_id`) and fresh attachment links (`attachment_links_for_customer`,
   `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`);
 - `search.py`: the message search through the one visibility rule (`messages_search`, `message_ids_search`,
-  `contact_ids_by_message_text` for the CRM's contact search; docs/imsubsystem.md, "Search").
+  `search_page`, `contact_ids_by_message_text` for the CRM's contact search), and the console's and the
+  API's search by conversation (`conversations_search`, its filters `SEARCH_FILTERS`,
+  `search_filters_describe`, `search_filters_parse`, `search_request_parse`, `snippet`; docs/imsubsystem.md, "Search").
 """
 
 from imsubsystem.selectors.conversations import (
@@ -74,10 +76,18 @@ from imsubsystem.selectors.messages import (
     payload_for_viewer,
 )
 from imsubsystem.selectors.search import (
+    QUERY_MAX_CHARS,
+    SEARCH_FILTERS,
     SEARCH_LIMIT_MAX,
     contact_ids_by_message_text,
+    conversations_search,
     message_ids_search,
     messages_search,
+    search_filters_describe,
+    search_filters_parse,
+    search_page,
+    search_request_parse,
+    snippet,
 )
 from imsubsystem.selectors.visibility import (
     agent_queue_ids,
@@ -98,6 +108,8 @@ __all__ = [
     "GATEWAY_KIND",
     "LINKS_MAX",
     "LINKS_PER_MINUTE",
+    "QUERY_MAX_CHARS",
+    "SEARCH_FILTERS",
     "SEARCH_LIMIT_MAX",
     "SYSTEM_NAME",
     "agent_queue_ids",
@@ -116,6 +128,7 @@ __all__ = [
     "conversation_visible_to",
     "conversations_for_agent",
     "conversations_for_contact",
+    "conversations_search",
     "conversations_visible_q",
     "conversations_waiting",
     "customer_conversation_current",
@@ -141,6 +154,11 @@ __all__ = [
     "queue_infos",
     "queue_live",
     "queue_ref",
+    "search_filters_describe",
+    "search_filters_parse",
+    "search_page",
+    "search_request_parse",
+    "snippet",
     "staff_may_access",
     "supervised_scope",
     "text_for_language",

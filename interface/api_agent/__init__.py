@@ -10,12 +10,13 @@ uploaded here first and then named by id in the socket's message.send frame. A r
 
 Modules: `base` (the endpoint decorator, the conversation a URL names), `conversations` (lists, history,
 canned responses, transfer targets), `contacts` (the contact beside a conversation), `messages`
-(templates, retry), `attachments` (uploads, fresh links), `outbound` (a new conversation with a contact).
+(templates, retry), `attachments` (uploads, fresh links), `outbound` (a new conversation with a contact),
+`search` (the search box: conversations by message text, contacts, filters).
 """
 
 from django.urls import path
 
-from interface.api_agent import attachments, contacts, conversations, messages, outbound
+from interface.api_agent import attachments, contacts, conversations, messages, outbound, search
 
 urlpatterns = [
     path("conversations", conversations.my_conversations, name="conversations"),
@@ -41,6 +42,8 @@ urlpatterns = [
         name="message_retry",
     ),
     path("contacts/<int:contact_id>/conversations", outbound.contact_conversations, name="contact_conversations"),
+    path("search", search.search, name="search"),
+    path("search/filters", search.search_filters, name="search_filters"),
     path("canned", conversations.canned_responses, name="canned"),
     path("transfer-targets", conversations.transfer_targets, name="transfer_targets"),
     path("uploads", attachments.upload_create, name="uploads"),
