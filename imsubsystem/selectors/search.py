@@ -10,7 +10,8 @@ checked against the text as a whole (its bigrams might stand apart).
 
 A page reads at most `SCAN_WINDOW` of the driving token's index rows (the window below the cursor): a word
 in most messages read by a user who sees few of them, or under a filter few conversations pass, costs one
-window, not the whole posting list. A page with fewer than `limit` results and more rows below its window
+window, not the whole posting list. It tries `FIRST_WINDOW` rows first, which fill most pages of a common
+word, and the whole window only when they do not. A page with fewer than `limit` results and more rows below its window
 answers a `next_cursor` to search further (`search_page`). The console's search and the integrator API
 answer through `conversations_search`, its filters declared once in `SEARCH_FILTERS`.
 """
@@ -43,6 +44,7 @@ QUERY_MAX_CHARS = 200
 RAREST_PROBE = 5_000
 # The driving token's index rows one page reads at most (docs/imsubsystem.md, "Search").
 SCAN_WINDOW = 20_000
+FIRST_WINDOW = 2_000
 TOO_SHORT = "Search for a word of at least 2 characters (a single character is not indexed)."
 
 
@@ -89,6 +91,7 @@ def _matches(
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: int | None = None,
+    window: int = SCAN_WINDOW,
 ):
     """(the index rows of the messages matching as a query, the window's floor); None: nothing can match."""
     hashes, runs = search_terms(query)
@@ -114,7 +117,7 @@ def _matches(
         rows = rows.filter(message__created_at__lt=until)
     if before_id is not None:
         rows = rows.filter(message_id__lt=before_id)
-    floor = _window_floor(ordered[0], before_id)
+    floor = _window_floor(ordered[0], before_id, window)
     if floor is not None:
         rows = rows.filter(message_id__gte=floor)
     for run in runs:
@@ -122,13 +125,13 @@ def _matches(
     return rows.order_by("-message_id"), floor
 
 
-def _window_floor(token: int, before_id: int | None) -> int | None:
-    """The lowest message id of the SCAN_WINDOW newest index rows of `token` below `before_id`; None when
+def _window_floor(token: int, before_id: int | None, window: int) -> int | None:
+    """The lowest message id of the `window` newest index rows of `token` below `before_id`; None when
     there are fewer (the window is the whole rest of the posting list). One short covering index range."""
     rows = MessageToken.objects.filter(token=token)
     if before_id is not None:
         rows = rows.filter(message_id__lt=before_id)
-    return rows.order_by("-message_id").values_list("message_id", flat=True)[SCAN_WINDOW - 1 : SCAN_WINDOW].first()
+    return rows.order_by("-message_id").values_list("message_id", flat=True)[window - 1 : window].first()
 
 
 def search_page(
@@ -137,14 +140,17 @@ def search_page(
     """(ids of the matching messages newest first, at most `limit`; the cursor of the next page or None).
     `cursor` is the previous page's `next_cursor`. A page may hold fewer than `limit` and still have a
     next one: its window of the index ended first (SCAN_WINDOW)."""
-    found = _matches(user=user, query=query, before_id=cursor, **filters)
-    if found is None:
-        return [], None
-    rows, floor = found
     limit = max(1, min(int(limit), SEARCH_LIMIT_MAX))
-    ids = list(rows.values_list("message_id", flat=True)[: limit + 1])
-    if len(ids) > limit:
-        return ids[:limit], ids[limit - 1]
+    for window in (min(FIRST_WINDOW, SCAN_WINDOW), SCAN_WINDOW):
+        found = _matches(user=user, query=query, before_id=cursor, window=window, **filters)
+        if found is None:
+            return [], None
+        rows, floor = found
+        ids = list(rows.values_list("message_id", flat=True)[: limit + 1])
+        if len(ids) > limit:
+            return ids[:limit], ids[limit - 1]
+        if floor is None:  # the window held every row left
+            return ids, None
     return ids, floor
 
 

@@ -157,6 +157,10 @@
       });
   }
 
+  function hitsLabel(count) {
+    return interpolate(window.ngettext("%s message found", "%s messages found", count), [count]);
+  }
+
   function heading(text) {
     return el("h4", "con-search-heading", text);
   }
@@ -184,7 +188,7 @@
       if (row) {
         var hits = row.querySelector(".con-search-hits");
         row.dataset.hits = String(Number(row.dataset.hits) + found.hits);
-        hits.textContent = interpolate(gettext("%s messages"), [row.dataset.hits]);
+        hits.textContent = hitsLabel(Number(row.dataset.hits));
         hits.hidden = false;
         return;
       }
@@ -242,7 +246,7 @@
     if (message.private) who.appendChild(el("span", "msg-private", " " + gettext("internal note")));
     row.appendChild(who);
     row.appendChild(snippetNode(message.snippet));
-    var hits = el("div", "muted small con-search-hits", interpolate(gettext("%s messages"), [found.hits]));
+    var hits = el("div", "muted small con-search-hits", hitsLabel(found.hits));
     hits.hidden = found.hits < 2;
     row.appendChild(hits);
     function open() {
