@@ -43,6 +43,7 @@ urlpatterns = [
     ),
     path("contacts/<int:contact_id>/conversations", outbound.contact_conversations, name="contact_conversations"),
     path("search", search.search, name="search"),
+    path("search/contacts", search.search_contacts, name="search_contacts"),
     path("search/filters", search.search_filters, name="search_filters"),
     path("canned", conversations.canned_responses, name="canned"),
     path("transfer-targets", conversations.transfer_targets, name="transfer_targets"),

@@ -141,6 +141,16 @@
     }
     results.hidden = false;
     root.parentNode.classList.add("searching");
+    if (first) {
+      // Contacts come apart: the conversations do not wait for the scan of the contact records.
+      api("search/contacts?" + new URLSearchParams({ q: input.value }).toString())
+        .then(function (data) {
+          if (mine === asked) renderContacts(data.contacts || []);
+        })
+        .catch(function () {
+          /* the conversations' answer says what was wrong */
+        });
+    }
     return api("search?" + params(cursor).toString())
       .then(function (data) {
         if (mine !== asked) return;
@@ -166,17 +176,13 @@
   }
 
   function render(data, first) {
-    if (first) results.textContent = "";
+    if (first) {
+      var keep = results.querySelector(".con-search-contacts-part");
+      results.textContent = "";
+      if (keep) results.appendChild(keep);
+    }
     var more = results.querySelector(".con-search-more");
     if (more) more.remove();
-    if (first && data.contacts && data.contacts.length) {
-      results.appendChild(heading(gettext("Contacts")));
-      var contacts = el("ul", "con-search-list con-search-contacts");
-      data.contacts.forEach(function (contact) {
-        contacts.appendChild(contactRow(contact));
-      });
-      results.appendChild(contacts);
-    }
     var list = results.querySelector(".con-search-conversations");
     if (!list) {
       results.appendChild(heading(gettext("Conversations")));
@@ -208,6 +214,19 @@
       });
       results.appendChild(button);
     }
+  }
+
+  // Contacts first, above the conversations, whichever answer arrives first.
+  function renderContacts(contacts) {
+    if (!contacts.length) return;
+    var part = el("div", "con-search-contacts-part");
+    part.appendChild(heading(gettext("Contacts")));
+    var list = el("ul", "con-search-list con-search-contacts");
+    contacts.forEach(function (contact) {
+      list.appendChild(contactRow(contact));
+    });
+    part.appendChild(list);
+    results.insertBefore(part, results.firstChild);
   }
 
   // The snippet's text with the words found in <mark>: text nodes only.
