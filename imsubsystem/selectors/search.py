@@ -41,10 +41,10 @@ SEARCH_LIMIT_DEFAULT = 50
 SEARCH_LIMIT_MAX = 200
 QUERY_MAX_CHARS = 200
 # How far the rarest token is looked for: counting beyond this tells nothing more about which to drive by.
-RAREST_PROBE = 5_000
+RAREST_PROBE = 2_000
 # The driving token's index rows one page reads at most (docs/imsubsystem.md, "Search").
 SCAN_WINDOW = 20_000
-FIRST_WINDOW = 2_000
+FIRST_WINDOW = RAREST_PROBE
 TOO_SHORT = "Search for a word of at least 2 characters (a single character is not indexed)."
 
 
@@ -68,14 +68,16 @@ def _prefixed(q: Q, prefix: str) -> Q:
     return out
 
 
-def _rarest_first(hashes: list[int]) -> list[int]:
-    """The hashes by how many messages have them (up to RAREST_PROBE); empty when one has none."""
+def _rarest_first(hashes: list[int]) -> tuple[list[int], int | None]:
+    """(the hashes by how many messages have them, counted up to RAREST_PROBE; how many the first has,
+    None when not counted: a single word); no hashes when one has no message."""
     if len(hashes) == 1:
-        return hashes
+        return hashes, None
     counts = {h: MessageToken.objects.filter(token=h)[:RAREST_PROBE].count() for h in hashes}
     if not all(counts.values()):
-        return []
-    return sorted(hashes, key=counts.__getitem__)
+        return [], 0
+    ordered = sorted(hashes, key=counts.__getitem__)
+    return ordered, counts[ordered[0]]
 
 
 def _matches(
@@ -95,7 +97,7 @@ def _matches(
 ):
     """(the index rows of the messages matching as a query, the window's floor); None: nothing can match."""
     hashes, runs = search_terms(query)
-    ordered = _rarest_first(hashes)
+    ordered, rarest = _rarest_first(hashes)
     if not ordered:
         return None
     rows = MessageToken.objects.filter(token=ordered[0])
@@ -117,7 +119,8 @@ def _matches(
         rows = rows.filter(message__created_at__lt=until)
     if before_id is not None:
         rows = rows.filter(message_id__lt=before_id)
-    floor = _window_floor(ordered[0], before_id, window)
+    # A driving word counted under the window has all its rows in it: no look for the window's floor.
+    floor = _window_floor(ordered[0], before_id, window) if rarest is None or rarest >= window else None
     if floor is not None:
         rows = rows.filter(message_id__gte=floor)
     for run in runs:
