@@ -41,10 +41,10 @@ SEARCH_LIMIT_DEFAULT = 50
 SEARCH_LIMIT_MAX = 200
 QUERY_MAX_CHARS = 200
 # How far the rarest token is looked for: counting beyond this tells nothing more about which to drive by.
-RAREST_PROBE = 2_000
+RAREST_PROBE = 5_000
 # The driving token's index rows one page reads at most (docs/imsubsystem.md, "Search").
 SCAN_WINDOW = 20_000
-FIRST_WINDOW = RAREST_PROBE
+FIRST_WINDOW = 2_000
 TOO_SHORT = "Search for a word of at least 2 characters (a single character is not indexed)."
 
 
