@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -101,8 +101,11 @@ def _matches(
     if not ordered:
         return None
     rows = MessageToken.objects.filter(token=ordered[0])
-    for other in ordered[1:]:
-        rows = rows.filter(Exists(MessageToken.objects.filter(token=other, message_id=OuterRef("message_id"))))
+    for n, other in enumerate(ordered[1:]):
+        # A scalar subquery with LIMIT, not EXISTS: MariaDB turns EXISTS into a semi-join it may drive from
+        # the commoner word's rows; this stays one primary-key look-up per row of the rarest word.
+        found = MessageToken.objects.filter(token=other, message_id=OuterRef("message_id")).values("token")[:1]
+        rows = rows.alias(**{f"also_{n}": Subquery(found)}).filter(**{f"also_{n}__isnull": False})
     rows = rows.filter(_prefixed(conversations_visible_q(user=user), "message__conversation__"))
     conversation_filters = {
         "inbox_id": inbox_id,
@@ -119,8 +122,10 @@ def _matches(
         rows = rows.filter(message__created_at__lt=until)
     if before_id is not None:
         rows = rows.filter(message_id__lt=before_id)
-    # A driving word counted under the window has all its rows in it: no look for the window's floor.
-    floor = _window_floor(ordered[0], before_id, window) if rarest is None or rarest >= window else None
+    # A driving word counted (exactly: under RAREST_PROBE) under the window's size has all its rows in it:
+    # no look for the window's floor.
+    counted_under = rarest is not None and rarest < min(RAREST_PROBE, window)
+    floor = None if counted_under else _window_floor(ordered[0], before_id, window)
     if floor is not None:
         rows = rows.filter(message_id__gte=floor)
     for run in runs:
