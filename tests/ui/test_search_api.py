@@ -190,3 +190,17 @@ def test_the_console_endpoints_need_a_console_role(client, db):
     nobody.groups.clear()
     client.force_login(nobody)
     assert client.get(API + "search", {"q": "refund"}).status_code == 403
+
+
+def test_two_words_counted_at_the_cap_still_read_a_bounded_window(scene, monkeypatch):
+    for n in range(4):
+        _conversation(scene["other"], f"refund order {n}")
+    monkeypatch.setattr(search_module, "RAREST_PROBE", 2)
+    monkeypatch.setattr(search_module, "FIRST_WINDOW", 3)
+    monkeypatch.setattr(search_module, "SCAN_WINDOW", 3)
+    # Both words are in more messages than counted: the newest 3 rows are the page's window, all of them
+    # another agent's, so the page is empty and says where to go on; the next one finds the agent's own.
+    page = selectors.conversations_search(user=scene["mine"], query="refund order", limit=10)
+    assert page["conversations"] == [] and page["next_cursor"]
+    found = selectors.conversations_search(user=scene["mine"], query="refund order", cursor=page["next_cursor"])
+    assert [c["id"] for c in found["conversations"]] == [scene["own"].pk]
