@@ -43,7 +43,7 @@ QUERY_MAX_CHARS = 200
 # How far the rarest token is looked for: counting beyond this tells nothing more about which to drive by.
 RAREST_PROBE = 5_000
 # The driving token's index rows one page reads at most (docs/imsubsystem.md, "Search").
-SCAN_WINDOW = 20_000
+SCAN_WINDOW = 10_000
 FIRST_WINDOW = 2_000
 TOO_SHORT = "Search for a word of at least 2 characters (a single character is not indexed)."
 
