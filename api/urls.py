@@ -17,6 +17,7 @@ from api.views.messages import ConversationMessagesView
 from api.views.not_found import NoSuchEndpoint
 from api.views.reports import ReportView
 from api.views.routing import AgentViewSet, QueueViewSet, TeamViewSet
+from api.views.search import SearchView
 from api.views.tokens import TokenViewSet
 from api.views.webhooks import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
@@ -44,6 +45,7 @@ urlpatterns = [
         name="conversation-messages",
     ),
     path("reports/<str:kind>", ReportView.as_view(), name="report"),
+    path("search", SearchView.as_view(), name="search"),
     path("schema", ApiSchemaView.as_view(), name="schema"),
     path("docs", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),

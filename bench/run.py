@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "routing": "bench.routing",
     "stats": "bench.stats",
     "api": "bench.api_messages",
+    "search": "bench.search",
 }
 
 

@@ -155,11 +155,12 @@ def _conversations(cursor, *, scene: dict, count: int, per: int, start, end, liv
             cursor,
             "INSERT INTO imsubsystem_conversation (id, status, priority, open_slot, created_at, first_queued_at, "
             "queued_at, waiting_since, waited, assigned_at, first_agent_reply_at, last_message_at, closed_at, "
-            "last_seq, customer_last_read_seq, agent_last_read_seq, status_version, wrap_up, assignee_id, "
+            "last_seq, customer_last_read_seq, agent_last_read_seq, status_version, wrap_up, language, assignee_id, "
             "contact_id, queue_id, inbox_id) "
             f"SELECT %s + s.seq, {st}, 0, IF({st} = 'closed', NULL, CONCAT(%s, ':', %s + s.seq)), {created}, "
             f"{queued}, {queued}, {queued}, IF({assigned} IS NULL, NULL, {waited_us}), {assigned}, "
-            f"TIMESTAMPADD(SECOND, 20, {assigned}), COALESCE({closed}, @now), {closed}, {per}, {per}, {per}, 4, '', "
+            f"TIMESTAMPADD(SECOND, 20, {assigned}), COALESCE({closed}, @now), {closed}, {per}, {per}, {per}, 4, "
+            "'', '', "
             f"IF({assigned} IS NULL, NULL, {agent_expr}), %s + s.seq, {queue_expr}, %s "
             f"FROM seq_{low}_to_{high} s ORDER BY s.seq",
             [base - low + 1, inbox, contact_base - low + 1, contact_base - low + 1, inbox],

@@ -30,7 +30,9 @@ is re-exported here from the module that holds it, each one layer above the last
   (`conversation_transcript`: messages, notes, files and the conversation's events; docs/imsubsystem.md,
   "Transcripts");
 - `search.py`: the message search through the one visibility rule (`messages_search`, `message_ids_search`,
-  `contact_ids_by_message_text` for the CRM's contact search; docs/imsubsystem.md, "Search").
+  `search_page`, `contact_ids_by_message_text` for the CRM's contact search), and the console's and the
+  API's search by conversation (`conversations_search`, its filters `SEARCH_FILTERS`,
+  `search_filters_describe`, `search_filters_parse`, `search_request_parse`, `snippet`; docs/imsubsystem.md, "Search").
 """
 
 from imsubsystem.selectors.conversations import (
@@ -80,10 +82,18 @@ from imsubsystem.selectors.messages import (
     payload_for_viewer,
 )
 from imsubsystem.selectors.search import (
+    QUERY_MAX_CHARS,
+    SEARCH_FILTERS,
     SEARCH_LIMIT_MAX,
     contact_ids_by_message_text,
+    conversations_search,
     message_ids_search,
     messages_search,
+    search_filters_describe,
+    search_filters_parse,
+    search_page,
+    search_request_parse,
+    snippet,
 )
 from imsubsystem.selectors.transcript import TRANSCRIPT_MESSAGES_MAX, conversation_transcript
 from imsubsystem.selectors.visibility import (
@@ -105,6 +115,8 @@ __all__ = [
     "GATEWAY_KIND",
     "LINKS_MAX",
     "LINKS_PER_MINUTE",
+    "QUERY_MAX_CHARS",
+    "SEARCH_FILTERS",
     "SEARCH_LIMIT_MAX",
     "SYSTEM_NAME",
     "TRANSCRIPT_MESSAGES_MAX",
@@ -126,6 +138,7 @@ __all__ = [
     "conversation_visible_to",
     "conversations_for_agent",
     "conversations_for_contact",
+    "conversations_search",
     "conversations_visible_q",
     "conversations_waiting",
     "customer_conversation_current",
@@ -153,6 +166,11 @@ __all__ = [
     "queue_infos",
     "queue_live",
     "queue_ref",
+    "search_filters_describe",
+    "search_filters_parse",
+    "search_page",
+    "search_request_parse",
+    "snippet",
     "staff_may_access",
     "supervised_scope",
     "text_for_language",

@@ -12,12 +12,13 @@ uploaded here first and then named by id in the socket's message.send frame. A r
 Modules: `base` (the endpoint decorator, the conversation a URL names), `conversations` (lists, history,
 canned responses, transfer targets), `contacts` (the contact beside a conversation), `labels` (labels,
 close reasons, snooze), `messages` (templates, retry), `attachments` (uploads, fresh links), `outbound`
-(a new conversation with a contact), `transcript` (a conversation's whole transcript, read-only).
+(a new conversation with a contact), `transcript` (a conversation's whole transcript, read-only), `search`
+(the search box: conversations by message text, contacts, filters).
 """
 
 from django.urls import path
 
-from interface.api_agent import attachments, contacts, conversations, labels, messages, outbound, transcript
+from interface.api_agent import attachments, contacts, conversations, labels, messages, outbound, search, transcript
 
 urlpatterns = [
     path("conversations", conversations.my_conversations, name="conversations"),
@@ -52,6 +53,9 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/labels", labels.conversation_labels, name="conversation_labels"),
     path("conversations/<int:conversation_id>/snooze", labels.conversation_snooze, name="conversation_snooze"),
     path("conversations/<int:conversation_id>/unsnooze", labels.conversation_unsnooze, name="conversation_unsnooze"),
+    path("search", search.search, name="search"),
+    path("search/contacts", search.search_contacts, name="search_contacts"),
+    path("search/filters", search.search_filters, name="search_filters"),
     path("canned", conversations.canned_responses, name="canned"),
     path("transfer-targets", conversations.transfer_targets, name="transfer_targets"),
     path("uploads", attachments.upload_create, name="uploads"),
