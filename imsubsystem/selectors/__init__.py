@@ -24,6 +24,8 @@ is re-exported here from the module that holds it, each one layer above the last
   newest first (`messages_before`), the idempotency look-ups (`message_by_client_id`,
   `message_by_platform_id`) and fresh attachment links (`attachment_links_for_customer`,
   `attachment_links_for_staff`, `LINKS_MAX`, `LINKS_PER_MINUTE`);
+- `notifications.py`: a staff member's notifications (`notifications_for`, `notifications_unread_count`,
+  `notification_payload`) and who may be @mentioned (`mentionable_users`, `mentionable_user_ids`);
 - `search.py`: the message search through the one visibility rule (`messages_search`, `message_ids_search`,
   `contact_ids_by_message_text` for the CRM's contact search; docs/imsubsystem.md, "Search").
 """
@@ -45,6 +47,7 @@ from imsubsystem.selectors.conversations import (
     offer_frames_open,
     outbound_inboxes_for,
     queue_ref,
+    transfer_note_of,
     user_display_name,
     user_get,
     webhook_path,
@@ -72,6 +75,13 @@ from imsubsystem.selectors.messages import (
     messages_after,
     messages_before,
     payload_for_viewer,
+)
+from imsubsystem.selectors.notifications import (
+    mentionable_user_ids,
+    mentionable_users,
+    notification_payload,
+    notifications_for,
+    notifications_unread_count,
 )
 from imsubsystem.selectors.search import (
     SEARCH_LIMIT_MAX,
@@ -126,6 +136,8 @@ __all__ = [
     "inbox_by_key",
     "inbox_usable_by",
     "language_normalize",
+    "mentionable_user_ids",
+    "mentionable_users",
     "message_by_client_id",
     "message_by_platform_id",
     "message_ids_search",
@@ -133,6 +145,9 @@ __all__ = [
     "messages_after",
     "messages_before",
     "messages_search",
+    "notification_payload",
+    "notifications_for",
+    "notifications_unread_count",
     "offer_frames_open",
     "outbound_inboxes_for",
     "payload_for_viewer",
@@ -145,6 +160,7 @@ __all__ = [
     "supervised_scope",
     "text_for_language",
     "text_language_candidates",
+    "transfer_note_of",
     "ui_language",
     "user_display_name",
     "user_get",
