@@ -131,7 +131,13 @@ class Conversation(models.Model):
     # the offer shows it and the console puts it at the top of the thread. A transfer without a note
     # clears it (services/conversations.py, conversation_transfer).
     transfer_note = models.ForeignKey(
-        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("transfer note"),
     )
 
     class Meta:
@@ -323,10 +329,15 @@ class Notification(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notifications")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="notifications")
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("mentioned by"),
     )
     created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     class Meta:
         verbose_name = _("notification")
