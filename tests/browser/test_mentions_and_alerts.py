@@ -210,3 +210,34 @@ def test_a_hidden_tab_counts_unread_in_the_title_and_notifies(desk, live_server_
     expect(sam.locator("#con-alerts")).not_to_be_checked()
     expect(sam.locator("#con-mentions-count")).to_have_text("2")
     expect(sam).to_have_title(re.compile(r"^\(2\) "))
+
+
+def test_a_transfer_to_a_queue_shows_the_note_on_the_next_agents_offer(desk, live_server_url, new_context):
+    queue = desk["queue"]
+    queue.policy = RoutingPolicy.LEAST_BUSY
+    queue.offer_timeout_s = 60
+    queue.save()
+    alex = log_in(new_context(), live_server_url, "agent1")
+    alex.keyboard.press("Alt+1")
+    customer_writes(new_context(), live_server_url, "Can I change my order?")
+    offer = alex.locator("#con-offers .offer")
+    expect(offer).to_be_visible()
+    expect(offer.locator(".offer-note")).to_have_count(0)
+    offer.locator("button.primary").click()
+    expect(alex.locator("#con-mine .con-item")).to_have_count(1)
+
+    sam = log_in(new_context(), live_server_url, "agent2")
+    sam.keyboard.press("Alt+1")
+    expect(sam.locator("[data-presence=available]")).to_have_attribute("aria-checked", "true")
+    alex.locator("#con-mine .con-item").click()
+    alex.keyboard.press("Alt+T")
+    alex.select_option("#con-transfer-queue", label="Support")
+    alex.fill("#con-transfer-note", f"Order 55, wants express {MARKUP}")
+    alex.locator("#con-transfer button[value=ok]").click()
+
+    offer = sam.locator("#con-offers .offer")
+    expect(offer).to_be_visible()
+    expect(offer.locator(".offer-note")).to_contain_text("Alex")
+    expect(offer.locator(".offer-note .transfer-note-text")).to_have_text(f"Order 55, wants express {MARKUP}")
+    offer.locator("button.primary").click()
+    expect(sam.locator("#con-transfer-banner .transfer-note-text")).to_have_text(f"Order 55, wants express {MARKUP}")
