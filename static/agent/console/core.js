@@ -145,6 +145,8 @@
     // Only when the agent opted in, and only while the tab is hidden (notify.js holds the choice).
     if (C.alertsWanted && !C.alertsWanted()) return;
     if (C.alertsWanted && !document.hidden) return;
+    var summary = conversationId ? state.conversations.get(conversationId) : null;
+    if (kind === "message" && summary && summary.view_only) return; // seen through a mention, not held
     chime(kind);
     if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
     var note = new Notification(title, { body: body, tag: kind + "-" + conversationId, silent: true });
