@@ -171,7 +171,7 @@ class MessageSendSerializer(serializers.Serializer):
         default=False, help_text="An internal note: seen by staff, never sent to the customer."
     )
     mentions = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         default=list,
         max_length=20,

@@ -109,7 +109,7 @@ def _mentions_check(mentions: Any, *, sender_kind: str, private: bool) -> list[i
         return []
     if isinstance(mentions, str | bytes | dict) or not isinstance(mentions, Sequence):
         raise SwitchError("invalid", "mentions must be a list of user ids.")
-    if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in mentions):
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in mentions):
         raise SwitchError("invalid", "mentions must be a list of user ids.")
     if sender_kind != SenderKind.AGENT or not private:
         raise SwitchError("invalid", "Only an internal note can mention colleagues.")

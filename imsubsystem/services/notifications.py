@@ -74,7 +74,7 @@ def notifications_read_mark(*, user_id: int, notification_ids: Sequence[Any]) ->
     """Mark the user's own notifications read (anyone else's ids change nothing); returns how many."""
     if isinstance(notification_ids, str | bytes | dict) or len(notification_ids) > 500:
         raise SwitchError("invalid", "notification_ids must be a list of at most 500 ids.")
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in notification_ids):
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in notification_ids):
         raise SwitchError("invalid", "notification_ids must be a list of integers.")
     with transaction.atomic():
         marked = Notification.objects.filter(

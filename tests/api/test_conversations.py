@@ -400,7 +400,7 @@ def test_a_note_mentioning_a_colleague_lets_them_see_the_conversation_but_not_ac
     assert answer.status_code == 201
 
 
-@pytest.mark.parametrize("mentions", [[999999], ["x"], "1"])
+@pytest.mark.parametrize("mentions", [[999999], ["x"], "1", [10**30]])
 def test_a_note_mentioning_someone_unknown_is_refused_and_stores_nothing(scene, make_api_client, mentions):
     from imsubsystem.models import Notification
 

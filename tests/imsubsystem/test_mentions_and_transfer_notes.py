@@ -125,6 +125,7 @@ def test_a_mention_of_someone_who_may_not_be_mentioned_is_refused_whole(inbox, m
         ([bob.pk], False),  # only an internal note mentions
         (["1"], True),
         ([True], True),
+        ([10**30], True),  # not an id any database holds
         (list(range(1, 30)), True),
     ):
         with pytest.raises(SwitchError) as refused:
