@@ -163,7 +163,8 @@ class TransferSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=4000,
         trim_whitespace=False,
-        help_text="An internal note from the caller, stored after the transfer (staff only, never the customer).",
+        help_text="A note for the receiving agent: stored as an internal note after the transfer (staff only, "
+        "never the customer) and shown in the receiving agent's offer and at the top of the conversation.",
     )
 
     def validate(self, data):
@@ -259,6 +260,14 @@ class MessageSendSerializer(serializers.Serializer):
     text = TextField(allow_blank=True, trim_whitespace=False, help_text="The message (plain text).")
     private = serializers.BooleanField(
         default=False, help_text="An internal note: seen by staff, never sent to the customer."
+    )
+    mentions = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        default=list,
+        max_length=20,
+        help_text="Colleagues (user ids) @mentioned in an internal note: each is notified and may see the "
+        "conversation. Someone who may not be mentioned refuses the note (`invalid`).",
     )
     sender = serializers.ChoiceField(
         choices=["agent", "bot"],

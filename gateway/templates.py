@@ -99,7 +99,7 @@ def template_send(
     agent = get_user_model().objects.filter(pk=agent_id, is_active=True).first()
     if conversation is None or agent is None:
         raise SwitchError("not_found", "No such conversation, or it is not yours.")
-    if not switch_selectors.conversation_visible_to(user=agent, conversation=conversation):
+    if not switch_selectors.conversation_visible_to(user=agent, conversation=conversation, acting=True):
         raise SwitchError("not_found", "No such conversation, or it is not yours.")
     if conversation.inbox.kind not in TEMPLATE_INBOX_KINDS:
         raise SwitchError("invalid", "Templates are only sent on WhatsApp conversations.")

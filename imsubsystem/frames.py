@@ -121,11 +121,55 @@ class ReadyFrame(TypedDict):
     queue: NotRequired[QueueInfo]  # position and wait, when queued or offered
 
 
+class PersonRef(TypedDict):
+    id: int | None
+    name: str
+
+
+class NotificationPayload(TypedDict):
+    """A staff member's notification: an @mention in an internal note (services/notifications.py)."""
+
+    id: int
+    kind: Literal["mention"]
+    conversation: ConversationSummary
+    message_id: int
+    seq: int
+    text: str  # the note, cut at 200 characters
+    by: PersonRef | None
+    created_at: str
+    read: bool
+
+
+class TransferNote(TypedDict):
+    """The note a transfer carried for the receiving agent (selectors.transfer_note_of)."""
+
+    message_id: int
+    seq: int
+    text: str
+    by: PersonRef
+    created_at: str
+
+
 class AgentReadyFrame(TypedDict):
     type: Literal["agent.ready"]
     user: AgentRef
     roles: list[str]
     conversations: list[ConversationSummary]
+    notifications: NotRequired[list[NotificationPayload]]  # unread, newest first (at most 50)
+    notifications_unread: NotRequired[int]
+
+
+class NotificationNewFrame(TypedDict):
+    type: Literal["notification.new"]
+    notification: NotificationPayload
+
+
+class NotificationReadFrame(TypedDict):
+    """To every socket of the user: these were marked read (on any of their consoles)."""
+
+    type: Literal["notification.read"]
+    notification_ids: list[int]
+    unread: int
 
 
 class SupervisorReadyFrame(TypedDict):
@@ -250,6 +294,7 @@ class OfferFrame(TypedDict):
     offer_id: str
     conversation: ConversationSummary
     expires_at: str
+    note: NotRequired[TransferNote | None]  # the transfer's note for the receiving agent
 
 
 class OfferClosedFrame(TypedDict):
@@ -441,6 +486,7 @@ class MessageSendFrame(TypedDict):
     attachment_ids: NotRequired[list[int]]
     conversation_id: NotRequired[int]  # agents: required
     private: NotRequired[bool]  # agents only
+    mentions: NotRequired[list[int]]  # agents' internal notes only: user ids of the colleagues @mentioned
 
 
 class ResumeFrame(TypedDict):
@@ -476,6 +522,7 @@ class TransferFrame(TypedDict):
     conversation_id: int
     queue_id: NotRequired[int]
     agent_id: NotRequired[int]
+    note: NotRequired[str]  # for the receiving agent: an internal note, shown in their offer
 
 
 class CloseFrame(TypedDict):
@@ -488,6 +535,11 @@ class CloseFrame(TypedDict):
 class PickFrame(TypedDict):
     type: Literal["conversation.pick"]
     conversation_id: int
+
+
+class NotificationReadCommandFrame(TypedDict):
+    type: Literal["notification.read"]
+    notification_ids: list[int]
 
 
 class PingFrame(TypedDict):
@@ -514,6 +566,8 @@ SERVER_FRAMES: dict[str, type] = {
     "conversation.unsnoozed": ConversationUnsnoozedFrame,
     "offer": OfferFrame,
     "offer.closed": OfferClosedFrame,
+    "notification.new": NotificationNewFrame,
+    "notification.read": NotificationReadFrame,
     "presence": PresenceFrame,
     "queue.changed": QueueChangedFrame,
     "queue.stats": QueueStatsFrame,
@@ -535,6 +589,7 @@ CLIENT_FRAMES: dict[str, type] = {
     "conversation.transfer": TransferFrame,
     "conversation.close": CloseFrame,
     "conversation.pick": PickFrame,
+    "notification.read": NotificationReadCommandFrame,
     "ping": PingFrame,
 }
 

@@ -207,6 +207,18 @@ class Conversation(models.Model):
     snoozed_at = models.DateTimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     snooze_released = models.BooleanField(default=False)
+    # The note the last transfer carried for the receiving agent (a private message of this conversation):
+    # the offer shows it and the console puts it at the top of the thread. A transfer without a note
+    # clears it (services/conversations.py, conversation_transfer).
+    transfer_note = models.ForeignKey(
+        "Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("transfer note"),
+    )
 
     class Meta:
         verbose_name = _("conversation")
@@ -391,3 +403,43 @@ class CannedResponse(models.Model):
         clash = CannedResponse.objects.filter(shortcut=self.shortcut, owner=self.owner).exclude(pk=self.pk)
         if clash.exists():
             raise ValidationError({"shortcut": _("This shortcut is already used.")})
+
+
+class NotificationKind(models.TextChoices):
+    MENTION = "mention", _("Mention")
+
+
+class Notification(models.Model):
+    """Something a staff member should see, kept until they mark it read: for now, being @mentioned in an
+    internal note (services/notifications.py). A mention also lets the mentioned person see the conversation
+    (selectors/visibility.py, the one rule)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notifications")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="notifications")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("mentioned by"),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "kind"], name="im_notification_once"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="im_notification_unread"),
+            models.Index(fields=["conversation", "user", "kind"], name="im_notification_conv"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for user {self.user_id} in conversation #{self.conversation_id}"

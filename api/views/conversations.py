@@ -9,7 +9,6 @@ caller may not see answers 404 `not_found`, the same as one that does not exist,
 from __future__ import annotations
 
 from django import forms
-from django.db import transaction
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -32,7 +31,7 @@ from api.views.base import ApiMixin
 from api.views.messages import client_id_of
 from imsubsystem import selectors
 from imsubsystem import services as switch
-from imsubsystem.models import Conversation, ConversationStatus, SenderKind
+from imsubsystem.models import Conversation, ConversationStatus
 from imsubsystem.ratelimit import agent_identity, message_rate_check
 from supervisor import services as supervisor_services
 
@@ -143,7 +142,12 @@ class ConversationViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
         return ConversationDetailSerializer if self.action == "retrieve" else ConversationSerializer
 
     def get_object(self) -> Conversation:
-        conversation = selectors.conversation_visible_get(user=self.request.user, conversation_id=self.kwargs["pk"])
+        # Reading needs the rule; an action (transfer, close...) its acting form: a mention lets one see, not act.
+        conversation = selectors.conversation_visible_get(
+            user=self.request.user,
+            conversation_id=self.kwargs["pk"],
+            acting=self.request.method not in ("GET", "HEAD", "OPTIONS"),
+        )
         if conversation is None:
             raise NotFound()
         return conversation
@@ -192,27 +196,19 @@ class ConversationViewSet(ApiMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
     @_action_schema("Transfer to a queue or an agent", TransferSerializer)
     @action(detail=True, methods=["post"])
     def transfer(self, request, pk=None):
-        """The console's transfer (routing decides; a private system note records it), and the caller's
-        note after it when one is given, in one transaction."""
+        """The console's transfer, through the same service (routing decides; a private system note
+        records it; the caller's note for the receiving agent follows it, in one transaction)."""
         conversation = self.get_object()
         body = TransferSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        with transaction.atomic():
-            switch.conversation_transfer(
-                conversation_id=conversation.pk,
-                by_user_id=request.user.pk,
-                queue_id=data.get("queue_id"),
-                agent_id=data.get("agent_id"),
-            )
-            if data.get("note", "").strip():
-                switch.message_send(
-                    conversation_id=conversation.pk,
-                    sender_kind=SenderKind.AGENT,
-                    sender_user_id=request.user.pk,
-                    text=data["note"],
-                    private=True,
-                )
+        switch.conversation_transfer(
+            conversation_id=conversation.pk,
+            by_user_id=request.user.pk,
+            queue_id=data.get("queue_id"),
+            agent_id=data.get("agent_id"),
+            note=data.get("note", ""),
+        )
         return self._answer(conversation.pk)
 
     @_action_schema("Close", CloseSerializer)

@@ -56,8 +56,10 @@ def client_id_of(request, given: str | None) -> str | None:
 
 @extend_schema(parameters=[OpenApiParameter("conversation_id", OpenApiTypes.INT, OpenApiParameter.PATH)])
 class ConversationMessagesView(ApiMixin, APIView):
-    def _conversation(self, request, conversation_id) -> Conversation:
-        conversation = selectors.conversation_visible_get(user=request.user, conversation_id=conversation_id)
+    def _conversation(self, request, conversation_id, *, acting: bool = False) -> Conversation:
+        conversation = selectors.conversation_visible_get(
+            user=request.user, conversation_id=conversation_id, acting=acting
+        )
         if conversation is None:
             raise NotFound()
         return conversation
@@ -130,10 +132,11 @@ class ConversationMessagesView(ApiMixin, APIView):
         },
     )
     def post(self, request, conversation_id):
-        conversation = self._conversation(request, conversation_id)
         body = MessageSendSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        # A note needs the visibility rule; a reply to the customer its acting form (a mention lets one see).
+        conversation = self._conversation(request, conversation_id, acting=not data["private"])
         as_bot = data["sender"] == "bot"
         if as_bot and not request.user.has_perm("imsubsystem.supervise"):
             raise PermissionDenied("Only supervisors and admins may send as the bot.")
@@ -147,5 +150,6 @@ class ConversationMessagesView(ApiMixin, APIView):
             client_id=client_id_of(request, data.get("client_id")),
             attachment_ids=data["attachment_ids"],
             private=data["private"],
+            mentions=data["mentions"],
         )
         return Response(message, status=201 if created else 200)

@@ -29,6 +29,8 @@ is re-exported here from the module that holds it, each one layer above the last
 - `transcript.py`: a conversation's whole transcript, read-only, through the one visibility rule
   (`conversation_transcript`: messages, notes, files and the conversation's events; docs/imsubsystem.md,
   "Transcripts");
+- `notifications.py`: a staff member's notifications (`notifications_for`, `notifications_unread_count`,
+  `notification_payload`) and who may be @mentioned (`mentionable_users`, `mentionable_user_ids`);
 - `search.py`: the message search through the one visibility rule (`messages_search`, `message_ids_search`,
   `search_page`, `contact_ids_by_message_text` for the CRM's contact search), and the console's and the
   API's search by conversation (`conversations_search`, its filters `SEARCH_FILTERS`,
@@ -52,6 +54,7 @@ from imsubsystem.selectors.conversations import (
     offer_frames_open,
     outbound_inboxes_for,
     queue_ref,
+    transfer_note_of,
     user_display_name,
     user_get,
     webhook_path,
@@ -80,6 +83,13 @@ from imsubsystem.selectors.messages import (
     messages_after,
     messages_before,
     payload_for_viewer,
+)
+from imsubsystem.selectors.notifications import (
+    mentionable_user_ids,
+    mentionable_users,
+    notification_payload,
+    notifications_for,
+    notifications_unread_count,
 )
 from imsubsystem.selectors.search import (
     QUERY_MAX_CHARS,
@@ -151,6 +161,8 @@ __all__ = [
     "labels_active",
     "labels_of",
     "language_normalize",
+    "mentionable_user_ids",
+    "mentionable_users",
     "message_by_client_id",
     "message_by_platform_id",
     "message_ids_search",
@@ -158,6 +170,9 @@ __all__ = [
     "messages_after",
     "messages_before",
     "messages_search",
+    "notification_payload",
+    "notifications_for",
+    "notifications_unread_count",
     "offer_frames_open",
     "outbound_inboxes_for",
     "payload_for_viewer",
@@ -175,6 +190,7 @@ __all__ = [
     "supervised_scope",
     "text_for_language",
     "text_language_candidates",
+    "transfer_note_of",
     "ui_language",
     "user_display_name",
     "user_get",

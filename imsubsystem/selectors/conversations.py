@@ -24,6 +24,7 @@ from imsubsystem.models import (
     Conversation,
     ConversationStatus,
     Inbox,
+    Message,
     SenderKind,
     WidgetSession,
 )
@@ -65,17 +66,34 @@ def conversation_summary(conversation: Conversation, *, unread: int | None = Non
     }
 
 
+def transfer_note_of(conversation: Conversation) -> dict[str, Any] | None:
+    """The note the last transfer carried for the receiving agent (frames.TransferNote), or None."""
+    if not conversation.transfer_note_id:
+        return None
+    note = Message.objects.select_related("sender_user").filter(pk=conversation.transfer_note_id).first()
+    if note is None:
+        return None
+    return {
+        "message_id": note.pk,
+        "seq": note.seq,
+        "text": note.text,
+        "by": {"id": note.sender_user_id, "name": user_display_name(note.sender_user)},
+        "created_at": note.created_at.isoformat(),
+    }
+
+
 def conversation_get(*, conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("contact", "inbox", "assignee", "queue").get(pk=conversation_id)
 
 
-def conversation_visible_get(*, user, conversation_id: int) -> Conversation | None:
-    """The conversation (contact, inbox, assignee and queue selected) if the user may see it, else None."""
+def conversation_visible_get(*, user, conversation_id: int, acting: bool = False) -> Conversation | None:
+    """The conversation (contact, inbox, assignee and queue selected) if the user may see it (with
+    `acting`, act on it: visibility.py), else None."""
     try:
         conversation = conversation_get(conversation_id=conversation_id)
     except (Conversation.DoesNotExist, TypeError, ValueError):
         return None
-    return conversation if conversation_visible_to(user=user, conversation=conversation) else None
+    return conversation if conversation_visible_to(user=user, conversation=conversation, acting=acting) else None
 
 
 def queue_ref(*, queue_id: int | None) -> dict[str, Any] | None:
@@ -188,6 +206,7 @@ def offer_frames_open(*, agent_id: int) -> list[dict[str, Any]]:
             "offer_id": str(offer["offer_id"]),
             "conversation": conversation_summary(conversations[offer["ref"]]),
             "expires_at": offer["expires_at"].isoformat(),
+            "note": transfer_note_of(conversations[offer["ref"]]),
         }
         for offer in offers
         if offer["ref"] in conversations

@@ -8,6 +8,11 @@ list); the two are the same rule, written once for a row and once for a query.
 - anyone sees the conversations assigned to them;
 - a supervisor (`imsubsystem.supervise`) also sees those of the queues their teams supervise, and those
   without a queue assigned to an agent serving one of those queues;
+- anyone @mentioned in an internal note of a conversation sees that conversation (read, and write internal
+  notes to answer): a mention is how a colleague is asked in (imsubsystem/services/notifications.py says who
+  may be mentioned). It lets them see, not act: the rule's `acting=True` form, which every action that
+  changes the conversation or speaks to the customer asks (transfer, close, reopen, read marks, a public
+  reply), leaves the mention out;
 - nobody else sees anything. Surfaces answer "not found" either way, so ids cannot be probed.
 
 Starting a conversation on an inbox (`inbox_usable_by`) follows the same scopes through the inbox's
@@ -25,7 +30,7 @@ from django.db.models import Q
 
 from crm.roles import ADMIN
 from imsubsystem.hooks import ScopeWanted, supervision_scope
-from imsubsystem.models import Conversation
+from imsubsystem.models import Conversation, Notification, NotificationKind
 from routing.models import AgentProfile
 
 
@@ -43,32 +48,49 @@ def supervised_scope(*, user) -> tuple[frozenset[int], frozenset[int]]:
     return frozenset(queue_ids), frozenset(agent_ids)
 
 
-def conversation_visible_to(*, user, conversation: Conversation) -> bool:
-    """May this user see this conversation (its messages, notes, contact, files, live frames)?"""
+def _mentioned_in(*, user, conversation_id: int) -> bool:
+    return Notification.objects.filter(
+        user_id=user.pk, conversation_id=conversation_id, kind=NotificationKind.MENTION
+    ).exists()
+
+
+def conversation_visible_to(*, user, conversation: Conversation, acting: bool = False) -> bool:
+    """May this user see this conversation (its messages, notes, contact, files, live frames)? With
+    `acting`, may they act on it (transfer, close, read marks, a reply to the customer): the same rule
+    without the mention clause."""
     if not user or not user.is_authenticated or not user.is_active:
         return False
     if conversation.assignee_id is not None and conversation.assignee_id == user.pk:
         return True
     # The Admin role holds every permission, so anyone without this one is neither admin nor supervisor.
-    if not user.has_perm("imsubsystem.supervise"):
-        return False
-    if user_is_admin(user):
-        return True
-    queue_ids, agent_ids = supervised_scope(user=user)
-    if conversation.queue_id is not None:
-        return conversation.queue_id in queue_ids
-    return conversation.assignee_id in agent_ids
+    if user.has_perm("imsubsystem.supervise"):
+        if user_is_admin(user):
+            return True
+        queue_ids, agent_ids = supervised_scope(user=user)
+        if conversation.queue_id is not None and conversation.queue_id in queue_ids:
+            return True
+        if conversation.queue_id is None and conversation.assignee_id in agent_ids:
+            return True
+    return not acting and _mentioned_in(user=user, conversation_id=conversation.pk)
 
 
-def conversations_visible_q(*, user) -> Q:
+def conversations_visible_q(*, user, acting: bool = False) -> Q:
     """The same rule as a filter on Conversation (an admin's is the empty Q: everything)."""
     if not user or not user.is_authenticated or not user.is_active:
         return Q(pk__in=[])
-    condition = Q(assignee_id=user.pk)
-    if not user.has_perm("imsubsystem.supervise"):
-        return condition
-    if user_is_admin(user):
+    supervises = user.has_perm("imsubsystem.supervise")
+    if supervises and user_is_admin(user):
         return Q()
+    condition = Q(assignee_id=user.pk)
+    if not acting:
+        # The ids themselves, not a subquery: OR-ed with the other scopes a subquery is run per row on
+        # MySQL, and most users were mentioned nowhere (then nothing is added).
+        mentions = Notification.objects.filter(user_id=user.pk, kind=NotificationKind.MENTION)
+        mentioned = set(mentions.values_list("conversation_id", flat=True))
+        if mentioned:
+            condition |= Q(pk__in=sorted(mentioned))
+    if not supervises:
+        return condition
     queue_ids, agent_ids = supervised_scope(user=user)
     if queue_ids:
         condition |= Q(queue_id__in=queue_ids)

@@ -24,6 +24,8 @@ below from `imsubsystem.services`; each lives in one module:
 - `assignment.py`: the bridge to routing (the status moves its hook events drive, the agents' commands
   passed to it);
 - `merge.py`: a contact merge's effect on conversations; revoking widget sessions;
+- `notifications.py`: @mentions in internal notes recorded with the note and sent to the people named,
+  and marking them read (`notifications_read_mark`);
 - `outbound.py`: an agent or integrator starting a conversation with a contact (the first message on a
   platform, or waiting for a widget visitor's next visit).
 """
@@ -56,6 +58,7 @@ from imsubsystem.services.delivery import message_delivery_update
 from imsubsystem.services.labels import conversation_labels_set
 from imsubsystem.services.merge import conversations_move_contact, widget_sessions_revoke
 from imsubsystem.services.messages import message_send
+from imsubsystem.services.notifications import notifications_read_mark
 from imsubsystem.services.outbound import conversation_start_outbound
 from imsubsystem.services.publish import event_publish_on_commit, typing_publish
 from imsubsystem.services.sends import agent_sends_refused, customer_messages_send_many, messages_send_many
@@ -94,6 +97,7 @@ __all__ = [
     "message_delivery_update",
     "message_send",
     "messages_send_many",
+    "notifications_read_mark",
     "offer_answer",
     "offer_closed_publish",
     "queue_positions_publish",

@@ -45,6 +45,8 @@ def conversation_mark_offered(
                 "offer_id": str(offer_id),
                 "conversation": selectors.conversation_summary(conversation),
                 "expires_at": expires_at.isoformat(),
+                # The transfer's note for whoever receives it (services/conversations.py).
+                "note": selectors.transfer_note_of(conversation),
             },
         )
         if moved:

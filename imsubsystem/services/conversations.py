@@ -186,14 +186,26 @@ def conversation_queue(
 
 
 def conversation_transfer(
-    *, conversation_id: int, by_user_id: int, queue_id: int | None = None, agent_id: int | None = None
+    *,
+    conversation_id: int,
+    by_user_id: int,
+    queue_id: int | None = None,
+    agent_id: int | None = None,
+    note: str = "",
 ) -> None:
     """Move a conversation to another queue or agent. Routing decides; its signals move the status.
 
-    A private system note records who moved it where, so the history explains the change.
+    A private system note records who moved it where, so the history explains the change. `note`, the
+    transferring agent's words for whoever receives it (the console's transfer dialog and the REST API
+    alike), follows as their internal note and becomes the conversation's `transfer_note`: the receiving
+    agent's offer carries it and the console shows it at the top of the thread. A transfer without one
+    clears the last one.
     """
     if (queue_id is None) == (agent_id is None):
         raise SwitchError("invalid", "Give exactly one of queue_id or agent_id.")
+    if not isinstance(note, str) or len(note) > 4000:
+        raise SwitchError("invalid", "note must be a text of at most 4,000 characters.")
+    text_check(note, field="note")
     with transaction.atomic():
         conversation = lock(conversation_id)
         if conversation.status == S.CLOSED:
@@ -218,16 +230,27 @@ def conversation_transfer(
         else:
             target = selectors.user_display_name(selectors.user_get(user_id=agent_id))
         # A system note through the one write path (the row is locked already by this transaction).
-        messages_store(
-            [
+        drafts = [
+            Draft(
+                conversation_id=conversation.pk,
+                sender_kind=SenderKind.SYSTEM,
+                text=f"Transferred to {target} by {by}.",
+                private=True,
+            )
+        ]
+        if note.strip():
+            drafts.append(
                 Draft(
                     conversation_id=conversation.pk,
-                    sender_kind=SenderKind.SYSTEM,
-                    text=f"Transferred to {target} by {by}.",
+                    sender_kind=SenderKind.AGENT,
+                    sender_user_id=by_user_id,
+                    text=note.strip(),
                     private=True,
                 )
-            ]
-        )
+            )
+        stored = messages_store(drafts)
+        note_id = stored[1]["message"]["id"] if note.strip() and "message" in stored[1] else None
+        Conversation.objects.filter(pk=conversation.pk).update(transfer_note_id=note_id)
 
 
 def close_reason_for(reason_code: str | None) -> CloseReason | None:

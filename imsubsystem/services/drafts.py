@@ -17,6 +17,7 @@ from imsubsystem.services.state import SwitchError, text_check
 MAX_BUTTONS = 10
 MAX_BUTTON_LABEL = 200
 MAX_ATTACHMENTS = 10
+MAX_MENTIONS = 20
 
 
 @dataclasses.dataclass
@@ -38,6 +39,8 @@ class Draft:
     origin: str | None = None
     customer: tuple[int, int] | None = None
     fallback: bool = False
+    # Staff @mentioned in an agent's internal note (user ids; services/notifications.py).
+    mentions: list[int] = dataclasses.field(default_factory=list)
 
     @property
     def sender_key(self) -> str:
@@ -99,6 +102,23 @@ def customer_private_refuse(private: Any) -> None:
         raise SwitchError("forbidden", "Customers cannot write internal notes.")
 
 
+def _mentions_check(mentions: Any, *, sender_kind: str, private: bool) -> list[int]:
+    """A list of at most MAX_MENTIONS user ids, in an agent's internal note only (whether each may be
+    mentioned is asked under the write path's lock: services/notifications.py)."""
+    if not mentions:
+        return []
+    if isinstance(mentions, str | bytes | dict) or not isinstance(mentions, Sequence):
+        raise SwitchError("invalid", "mentions must be a list of user ids.")
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in mentions):
+        raise SwitchError("invalid", "mentions must be a list of user ids.")
+    if sender_kind != SenderKind.AGENT or not private:
+        raise SwitchError("invalid", "Only an internal note can mention colleagues.")
+    unique = list(dict.fromkeys(mentions))
+    if len(unique) > MAX_MENTIONS:
+        raise SwitchError("invalid", f"At most {MAX_MENTIONS} people can be mentioned in one note.")
+    return unique
+
+
 def draft_check(draft: Draft) -> Draft:
     """Refuse a draft no conversation could take (wrong sender, bad text, ids or buttons); returns it
     with its attachment ids and buttons normalised."""
@@ -112,6 +132,7 @@ def draft_check(draft: Draft) -> Draft:
         text=draft.text, attachment_ids=draft.attachment_ids, client_id=draft.client_id
     )
     draft.buttons = _buttons_check(draft.buttons, sender_kind=draft.sender_kind, private=draft.private)
+    draft.mentions = _mentions_check(draft.mentions, sender_kind=draft.sender_kind, private=draft.private)
     return draft
 
 
@@ -119,7 +140,7 @@ def request_draft(request: dict[str, Any]) -> Draft:
     """The checked draft of a socket's batched `message.send` (imsubsystem/batching.py): a customer's
     text into their open conversation ({"inbox_id", "contact_id", "conversation_id", "text", "client_id",
     "private"?, "origin"?}), or, with "kind": "agent", an agent's message or internal note
-    ({"user_id", "conversation_id", "text", "client_id", "attachment_ids"?, "private"?}) held to exactly
+    ({"user_id", "conversation_id", "text", "client_id", "attachment_ids"?, "private"?, "mentions"?}) held to exactly
     what `message_send` holds it to. Raises SwitchError."""
     if request.get("kind", "customer") == "agent":
         attachment_ids = request.get("attachment_ids", ())
@@ -135,6 +156,7 @@ def request_draft(request: dict[str, Any]) -> Draft:
                 else list(attachment_ids),
                 private=request.get("private", False),
                 origin=request.get("origin"),
+                mentions=request.get("mentions") or [],
             )
         )
     customer_private_refuse(request.get("private", False))

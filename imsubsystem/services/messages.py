@@ -15,7 +15,8 @@ batch of one. In one transaction it:
    tokens with another (docs/imsubsystem.md, "Search") and the new seqs with one UPDATE;
 5. announces each message: the `message_stored` hook inside the transaction (the gateway's outbox row
    commits with the message), then once for the batch `message_batch_stored` (the outgoing webhooks'
-   outbox rows, one insert), and after commit the `message.new` frame, the counters and the
+   outbox rows, one insert), the notifications of the colleagues an internal note @mentions
+   (services/notifications.py), and after commit the `message.new` frame, the counters and the
    `message_committed` hook (the bots).
 
 A result is {"message": payload, "created": bool}, {"error": code, "detail": str}, or {"fallback": True}
@@ -50,6 +51,7 @@ from imsubsystem.hooks import (
 from imsubsystem.hooks import message_stored as message_stored_hook
 from imsubsystem.models import Conversation, DeliveryStatus, Message, SenderKind
 from imsubsystem.services.drafts import Draft, draft_check
+from imsubsystem.services.notifications import mentions_record, mentions_refusal
 from imsubsystem.services.publish import event_publish_on_commit
 from imsubsystem.services.rows import (
     InboxRow,
@@ -253,7 +255,11 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
                 repeats[n] = first
                 continue
             conversation = conversations.get(draft.conversation_id)
-            refused = _refusal(conversation, draft) or (_attach(conversation, draft) if draft.attachment_ids else None)
+            refused = (
+                _refusal(conversation, draft)
+                or (mentions_refusal(draft) if draft.mentions else None)
+                or (_attach(conversation, draft) if draft.attachment_ids else None)
+            )
             if refused is not None:
                 results[n] = refused
                 continue
@@ -275,6 +281,9 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
             conversations_seq_update([conversations[pk] for pk in touched], last_message_at=now)
             if replied:
                 Conversation.objects.filter(pk__in=replied).update(first_agent_reply_at=now)
+            notes = [(message, drafts[n]) for n, message in new if drafts[n].mentions]
+            if notes:
+                mentions_record(notes=notes)
             names = sender_names(messages, {pk: c.contact_id for pk, c in conversations.items()})
             for n, message in new:
                 results[n] = {
@@ -403,11 +412,13 @@ def message_send(
     platform_message_id: str | None = None,
     sent_at: datetime | None = None,
     buttons: Sequence[dict[str, str]] = (),
+    mentions: Sequence[int] = (),
 ) -> tuple[dict[str, Any], bool]:
     """Store a message in a conversation with its next seq and publish it after commit (a batch of one).
 
     `buttons` ([{"label", "value"}], bot messages only) travel in the payload for clients that show
     them (the widget); platforms get the text alone, so a bot sends numbered options there instead.
+    `mentions` (user ids, an agent's internal note only) notifies those colleagues (services/notifications.py).
     A bot or system message is accepted on a conversation closed within IM_REOPEN_WINDOW_S and leaves
     it closed (the satisfaction survey); anything else on a closed conversation is refused.
 
@@ -427,6 +438,7 @@ def message_send(
         platform_message_id=platform_message_id,
         sent_at=sent_at,
         buttons=list(buttons) if not isinstance(buttons, str | dict) else buttons,
+        mentions=list(mentions) if not isinstance(mentions, str | bytes | dict) else mentions,
     )
     return message_store_one(draft_check(draft))
 

@@ -224,7 +224,7 @@ def conversation_start_outbound(
         try:
             with transaction.atomic():
                 if existing is not None:
-                    if not selectors.conversation_visible_to(user=user, conversation=existing):
+                    if not selectors.conversation_visible_to(user=user, conversation=existing, acting=True):
                         raise SwitchError("conversation_open")
                     conversation_id, created = existing.pk, False
                 else:

@@ -17,7 +17,9 @@ from imsubsystem.services.state import SwitchError
 def agent_sends_refused(requests: Sequence[dict[str, Any]]) -> list[dict[str, Any] | None]:
     """The one visibility rule (selectors.conversation_visible_to) for agents' requests ({"user",
     "conversation_id", ...}), one query for them all: None where the user may write, else the same
-    `not_found` whether the conversation exists or not, so ids cannot be probed."""
+    `not_found` whether the conversation exists or not, so ids cannot be probed. An internal note needs
+    the rule; a reply to the customer its acting form (someone who sees the conversation only because a
+    note mentioned them answers with notes)."""
     wanted = [r["conversation_id"] if type(r["conversation_id"]) is int else None for r in requests]
     ids = {pk for pk in wanted if pk is not None}
     rows = {}
@@ -30,7 +32,7 @@ def agent_sends_refused(requests: Sequence[dict[str, Any]]) -> list[dict[str, An
     for request, pk in zip(requests, wanted, strict=True):
         conversation = rows.get(pk)
         if conversation is None or not selectors.conversation_visible_to(
-            user=request["user"], conversation=conversation
+            user=request["user"], conversation=conversation, acting=request.get("private") is not True
         ):
             refused.append({"error": refusal.code, "detail": refusal.detail})
         else:

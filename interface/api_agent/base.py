@@ -35,14 +35,15 @@ def console_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
     return api_endpoint(wrapper, no_store=True)
 
 
-def conversation_visible(request: HttpRequest, conversation_id: int) -> Conversation | None:
-    """The conversation if this user may see it, else None."""
-    return selectors.conversation_visible_get(user=request.user, conversation_id=conversation_id)
+def conversation_visible(request: HttpRequest, conversation_id: int, *, acting: bool = False) -> Conversation | None:
+    """The conversation if this user may see it (with `acting`, act on it), else None."""
+    return selectors.conversation_visible_get(user=request.user, conversation_id=conversation_id, acting=acting)
 
 
-def conversation_for(request: HttpRequest, conversation_id: int) -> Conversation:
-    """The conversation if this user may see it; 404 `not_found` otherwise, so ids do not leak."""
-    conversation = conversation_visible(request, conversation_id)
+def conversation_for(request: HttpRequest, conversation_id: int, *, acting: bool = False) -> Conversation:
+    """The conversation if this user may see it (with `acting`, act on it: a mention lets one see only);
+    404 `not_found` otherwise, so ids do not leak."""
+    conversation = conversation_visible(request, conversation_id, acting=acting)
     if conversation is None:
         raise DomainError("not_found", "No such conversation, or it is not yours.")
     return conversation

@@ -85,7 +85,7 @@ CONTACT_FIELDS = {"name": str, "emails": list, "phones": list, "language": str, 
 @console_endpoint
 @require_http_methods(["GET", "POST"])
 def conversation_contact(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    conversation = conversation_for(request, conversation_id)
+    conversation = conversation_for(request, conversation_id, acting=request.method != "GET")
     contact = selectors.conversation_contact(conversation_id=conversation.pk)
     if request.method == "POST":
         if not request.user.has_perm("crm.change_contact"):
@@ -112,7 +112,7 @@ def conversation_contact(request: HttpRequest, conversation_id: int) -> JsonResp
 @console_endpoint
 @require_POST
 def contact_note_add(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    conversation = conversation_for(request, conversation_id)
+    conversation = conversation_for(request, conversation_id, acting=True)
     if not request.user.has_perm("crm.add_note"):
         raise DomainError("forbidden", "You may not add notes.")
     data = json_body(request)

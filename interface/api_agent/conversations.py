@@ -129,6 +129,10 @@ def conversation_messages(request: HttpRequest, conversation_id: int) -> JsonRes
             "last_seq": conversation.last_seq,
             "messages": messages,
             "has_more": has_more,
+            # The last transfer's note for whoever holds it now: the console shows it above the thread.
+            "transfer_note": selectors.transfer_note_of(conversation),
+            # Whether this user may act on it; False: they see it through a mention (notes only).
+            "acting": selectors.conversation_visible_to(user=request.user, conversation=conversation, acting=True),
         }
     )
 
@@ -168,7 +172,12 @@ def transfer_targets(request: HttpRequest) -> JsonResponse:
         .order_by("user__username")
     )
     agents = [
-        {"id": p.user_id, "name": selectors.user_display_name(p.user), "detail": p.get_status_display()}
+        {
+            "id": p.user_id,
+            "name": selectors.user_display_name(p.user),
+            "username": p.user.get_username(),
+            "detail": p.get_status_display(),
+        }
         for p in profiles
     ]
     return JsonResponse({"queues": queues, "agents": agents})

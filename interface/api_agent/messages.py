@@ -35,7 +35,7 @@ def conversation_templates(request: HttpRequest, conversation_id: int) -> JsonRe
 def conversation_template_send(request: HttpRequest, conversation_id: int) -> JsonResponse:
     """POST {"name", "language", "params": [str, ...], "client_id"?} → 201 {"message": payload}
     (200 when the client_id was already sent). The CSRF middleware has checked the token."""
-    conversation = conversation_for(request, conversation_id)
+    conversation = conversation_for(request, conversation_id, acting=True)
     data = json_body(request)
     name, language, params = data.get("name"), data.get("language"), data.get("params", [])
     client_id = data.get("client_id")
@@ -62,7 +62,7 @@ def message_retry(request: HttpRequest, conversation_id: int, message_id: int) -
     """POST → 202 {"message_id", "status": "pending"}: "Retry now" on a platform send that failed or is
     waiting for its next attempt. 409 `not_retryable` when there is nothing to retry (sent, or not a
     platform send). The CSRF middleware has checked the token."""
-    conversation = conversation_for(request, conversation_id)
+    conversation = conversation_for(request, conversation_id, acting=True)
     if not Message.objects.filter(pk=message_id, conversation_id=conversation.pk).exists():
         raise DomainError("not_found", "No such message in this conversation.")
     item = gateway_services.outbox_retry_now(message_id=message_id)

@@ -68,6 +68,9 @@ class AgentConsumer(StaffSocket):
             "user": {"id": self.user.pk, "name": selectors.user_display_name(self.user)},
             "roles": self.roles,
             "conversations": conversations,
+            # Unread mentions persist (imsubsystem/services/notifications.py): a reconnect shows them again.
+            "notifications": selectors.notifications_for(user_id=self.user.pk, unread_only=True),
+            "notifications_unread": selectors.notifications_unread_count(user_id=self.user.pk),
         }
         # An offer made while this console was away (a reload, a daphne process that died) is still
         # open: show it again rather than let it run out unseen.
@@ -124,14 +127,15 @@ class AgentConsumer(StaffSocket):
                 routing_console_grace_s() + 0.2, lambda: asyncio.ensure_future(_consoles_sweep())
             )
 
-    def _conversation(self, conversation_id: int):
-        """The conversation if this user may see it (selectors.conversation_visible_to); "not_found"
-        either way, so ids cannot be probed."""
+    def _conversation(self, conversation_id: int, *, acting: bool = False):
+        """The conversation if this user may see it (selectors.conversation_visible_to; with `acting`,
+        act on it: a mention lets one see, not transfer, close or mark read); "not_found" either way, so
+        ids cannot be probed."""
         try:
             conversation = Conversation.objects.only("id", "assignee_id", "queue_id", "status").get(pk=conversation_id)
         except (Conversation.DoesNotExist, TypeError, ValueError):
             raise SwitchError("not_found") from None
-        if not selectors.conversation_visible_to(user=self.user, conversation=conversation):
+        if not selectors.conversation_visible_to(user=self.user, conversation=conversation, acting=acting):
             raise SwitchError("not_found")
         return conversation
 
@@ -189,6 +193,7 @@ class AgentConsumer(StaffSocket):
                 "client_id": frame["client_id"],
                 "attachment_ids": frame.get("attachment_ids", ()),
                 "private": frame.get("private", False),
+                "mentions": frame.get("mentions") or [],
                 "viewer": self.viewer,
             }
         )
@@ -235,7 +240,7 @@ class AgentConsumer(StaffSocket):
         return Reply(frames)
 
     def _step_read(self, frame: dict[str, Any]) -> Reply:
-        conversation = self._conversation(self._required(frame, "conversation_id"))
+        conversation = self._conversation(self._required(frame, "conversation_id"), acting=True)
         services.conversation_read_mark(conversation_id=conversation.pk, by="agent", up_to_seq=frame["up_to_seq"])
         return Reply()
 
@@ -255,17 +260,18 @@ class AgentConsumer(StaffSocket):
         return self._ok("presence.set")
 
     def _step_conversation_transfer(self, frame: dict[str, Any]) -> Reply:
-        conversation = self._conversation(frame["conversation_id"])
+        conversation = self._conversation(frame["conversation_id"], acting=True)
         services.conversation_transfer(
             conversation_id=conversation.pk,
             by_user_id=self.user.pk,
             queue_id=frame.get("queue_id"),
             agent_id=frame.get("agent_id"),
+            note=frame.get("note", ""),
         )
         return self._ok("conversation.transfer", conversation.pk)
 
     def _step_conversation_close(self, frame: dict[str, Any]) -> Reply:
-        conversation = self._conversation(frame["conversation_id"])
+        conversation = self._conversation(frame["conversation_id"], acting=True)
         services.conversation_close(
             conversation_id=conversation.pk,
             by_user_id=self.user.pk,
@@ -273,6 +279,10 @@ class AgentConsumer(StaffSocket):
             reason_code=frame.get("reason_code") or None,
         )
         return self._ok("conversation.close", conversation.pk)
+
+    def _step_notification_read(self, frame: dict[str, Any]) -> Reply:
+        services.notifications_read_mark(user_id=self.user.pk, notification_ids=frame["notification_ids"])
+        return self._ok("notification.read")
 
     def _step_conversation_pick(self, frame: dict[str, Any]) -> Reply:
         services.conversation_pick(conversation_id=frame["conversation_id"], agent_id=self.user.pk)

@@ -30,6 +30,7 @@
     switch (data.type) {
       case "agent.ready":
         onConnected(data);
+        if (C.onNotifyFrame) C.onNotifyFrame(data); // the unread mentions (notify.js)
         break;
       case "offer":
         addOffer(data);
@@ -85,6 +86,7 @@
         onError(data);
         break;
       default:
+        if (C.onNotifyFrame) C.onNotifyFrame(data); // notification.new, notification.read (notify.js)
         break;
     }
   }

@@ -274,6 +274,8 @@ def test_an_agent_transfers_their_conversation_to_a_queue_with_a_note(
         ("system", True, f"Transferred to Support by {user_display_name(scene['ag_a'])}."),
         ("agent", True, "Wants a refund <b>now</b>"),
     ]
+    # The same service as the console's: the note is the one the receiving agent's offer shows.
+    assert conversation.transfer_note.text == "Wants a refund <b>now</b>"
     # Passed on: the agent may no longer see it.
     assert make_api_client(scene["ag_a"]).get(f"{BASE}/conversations/{conversation.pk}").status_code == 404
 
@@ -357,3 +359,54 @@ def test_the_schema_describes_every_conversation_operation(db):
     for path in ["", "/{id}", "/{id}/assign", "/{id}/transfer", "/{id}/close", "/{id}/reopen"]:
         assert f"{BASE}/conversations{path}" in paths
     assert set(paths[f"{BASE}/conversations/{{conversation_id}}/messages"]) >= {"get", "post"}
+
+
+# --- Mentions ---------------------------------------------------------------------------------------------
+def test_a_note_mentioning_a_colleague_lets_them_see_the_conversation_but_not_act_on_it(
+    scene, make_api_client, django_capture_on_commit_callbacks
+):
+    from imsubsystem.models import Notification
+
+    conversation = scene["mine"]
+    colleague = make_api_client(scene["ag_a2"])
+    assert colleague.get(f"{BASE}/conversations/{conversation.pk}").status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        response = make_api_client(scene["ag_a"]).post_json(
+            f"{BASE}/conversations/{conversation.pk}/messages",
+            {"text": "@ag-a2 a second opinion?", "private": True, "mentions": [scene["ag_a2"].pk]},
+        )
+    assert response.status_code == 201, response.content
+    notification = Notification.objects.get()
+    assert (notification.user_id, notification.actor_id, notification.message_id) == (
+        scene["ag_a2"].pk,
+        scene["ag_a"].pk,
+        response.json()["id"],
+    )
+    assert colleague.get(f"{BASE}/conversations/{conversation.pk}").status_code == 200
+    assert colleague.get(f"{BASE}/conversations/{conversation.pk}/messages").status_code == 200
+    before = state(conversation)
+    messages = Message.objects.count()
+    for path, body in (
+        ("close", {}),
+        ("transfer", {"queue_id": scene["support"].pk}),
+        ("messages", {"text": "Hello customer"}),
+    ):
+        answer = colleague.post_json(f"{BASE}/conversations/{conversation.pk}/{path}", body)
+        assert answer.status_code == 404, (path, answer.content)
+    assert state(conversation) == before and Message.objects.count() == messages
+    answer = colleague.post_json(
+        f"{BASE}/conversations/{conversation.pk}/messages", {"text": "Agreed", "private": True}
+    )
+    assert answer.status_code == 201
+
+
+@pytest.mark.parametrize("mentions", [[999999], ["x"], "1", [10**30]])
+def test_a_note_mentioning_someone_unknown_is_refused_and_stores_nothing(scene, make_api_client, mentions):
+    from imsubsystem.models import Notification
+
+    before = Message.objects.count()
+    response = make_api_client(scene["ag_a"]).post_json(
+        f"{BASE}/conversations/{scene['mine'].pk}/messages", {"text": "@x", "private": True, "mentions": mentions}
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
+    assert Message.objects.count() == before and not Notification.objects.exists()

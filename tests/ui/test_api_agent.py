@@ -382,7 +382,9 @@ class TestCannedAndTargets:
         QueueFactory(name="Closed queue", is_active=False)
         data = agent_client.get(API + "transfer-targets").json()
         assert data["queues"] == [{"id": queue.pk, "name": "Support"}]
-        assert data["agents"] == [{"id": colleague.pk, "name": "Grace", "detail": "Available"}]
+        assert data["agents"] == [
+            {"id": colleague.pk, "name": "Grace", "username": colleague.username, "detail": "Available"}
+        ]
 
 
 class TestSupervisorRole:

@@ -58,6 +58,9 @@
     });
     var frame = { type: "message.send", conversation_id: id, client_id: clientId, text: text, private: isPrivate };
     if (attachmentIds.length) frame.attachment_ids = attachmentIds;
+    // The colleagues picked with @ and still named in the note (mentions.js).
+    var mentions = isPrivate && C.mentionsIn ? C.mentionsIn(text) : [];
+    if (mentions.length) frame.mentions = mentions;
     // Resent with the same client_id once the socket is back; no ack in time drops the socket.
     C.outbox.put(clientId, frame, { conversationId: id, text: text, private: isPrivate, attachmentIds: attachmentIds });
     var row = buildRow(

@@ -142,12 +142,18 @@
     });
   }
   function alertAgent(kind, title, body, conversationId) {
+    // Only when the agent opted in, and only while the tab is hidden (notify.js holds the choice).
+    if (C.alertsWanted && !C.alertsWanted()) return;
+    if (C.alertsWanted && !document.hidden) return;
+    var summary = conversationId ? state.conversations.get(conversationId) : null;
+    if (kind === "message" && summary && summary.view_only) return; // seen through a mention, not held
     chime(kind);
     if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
     var note = new Notification(title, { body: body, tag: kind + "-" + conversationId, silent: true });
     note.onclick = function () {
       window.focus();
-      if (conversationId && state.conversations.has(conversationId)) C.openConversation(conversationId);
+      if (kind === "mention" && C.openMention) C.openMention(conversationId);
+      else if (conversationId && state.conversations.has(conversationId)) C.openConversation(conversationId);
       note.close();
     };
   }
@@ -203,6 +209,8 @@
   C.$ = $;
   C.API = API;
   C.alertAgent = alertAgent;
+  C.chime = chime;
+  C.unlockAudio = unlockAudio;
   C.api = api;
   C.config = config;
   C.conversationIdOf = conversationIdOf;

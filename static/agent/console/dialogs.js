@@ -1,5 +1,6 @@
 /*
- * The agent console: transfer, close with a wrap-up note, and approved templates (WhatsApp).
+ * The agent console: transfer (with a note for the receiving agent), close with a wrap-up note, and
+ * approved templates (WhatsApp).
  * One of the console's scripts, loaded in order by templates/imsubsystem/agent_console.html into the
  * SwitchboardConsole namespace (docs/interface.md, "The console's scripts").
  */
@@ -37,6 +38,7 @@
       function () {
         $("con-transfer-queue").value = "";
         $("con-transfer-agent").value = "";
+        $("con-transfer-note").value = "";
         transferDialog.showModal();
       },
       function (err) {
@@ -55,6 +57,9 @@
     var frame = { type: "conversation.transfer", conversation_id: state.currentId };
     if (agentId) frame.agent_id = Number(agentId);
     else frame.queue_id = Number(queueId);
+    // For whoever receives it: shown in their offer and above the thread (an internal note).
+    var note = $("con-transfer-note").value.trim();
+    if (note) frame.note = note;
     if (!send(frame)) showNotice(gettext("Not connected."), "error");
     else showNotice(gettext("Transfer requested."));
   });

@@ -32,7 +32,8 @@
     });
     if (complete) {
       state.conversations.forEach(function (summary, id) {
-        if (!seen.has(id) && summary.status !== "closed") state.conversations.delete(id);
+        // A conversation opened through a mention is not the agent's: no list names it (notify.js).
+        if (!seen.has(id) && summary.status !== "closed" && !summary.view_only) state.conversations.delete(id);
       });
     }
     renderMine();
@@ -166,6 +167,7 @@
     });
     actions.appendChild(accept);
     actions.appendChild(reject);
+    if (C.offerNote) C.offerNote(card, data); // the transfer's note for this agent (notify.js)
     card.appendChild(actions);
     offersNode.appendChild(card);
     offersNode.hidden = false;
@@ -266,7 +268,9 @@
   }
 
   function sortedConversations() {
-    var list = Array.from(state.conversations.values());
+    var list = Array.from(state.conversations.values()).filter(function (c) {
+      return !c.view_only;
+    });
     var order = { assigned: 0, offered: 1, queued: 2, bot: 3, closed: 4 };
     list.sort(function (a, b) {
       var byStatus = (order[a.status] || 0) - (order[b.status] || 0);
@@ -361,7 +365,9 @@
     var totalUnread = everything.reduce(function (sum, c) {
       return sum + (c.unread || 0);
     }, 0);
-    document.title = (totalUnread ? "(" + totalUnread + ") " : "") + gettext("Agent console") + " · Switchboard";
+    // notify.js adds the unread mentions and owns the title.
+    if (C.updateTitle) C.updateTitle(totalUnread);
+    else document.title = (totalUnread ? "(" + totalUnread + ") " : "") + gettext("Agent console") + " · Switchboard";
   }
 
   function renderQueue() {

@@ -198,6 +198,7 @@
       : privateToggle.checked
         ? gettext("Internal note, only agents see it…")
         : gettext("Reply to the customer…");
+    if (C.afterChatHead) C.afterChatHead(summary); // a conversation seen through a mention, its transfer note (notify.js)
   }
 
   function loadHistory(id) {
@@ -218,6 +219,7 @@
 
   function fetchAfter(id, afterSeq) {
     return api("conversations/" + id + "/messages?after_seq=" + afterSeq).then(function (data) {
+      if (C.onThreadInfo) C.onThreadInfo(id, data); // its transfer note, whether this agent may act (notify.js)
       var last = afterSeq;
       (data.messages || []).forEach(function (message) {
         addToThread(id, message);
