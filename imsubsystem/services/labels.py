@@ -50,7 +50,7 @@ def conversation_labels_set(*, conversation_id: int, label_ids: Sequence[int], b
     user = selectors.user_get(user_id=by_user_id)
     with transaction.atomic():
         conversation = lock(conversation_id)
-        if user is None or not selectors.conversation_visible_to(user=user, conversation=conversation):
+        if user is None or not selectors.conversation_visible_to(user=user, conversation=conversation, acting=True):
             raise SwitchError("not_found", f"No conversation {conversation_id}.")
         current = set(conversation.labels.values_list("pk", flat=True))
         labels = {label.pk: label for label in Label.objects.filter(pk__in=ids)}

@@ -63,7 +63,7 @@ def conversation_snooze(*, conversation_id: int, by_user_id: int, until: datetim
     user = selectors.user_get(user_id=by_user_id)
     with transaction.atomic():
         conversation = lock(conversation_id)
-        if user is None or not selectors.conversation_visible_to(user=user, conversation=conversation):
+        if user is None or not selectors.conversation_visible_to(user=user, conversation=conversation, acting=True):
             raise SwitchError("not_found", f"No conversation {conversation_id}.")
         if conversation.status != S.ASSIGNED or conversation.assignee_id is None:
             raise SwitchError("illegal_transition", "Only a conversation an agent holds can be snoozed.")
@@ -123,7 +123,7 @@ def conversation_unsnooze(*, conversation_id: int, reason: str = "agent", by_use
     with transaction.atomic():
         conversation = lock(conversation_id)
         if by_user_id is not None and (
-            user is None or not selectors.conversation_visible_to(user=user, conversation=conversation)
+            user is None or not selectors.conversation_visible_to(user=user, conversation=conversation, acting=True)
         ):
             raise SwitchError("not_found", f"No conversation {conversation_id}.")
         if conversation.snoozed_at is None:

@@ -16,7 +16,7 @@ from imsubsystem.models import CloseReason, Conversation, Label
 from imsubsystem.models import ConversationStatus as S
 from imsubsystem.services import SwitchError
 from routing.backends import get_backend
-from routing.models import WorkItem, WorkStatus
+from routing.models import AgentStatus, WorkItem, WorkStatus
 from supervisor.models import Team
 from tests.factories import ContactFactory, QueueFactory, UserFactory
 
@@ -249,3 +249,30 @@ def test_closing_a_snoozed_conversation_that_freed_its_place(inbox, queue, make_
     conversation = Conversation.objects.get(pk=conversation_id)
     assert (conversation.status, conversation.snoozed_at) == (S.CLOSED, None)
     assert _load(alice.pk) == 0
+
+
+def test_a_mentioned_colleague_sees_the_conversation_but_may_not_label_or_snooze_it(inbox, make_agent):
+    """A mention lets one see a conversation, not act on it (the rule's acting form): labels and snooze
+    are actions."""
+    alice = make_agent("alice")
+    conversation_id = _assigned(inbox, alice)
+    bob = make_agent("bob", status=AgentStatus.OFFLINE)  # an agent profile: someone who may be mentioned
+    services.message_send(
+        conversation_id=conversation_id,
+        sender_kind="agent",
+        sender_user_id=alice.pk,
+        text="@Bob have a look",
+        private=True,
+        mentions=[bob.pk],
+    )
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assert selectors.conversation_visible_to(user=bob, conversation=conversation)
+    vip = Label.objects.create(name="VIP", colour="#aa0000")
+    with pytest.raises(SwitchError) as refused:
+        services.conversation_labels_set(conversation_id=conversation_id, label_ids=[vip.pk], by_user_id=bob.pk)
+    assert refused.value.code == "not_found"
+    with pytest.raises(SwitchError) as refused:
+        services.conversation_snooze(conversation_id=conversation_id, until=None, by_user_id=bob.pk)
+    assert refused.value.code == "not_found"
+    conversation.refresh_from_db()
+    assert not conversation.labels.exists() and conversation.snoozed_at is None
