@@ -190,6 +190,7 @@ class AgentConsumer(StaffSocket):
                 "attachment_ids": frame.get("attachment_ids", ()),
                 "private": frame.get("private", False),
                 "viewer": self.viewer,
+                "origin": self.channel_name,  # the ack below carries the message: no message.new to this socket
             }
         )
         if "error" in result:
