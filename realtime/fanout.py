@@ -16,7 +16,9 @@ How this one works, per process and event loop (a "hub"):
   after Redis has confirmed the subscription, so nothing published after it is missed.
 - `group_send` puts the message straight into the queues of the process's own members (no Redis round
   trip when both ends share a process) and publishes one copy to Redis for the other processes. Sends
-  made while a publish is on the wire go together in the next pipeline, in order.
+  made while a publish is on the wire go together in the next pipeline, in order. A member named by the
+  message's `origin` (the socket that sent what the frame announces) is not given it, here or in any
+  other process.
 - A message from another process is decoded once and put into the queues of the local members; the
   process's own publications coming back from Redis are recognised by their origin and skipped.
 - `send` to another process's channel goes to that hub's own pub/sub channel
@@ -201,10 +203,18 @@ class _Hub:
         message = envelope["m"]
         group = envelope.get("g")
         if group is not None:
-            for channel in tuple(self.groups.get(group, ())):
-                self.put(channel, message)
+            self.put_members(group, message)
         elif envelope.get("c") in self.channels or envelope.get("c") in self.waiters:
             self.put(envelope["c"], message)
+
+    def put_members(self, group: str, message: dict[str, Any]) -> None:
+        """Put a group's message into its local members' queues, except the member the message names as its
+        `origin` (the sending socket, which has it from its ack and would drop it: skipped here, it costs no
+        copy, no wake-up and no consumer dispatch)."""
+        origin = message.get("origin")
+        for channel in tuple(self.groups.get(group, ())):
+            if channel != origin:
+                self.put(channel, message)
 
     def put(self, channel: str, message: dict[str, Any], *, strict: bool = False) -> None:
         queue = self.queues.get(channel)
@@ -447,8 +457,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_group_name(group)
         hub = self.hub()
-        for channel in tuple(hub.groups.get(group, ())):
-            hub.put(channel, message)
+        hub.put_members(group, message)
         await hub.publish(self.key("grp", group), {"o": hub.id, "g": group, "m": message})
 
     def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:

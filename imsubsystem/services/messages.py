@@ -11,8 +11,9 @@ batch of one. In one transaction it:
    id within the inbox; a repeat inside the same batch is a retry of the first;
 3. checks each draft against its conversation (closed, not the customer's) and binds its attachments in
    a savepoint of its own, so one draft's refusal never fails the others;
-4. takes each conversation's next seq, inserts every new message with one multi-row INSERT, their search
-   tokens with another (docs/imsubsystem.md, "Search") and the new seqs with one UPDATE;
+4. takes each conversation's next seq, inserts every new message with one multi-row INSERT (its values
+   straight from the draft, no model instance), their search tokens with another (docs/imsubsystem.md,
+   "Search") and the new seqs with one UPDATE;
 5. announces each message: the `message_stored` hook inside the transaction (the gateway's outbox row
    commits with the message), then once for the batch `message_batch_stored` (the outgoing webhooks'
    outbox rows, one insert), the notifications of the colleagues an internal note @mentions
@@ -56,6 +57,7 @@ from imsubsystem.services.publish import event_publish_on_commit
 from imsubsystem.services.rows import (
     InboxRow,
     LockedConversation,
+    NewMessage,
     conversations_lock,
     conversations_seq_update,
     inboxes_read,
@@ -242,7 +244,7 @@ def _store(drafts: Sequence[Draft]) -> list[dict[str, Any]]:
         earlier = _earlier(drafts, inboxes_of)
         now = timezone.now()
         first_of: dict[tuple, int] = {}
-        new: list[tuple[int, Message]] = []
+        new: list[tuple[int, NewMessage]] = []
         replied: set[int] = set()
         for n, draft in enumerate(drafts):
             keys = _keys(draft, inboxes_of.get(draft.conversation_id))
@@ -327,11 +329,12 @@ def _batch_announce(payloads: list[dict[str, Any]], conversations: dict[int, Loc
     )
 
 
-def _message_new(conversation: LockedConversation, inbox: InboxRow, draft: Draft, now: datetime) -> Message:
+def _message_new(conversation: LockedConversation, inbox: InboxRow, draft: Draft, now: datetime) -> NewMessage:
+    """The draft's row with the conversation's next seq (values, not a model instance: rows.NewMessage)."""
     conversation.last_seq += 1
     conversation.last_message_at = now
     outbound = draft.sender_kind != SenderKind.CUSTOMER and not draft.private and inbox.kind != "web"
-    return Message(
+    return NewMessage(
         conversation_id=conversation.pk,
         inbox_id=conversation.inbox_id,
         seq=conversation.last_seq,
@@ -351,7 +354,12 @@ def _message_new(conversation: LockedConversation, inbox: InboxRow, draft: Draft
 
 
 def _announce(
-    *, message: Message, conversation: LockedConversation, inbox: InboxRow, sender_name: str | None, origin: str | None
+    *,
+    message: NewMessage,
+    conversation: LockedConversation,
+    inbox: InboxRow,
+    sender_name: str | None,
+    origin: str | None,
 ) -> dict[str, Any]:
     """What follows every stored message (the module's doc, step 5). Returns the message payload."""
     message_stored_hook.emit(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from crm.models import Contact
 from imsubsystem.models import Conversation, Inbox, Message, MessageToken, SenderKind
@@ -64,7 +64,7 @@ def contact_names(ids: Iterable[int]) -> dict[int, str]:
     return {pk: Contact.display_name_of(pk, name, emails, phones) for pk, name, emails, phones in rows}
 
 
-def sender_names(messages: Sequence[Message], contact_of: dict[int, int]) -> dict[int, str]:
+def sender_names(messages: Sequence[NewMessage], contact_of: dict[int, int]) -> dict[int, str]:
     """Customers' and agents' names by message id (`contact_of`: conversation id -> contact id), two
     queries at most (bots and the system need none)."""
     customers = {contact_of[m.conversation_id] for m in messages if m.sender_kind == SenderKind.CUSTOMER}
@@ -80,18 +80,77 @@ def sender_names(messages: Sequence[Message], contact_of: dict[int, int]) -> dic
     return names
 
 
-def messages_insert(messages: Sequence[Message]) -> None:
-    """The messages as one multi-row INSERT, with the values prepared by each field as Django would,
-    without the per-value compiler work (the largest Python cost of a batch). Sets the primary keys
-    (read back on a database without INSERT ... RETURNING)."""
-    db = connections[DEFAULT_DB_ALIAS]  # resolved once: the proxy looks it up on every attribute
+@dataclasses.dataclass(slots=True)
+class NewMessage:
+    """A message the write path is storing, as the values of its row (no model instance: building a
+    `Message` and having each field prepare its value was the largest Python cost left in a batch,
+    docs/performance.md). It has the attributes `selectors.message_payload` reads; `pk` is set by
+    `messages_insert`."""
+
+    conversation_id: int
+    inbox_id: int
+    seq: int
+    sender_kind: str
+    sender_user_id: int | None
+    sender_key: str
+    client_id: str | None
+    text: str
+    attachments: list[int]
+    buttons: list[dict[str, str]]
+    private: bool
+    platform_message_id: str | None
+    delivery_status: str
+    created_at: datetime
+    sent_at: datetime | None
+    delivery_error: str = ""
+    delivery_retry_at: datetime | None = None
+    pk: int | None = None
+
+
+_ROW_FIELDS = frozenset(f.name for f in dataclasses.fields(NewMessage))
+
+
+def _insert_columns(db: Any) -> tuple[str, list[tuple[str, Any, Any]]]:
+    """The INSERT's column list and, per column: the row's attribute, the field that prepares its value
+    (None: the value goes as it is: ints, strings, booleans, NULL), and for a column NewMessage does not
+    carry (added to the model later), the field's default, prepared once."""
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-    table = db.ops.quote_name(Message._meta.db_table)
     columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
-    row = "(" + ", ".join("%s" for _ in fields) + ")"
+    prepared = (models.DateTimeField, models.JSONField)  # the values the database adapts
+    layout = []
+    for f in fields:
+        if f.attname in _ROW_FIELDS:
+            layout.append((f.attname, f if isinstance(f, prepared) else None, None))
+        else:
+            layout.append(("", None, f.get_db_prep_save(f.get_default(), db)))
+    return columns, layout
+
+
+def messages_insert(messages: Sequence[NewMessage]) -> None:
+    """The messages as one multi-row INSERT, their values straight from the rows: datetimes and JSON
+    prepared by their fields as Django would (an empty list, the usual attachments and buttons, once per
+    batch), everything else as it is. Sets the primary keys (read back on a database without
+    INSERT ... RETURNING)."""
+    db = connections[DEFAULT_DB_ALIAS]  # resolved once: the proxy looks it up on every attribute
+    columns, layout = _insert_columns(db)
+    empty: dict[str, Any] = {}
     params: list[Any] = []
     for message in messages:
-        params += [f.get_db_prep_save(f.pre_save(message, add=True), db) for f in fields]
+        for attname, field, default in layout:
+            if not attname:
+                params.append(default)
+                continue
+            value = getattr(message, attname)
+            if field is None or (value is None and not isinstance(field, models.JSONField)):
+                params.append(value)
+            elif value == [] and isinstance(field, models.JSONField):
+                if attname not in empty:
+                    empty[attname] = field.get_db_prep_save([], db)
+                params.append(empty[attname])
+            else:
+                params.append(field.get_db_prep_save(value, db))
+    table = db.ops.quote_name(Message._meta.db_table)
+    row = "(" + ", ".join("%s" for _ in layout) + ")"
     returning = db.features.can_return_rows_from_bulk_insert
     sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(row for _ in messages)}"  # noqa: S608 - names from the model
     if returning:
@@ -110,15 +169,12 @@ def messages_insert(messages: Sequence[Message]) -> None:
         }
         for message in messages:
             message.pk = ids[(message.conversation_id, message.seq)]
-    for message in messages:
-        message._state.adding = False
-        message._state.db = db.alias
 
 
 TOKEN_ROWS_PER_INSERT = 8000  # 16,000 parameters: under SQLite's and MySQL's limits per statement
 
 
-def message_tokens_insert(messages: Sequence[Message]) -> int:
+def message_tokens_insert(messages: Sequence[NewMessage]) -> int:
     """The search tokens of stored messages (with their primary keys) as one multi-row INSERT: one row
     per distinct token of each text (docs/imsubsystem.md, "Search"); a batch of very long texts takes
     one INSERT per TOKEN_ROWS_PER_INSERT rows. Returns the number of rows."""

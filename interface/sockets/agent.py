@@ -195,6 +195,7 @@ class AgentConsumer(StaffSocket):
                 "private": frame.get("private", False),
                 "mentions": frame.get("mentions") or [],
                 "viewer": self.viewer,
+                "origin": self.channel_name,  # the ack below carries the message: no message.new to this socket
             }
         )
         if "error" in result:

@@ -209,3 +209,26 @@ async def test_an_agents_file_through_the_batch_is_bound_and_its_ack_signed(inbo
     )()
     assert texts == [("f1", [mine.pk])]
     await console.disconnect()
+
+
+async def test_the_sending_console_has_its_message_from_the_ack_alone(inbox, make_agent):
+    """No `message.new` of an agent's own message to the console that sent it (its ack carries the
+    message, docs/protocol.md); the agent's other console, in the same conversation, gets it."""
+    alice = await database_sync_to_async(make_agent)("alice")
+    _, conversation_id = await database_sync_to_async(_assigned_conversation)(inbox, alice.pk)
+    sender, other = await _console(alice), await _console(alice)
+    for console in (sender, other):
+        await send(console, {"type": "resume", "conversation_id": conversation_id, "after_seq": 0})
+        await receive_until(console, "message.new")  # the customer's first message
+    seen: list[dict] = []
+    for n in range(2):  # the second send's ack comes after anything the first one published
+        await send(
+            sender, {"type": "message.send", "conversation_id": conversation_id, "client_id": f"e{n}", "text": "Hi"}
+        )
+        ack = await receive_until(sender, "message.ack", collect=seen)
+        echoed = await receive_until(other, "message.new")
+        assert echoed["message"] == ack["message"] and ack["message"]["seq"] == 2 + n
+    assert await sender.receive_nothing(timeout=0.3)
+    assert [f for f in seen if f["type"] == "message.new"] == []
+    await sender.disconnect()
+    await other.disconnect()

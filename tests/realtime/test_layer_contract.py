@@ -123,6 +123,35 @@ async def test_group_members_get_one_copy_each_in_order(layer):
     assert await nothing_for(layer, outsider)
 
 
+ECHO_DROPPED_BY_SOCKET = "this layer delivers the sender's own echo; the socket drops it (interface/sockets/base.py)"
+
+
+@backends(
+    skip={
+        "memory": ECHO_DROPPED_BY_SOCKET,
+        "recording": ECHO_DROPPED_BY_SOCKET,
+        "channels_redis": ECHO_DROPPED_BY_SOCKET,
+    }
+)
+async def test_the_member_a_message_names_as_its_origin_is_not_given_it(backend):
+    """The sending socket has its message from its ack: our layer skips its echo before any copy or
+    wake-up, in the sender's process and in the others."""
+    one, two = make(backend), make(backend)
+    sender, other, remote = await one.new_channel(), await one.new_channel(), await two.new_channel()
+    await joined(one, "conv.31", sender, other)
+    await joined(two, "conv.31", remote)
+    for n in range(3):
+        await one.group_send("conv.31", {"type": "sb.event", "n": n, "origin": sender})
+    await one.group_send("conv.31", {"type": "sb.event", "n": 3, "origin": None})
+    # From another process, naming a socket of this one.
+    await two.group_send("conv.31", {"type": "sb.event", "n": 4, "origin": other})
+    assert [(await receive(one, other))["n"] for _ in range(4)] == [0, 1, 2, 3]
+    assert sorted([(await receive(two, remote))["n"] for _ in range(5)]) == [0, 1, 2, 3, 4]  # two publishers
+    assert [(await receive(one, sender))["n"] for _ in range(2)] == [3, 4]
+    assert await nothing_for(one, sender)  # (a receive given up forgets its channel: one check each, last)
+    assert await nothing_for(one, other)
+
+
 async def test_discarded_member_gets_nothing(layer):
     a, b = await layer.new_channel(), await layer.new_channel()
     await joined(layer, "conv.2", a, b)

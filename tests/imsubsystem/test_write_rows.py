@@ -1,0 +1,130 @@
+"""The write path's INSERT from values (imsubsystem/services/rows.py): no model instance per message, and
+the row stored is what the model itself would have written (docs/performance.md, "Speed, round three")."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from django.db.models import Model
+from django.utils import timezone
+
+from imsubsystem import selectors, services
+from imsubsystem.models import Message
+from imsubsystem.services.rows import NewMessage, messages_insert
+from tests.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+COMPARED = [f.attname for f in Message._meta.concrete_fields if f.attname not in ("id", "seq", "conversation_id")]
+
+
+def _row(pk: int) -> dict:
+    return Message.objects.filter(pk=pk).values(*COMPARED).get()
+
+
+def test_a_batch_of_messages_builds_no_message_instances(inbox, monkeypatch):
+    contacts = [ContactFactory() for _ in range(3)]
+    opened = [
+        services.customer_message_send(inbox_id=inbox.pk, contact_id=c.pk, text="first", client_id="c0")[0]
+        for c in contacts
+    ]
+    built: list[Model] = []
+    original = Model.__init__
+
+    def counting(self, *args, **kwargs):
+        if isinstance(self, Message):
+            built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "__init__", counting)
+    results = services.customer_messages_send_many(
+        requests=[
+            {
+                "inbox_id": inbox.pk,
+                "contact_id": c.pk,
+                "conversation_id": first["conversation_id"],
+                "text": f"message {n}",
+                "client_id": f"c{n + 1}",
+            }
+            for n, (c, first) in enumerate(zip(contacts, opened, strict=True))
+        ]
+    )
+    monkeypatch.setattr(Model, "__init__", original)
+    assert [r["created"] for r in results] == [True, True, True]
+    assert built == []
+    for result in results:
+        stored = Message.objects.select_related("conversation__contact").get(pk=result["message"]["id"])
+        assert selectors.message_payload(stored) == result["message"]
+
+
+def test_the_value_insert_writes_what_the_model_writes(inbox, make_agent):
+    agent = make_agent("a1")
+    # The model's rows in one conversation, the value INSERT's in another (the unique keys hold).
+    model_in, values_in = (
+        services.customer_message_send(inbox_id=inbox.pk, contact_id=ContactFactory().pk, text="hi")[0][
+            "conversation_id"
+        ]
+        for _ in range(2)
+    )
+    sent = timezone.now() - timedelta(minutes=3, microseconds=17)
+    variants = [
+        {"sender_kind": "customer", "sender_user_id": None, "sender_key": "customer", "client_id": "k1"},
+        {
+            "sender_kind": "agent",
+            "sender_user_id": agent.pk,
+            "sender_key": f"agent:{agent.pk}",
+            "client_id": None,
+            "private": True,
+            "text": "an internal note: 退款单",
+        },
+        {
+            "sender_kind": "bot",
+            "sender_user_id": None,
+            "sender_key": "bot",
+            "client_id": None,
+            "buttons": [{"label": "是", "value": "yes"}, {"label": "No", "value": "no"}],
+            "delivery_status": "pending",
+        },
+        {
+            "sender_kind": "customer",
+            "sender_user_id": None,
+            "sender_key": "customer",
+            "client_id": "k2",
+            "platform_message_id": "tg-42",
+            "sent_at": sent,
+            "attachments": [7, 9],
+        },
+    ]
+    seq = 100
+    for variant in variants:
+        values = {
+            "inbox_id": inbox.pk,
+            "text": "hello, Straße",
+            "attachments": [],
+            "buttons": [],
+            "private": False,
+            "platform_message_id": None,
+            "delivery_status": "stored",
+            "created_at": timezone.now(),
+            "sent_at": None,
+            **variant,
+        }
+        model = Message(conversation_id=model_in, seq=seq, **values)
+        model.save()
+        expected = _row(model.pk)
+        # The platform id is unique in the inbox: the model's row gives it up before the other is written.
+        Message.objects.filter(pk=model.pk).update(platform_message_id=None)
+        row = NewMessage(conversation_id=values_in, seq=seq, **values)
+        messages_insert([row])
+        assert row.pk is not None and row.pk != model.pk
+        assert _row(row.pk) == expected
+        seq += 1
+
+
+def test_every_message_column_is_a_row_value_or_its_default():
+    """A column added to Message later is written with its default until NewMessage carries it; a column
+    NewMessage names must exist (a renamed field fails here, not in production)."""
+    columns = {f.attname for f in Message._meta.concrete_fields}
+    assert {f.name for f in dataclasses.fields(NewMessage)} - {"pk"} <= columns
