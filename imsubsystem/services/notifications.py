@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from imsubsystem import selectors
 from imsubsystem.events import group_agent
-from imsubsystem.models import Message, Notification, NotificationKind
+from imsubsystem.models import Notification, NotificationKind
 from imsubsystem.services.drafts import Draft
 from imsubsystem.services.publish import event_publish_on_commit
+from imsubsystem.services.rows import NewMessage
 from imsubsystem.services.state import SwitchError
 
 
@@ -44,14 +45,15 @@ def mentions_refusal(draft: Draft) -> dict[str, Any] | None:
     return None
 
 
-def mentions_record(*, notes: Sequence[tuple[Message, Draft]]) -> None:
-    """Inside the write path's transaction: the notifications of stored notes, and their frames on commit."""
+def mentions_record(*, notes: Sequence[tuple[NewMessage, Draft]]) -> None:
+    """Inside the write path's transaction: the notifications of stored notes (the write path's new rows,
+    `rows.NewMessage`: values, not model instances), and their frames on commit."""
     rows = [
         Notification(
             user_id=user_id,
             kind=NotificationKind.MENTION,
             conversation_id=message.conversation_id,
-            message=message,
+            message_id=message.pk,
             actor_id=draft.sender_user_id,
             created_at=message.created_at,
         )
