@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.serializers_conversations import SenderSerializer
+from api.serializers_conversations import LabelRefSerializer, SenderSerializer
 from api.views.base import ApiMixin
 from crm import selectors as crm_selectors
 from imsubsystem import selectors
@@ -49,6 +49,7 @@ class FoundConversationSerializer(serializers.Serializer):
     inbox = _Ref()
     queue = _Ref(allow_null=True)
     assignee = _Ref(allow_null=True)
+    labels = LabelRefSerializer(many=True, help_text="The conversation's labels, by name.")
     mine = serializers.BooleanField(help_text="Assigned to the caller.")
     last_message_at = serializers.DateTimeField(allow_null=True)
     hits = serializers.IntegerField(help_text="Messages of this page in this conversation.")

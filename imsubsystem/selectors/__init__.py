@@ -18,7 +18,8 @@ is re-exported here from the module that holds it, each one layer above the last
   `contact_widget_session_live`), people's names (`user_display_name`, `user_get`) and the inbox, contact and canned
   responses reads;
 - `labels.py`: the active labels and close reasons (`labels_active`, `close_reasons_active`) and the
-  labels of many conversations in one query (`labels_of`);
+  labels of many conversations in one query (`labels_of`), and labels as a page draws their chips
+  (`label_chips`: checked colours, the text's ink);
 - `language.py`: which language a customer gets (`customer_language`, `conversation_language`) and how
   a text held per language falls back (`text_for_language`, `ui_language`; docs/i18n.md, "Customers");
 - `messages.py`: message payloads and attachment descriptions (`message_payload`, `attachments_describe`,
@@ -59,7 +60,7 @@ from imsubsystem.selectors.conversations import (
     user_get,
     webhook_path,
 )
-from imsubsystem.selectors.labels import close_reasons_active, labels_active, labels_of
+from imsubsystem.selectors.labels import close_reasons_active, label_chips, labels_active, labels_of
 from imsubsystem.selectors.language import (
     conversation_language,
     customer_language,
@@ -158,6 +159,7 @@ __all__ = [
     "history_for_customer",
     "inbox_by_key",
     "inbox_usable_by",
+    "label_chips",
     "labels_active",
     "labels_of",
     "language_normalize",

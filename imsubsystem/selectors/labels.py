@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,3 +33,20 @@ def labels_of(conversation_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]
     for conversation_id, label_id, name, colour in rows:
         found.setdefault(conversation_id, []).append({"id": label_id, "name": name, "colour": colour})
     return found
+
+
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+COLOUR_DEFAULT = "#6b7280"
+
+
+def label_chips(labels: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Labels ({"id", "name", "colour"}) as a page draws their chips: the colour only when it is "#" and six
+    hex digits (else the default), and "ink", the colour of the chip's text: dark on a light chip, white on
+    a dark one (the rule of static/agent/console/labels.js's chips)."""
+    chips = []
+    for label in labels:
+        colour = label["colour"] if COLOUR.fullmatch(label.get("colour") or "") else COLOUR_DEFAULT
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        ink = "#111111" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
+        chips.append({**label, "colour": colour, "ink": ink})
+    return chips

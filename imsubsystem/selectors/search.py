@@ -30,9 +30,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
-from imsubsystem.models import ConversationStatus, Inbox, Message, MessageToken
+from imsubsystem.models import ConversationStatus, Inbox, Label, Message, MessageToken
 from imsubsystem.search import hashes_of, normalise, words
 from imsubsystem.selectors.conversations import user_display_name
+from imsubsystem.selectors.labels import labels_of
 from imsubsystem.selectors.messages import message_payload
 from imsubsystem.selectors.visibility import conversations_visible_q
 from routing.models import AgentProfile, Queue
@@ -90,6 +91,7 @@ def _matches(
     status: str | None = None,
     contact_id: int | None = None,
     conversation_id: int | None = None,
+    label_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: int | None = None,
@@ -114,6 +116,7 @@ def _matches(
         "status": status,
         "contact_id": contact_id,
         "id": conversation_id,
+        "labels": label_id,
     }
     rows = rows.filter(**{f"message__conversation__{k}": v for k, v in conversation_filters.items() if v is not None})
     if since is not None:
@@ -172,7 +175,7 @@ def messages_search(*, user, query: str, **filters: Any) -> list[dict[str, Any]]
     """Messages whose text has every word of `query`, in conversations `user` may see, newest first: each
     the message's payload (events.MessagePayload) with its conversation's `contact` ({"id", "name"}),
     `inbox_id` and `status`. Filters (each optional): inbox_id, queue_id, assignee_id, status, contact_id,
-    conversation_id, since, until (the message's created_at), before_id (the next page: the last id of
+    conversation_id, label_id, since, until (the message's created_at), before_id (the next page: the last id of
     this one), limit (default 50, at most 200); the newest SCAN_WINDOW index rows of the rarest word
     below `before_id` are read (`search_page` says where to go on). A query without a word of 2+ characters is refused
     (DomainError `invalid`, reason `query_too_short`)."""
@@ -234,6 +237,11 @@ def _queue_options(user) -> list[dict[str, Any]]:
     return [{"value": pk, "label": name} for pk, name in Queue.objects.order_by("name", "pk").values_list("pk", "name")]
 
 
+def _label_options(user) -> list[dict[str, Any]]:
+    # Inactive labels too: they cannot be set any more but stay on the conversations that have them.
+    return [{"value": pk, "label": name} for pk, name in Label.objects.order_by("name", "pk").values_list("pk", "name")]
+
+
 def _agent_options(user) -> list[dict[str, Any]]:
     ids = AgentProfile.objects.values_list("user_id", flat=True)
     agents = get_user_model().objects.filter(pk__in=ids, is_active=True).order_by("username")
@@ -248,6 +256,7 @@ SEARCH_FILTERS: tuple[SearchFilter, ...] = (
     SearchFilter("inbox", "inbox_id", "id", _("Inbox"), _inbox_options),
     SearchFilter("queue", "queue_id", "id", _("Queue"), _queue_options),
     SearchFilter("agent", "assignee_id", "id", _("Agent"), _agent_options),
+    SearchFilter("label", "label_id", "id", _("Label"), _label_options),
     SearchFilter("since", "since", "date", _("From")),
     SearchFilter("until", "until", "date", _("To")),
 )
@@ -349,8 +358,8 @@ def conversations_search(
     """The console's and the API's search over message text: the matching messages of a page (`limit`,
     newest first, through `search_page` and so the one visibility rule), by conversation, each conversation
     once with its newest matching message as a snippet and how many of the page's messages it has:
-    {"conversations": [{"id", "status", "contact", "inbox", "queue", "assignee", "mine", "last_message_at",
-    "hits", "message": {"id", "seq", "sender", "private", "created_at", "snippet"}}], "next_cursor"}.
+    {"conversations": [{"id", "status", "contact", "inbox", "queue", "assignee", "labels", "mine",
+    "last_message_at", "hits", "message": {"id", "seq", "sender", "private", "created_at", "snippet"}}], "next_cursor"}.
     Filters: the keywords of `search_filters_parse`."""
     ids, next_cursor = search_page(user=user, query=query, limit=limit, cursor=cursor, **filters)
     found = Message.objects.select_related(
@@ -390,6 +399,9 @@ def conversations_search(
                 "snippet": snippet(message.text, query),
             },
         }
+    labels = labels_of(by_conversation)
+    for conversation_id, entry in by_conversation.items():
+        entry["labels"] = labels.get(conversation_id, [])
     return {"conversations": list(by_conversation.values()), "next_cursor": next_cursor}
 
 

@@ -9,7 +9,8 @@ open the conversation).
 
 The transcript is the messages in seq order (each the internal payload, with attachment links signed for
 this viewer) with the conversation's events between them: when it was opened, the queuing machine's
-decisions (queued, assigned, overflowed: routing's ledger) and its close with the wrap-up note. Transfers
+decisions (queued, assigned, overflowed: routing's ledger) and its close with the close reason and the
+wrap-up note. The header carries the conversation's labels (each with the ink its chip's text is drawn in). Transfers
 and reopenings are private system notes written by the switch, so they are messages already.
 """
 
@@ -22,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.utils.dateparse import parse_datetime
 
 from imsubsystem.selectors.conversations import conversation_visible_get, user_display_name
+from imsubsystem.selectors.labels import label_chips, labels_of
 from imsubsystem.selectors.messages import messages_after, payload_for_viewer
 from routing.models import Queue
 from routing.selectors import work_ledger
@@ -41,7 +43,9 @@ def _names_of_users(user_ids: set[int]) -> dict[int, str]:
 def conversation_transcript(*, user, conversation_id: int) -> dict[str, Any] | None:
     """{"conversation": header, "items": [...], "truncated": bool} if the user may see the conversation,
     else None. Each item is {"type": "message", "at", "message": payload} or {"type": "event", "at",
-    "kind": opened | queued | assigned | overflowed | closed, ...names}; `at` is a datetime."""
+    "kind": opened | queued | assigned | overflowed | closed, ...names} (closed: "reason", the close
+    reason's name or "", and "note", the wrap-up); `at` is a datetime. The header's "labels" are
+    [{"id", "name", "colour", "ink"}] by name."""
     conversation = conversation_visible_get(user=user, conversation_id=conversation_id)
     if conversation is None:
         return None
@@ -79,7 +83,16 @@ def conversation_transcript(*, user, conversation_id: int) -> dict[str, Any] | N
             event["queue"] = queue_names.get(entry["queue_id"], "")
         events.append(event)
     if conversation.closed_at is not None:
-        events.append({"type": "event", "kind": "closed", "at": conversation.closed_at, "note": conversation.wrap_up})
+        reason = conversation.close_reason.name if conversation.close_reason_id else ""
+        events.append(
+            {
+                "type": "event",
+                "kind": "closed",
+                "at": conversation.closed_at,
+                "reason": reason,
+                "note": conversation.wrap_up,
+            }
+        )
     if truncated:
         # The events after the last message shown would stand beside messages that are not there.
         last = message_items[-1]["at"]
@@ -97,6 +110,8 @@ def conversation_transcript(*, user, conversation_id: int) -> dict[str, Any] | N
         "created_at": conversation.created_at,
         "closed_at": conversation.closed_at,
         "wrap_up": conversation.wrap_up,
+        "close_reason": conversation.close_reason.name if conversation.close_reason_id else "",
+        "labels": label_chips(labels_of([conversation.pk]).get(conversation.pk, [])),
         "last_seq": conversation.last_seq,
     }
     return {"conversation": header, "items": items, "truncated": truncated}

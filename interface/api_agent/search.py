@@ -17,7 +17,7 @@ CONTACTS_SHOWN = 5
 @console_endpoint
 @require_GET
 def search(request: HttpRequest) -> JsonResponse:
-    """?q=...&status=&inbox=&queue=&agent=&since=&until=&cursor=&limit= → {"conversations", "next_cursor"}
+    """?q=...&status=&inbox=&queue=&agent=&label=&since=&until=&cursor=&limit= → {"conversations", "next_cursor"}
     (the switch's `conversations_search`). The console asks for contacts beside it (`search_contacts`),
     so conversations show without waiting for the contact search's scan of the contact records."""
     params = selectors.search_request_parse(request.GET.dict())

@@ -7,7 +7,8 @@
  * and the day lines in the viewer's time zone and the page's language (static/shared/format.js, loaded
  * before this). Everything people wrote goes on the page with textContent, never as markup.
  *
- * Puts `window.SwitchboardThread` = {render, localize}; on a page it localizes the threads already there.
+ * Puts `window.SwitchboardThread` = {render, localize, labelChip, labelChips}; on a page it localizes the
+ * threads already there.
  */
 (function () {
   "use strict";
@@ -116,8 +117,34 @@
     row.dataset.at = item.at;
     row.appendChild(el("span", "thread-event-text", eventText(item)));
     row.appendChild(timeNode(item.at));
+    if (item.kind === "closed" && item.reason) row.appendChild(el("div", "thread-close-reason", gettext("Close reason:") + " " + item.reason));
     if (item.kind === "closed" && item.note) row.appendChild(el("div", "thread-wrapup", gettext("Wrap-up:") + " " + item.note));
     return row;
+  }
+
+  // Labels ({"id", "name", "colour"}) as coloured chips: the name as text, the colour only when it is "#"
+  // and six hex digits, its text dark on a light chip and white on a dark one. The console's lists and
+  // thread header use the same chips (agent/console/labels.js).
+  var COLOUR = /^#[0-9a-fA-F]{6}$/;
+  function inkFor(colour) {
+    var r = parseInt(colour.slice(1, 3), 16), g = parseInt(colour.slice(3, 5), 16), b = parseInt(colour.slice(5, 7), 16);
+    return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? "#111111" : "#ffffff";
+  }
+  function labelChip(label) {
+    var node = el("span", "label-chip", label.name);
+    node.dataset.labelId = String(label.id);
+    if (COLOUR.test(label.colour || "")) {
+      node.style.backgroundColor = label.colour;
+      node.style.color = inkFor(label.colour);
+    }
+    return node;
+  }
+  function labelChips(labels) {
+    var box = el("span", "label-chips");
+    (labels || []).forEach(function (label) {
+      box.appendChild(labelChip(label));
+    });
+    return box;
   }
 
   // The thread of a transcript (the API's JSON) as a list element, localized.
@@ -167,7 +194,7 @@
     });
   }
 
-  window.SwitchboardThread = { render: render, localize: localize };
+  window.SwitchboardThread = { render: render, localize: localize, labelChip: labelChip, labelChips: labelChips };
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () {
       localize(document);

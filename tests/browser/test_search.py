@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from crm.roles import AGENT
 from imsubsystem import services
-from imsubsystem.models import Conversation
+from imsubsystem.models import Conversation, Label
 from tests.browser.test_chat import log_in_agent
 from tests.factories import ContactFactory, ConversationFactory, UserFactory
 from tests.factories.routing import AgentProfileFactory, QueueFactory
@@ -46,6 +46,7 @@ def searchable(transactional_db):
     live = _conversation(agent, ContactFactory(name="Wang Fang"), "Where is my refund? <img src=x onerror=alert(1)>")
     past = _conversation(agent, ContactFactory(name="李雷"), "我想申请退款，订单号12345", "谢谢", closed_days_ago=3)
     hidden = _conversation(other, ContactFactory(name="Not Yours"), "refund 退款 for someone else")
+    past.labels.add(Label.objects.create(name="VIP", colour="#aa0000"))
     return {"live": live, "past": past, "hidden": hidden}
 
 
@@ -70,12 +71,16 @@ def test_english_and_chinese_searches_open_conversations(searchable, live_server
     expect(past).to_have_attribute("data-conversation-id", str(searchable["past"].pk))
     expect(past.locator("mark")).to_have_text("退款")
     expect(past.locator(".con-search-readonly")).to_be_visible()
+    expect(past.locator(".label-chip")).to_have_text("VIP")
     past.click()
-    viewer = page.locator("#con-search-view")
+    # Read-only in the console's one transcript dialog, at the message found.
+    viewer = page.locator("#con-transcript")
     expect(viewer).to_be_visible()
-    expect(viewer.locator("h3")).to_have_text("李雷")
-    expect(viewer.locator(".msg")).to_have_count(2)
-    expect(viewer.locator(".con-search-found .msg-text")).to_have_text("我想申请退款，订单号12345")
+    expect(viewer.locator("#con-transcript-meta")).to_contain_text("李雷")
+    expect(viewer.locator(".thread-msg")).to_have_count(2)
+    expect(viewer.locator("#con-transcript-meta .label-chip")).to_have_text("VIP")
+    expect(viewer.locator(".thread-found .thread-text")).to_have_text("我想申请退款，订单号12345")
+    expect(page.locator("#con-search-view")).to_have_count(0)
     viewer.get_by_role("button", name="Close").click()
     expect(viewer).to_be_hidden()
 

@@ -152,6 +152,8 @@ def test_an_agent_works_the_console_in_chinese(desk, live_server_url, new_contex
     people = ["你好，我的快递三天了还没到", "您好，我帮您查一下物流信息。", "王芳", "李明", "网上商城", "售后服务"]
     # The customer's address on the channel (the widget visitor's id) is data, not words.
     people += [identity.external_id for identity in conversation.contact.identities.all()]
+    # What the visitor's browser reported (its page, address, browser, system, language, zone) is data.
+    people += agent.locator("#con-visitor dd").all_inner_texts()
     screenshot(agent, "zh-console-chat.png")
     assert english_left(agent, people) == []
 

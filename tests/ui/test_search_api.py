@@ -8,7 +8,7 @@ import pytest
 
 from crm.roles import AGENT, SUPERVISOR
 from imsubsystem import selectors, services
-from imsubsystem.models import ConversationStatus
+from imsubsystem.models import ConversationStatus, Label
 from imsubsystem.selectors import search as search_module
 from supervisor.models import Team
 from tests.factories import ContactFactory, ConversationFactory, UserFactory
@@ -98,6 +98,7 @@ def test_a_query_without_a_two_character_word_is_refused(client, scene):
         {"cursor": "0"},
         {"limit": "201"},
         {"label": "vip"},
+        {"label": "0"},
     ],
 )
 def test_forged_filters_are_refused(client, scene, forged):
@@ -123,6 +124,34 @@ def test_filters_narrow_within_what_the_user_may_see(client, scene, admin_user):
     assert [
         c["id"] for c in _get(client, scene["mine"], q="refund", agent=scene["other"].pk).json()["conversations"]
     ] == []
+
+
+def test_the_label_filter_and_the_labels_of_each_conversation_found(client, scene, admin_user):
+    own, theirs = scene["own"], scene["theirs"]
+    vip = Label.objects.create(name="VIP", colour="#aa0000")
+    old = Label.objects.create(name="Old", is_active=False)
+    own.labels.set([vip, old])
+
+    def found(user, **filters):
+        return _get(client, user, q="refund", **filters).json()["conversations"]
+
+    assert [c["id"] for c in found(admin_user, label=vip.pk)] == [own.pk]
+    assert [c["id"] for c in found(admin_user, label=old.pk)] == [own.pk]
+    by_id = {c["id"]: c for c in found(admin_user)}
+    assert by_id[own.pk]["labels"] == [
+        {"id": old.pk, "name": "Old", "colour": "#6b7280"},
+        {"id": vip.pk, "name": "VIP", "colour": "#aa0000"},
+    ]
+    assert by_id[theirs.pk]["labels"] == []
+    # Filters only narrow: another's labelled conversation stays out of sight.
+    theirs.labels.set([vip])
+    assert [c["id"] for c in found(scene["mine"], label=vip.pk)] == [own.pk]
+    assert found(scene["mine"], label=999_999) == []
+    client.force_login(scene["mine"])
+    filters = client.get(API + "search/filters").json()["filters"]
+    label = next(f for f in filters if f["name"] == "label")
+    assert label["kind"] == "id"
+    assert label["options"] == [{"value": old.pk, "label": "Old"}, {"value": vip.pk, "label": "VIP"}]
 
 
 def _contacts(client, user, query):

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from imsubsystem import services as switch
-from imsubsystem.models import Message
+from imsubsystem.models import CloseReason, Label, Message
 from tests.api.scene_conversations import assigned_conversation, build_teams
 from tests.factories import ContactFactory
 from tests.factories.media import AttachmentFactory
@@ -182,3 +182,46 @@ def test_the_supervisor_page_is_the_same_thread(scene):
     assert "thread-note" in html and "VIP customer, be quick" in html
     assert "thread-event-closed" in html
     assert client_for(scene["sup_b"]).get(f"/supervisor/conversations/{scene['sales_conv'].pk}/").status_code == 404
+
+
+def _reason_and_labels(conversation):
+    reason = CloseReason.objects.create(code="solved", name="Solved <fully>")
+    conversation.close_reason = reason
+    conversation.save(update_fields=["close_reason"])
+    bold = Label.objects.create(name="<i>VIP</i>", colour="#111111")
+    pale = Label.objects.create(name="Billing", colour="#eeeeee")
+    conversation.labels.set([bold, pale])
+    # A colour that slipped past the model's check (a raw update) never reaches a style.
+    Label.objects.filter(pk=pale.pk).update(colour="red;x:y")
+    return bold, pale
+
+
+def test_the_transcript_shows_the_close_reason_and_the_labels(scene):
+    conversation = scene["sales_conv"]
+    bold, pale = _reason_and_labels(conversation)
+    data = client_for(scene["ag_a"]).get(API.format(conversation.pk)).json()
+    closed = next(item for item in data["items"] if item.get("kind") == "closed")
+    assert closed["reason"] == "Solved <fully>" and closed["note"] == "Refund <sent>"
+    assert data["conversation"]["close_reason"] == "Solved <fully>"
+    assert data["conversation"]["labels"] == [
+        {"id": bold.pk, "name": "<i>VIP</i>", "colour": "#111111", "ink": "#ffffff"},
+        {"id": pale.pk, "name": "Billing", "colour": "#6b7280", "ink": "#ffffff"},
+    ]
+    for path in (PAGE.format(conversation.pk), f"/supervisor/conversations/{conversation.pk}/"):
+        user = scene["ag_a"] if path.startswith("/conversations") else scene["sup_a"]
+        html = client_for(user).get(path).content.decode()
+        assert '<div class="thread-close-reason">Close reason: Solved &lt;fully&gt;</div>' in html, path
+        assert (
+            '<span class="label-chip" style="background-color: #111111; color: #ffffff">&lt;i&gt;VIP&lt;/i&gt;</span>'
+            in html
+        )
+        assert "<i>VIP</i>" not in html and "red;x:y" not in html
+
+
+def test_the_close_reason_and_labels_in_chinese(scene):
+    conversation = scene["sales_conv"]
+    _reason_and_labels(conversation)
+    client = client_for(scene["ag_a"])
+    html = client.get(PAGE.format(conversation.pk), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
+    assert "结束原因： Solved &lt;fully&gt;" in html
+    assert 'aria-label="标签"' in html

@@ -6,8 +6,9 @@
  * A click (or Enter) on a conversation of "Past conversations" reads its transcript
  * (GET conversations/<id>/transcript: messages, notes, files, events; the one visibility rule decides, a
  * conversation the agent may not see answers 404) and shows it as a thread in the #con-transcript dialog,
- * drawn by static/shared/thread.js with textContent. `SwitchboardConsole.openTranscript(id)` opens one
- * from elsewhere.
+ * drawn by static/shared/thread.js with textContent, its labels as chips beside the line above it.
+ * `SwitchboardConsole.openTranscript(id, {seq})` opens one from elsewhere (the search opens every
+ * conversation that is not in the agent's list here), scrolled to message `seq` and marked (.thread-found).
  */
 (function (C) {
   "use strict";
@@ -29,7 +30,9 @@
     return parts.filter(Boolean).join(" · ");
   }
 
-  function openTranscript(id) {
+  // `options.seq`: the message to scroll to and mark (the search's message found).
+  function openTranscript(id, options) {
+    var seq = options && options.seq ? Number(options.seq) : null;
     var ticket = ++opening;
     $("con-transcript-title").textContent = interpolate(gettext("Conversation #%s"), [id]);
     $("con-transcript-meta").textContent = "";
@@ -40,7 +43,13 @@
     return api("conversations/" + Number(id) + "/transcript").then(
       function (data) {
         if (ticket !== opening) return;
-        $("con-transcript-meta").textContent = headLine(data.conversation);
+        var meta = $("con-transcript-meta");
+        meta.textContent = headLine(data.conversation);
+        if (data.conversation.labels && data.conversation.labels.length) {
+          var chips = window.SwitchboardThread.labelChips(data.conversation.labels);
+          chips.classList.add("thread-labels");
+          meta.appendChild(chips);
+        }
         var page = safeUrl(data.conversation.url || "");
         var link = $("con-transcript-page");
         link.hidden = !page;
@@ -48,6 +57,11 @@
         body.textContent = "";
         body.appendChild(window.SwitchboardThread.render(data));
         if (data.truncated) body.appendChild(el("p", "muted", gettext("The conversation is longer: only its first messages are shown.")));
+        var found = seq ? body.querySelector('[data-seq="' + seq + '"]') : null;
+        if (found) {
+          found.classList.add("thread-found");
+          found.scrollIntoView({ block: "center" });
+        }
       },
       function (err) {
         if (ticket !== opening) return;

@@ -5,38 +5,22 @@
  * SwitchboardConsole namespace (docs/interface.md, "The console's scripts").
  *
  * A label's name is put on the page with textContent only; its colour reaches a style only when it is
- * "#" and six hex digits (the server validates it too), so neither can inject markup or CSS.
+ * "#" and six hex digits (the server validates it too), so neither can inject markup or CSS (the chip
+ * builder is static/shared/thread.js's `labelChip`, shared with the transcript's header).
  */
 (function (C) {
   "use strict";
 
   var $ = C.$, api = C.api, el = C.el, state = C.state, gettext = C.gettext, interpolate = C.interpolate,
     showNotice = C.showNotice;
-  var COLOUR = /^#[0-9a-fA-F]{6}$/;
   state.labels = [];
   state.closeReasons = [];
   state.labelFilter = "";
 
-  function inkFor(colour) {
-    // Dark text on a light chip, white on a dark one.
-    var r = parseInt(colour.slice(1, 3), 16), g = parseInt(colour.slice(3, 5), 16), b = parseInt(colour.slice(5, 7), 16);
-    return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? "#111111" : "#ffffff";
-  }
-  function chip(label) {
-    var node = el("span", "label-chip", label.name);
-    node.dataset.labelId = String(label.id);
-    if (COLOUR.test(label.colour || "")) {
-      node.style.backgroundColor = label.colour;
-      node.style.color = inkFor(label.colour);
-    }
-    return node;
-  }
+  // The chips themselves are the transcript's (static/shared/thread.js, loaded before).
+  var chip = window.SwitchboardThread.labelChip;
   function chips(summary) {
-    var box = el("span", "label-chips");
-    (summary.labels || []).forEach(function (label) {
-      box.appendChild(chip(label));
-    });
-    return box;
+    return window.SwitchboardThread.labelChips(summary.labels);
   }
 
   // ---- the lists: chips on each row, and the filter ---------------------------------------------------

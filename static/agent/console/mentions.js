@@ -139,7 +139,11 @@
   input.addEventListener("input", update);
   input.addEventListener("click", update);
   input.addEventListener("blur", function () {
-    setTimeout(close, 150);
+    // Closed a moment later (a click on the list lands first), and only if the box is still left: a
+    // blur just before the agent came back (e.g. ticking "Internal note" and typing "@") keeps the list.
+    setTimeout(function () {
+      if (document.activeElement !== input) close();
+    }, 150);
   });
   privateToggle.addEventListener("change", function () {
     if (!privateToggle.checked) close();

@@ -3,7 +3,8 @@
  * Chinese, Japanese or Korean) and contacts, with filters the server describes (GET search/filters: the
  * controls are built from that list, so a new filter needs no change here), through GET search
  * (interface/api_agent/search.py; docs/interface.md, "Search"). A conversation of my list opens in the
- * thread; any other one I may see opens read-only. `/` focuses the box, Esc clears it.
+ * thread; any other one I may see opens read-only in the transcript dialog (agent/console/history.js,
+ * `openTranscript(id, {seq})`) at the message found. `/` focuses the box, Esc clears it.
  * Everything found is put on the page with textContent; the words found are <mark> elements around text
  * nodes, never markup from the server.
  * One of the console's scripts, loaded in order by templates/imsubsystem/agent_console.html into the
@@ -260,6 +261,7 @@
     // Not in my list (another's, or closed a while ago): it opens read-only.
     if (!state.conversations.has(found.id)) metaNode.appendChild(el("span", "con-search-readonly", " · " + gettext("read-only")));
     row.appendChild(metaNode);
+    if (found.labels && found.labels.length && C.labelChips) row.appendChild(C.labelChips(found));
     var message = found.message || {};
     var who = el("div", "muted small con-search-who", ((message.sender && message.sender.name) || "") + " · " + C.timeLabel(message.created_at));
     if (message.private) who.appendChild(el("span", "msg-private", " " + gettext("internal note")));
@@ -292,91 +294,14 @@
   }
 
   // ---- opening a conversation found ----------------------------------------------------------------
+  // One of my list opens in the chat pane; any other one in the console's one read-only transcript
+  // (agent/console/history.js), scrolled to the message found.
   function openFound(found) {
     if (state.conversations.has(found.id)) {
       C.openConversation(found.id);
       return;
     }
-    // Another surface may show past conversations; until then, a read-only transcript here.
-    if (typeof C.openHistory === "function") {
-      C.openHistory(found.id);
-      return;
-    }
-    openReadOnly(found);
-  }
-
-  var viewer = null;
-  function viewerDialog() {
-    if (viewer) return viewer;
-    viewer = el("dialog", "con-dialog con-search-view");
-    viewer.id = "con-search-view";
-    var head = el("header", "con-search-view-head");
-    var title = el("h3");
-    title.id = "con-search-view-title";
-    head.appendChild(title);
-    var close = el("button", "ghost", gettext("Close"));
-    close.type = "button";
-    close.addEventListener("click", function () {
-      viewer.close();
-    });
-    head.appendChild(close);
-    viewer.appendChild(head);
-    viewer.appendChild(el("p", "muted small con-search-view-meta"));
-    var list = el("ol", "con-messages con-search-view-messages");
-    viewer.appendChild(list);
-    viewer.setAttribute("aria-labelledby", "con-search-view-title");
-    document.body.appendChild(viewer);
-    return viewer;
-  }
-
-  function openReadOnly(found) {
-    var dialog = viewerDialog();
-    dialog.querySelector("h3").textContent = C.conversationName(found);
-    var meta = ["#" + found.id, C.statusLabel(found.status), found.inbox && found.inbox.name, found.assignee && found.assignee.name];
-    dialog.querySelector(".con-search-view-meta").textContent = meta.filter(Boolean).join(" · ") + " · " + gettext("read-only");
-    var list = dialog.querySelector("ol");
-    list.textContent = "";
-    list.appendChild(el("li", "muted small", gettext("Loading…")));
-    if (!dialog.open) dialog.showModal();
-    var messages = [];
-    function page(afterSeq) {
-      return api("conversations/" + found.id + "/messages?after_seq=" + afterSeq).then(function (data) {
-        messages = messages.concat(data.messages || []);
-        var last = messages.length ? messages[messages.length - 1].seq : afterSeq;
-        if (data.has_more && last > afterSeq) return page(last);
-      });
-    }
-    page(0)
-      .then(function () {
-        list.textContent = "";
-        var target = null;
-        messages.forEach(function (message) {
-          var kind = (message.sender && message.sender.kind) || "agent";
-          var row = el("li", "msg from-" + kind + (message.private ? " private" : ""));
-          row.dataset.seq = String(message.seq);
-          var head = el("div", "msg-head");
-          head.appendChild(el("span", "msg-who", (message.sender && message.sender.name) || kind));
-          if (message.private) head.appendChild(el("span", "msg-private", gettext("internal note")));
-          head.appendChild(el("span", "msg-time", C.timeLabel(message.created_at)));
-          row.appendChild(head);
-          var body = el("div", "msg-body");
-          body.appendChild(el("div", "msg-text", message.text || ""));
-          (message.attachments || []).forEach(function (attachment) {
-            body.appendChild(el("div", "muted small", "📎 " + (attachment.name || gettext("Attachment"))));
-          });
-          row.appendChild(body);
-          if (found.message && message.id === found.message.id) {
-            row.classList.add("con-search-found");
-            target = row;
-          }
-          list.appendChild(row);
-        });
-        if (target) target.scrollIntoView({ block: "center" });
-      })
-      .catch(function (err) {
-        list.textContent = "";
-        list.appendChild(el("li", "error small", err.message));
-      });
+    C.openTranscript(found.id, { seq: found.message && found.message.seq });
   }
 
   // ---- keys ---------------------------------------------------------------------------------------
