@@ -28,7 +28,7 @@ import statistics
 import sys
 import time
 
-from bench.stats_db import _conversations, _insert, _progress, _rows_read, _scene
+from bench.stats_db import _conversations, _insert, _progress, _rows_read, _scene, plans_explain
 
 TEXTS = 50_000
 SEED = 18
@@ -360,35 +360,8 @@ def search_time(*, reps: int) -> dict:
 
 
 def search_explain() -> list[dict]:
-    """EXPLAIN of every query each case runs: table, access type, index and rows the plan expects."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    plans = []
-    for name, call, _params in _operations():
-        with CaptureQueriesContext(connection) as queries:
-            call()
-        for query in queries.captured_queries:
-            sql = query["sql"]
-            if not sql.lstrip().upper().startswith("SELECT"):
-                continue
-            with connection.cursor() as cursor:
-                cursor.execute("EXPLAIN " + sql)
-                columns = [c[0] for c in cursor.description]
-                for row in cursor.fetchall():
-                    plan = dict(zip(columns, row, strict=True))
-                    plans.append(
-                        {
-                            "case": name,
-                            "sql": sql[:200],
-                            "table": plan["table"],
-                            "type": plan["type"],
-                            "key": plan["key"],
-                            "rows": plan["rows"],
-                            "extra": plan["Extra"],
-                        }
-                    )
-    return plans
+    """EXPLAIN of every query each case runs."""
+    return plans_explain(((name, call) for name, call, _params in _operations()), name_key="case")
 
 
 def main(argv: list[str]) -> object:

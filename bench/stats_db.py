@@ -339,13 +339,14 @@ def stats_time(*, reps: int) -> dict:
     return result
 
 
-def stats_explain() -> list[dict]:
-    """EXPLAIN of every query the operations run: table, access type, index and rows the plan expects."""
+def plans_explain(calls, *, name_key: str = "op") -> list[dict]:
+    """EXPLAIN of every SELECT each named call runs (`calls`: (name, callable) pairs): table, access type,
+    index and rows the plan expects. The statistics and the search benchmarks both use it."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     plans = []
-    for name, call in _operations():
+    for name, call in calls:
         with CaptureQueriesContext(connection) as queries:
             call()
         for query in queries.captured_queries:
@@ -359,8 +360,8 @@ def stats_explain() -> list[dict]:
                     plan = dict(zip(columns, row, strict=True))
                     plans.append(
                         {
-                            "op": name,
-                            "sql": sql[:160],
+                            name_key: name,
+                            "sql": sql[:200],
                             "table": plan["table"],
                             "type": plan["type"],
                             "key": plan["key"],
@@ -369,6 +370,11 @@ def stats_explain() -> list[dict]:
                         }
                     )
     return plans
+
+
+def stats_explain() -> list[dict]:
+    """EXPLAIN of every query the operations run."""
+    return plans_explain(_operations())
 
 
 def main(argv: list[str]) -> object:
