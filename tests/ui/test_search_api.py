@@ -233,3 +233,20 @@ def test_two_words_counted_at_the_cap_still_read_a_bounded_window(scene, monkeyp
     assert page["conversations"] == [] and page["next_cursor"]
     found = selectors.conversations_search(user=scene["mine"], query="refund order", cursor=page["next_cursor"])
     assert [c["id"] for c in found["conversations"]] == [scene["own"].pk]
+
+
+def test_the_console_searches_share_one_budget_per_user(client, scene, monkeypatch):
+    """Conversations and contacts draw on one budget per user; past it, 429 with Retry-After, and another
+    user's searches still answer."""
+    from interface.api_agent import search as search_views
+
+    monkeypatch.setattr(search_views, "SEARCHES_PER_MINUTE", 3)
+    client.force_login(scene["mine"])
+    assert client.get(API + "search", {"q": "refund"}).status_code == 200
+    assert client.get(API + "search/contacts", {"q": "refund"}).status_code == 200
+    assert client.get(API + "search", {"q": "refund"}).status_code == 200
+    refused = client.get(API + "search/contacts", {"q": "refund"})
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited" and refused["Retry-After"] == "60"
+    assert client.get(API + "search", {"q": "refund"}).status_code == 429
+    assert _get(client, scene["other"], q="refund").status_code == 200
