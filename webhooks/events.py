@@ -77,10 +77,12 @@ def conversation_data(conversation_id: int) -> dict[str, Any]:
     }
 
 
-def conversation_created(event: ConversationCreated) -> Event:
+def _conversation_event(type_: str, event, **data: Any) -> Event:
+    """An event about one conversation: its payload under "conversation" beside `data`, kept in order per
+    conversation, routed by its queue and inbox (a subscription's team)."""
     return Event(
-        type=EventType.CONVERSATION_CREATED,
-        data={"conversation": conversation_data(event.conversation_id)},
+        type=type_,
+        data={"conversation": conversation_data(event.conversation_id), **data},
         ordering_key=f"conversation:{event.conversation_id}",
         conversation_id=event.conversation_id,
         queue_id=event.queue_id,
@@ -88,53 +90,39 @@ def conversation_created(event: ConversationCreated) -> Event:
     )
 
 
+def conversation_created(event: ConversationCreated) -> Event:
+    return _conversation_event(EventType.CONVERSATION_CREATED, event)
+
+
 def conversation_assigned(event: ConversationAssigned) -> Event:
-    return Event(
-        type=EventType.CONVERSATION_ASSIGNED,
-        data={
-            "conversation": conversation_data(event.conversation_id),
-            "agent": _user_ref(event.agent_id),
-            "previous_agent": _user_ref(event.previous_agent_id),
-            "assigned_at": event.assigned_at.isoformat(),
-        },
-        ordering_key=f"conversation:{event.conversation_id}",
-        conversation_id=event.conversation_id,
-        queue_id=event.queue_id,
-        inbox_id=event.inbox_id,
+    return _conversation_event(
+        EventType.CONVERSATION_ASSIGNED,
+        event,
+        agent=_user_ref(event.agent_id),
+        previous_agent=_user_ref(event.previous_agent_id),
+        assigned_at=event.assigned_at.isoformat(),
     )
 
 
 def conversation_closed(event: ConversationClosed) -> Event:
-    return Event(
-        type=EventType.CONVERSATION_CLOSED,
-        data={
-            "conversation": conversation_data(event.conversation_id),
-            "previous_status": event.previous_status,
-            "closed_by": _user_ref(event.closed_by_user_id),
-            "wrap_up": event.wrap_up,
-            "close_reason": event.close_reason or None,
-        },
-        ordering_key=f"conversation:{event.conversation_id}",
-        conversation_id=event.conversation_id,
-        queue_id=event.queue_id,
-        inbox_id=event.inbox_id,
+    return _conversation_event(
+        EventType.CONVERSATION_CLOSED,
+        event,
+        previous_status=event.previous_status,
+        closed_by=_user_ref(event.closed_by_user_id),
+        wrap_up=event.wrap_up,
+        close_reason=event.close_reason or None,
     )
 
 
 def conversation_labels_changed(event: ConversationLabelsChanged) -> Event:
-    return Event(
-        type=EventType.CONVERSATION_LABELS_CHANGED,
-        data={
-            "conversation": conversation_data(event.conversation_id),
-            "labels": [dict(label) for label in event.labels],
-            "added": list(event.added),
-            "removed": list(event.removed),
-            "changed_by": _user_ref(event.by_user_id),
-        },
-        ordering_key=f"conversation:{event.conversation_id}",
-        conversation_id=event.conversation_id,
-        queue_id=event.queue_id,
-        inbox_id=event.inbox_id,
+    return _conversation_event(
+        EventType.CONVERSATION_LABELS_CHANGED,
+        event,
+        labels=[dict(label) for label in event.labels],
+        added=list(event.added),
+        removed=list(event.removed),
+        changed_by=_user_ref(event.by_user_id),
     )
 
 
