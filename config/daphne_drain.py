@@ -79,6 +79,12 @@ class _Connection:
             if lifecycle.draining():
                 await self.close()
 
+    @property
+    def websocket_send_passes_to(self):
+        """`send` passes `websocket.send` messages unchanged to this (interface/sockets/base.py's
+        frames_send goes straight there)."""
+        return self._send
+
     async def close(self) -> None:
         """Close an accepted WebSocket with 4012 (once); the application hears `websocket.disconnect`
         when the closing handshake is done, after the frame it is handling."""

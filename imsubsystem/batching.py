@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import SyncToAsync
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
+from django.db import close_old_connections, connections
 
 from core.errors import database_unreachable
 from imsubsystem import selectors
@@ -30,6 +33,33 @@ from imsubsystem.services import agent_sends_refused, messages_send_many
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+
+
+HEALTH_CHECK_EVERY_S = 1.0
+
+
+class _BatchCall(DatabaseSyncToAsync):
+    """DatabaseSyncToAsync whose connection health check (CONN_HEALTH_CHECKS: a ping, one more round trip
+    to MySQL, and on a busy process a wait for the GIL after it) runs at most once a second on a batch
+    thread instead of before every batch: under load batches follow each other every few milliseconds on
+    a connection just proven live. A connection that failed is still closed after the batch (Django's
+    `close_old_connections`: errors, then a failed ping) and the next batch opens a new one; one that died
+    unnoticed within the second fails its batch, whose sockets close with 4012 and send again."""
+
+    def thread_handler(self, loop, *args, **kwargs):
+        close_old_connections()
+        now = time.monotonic()
+        for conn in connections.all(initialized_only=True):
+            if conn.connection is None:
+                continue
+            if now - conn.__dict__.get("_sb_health_checked_at", -HEALTH_CHECK_EVERY_S) < HEALTH_CHECK_EVERY_S:
+                conn.health_check_done = True
+            else:
+                conn._sb_health_checked_at = now  # checked at the connection's first use in this batch
+        try:
+            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
+        finally:
+            close_old_connections()
 
 
 class Batcher:
@@ -42,9 +72,10 @@ class Batcher:
         self.pending: list[tuple[dict[str, Any], asyncio.Future]] = []
         self.running: set[asyncio.Task] = set()
         self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sb-batch")
-        # DatabaseSyncToAsync: stale connections closed before and after; the thread knows the calling
-        # loop, so what the batch publishes on commit is handed back to that loop (services/publish.py, _group_send).
-        self.run_many = DatabaseSyncToAsync(run_many, thread_sensitive=False, executor=self.executor)
+        # Stale connections closed before and after, the health check at most once a second (_BatchCall);
+        # the thread knows the calling loop, so what the batch publishes on commit is handed back to that
+        # loop (services/publish.py, _group_send).
+        self.run_many = _BatchCall(run_many, thread_sensitive=False, executor=self.executor)
 
     async def submit(self, request: dict[str, Any]) -> dict[str, Any]:
         loop = asyncio.get_running_loop()

@@ -9,7 +9,10 @@ them silently while a subscription is down.
 
 How this one works, per process and event loop (a "hub"):
 
-- Each socket's channel is an in-memory queue of the process (`specific.<hub id>!<random>`).
+- Each socket's channel is an in-memory queue of the process (`specific.<hub id>!<random>`). A socket
+  served by daphne waits on its own input queue instead of on the layer (`new_channel_into`, the
+  DirectLayer of realtime/protocol.py): while messages wait for it here, one `sb.layer_ready` in that
+  queue tells it to `take` them.
 - Groups are kept in memory: the hub knows which of its own channels are in which group, and subscribes
   to the group's Redis pub/sub channel (`<prefix>:<Redis db>:grp:<group>`: pub/sub ignores database
   numbers, so the channel names carry it) once, when its first member joins; `group_add` returns
@@ -62,7 +65,7 @@ from channels.layers import BaseChannelLayer
 
 from core.redis import async_redis_client, redis_client, server_db
 from realtime.metrics import LAYER_RESETS
-from realtime.protocol import RESET
+from realtime.protocol import RESET, WAKE
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +91,10 @@ class _Hub:
         # (an empty deque is 600-odd bytes, and most sockets are idle most of the time).
         self.queues: dict[str, deque[dict[str, Any]]] = {}
         self.waiters: dict[str, asyncio.Future] = {}
+        # Channels whose arrivals are announced in their socket's own input queue (DirectLayer), and
+        # those of them with an announcement pending.
+        self.sinks: dict[str, Any] = {}
+        self.announced: set[str] = set()
         self.groups: dict[str, set[str]] = {}
         self.member_of: dict[str, set[str]] = {}
         self.client: aredis.Redis | None = None
@@ -231,18 +238,32 @@ class _Hub:
             queue.append({"type": RESET, "reason": "overflow"})
         else:
             queue.append(dict(message))
+        self.wake(channel)
+
+    def wake(self, channel: str) -> None:
+        """Tell the channel's consumer that messages wait: its receive's waiter, or one WAKE in its
+        socket's input queue while none is pending."""
         waiter = self.waiters.get(channel)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+            return
+        sink = self.sinks.get(channel)
+        if sink is not None and channel not in self.announced:
+            self.announced.add(channel)
+            sink.put_nowait({"type": WAKE})
+
+    def take(self, channel: str) -> list[dict[str, Any]]:
+        self.announced.discard(channel)
+        queue = self.queues.pop(channel, None)  # emptied: an idle channel keeps no deque
+        return list(queue) if queue else []
 
     def reset_all(self, reason: str) -> None:
         logger.warning("Channel layer resets %s local channels: %s", len(self.channels), reason)
         LAYER_RESETS.labels(reason="subscription").inc(len(self.channels))
         for channel in self.channels:
             self.queues[channel] = deque([{"type": RESET, "reason": reason}])
-            waiter = self.waiters.get(channel)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            self.wake(channel)
 
     async def receive(self, channel: str) -> dict[str, Any]:
         self.channels.add(channel)
@@ -264,6 +285,8 @@ class _Hub:
     def forget(self, channel: str) -> None:
         self.channels.discard(channel)
         self.queues.pop(channel, None)
+        self.sinks.pop(channel, None)
+        self.announced.discard(channel)
         for group in self.member_of.pop(channel, ()):
             members = self.groups.get(group)
             if members is not None:
@@ -288,6 +311,13 @@ class _Hub:
             self.flusher = self.loop.create_task(self.flush_outgoing())
         await future
 
+    def publish_nowait(self, rchan: str, payload: dict[str, Any]) -> None:
+        """`publish` for a caller that does not wait for Redis: it leaves with the next pipeline, after
+        everything published before it; a failure is logged (the layer is a fast path, not the record)."""
+        self.outgoing.append((rchan, msgpack.packb(payload, use_bin_type=True), None))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = self.loop.create_task(self.flush_outgoing())
+
     async def flush_outgoing(self) -> None:
         while self.outgoing:
             batch, self.outgoing = self.outgoing, []
@@ -300,12 +330,17 @@ class _Hub:
                             pipe.publish(rchan, data)
                         await pipe.execute()
             except Exception as exc:
+                unawaited = 0
                 for _, _, future in batch:
-                    if not future.done():
+                    if future is None:
+                        unawaited += 1
+                    elif not future.done():
                         future.set_exception(exc)
+                if unawaited:
+                    logger.warning("Channel layer could not publish %d messages to Redis: %s", unawaited, exc)
                 continue
             for _, _, future in batch:
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_result(None)
 
     async def aclose(self) -> None:
@@ -320,6 +355,8 @@ class _Hub:
             await self.client.aclose(close_connection_pool=True)
         self.channels.clear()
         self.queues.clear()
+        self.sinks.clear()
+        self.announced.clear()
         self.groups.clear()
         self.member_of.clear()
 
@@ -385,6 +422,16 @@ class FanoutChannelLayer(BaseChannelLayer):
         channel = f"{prefix}{hub.id}!{secrets.token_hex(6)}"
         hub.channels.add(channel)
         return channel
+
+    async def new_channel_into(self, sink: Any, prefix: str = "specific.") -> str:
+        """DirectLayer: a channel whose arrivals are announced in `sink`, the socket's own input queue."""
+        channel = await self.new_channel(prefix)
+        self.hub().sinks[channel] = sink
+        return channel
+
+    def take(self, channel: str) -> list[dict[str, Any]]:
+        """DirectLayer: what waits for `channel` (a channel of this loop's hub), in order."""
+        return self.hub().take(channel)
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         assert isinstance(message, dict), "message is not a dict"
@@ -460,6 +507,15 @@ class FanoutChannelLayer(BaseChannelLayer):
         hub.put_members(group, message)
         await hub.publish(self.key("grp", group), {"o": hub.id, "g": group, "m": message})
 
+    def group_send_nowait(self, group: str, message: dict[str, Any]) -> None:
+        """group_send from the loop's own thread without waiting for Redis: the local members have the
+        message when this returns, the other processes' copy leaves with the next pipeline, in the order
+        of the calls (so one caller's messages to a group keep their order without a task each)."""
+        self.require_valid_group_name(group)
+        hub = self.hub()
+        hub.put_members(group, message)
+        hub.publish_nowait(self.key("grp", group), {"o": hub.id, "g": group, "m": message})
+
     def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:
         """group_send for code without an event loop (Celery tasks, commands): one PUBLISH."""
         self.require_valid_group_name(group)
@@ -476,5 +532,7 @@ class FanoutChannelLayer(BaseChannelLayer):
                 await hub.unsubscribe(rchan)
             hub.channels.clear()
             hub.queues.clear()
+            hub.sinks.clear()
+            hub.announced.clear()
             hub.groups.clear()
             hub.member_of.clear()

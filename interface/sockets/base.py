@@ -17,7 +17,10 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 from django.utils.functional import Promise
 
@@ -26,7 +29,7 @@ from core.text import text_storable
 from imsubsystem import selectors
 from imsubsystem.events import FrameError, error_frame, frame_validate, group_conversation, server_frame_check
 from imsubsystem.ratelimit import TokenBucket
-from realtime import SwitchLayer
+from realtime import SwitchLayer, direct_layer
 
 logger = logging.getLogger(__name__)
 
@@ -63,18 +66,58 @@ def header(scope, name: bytes) -> str | None:
     return None
 
 
+def frames_send(send):
+    """The innermost `send` that a `websocket.send` message reaches unchanged: past Channels' session
+    wrapper (it saves the session for `http.response.start` only, but reads the session's state for every
+    message) and past any wrapper that says where it passes frames (`websocket_send_passes_to`:
+    config/daphne_drain.py's connection). The socket's frames go straight there; accept and close still
+    go through every wrapper."""
+    while True:
+        owner = getattr(send, "__self__", None)
+        if isinstance(owner, InstanceSessionWrapper):
+            send = owner.real_send
+        elif owner is not None and getattr(owner, "websocket_send_passes_to", None) is not None:
+            send = owner.websocket_send_passes_to
+        else:
+            return send
+
+
 class ForgetsItsChannel:
     """Tells the channel layer when the consumer has ended, however it ended (a handler that raised
-    never reaches disconnect): its queue and group memberships go with it."""
+    never reaches disconnect): its queue and group memberships go with it.
+
+    Served where the client's messages come from a queue the layer can put into (daphne's input queue,
+    Channels' test communicator) and on a DirectLayer (realtime/fanout.py), the socket waits on that one
+    queue for both: the layer announces its messages there (`sb.layer_ready`) and the socket takes them.
+    Channels' own loop waits on two tasks with `asyncio.wait` and makes a new task for every message
+    (a tenth of the event loop at 2,000 msg/s, docs/performance.md); it is still used with any other
+    layer or server."""
 
     channel_layer: SwitchLayer | None  # set by Channels' consumer from CHANNEL_LAYERS (realtime/protocol.py)
 
     async def __call__(self, scope, receive, send):
         try:
-            await super().__call__(scope, receive, send)
+            inbox = getattr(receive, "__self__", None)
+            layer = direct_layer(get_channel_layer(self.channel_layer_alias))
+            if layer is None or not callable(getattr(inbox, "put_nowait", None)):
+                await super().__call__(scope, receive, send)
+                return
+            self.scope = scope
+            self.channel_layer = layer
+            self.channel_name = await layer.new_channel_into(inbox)
+            self.base_send = send
+            self.frames_send = frames_send(send)
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
         finally:
             if self.channel_layer is not None and getattr(self, "channel_name", None):
                 self.channel_layer.channel_forget(self.channel_name)
+
+    async def sb_layer_ready(self, message) -> None:
+        """The layer has messages for this socket: each in order, through the socket's own dispatch."""
+        for event in self.channel_layer.take(self.channel_name):
+            await self.dispatch(event)
 
 
 try:
@@ -91,12 +134,16 @@ class SendsWhileOpen:
     client reads what it missed from MySQL when it comes back."""
 
     gone = False
+    frames_send = None  # frames_send(): set when the socket's loop is ours (ForgetsItsChannel)
 
     async def send_open(self, text: str) -> bool:
         if self.gone:
             return False
         try:
-            await self.send(text_data=text)
+            if self.frames_send is not None:
+                await self.frames_send({"type": "websocket.send", "text": text})
+            else:
+                await self.send(text_data=text)
         except SocketGone:
             self.gone = True
             logger.debug("Frame dropped: the socket %s is closed", getattr(self, "channel_name", "?"))

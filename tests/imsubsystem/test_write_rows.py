@@ -128,3 +128,35 @@ def test_every_message_column_is_a_row_value_or_its_default():
     NewMessage names must exist (a renamed field fails here, not in production)."""
     columns = {f.attname for f in Message._meta.concrete_fields}
     assert {f.name for f in dataclasses.fields(NewMessage)} - {"pk"} <= columns
+
+
+def test_the_batch_reads_without_the_orm_return_what_values_list_returns(inbox):
+    """rows_by_pk (the lock, the inboxes, the contacts' names) against the ORM's own values_list: the same
+    tuples, datetimes aware and equal, ids in order, an empty or repeated id list handled."""
+    from crm.models import Contact
+    from imsubsystem.models import Conversation, Inbox
+    from imsubsystem.services.rows import LOCKED_FIELDS, contact_names, conversations_lock, rows_by_pk
+
+    named = ContactFactory(name="Ada")
+    unnamed = ContactFactory(name="", emails=["x@example.com"])
+    ids = []
+    for contact in (named, unnamed):
+        payload, _ = services.customer_message_send(inbox_id=inbox.pk, contact_id=contact.pk, text="hi", client_id="c1")
+        ids.append(payload["conversation_id"])
+    moment = timezone.now().replace(microsecond=123456) - timedelta(days=2)
+    Conversation.objects.filter(pk=ids[1]).update(closed_at=moment, snoozed_at=moment, first_agent_reply_at=moment)
+    wanted = list(Conversation.objects.filter(pk__in=ids).order_by("pk").values_list(*LOCKED_FIELDS))
+    got = rows_by_pk(Conversation, LOCKED_FIELDS, [*reversed(ids), ids[0]], lock=True)
+    assert got == wanted
+    assert got[1][LOCKED_FIELDS.index("closed_at")] == moment
+    assert got[1][LOCKED_FIELDS.index("closed_at")].tzinfo is not None
+    assert list(conversations_lock(ids)) == sorted(ids)
+    assert rows_by_pk(Inbox, ("id", "kind", "key"), [inbox.pk]) == list(
+        Inbox.objects.filter(pk=inbox.pk).values_list("id", "kind", "key")
+    )
+    assert rows_by_pk(Conversation, LOCKED_FIELDS, []) == []
+    names = contact_names([named.pk, unnamed.pk])
+    assert names == {named.pk: "Ada", unnamed.pk: "x@example.com"}
+    assert names == {c.pk: c.display_name for c in Contact.objects.filter(pk__in=[named.pk, unnamed.pk])}
+    with pytest.raises(ValueError, match="plain columns"):
+        rows_by_pk(Contact, ("id", "emails"), [named.pk])
