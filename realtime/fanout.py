@@ -70,6 +70,7 @@ from realtime.protocol import RESET, WAKE
 logger = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT_S = 5.0
+ANNOUNCE_TIMEOUT_S = 2.0  # how long a join waits for the other subscribers' acknowledgements
 
 
 def _hub_id_of(channel: str) -> str | None:
@@ -103,7 +104,13 @@ class _Hub:
         self.confirmed: dict[str, asyncio.Future] = {}  # Redis channel -> subscription confirmed
         self.sub_lock = asyncio.Lock()
         self.direct_seen = False
-        self.outgoing: list[tuple[str, bytes, asyncio.Future]] = []
+        self.outgoing: list[tuple[str, bytes, asyncio.Future | None]] = []
+        # Groups with local members: whether another process may be subscribed too (True: publish, False:
+        # no other process listens, so nothing is published; absent: publish). See `announce`.
+        self.others: dict[str, bool] = {}
+        self.joins: dict[str, asyncio.Future] = {}  # group -> this subscription's announcement, done or not
+        self.acks: dict[str, list] = {}  # announcement token -> [future, acks needed (None: not known yet), got]
+        self.heard: dict[str, int] = {}  # group -> other processes' announcements heard
         self.flusher: asyncio.Task | None = None
         layer.hubs_by_id[self.id] = self
 
@@ -196,6 +203,8 @@ class _Hub:
                 # The next read fails on the unconnected subscription and brings this back.
                 logger.warning("Channel layer could not subscribe again yet (%s)", exc)
                 return
+        # Announcements made meanwhile were not heard: publish to every group again (Hub.announce).
+        self.others.clear()
         self.reset_all("the Redis subscription was lost")
 
     # --- local delivery ------------------------------------------------------------------------
@@ -207,6 +216,14 @@ class _Hub:
             return
         if envelope.get("o") == self.id:
             return  # this hub's own publication, delivered locally when it was sent
+        if "j" in envelope:  # another process has joined a group this hub is subscribed to
+            self.others[envelope["j"]] = True
+            self.heard[envelope["j"]] = self.heard.get(envelope["j"], 0) + 1
+            self.publish_nowait(self.layer.key("hub", envelope["o"]), {"o": self.id, "a": envelope["t"]})
+            return
+        if "a" in envelope:  # a process has heard this hub's announcement
+            self.acked(envelope["a"])
+            return
         message = envelope["m"]
         group = envelope.get("g")
         if group is not None:
@@ -282,6 +299,62 @@ class _Hub:
             del self.queues[channel]  # emptied: an idle channel keeps no deque
         return message
 
+    async def announce(self, group: str) -> None:
+        """Tell the other processes subscribed to `group` that this one now is, and wait until each has
+        heard it (or ANNOUNCE_TIMEOUT_S has passed); then this hub knows whether any other process
+        listens to the group, and every other one knows that this one does.
+
+        A hub with local members of a group publishes to it only while another process may be
+        subscribed (`others`): in a process that holds both ends of a conversation, its frames then
+        never go through Redis and back (docs/performance.md). A process that skips must learn of a new
+        subscriber before that subscriber reads what it missed from MySQL (the socket's replay after
+        `group_add`), or a frame committed after that read would reach it from nowhere: so the joiner
+        publishes its announcement on the group's own channel (heard by exactly the processes
+        subscribed; PUBLISH answers how many), each of them marks the group as shared before it
+        acknowledges, and `group_add` returns only after every acknowledgement. A frame a process
+        skipped before it heard the announcement was committed before its acknowledgement, and so
+        before the joiner's replay."""
+        token = secrets.token_hex(8)
+        entry = self.acks[token] = [self.loop.create_future(), None, 0]
+        self.others[group] = True  # until shown otherwise
+        heard_before = self.heard.get(group, 0)
+        try:
+            subscribers = await self.redis().publish(
+                self.layer.key("grp", group), msgpack.packb({"o": self.id, "j": group, "t": token}, use_bin_type=True)
+            )
+            entry[1] = max(0, int(subscribers) - 1)  # every subscriber but this hub
+            if entry[2] >= entry[1] and not entry[0].done():
+                entry[0].set_result(None)
+            try:
+                await asyncio.wait_for(asyncio.shield(entry[0]), ANNOUNCE_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning(
+                    "Channel layer: %s of %s processes did not acknowledge joining %s within %s s",
+                    entry[1] - entry[2],
+                    entry[1],
+                    group,
+                    ANNOUNCE_TIMEOUT_S,
+                )
+        finally:
+            self.acks.pop(token, None)
+        if entry[1] == 0 and self.heard.get(group, 0) == heard_before and group in self.groups:
+            self.others[group] = False
+
+    def group_gone(self, group: str) -> None:
+        """The group's last local member has left: nothing is known of it any more (a new member
+        announces again)."""
+        self.others.pop(group, None)
+        self.joins.pop(group, None)
+        self.heard.pop(group, None)
+
+    def acked(self, token: str) -> None:
+        entry = self.acks.get(token)
+        if entry is None:
+            return
+        entry[2] += 1
+        if entry[1] is not None and entry[2] >= entry[1] and not entry[0].done():
+            entry[0].set_result(None)
+
     def forget(self, channel: str) -> None:
         self.channels.discard(channel)
         self.queues.pop(channel, None)
@@ -293,6 +366,7 @@ class _Hub:
                 members.discard(channel)
                 if not members:
                     del self.groups[group]
+                    self.group_gone(group)
                     rchan = self.layer.key("grp", group)
                     self.confirmed.pop(rchan, None)  # at once: a join from now on subscribes anew
                     self.loop.create_task(self._unsubscribe_quietly(rchan))
@@ -359,6 +433,9 @@ class _Hub:
         self.announced.clear()
         self.groups.clear()
         self.member_of.clear()
+        self.others.clear()
+        self.joins.clear()
+        self.heard.clear()
 
 
 class FanoutChannelLayer(BaseChannelLayer):
@@ -479,12 +556,20 @@ class FanoutChannelLayer(BaseChannelLayer):
         hub.member_of.setdefault(channel, set()).add(group)
         try:
             await hub.subscribe(self.key("grp", group))
+            # The other processes subscribed to the group hear of this one before this returns (the
+            # caller's replay from MySQL comes next): Hub.announce. One announcement per subscription;
+            # a member joining while it is under way waits for the same one, a failed one is made again.
+            join = hub.joins.get(group)
+            if join is None or (join.done() and (join.cancelled() or join.exception() is not None)):
+                join = hub.joins[group] = hub.loop.create_task(hub.announce(group))
+            await asyncio.shield(join)
         except BaseException:
             members.discard(channel)
             hub.member_of.get(channel, set()).discard(group)
             if not members:
                 hub.groups.pop(group, None)
                 hub.confirmed.pop(self.key("grp", group), None)
+                hub.group_gone(group)
             raise
 
     async def group_discard(self, group: str, channel: str) -> None:
@@ -498,6 +583,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         members.discard(channel)
         if not members:
             del hub.groups[group]
+            hub.group_gone(group)
             await hub.unsubscribe(self.key("grp", group))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
@@ -505,7 +591,8 @@ class FanoutChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         hub = self.hub()
         hub.put_members(group, message)
-        await hub.publish(self.key("grp", group), {"o": hub.id, "g": group, "m": message})
+        if hub.others.get(group) is not False:  # another process may listen (Hub.announce)
+            await hub.publish(self.key("grp", group), {"o": hub.id, "g": group, "m": message})
 
     def group_send_nowait(self, group: str, message: dict[str, Any]) -> None:
         """group_send from the loop's own thread without waiting for Redis: the local members have the
@@ -514,7 +601,8 @@ class FanoutChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         hub = self.hub()
         hub.put_members(group, message)
-        hub.publish_nowait(self.key("grp", group), {"o": hub.id, "g": group, "m": message})
+        if hub.others.get(group) is not False:  # another process may listen (Hub.announce)
+            hub.publish_nowait(self.key("grp", group), {"o": hub.id, "g": group, "m": message})
 
     def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:
         """group_send for code without an event loop (Celery tasks, commands): one PUBLISH."""
@@ -536,3 +624,6 @@ class FanoutChannelLayer(BaseChannelLayer):
             hub.announced.clear()
             hub.groups.clear()
             hub.member_of.clear()
+            hub.others.clear()
+            hub.joins.clear()
+            hub.heard.clear()

@@ -418,3 +418,92 @@ async def test_ours_keeps_no_queue_for_an_idle_socket():
     assert (await receive(layer, channel))["n"] == 3
     layer.channel_forget(channel)
     assert channel not in hub.channels
+
+
+def _published(layer, monkeypatch) -> list[str]:
+    """The Redis channels `layer`'s hub publishes to from now on (awaited or not)."""
+    hub, sent = layer.hub(), []
+    publish, publish_nowait = hub.publish, hub.publish_nowait
+
+    async def spy(rchan, payload):
+        sent.append(rchan)
+        await publish(rchan, payload)
+
+    def spy_nowait(rchan, payload):
+        sent.append(rchan)
+        publish_nowait(rchan, payload)
+
+    monkeypatch.setattr(hub, "publish", spy)
+    monkeypatch.setattr(hub, "publish_nowait", spy_nowait)
+    return sent
+
+
+async def test_ours_publishes_nothing_for_a_group_no_other_process_listens_to(monkeypatch):
+    """Both ends of a conversation in one process: its frames never go through Redis and back."""
+    layer = make("switchboard")
+    a, b = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("conv.20", a)
+    await layer.group_add("conv.20", b)
+    sent = _published(layer, monkeypatch)
+    await layer.group_send("conv.20", {"type": "sb.event", "n": 1})
+    layer.group_send_nowait("conv.20", {"type": "sb.event", "n": 2})
+    assert [(await receive(layer, a))["n"] for _ in range(2)] == [1, 2]
+    assert [(await receive(layer, b))["n"] for _ in range(2)] == [1, 2]
+    assert layer.key("grp", "conv.20") not in sent
+    # A group with no local member is always published (another process may hold its sockets).
+    await layer.group_send("conv.21", {"type": "sb.event", "n": 3})
+    assert layer.key("grp", "conv.21") in sent
+
+
+async def test_ours_a_process_that_joins_hears_everything_sent_after_its_join():
+    """One process alone in a group sends without Redis; another joins while it sends: from the moment
+    the join returns (when a socket reads its replay), every message reaches the joiner."""
+    one, two = make("switchboard", capacity=100_000), make("switchboard", capacity=100_000)
+    here = await one.new_channel()
+    await one.group_add("conv.22", here)
+    assert one.hub().others["conv.22"] is False
+    stop, sent = asyncio.Event(), []
+
+    async def sender():
+        n = 0
+        while not stop.is_set() and n < 20_000:
+            one.group_send_nowait("conv.22", {"type": "sb.event", "n": n})
+            sent.append(n)
+            n += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.ensure_future(sender())
+    await asyncio.sleep(0.05)
+    there = await two.new_channel()
+    await two.group_add("conv.22", there)
+    joined_at = len(sent)  # every n from here on was sent after the join returned
+    await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert one.hub().others["conv.22"] is True and two.hub().others["conv.22"] is True
+    got = set()
+    while not await nothing_for(two, there, wait=0.3):
+        while two.hub().queues.get(there):
+            got.add((await receive(two, there))["n"])
+    missing = [n for n in sent[joined_at:] if n not in got]
+    assert sent[joined_at:] and not missing
+
+
+async def test_ours_a_join_does_not_wait_forever_for_a_process_that_never_answers(monkeypatch):
+    """A subscriber that never acknowledges (a hung process) delays a join by ANNOUNCE_TIMEOUT_S, after
+    which the joiner publishes to the group as if others listen."""
+    from realtime import fanout
+
+    monkeypatch.setattr(fanout, "ANNOUNCE_TIMEOUT_S", 0.3)
+    layer = make("switchboard")
+    mute = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+    mute.subscribe(layer.key("grp", "conv.23"))
+    mute.get_message(timeout=1)
+    try:
+        channel = await layer.new_channel()
+        started = asyncio.get_running_loop().time()
+        await layer.group_add("conv.23", channel)
+        assert 0.25 < asyncio.get_running_loop().time() - started < 2
+        assert layer.hub().others["conv.23"] is True
+    finally:
+        mute.close()
