@@ -2,6 +2,7 @@
 
 import gc
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -9,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from config import (  # noqa: E402
     autobahn_receive,
@@ -16,6 +18,7 @@ from config import (  # noqa: E402
     daphne_drain,
     daphne_eager_write,
     daphne_input_queue,
+    gc_policy,
 )
 from config.body_limits import BodyLimitMiddleware  # noqa: E402
 from config.websocket_urls import websocket_urlpatterns  # noqa: E402
@@ -49,6 +52,12 @@ from switchboard.timers import serving_start  # noqa: E402
 serving_start()
 
 # Everything imported so far lives as long as the process: move it out of the collector's sight, so a
-# full collection under load walks only what requests made (shorter pauses in the message path).
+# full collection under load walks only what requests made (shorter pauses in the message path); and
+# from now on what survives each full collection too, with one full collection every few minutes
+# (config/gc_policy.py).
 gc.collect()
 gc.freeze()
+gc_policy.install(settings.GC_FULL_COLLECT_EVERY_S)
+# The event loop and the message batch's thread share the GIL: the thread takes it back after each of a
+# batch's round trips to MySQL within this interval, not CPython's 5 ms (docs/performance.md).
+sys.setswitchinterval(settings.PYTHON_SWITCH_INTERVAL_S)

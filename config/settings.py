@@ -622,6 +622,13 @@ IM_QUEUE_STATS_INTERVAL_S = env.float("IM_QUEUE_STATS_INTERVAL_S", default=2.0)
 # Widget-message batches one process has in the database at once (imsubsystem/batching.py). One is
 # fastest measured (docs/performance.md: two batches at once halve the batch size and fight over the GIL).
 IM_BATCH_WORKERS = env.int("IM_BATCH_WORKERS", default=1)
+# A serving process freezes what survives each full garbage collection and collects in full this often
+# (config/gc_policy.py; 0: CPython's defaults).
+GC_FULL_COLLECT_EVERY_S = env.float("GC_FULL_COLLECT_EVERY_S", default=300.0)
+# How long a serving process's event loop may hold the GIL while the message batch's thread waits for it
+# after each round trip to MySQL (CPython's default is 5 ms: a batch makes about ten round trips, so a
+# busy loop made each batch wait up to 50 ms; docs/performance.md).
+PYTHON_SWITCH_INTERVAL_S = env.float("PYTHON_SWITCH_INTERVAL_S", default=0.001)
 # Channel-layer sends one process runs at once (each holds a Redis connection while it runs).
 IM_PUBLISH_CONCURRENCY = env.int("IM_PUBLISH_CONCURRENCY", default=64)
 # New widget sessions one address may open a minute. Behind a proxy, daphne runs with --proxy-headers
