@@ -57,7 +57,8 @@ serving_start()
 # (config/gc_policy.py).
 gc.collect()
 gc.freeze()
-gc_policy.install(settings.GC_FULL_COLLECT_EVERY_S)
-# The event loop and the message batch's thread share the GIL: the thread takes it back after each of a
-# batch's round trips to MySQL within this interval, not CPython's 5 ms (docs/performance.md).
-sys.setswitchinterval(settings.PYTHON_SWITCH_INTERVAL_S)
+if "pytest" not in sys.modules:  # a serving process (the tests import this module too, and keep CPython's ways)
+    gc_policy.install(settings.GC_FULL_COLLECT_EVERY_S)
+    # The event loop and the message batch's thread share the GIL: the thread takes it back after each of
+    # a batch's round trips to MySQL within this interval, not CPython's 5 ms (docs/performance.md).
+    sys.setswitchinterval(settings.PYTHON_SWITCH_INTERVAL_S)

@@ -23,7 +23,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer
 
-from realtime.protocol import SwitchLayer
+from realtime.protocol import SwitchLayer, direct_layer
 
 CLEAN_EVERY_S = 1.0  # how often the in-memory layer looks for expired messages and memberships
 
@@ -109,3 +109,26 @@ class RecordingChannelLayer:
 
     async def flush(self) -> None:
         await self.inner.flush()
+
+
+class DirectRecordingChannelLayer(RecordingChannelLayer):
+    """RecordingChannelLayer over a DirectLayer (ours), keeping its DirectLayer members, so the sockets
+    and the publisher take the same path under the recording as without it."""
+
+    async def new_channel_into(self, sink: Any, prefix: str = "specific.") -> str:
+        return await self.inner.new_channel_into(sink, prefix)
+
+    def take(self, channel: str) -> list[dict[str, Any]]:
+        return self.inner.take(channel)
+
+    def group_send_nowait(self, group: str, message: dict[str, Any]) -> None:
+        self.record(group, message)
+        self.inner.group_send_nowait(group, message)
+
+
+def recording(
+    inner: SwitchLayer, *, on_send: Callable[[str, dict[str, Any]], None] | None = None
+) -> RecordingChannelLayer:
+    """A recording layer over `inner`, a DirectLayer when `inner` is one."""
+    kind = DirectRecordingChannelLayer if direct_layer(inner) is not None else RecordingChannelLayer
+    return kind(inner, on_send=on_send)

@@ -9,14 +9,14 @@ from typing import Any
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 
 from realtime import switch_layer
-from realtime.memory import RecordingChannelLayer
+from realtime.memory import RecordingChannelLayer, recording
 
 
 @contextlib.contextmanager
 def recording_layer(*, on_send: Callable[[str, dict[str, Any]], None] | None = None) -> Iterator[RecordingChannelLayer]:
     """The configured layer (ours or channels-redis's on Redis, per CHANNEL_LAYER_BACKEND) wrapped in a
     RecordingChannelLayer for the block: sockets and services made meanwhile deliver through it."""
-    layer = RecordingChannelLayer(switch_layer(), on_send=on_send)
+    layer = recording(switch_layer(), on_send=on_send)
     previous = channel_layers.set(DEFAULT_CHANNEL_LAYER, layer)
     try:
         yield layer
