@@ -88,13 +88,18 @@ _direct: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def direct_layer(layer: Any) -> DirectLayer | None:
-    """`layer` when it is a DirectLayer, else None (decided once per layer)."""
+    """`layer` when it is a DirectLayer, else None (decided once per layer, from its class: channels-redis's
+    layer answers any attribute through a per-loop proxy, which needs a running loop)."""
     if layer is None:
         return None
     found = _direct.get(layer)
     if found is None:
-        found = _direct[layer] = isinstance(layer, DirectLayer)
+        kind = type(layer)
+        found = _direct[layer] = all(callable(getattr(kind, name, None)) for name in _DIRECT_MEMBERS)
     return layer if found else None
+
+
+_DIRECT_MEMBERS = ("group_send_nowait", "new_channel_into", "take")
 
 
 _checked: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -507,3 +507,16 @@ async def test_ours_a_join_does_not_wait_forever_for_a_process_that_never_answer
         assert layer.hub().others["conv.23"] is True
     finally:
         mute.close()
+
+
+def test_which_layers_are_direct_is_decided_without_an_event_loop():
+    """Ours is a DirectLayer, the others are not; asked from sync code (a fixture) without a running loop,
+    where channels-redis's layer cannot answer for an attribute."""
+    from realtime import direct_layer
+    from realtime.memory import recording
+
+    assert direct_layer(make("switchboard")) is not None
+    assert direct_layer(recording(make("switchboard"))) is not None
+    for name in ("memory", "recording", "channels_redis"):
+        assert direct_layer(make(name)) is None
+    assert direct_layer(recording(make("channels_redis"))) is None
