@@ -211,9 +211,12 @@ class _Hub:
     def on_message(self, data: bytes) -> None:
         try:
             envelope = msgpack.unpackb(data, raw=False)
+            self.on_envelope(envelope)
         except Exception:
-            logger.warning("Channel layer dropped an undecodable message")
-            return
+            # Undecodable or not of our shape: dropped, and the reader goes on for everyone else.
+            logger.warning("Channel layer dropped a message it could not read")
+
+    def on_envelope(self, envelope: dict[str, Any]) -> None:
         if envelope.get("o") == self.id:
             return  # this hub's own publication, delivered locally when it was sent
         if "j" in envelope:  # another process has joined a group this hub is subscribed to

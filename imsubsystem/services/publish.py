@@ -51,16 +51,6 @@ class _LoopPublisher:
         # connections at once (redis-py raises MaxConnectionsError past its pool size).
         self.slots = asyncio.Semaphore(getattr(settings, "IM_PUBLISH_CONCURRENCY", 64))
 
-    def hand_over(self, group: str, event: dict[str, Any]) -> None:  # any thread; kept in order
-        with self.incoming_lock:
-            self.incoming.append((group, event))
-            if self.pull_due:
-                return
-            self.pull_due = True
-        loop = self.loop()
-        if loop is not None:
-            loop.call_soon_threadsafe(self.pull)
-
     def hand_over_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:  # any thread; kept in order
         with self.incoming_lock:
             self.incoming.extend(items)

@@ -46,13 +46,16 @@ def test_small_frames_register_nothing_and_everything_arrives_whole():
     assert eager["add_writer_calls"] >= 1
 
 
-def test_daphne_serves_the_app_with_the_eager_write_and_the_quiet_read():
+def test_daphne_serves_the_app_with_the_eager_write_the_quiet_read_and_the_gc_policy():
     code = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
         "import config.asgi; from twisted.internet import tcp; from config import daphne_eager_write as e;"
         "from config import autobahn_receive as r;"
         "from autobahn.twisted.websocket import WebSocketAdapterProtocol as P;"
-        "print(tcp.Connection.write is e._write and e.installed() and P.dataReceived is r._data_received)"
+        "import gc, sys; from config import gc_policy as g;"
+        "print(tcp.Connection.write is e._write and e.installed() and P.dataReceived is r._data_received"
+        " and g.installed() and g._after_collection in gc.callbacks and gc.get_freeze_count() > 0"
+        " and sys.getswitchinterval() == 0.001)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True

@@ -1,17 +1,13 @@
 """A serving process's garbage collection (config/gc_policy.py): what survives a full collection is
-frozen, and the periodic full collection still frees cycles among frozen objects."""
+frozen, and the periodic full collection still frees cycles among frozen objects. That a serving process
+installs it: tests/config/test_eager_write.py."""
 
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
 import weakref
-from pathlib import Path
 
 from config import gc_policy
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Node:
@@ -37,16 +33,3 @@ def test_survivors_of_a_full_collection_are_frozen_and_the_periodic_one_frees_fr
     finally:
         gc.callbacks.remove(gc_policy._after_collection)
         gc.unfreeze()
-
-
-def test_a_serving_process_installs_it_and_its_switch_interval():
-    code = (
-        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
-        "import config.asgi, gc, sys; from config import gc_policy as g;"
-        "print(g.installed() and g._after_collection in gc.callbacks and gc.get_freeze_count() > 0"
-        " and sys.getswitchinterval() == 0.001)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
-    )
-    assert out.stdout.strip().splitlines()[-1] == "True"

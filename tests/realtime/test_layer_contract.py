@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 
+import msgpack
 import pytest
 import redis
 from channels.exceptions import ChannelFull
@@ -520,3 +521,22 @@ def test_which_layers_are_direct_is_decided_without_an_event_loop():
     for name in ("memory", "recording", "channels_redis"):
         assert direct_layer(make(name)) is None
     assert direct_layer(recording(make("channels_redis"))) is None
+
+
+async def test_ours_drops_a_malformed_publication_and_keeps_reading():
+    """A publication on a group's channel that is not msgpack, or not of the layer's shape (an
+    announcement without its token, a group message without its message), is dropped; the next one
+    still arrives."""
+    layer = make("switchboard")
+    channel = await layer.new_channel()
+    await layer.group_add("conv.24", channel)
+    raw = redis.Redis.from_url(settings.REDIS_URL)
+    rchan = layer.key("grp", "conv.24")
+    for data in (
+        b"\xc1not msgpack",
+        msgpack.packb({"o": "x", "j": "conv.24"}),
+        msgpack.packb({"o": "x", "g": "conv.24"}),
+    ):
+        raw.publish(rchan, data)
+    raw.publish(rchan, msgpack.packb({"o": "x", "g": "conv.24", "m": {"type": "sb.event", "n": 1}}))
+    assert (await receive(layer, channel))["n"] == 1
