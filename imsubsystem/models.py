@@ -309,6 +309,10 @@ class Message(models.Model):
             ),
             models.UniqueConstraint(fields=["inbox", "platform_message_id"], name="im_message_unique_platform_id"),
         ]
+        # The write path's duplicate check finds a customer's client_id in any of the contact's
+        # conversations (services/rows.py, message_keys_read): by this index it reads the batch's
+        # matches, not every message of those conversations.
+        indexes = [models.Index(fields=["client_id"], name="im_message_client_id")]
 
     def __str__(self) -> str:
         return f"#{self.conversation_id}.{self.seq} {self.sender_kind}"

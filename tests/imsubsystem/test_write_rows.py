@@ -160,3 +160,50 @@ def test_the_batch_reads_without_the_orm_return_what_values_list_returns(inbox):
     assert names == {c.pk: c.display_name for c in Contact.objects.filter(pk__in=[named.pk, unnamed.pk])}
     with pytest.raises(ValueError, match="plain columns"):
         rows_by_pk(Contact, ("id", "emails"), [named.pk])
+
+
+def test_the_duplicate_check_reads_the_batch_not_the_history(inbox):
+    """A customer's client_id is looked for in every conversation of the contact (a retry must not open a
+    new one): by the client_id index, MySQL reads the rows that match, not every message of those
+    conversations (before the index it read each of them, so the check grew with the history)."""
+    from django.db import connection
+
+    from imsubsystem.models import Conversation
+    from imsubsystem.services.rows import message_keys_read
+
+    if connection.vendor != "mysql":
+        pytest.skip("the rows MySQL reads")
+    contact = ContactFactory()
+    first, _ = services.customer_message_send(inbox_id=inbox.pk, contact_id=contact.pk, text="hi", client_id="c0")
+    conversation = Conversation.objects.get(pk=first["conversation_id"])
+    now = timezone.now()
+    Message.objects.bulk_create(
+        Message(
+            conversation=conversation,
+            inbox=inbox,
+            seq=n,
+            sender_kind="customer",
+            sender_key="customer",
+            client_id=f"history-{n}",
+            text=f"message {n}",
+            created_at=now,
+        )
+        for n in range(2, 2002)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE TABLE imsubsystem_message, imsubsystem_conversation")
+        cursor.fetchall()
+
+    def rows_read(**keys) -> tuple[list, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("FLUSH STATUS")
+            found = message_keys_read(**keys)
+            cursor.execute("SHOW SESSION STATUS LIKE 'Handler_read%%'")
+            return found, sum(int(value) for _, value in cursor.fetchall())
+
+    found, read = rows_read(customer=({"new-1", "new-2", "history-7"}, {contact.pk}))
+    assert [row[3] for row in found] == ["history-7"]
+    assert read < 50
+    found, read = rows_read(sender=({conversation.pk}, {"customer"}, {"new-1", "history-9"}))
+    assert [row[3] for row in found] == ["history-9"]
+    assert read < 50
