@@ -207,3 +207,111 @@ def test_the_duplicate_check_reads_the_batch_not_the_history(inbox):
     found, read = rows_read(sender=({conversation.pk}, {"customer"}, {"new-1", "history-9"}))
     assert [row[3] for row in found] == ["history-9"]
     assert read < 50
+
+
+def test_the_statements_parameters_are_written_in_as_mysqlclient_writes_them():
+    """statement_rendered: byte for byte the statement mysqlclient builds from the same parameters
+    (quotes, backslashes, NUL, percent signs, non-BMP text, repeated values, bools, NULL, large and
+    negative ints); any other type is left to mysqlclient."""
+    from django.db import connection
+
+    from imsubsystem.models import SenderKind
+    from imsubsystem.services.rows import statement_rendered
+
+    if connection.vendor != "mysql":
+        assert statement_rendered(connection, "SELECT %s", [1]) is None
+        return
+    params = [
+        0,
+        -7,
+        2**63 - 1,
+        -(2**63),
+        None,
+        True,
+        False,
+        "",
+        "plain",
+        "it's",
+        'say "hi"',
+        "back\\slash",
+        "nul\x00byte",
+        "100% %s %d",
+        "line\nbreak\r\ttab\x1a",
+        "中文 😀",
+        "plain",
+        "it's",
+        True,
+        None,
+        "2026-12-06 07:50:36.976372",
+        '[{"label": "a"}]',
+        SenderKind.CUSTOMER,
+        "customer",
+    ]
+    sql = "SELECT " + ", ".join(["%s"] * len(params))
+    with connection.cursor() as cursor:
+        rendered = statement_rendered(connection, sql, params)
+        assert rendered == cursor.cursor.mogrify(sql, params)
+        cursor.execute(rendered)
+        assert list(cursor.fetchone()) == [
+            0,
+            -7,
+            2**63 - 1,
+            -(2**63),
+            None,
+            1,
+            0,
+            *params[7:16],
+            "plain",
+            "it's",
+            1,
+            None,
+            *params[20:],
+        ]
+        # Every value written in, a text choice as its value (nothing left to mysqlclient).
+        assert "%s" not in rendered.replace("100% %s %d", "")
+        assert statement_rendered(connection, "SELECT %s", [1.5]) is None
+        assert statement_rendered(connection, "SELECT %s", [b"bytes"]) is None
+
+
+def test_a_batchs_statements_are_all_written_in(inbox, make_agent, monkeypatch):
+    """On MySQL every statement of a batch (the lock, the inboxes, the duplicate check, the INSERTs, the
+    UPDATE, the names) has its values written in by statement_rendered: none falls back to mysqlclient's
+    per-value escaping (a text choice among the values once sent the whole INSERT back to it)."""
+    from django.db import connection
+
+    from imsubsystem.services import rows
+
+    if connection.vendor != "mysql":
+        pytest.skip("MySQL only")
+    contacts = [ContactFactory() for _ in range(3)]
+    opened = [
+        services.customer_message_send(inbox_id=inbox.pk, contact_id=c.pk, text="first", client_id="c0")[0]
+        for c in contacts
+    ]
+    seen: list[tuple[str, bool]] = []
+    original = rows.statement_rendered
+
+    def spy(db, sql, params):
+        statement = original(db, sql, params)
+        seen.append((sql.split(" ", 3)[:3], statement is not None))
+        return statement
+
+    monkeypatch.setattr(rows, "statement_rendered", spy)
+    results = services.customer_messages_send_many(
+        requests=[
+            {
+                "inbox_id": inbox.pk,
+                "contact_id": c.pk,
+                "conversation_id": first["conversation_id"],
+                "text": f"message {n} it's 100%",
+                "client_id": f"c{n + 1}",
+            }
+            for n, (c, first) in enumerate(zip(contacts, opened, strict=True))
+        ]
+    )
+    assert [r["created"] for r in results] == [True, True, True]
+    assert len(seen) >= 6
+    assert [s for s in seen if not s[1]] == []
+    assert [m.text for m in Message.objects.filter(pk__in=[r["message"]["id"] for r in results]).order_by("pk")] == [
+        f"message {n} it's 100%" for n in range(3)
+    ]
