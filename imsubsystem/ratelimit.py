@@ -112,6 +112,19 @@ def message_limits(identity: str) -> tuple[float, float]:
     return float(found["burst"]), float(found["per_s"])
 
 
+def _limits_of(identities: Sequence[str]) -> list[tuple[float, float]]:
+    """message_limits of each identity, the settings read once per kind of sender in a batch."""
+    by_kind: dict[str, tuple[float, float]] = {}
+    found = []
+    for identity in identities:
+        kind = identity.split(":", 1)[0]
+        limits = by_kind.get(kind)
+        if limits is None:
+            limits = by_kind[kind] = message_limits(identity)
+        found.append(limits)
+    return found
+
+
 class _MemoryBuckets:
     """The embedded default (one process): the same buckets in this process's memory."""
 
@@ -122,8 +135,7 @@ class _MemoryBuckets:
     def take_many(self, identities: Sequence[str]) -> list[int]:
         waits = []
         with self.lock:
-            for identity in identities:
-                burst, per_s = message_limits(identity)
+            for identity, (burst, per_s) in zip(identities, _limits_of(identities), strict=True):
                 bucket = self.buckets.get(identity)
                 if bucket is None or (bucket.capacity, bucket.rate) != (burst, per_s):
                     bucket = self.buckets[identity] = TokenBucket(capacity=burst, rate=per_s)
@@ -158,8 +170,7 @@ class _RedisBuckets:
             return [int(self.script(keys=[f"rl:msg:{identities[0]}"], args=[burst, per_s]))]
         # One round trip for a batch; each key is its own script call, so a Redis Cluster may spread them.
         with self.client.pipeline(transaction=False) as pipe:
-            for identity in identities:
-                burst, per_s = message_limits(identity)
+            for identity, (burst, per_s) in zip(identities, _limits_of(identities), strict=True):
                 self.script(keys=[f"rl:msg:{identity}"], args=[burst, per_s], client=pipe)
             return [int(wait) for wait in pipe.execute()]
 

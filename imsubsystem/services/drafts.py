@@ -119,10 +119,14 @@ def _mentions_check(mentions: Any, *, sender_kind: str, private: bool) -> list[i
     return unique
 
 
+# Django's `Choices.values` builds its list (and the labels' list under it) on every read.
+_SENDER_KINDS = frozenset(SenderKind.values)
+
+
 def draft_check(draft: Draft) -> Draft:
     """Refuse a draft no conversation could take (wrong sender, bad text, ids or buttons); returns it
     with its attachment ids and buttons normalised."""
-    if draft.sender_kind not in SenderKind.values:
+    if draft.sender_kind not in _SENDER_KINDS:
         raise SwitchError("invalid", f"Unknown sender kind {draft.sender_kind!r}.")
     if draft.sender_kind == SenderKind.AGENT and not draft.sender_user_id:
         raise SwitchError("invalid", "An agent message needs its sender.")
