@@ -114,3 +114,32 @@ def test_a_batch_thread_checks_its_connection_at_most_once_a_second(monkeypatch)
 
     asyncio.run(main())
     assert len(pings) <= 1
+
+
+def test_a_frames_text_is_the_json_the_standard_library_writes():
+    """frame_text (orjson): the same JSON value as json.dumps for what frames carry (non-ASCII text,
+    emoji, quotes, control characters, None, bools, floats, nested lists, int keys as strings, lazy
+    translated text), json.dumps' text for what orjson refuses (an int beyond 64 bits, a lone surrogate),
+    and still a TypeError for what json.dumps refuses (a datetime, any other object)."""
+    import json
+    from datetime import UTC, datetime
+
+    from django.utils.translation import gettext_lazy
+
+    from interface.sockets.base import _lazy_text, frame_text
+
+    frame = {
+        "type": "message.new",
+        "message": {"id": 7, "text": '中文 😀 "quoted" \\ \n\t\x00 </script>', "private": False, "seq": 2**62},
+        "list": [None, True, 1.5, -3, [], {}],
+        5: "int key",
+        "lazy": gettext_lazy("Customer"),
+    }
+    text = frame_text(frame)
+    assert json.loads(text) == json.loads(json.dumps(frame, default=_lazy_text))
+    assert "中文 😀" in text  # UTF-8 as it is
+    big = {"n": 2**70, "s": "\ud800"}
+    assert frame_text(big) == json.dumps(big, separators=(",", ":"))
+    for refused in ({"when": datetime.now(UTC)}, {"thing": object()}):
+        with pytest.raises(TypeError):
+            frame_text(refused)
