@@ -619,9 +619,10 @@ IM_FRAME_CHECK = env.bool("IM_FRAME_CHECK", default=False)
 IM_MAX_TEXT_LENGTH = 4000
 # How often /ws/v1/supervisor/ sends a queue.stats frame (the supervisor app's statistics service).
 IM_QUEUE_STATS_INTERVAL_S = env.float("IM_QUEUE_STATS_INTERVAL_S", default=2.0)
-# Widget-message batches one process has in the database at once (imsubsystem/batching.py). One is
-# fastest measured (docs/performance.md: two batches at once halve the batch size and fight over the GIL).
-IM_BATCH_WORKERS = env.int("IM_BATCH_WORKERS", default=1)
+# Message batches one process has in the database at once (imsubsystem/batching.py): on MySQL two, so one
+# is built while the other waits for MySQL (docs/performance.md: p99 halved at 2,000 msg/s); on SQLite one
+# (it has one writer at a time).
+IM_BATCH_WORKERS = env.int("IM_BATCH_WORKERS", default=2 if PRODUCTION else 1)
 # A serving process freezes what survives each full garbage collection and collects in full this often
 # (config/gc_policy.py; 0: CPython's defaults).
 GC_FULL_COLLECT_EVERY_S = env.float("GC_FULL_COLLECT_EVERY_S", default=300.0)

@@ -136,3 +136,46 @@ async def test_a_message_that_arrives_as_the_last_batch_ends_is_stored(inbox):
     assert (await asyncio.wait_for(first, 10))["created"]
     result = await asyncio.wait_for(late, 10)
     assert result["created"] and result["message"]["seq"] == 3
+
+
+async def test_on_mysql_a_second_batch_is_stored_while_the_first_waits_for_mysql(inbox, settings):
+    """IM_BATCH_WORKERS (two on MySQL): while one batch waits in the database (here for a conversation
+    another transaction holds), the messages that arrive go as the next batch on the second thread and
+    are stored and answered; the first is stored once the conversation is free. With one worker the
+    second waited behind the first."""
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "mysql":
+        pytest.skip("SQLite has one writer at a time: one worker there")
+    assert settings.IM_BATCH_WORKERS == 2
+    contact_a, conversation_a = await database_sync_to_async(_open)(inbox)
+    contact_b, conversation_b = await database_sync_to_async(_open)(inbox)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Conversation.objects.select_for_update().get(pk=conversation_a)
+                locked.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert await asyncio.to_thread(locked.wait, 10)
+        batcher = batching.Batcher(batching.messages_admit_and_send, workers=settings.IM_BATCH_WORKERS)
+        first = asyncio.ensure_future(batcher.submit(_request(inbox, contact_a, conversation_a, "waits")))
+        await asyncio.sleep(0.3)
+        assert not first.done()
+        second = await asyncio.wait_for(batcher.submit(_request(inbox, contact_b, conversation_b, "goes")), 10)
+        assert second["created"] and second["message"]["seq"] == 2
+        assert not first.done()
+    finally:
+        release.set()
+        await asyncio.to_thread(holder.join, 20)
+    result = await asyncio.wait_for(first, 20)
+    assert result["created"] and result["message"]["seq"] == 2
