@@ -127,8 +127,11 @@ class ForgetsItsChannel:
                 while True:
                     await self.dispatch(await receive())
         finally:
-            if self.channel_layer is not None and getattr(self, "channel_name", None):
-                self.channel_layer.channel_forget(self.channel_name)
+            # getattr: a consumer that failed before Channels set its layer (a configuration error) must
+            # end with that error, not an AttributeError over it.
+            layer = getattr(self, "channel_layer", None)
+            if layer is not None and getattr(self, "channel_name", None):
+                layer.channel_forget(self.channel_name)
 
     async def sb_layer_ready(self, message) -> None:
         """The layer has messages for this socket: each in order, through the socket's own dispatch."""

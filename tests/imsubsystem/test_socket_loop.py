@@ -143,3 +143,25 @@ def test_a_frames_text_is_the_json_the_standard_library_writes():
     for refused in ({"when": datetime.now(UTC)}, {"thing": object()}):
         with pytest.raises(TypeError):
             frame_text(refused)
+
+
+async def test_a_socket_whose_layer_cannot_be_built_ends_with_that_error(monkeypatch):
+    """A configuration error building the channel layer reaches the server as itself, not as an
+    AttributeError from the cleanup that forgets the socket's channel."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from interface.sockets import base
+    from interface.sockets.widget import WidgetConsumer
+
+    def broken(alias):
+        raise ImproperlyConfigured("no channel layer")
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    async def send(message):
+        pass
+
+    monkeypatch.setattr(base, "get_channel_layer", broken)
+    with pytest.raises(ImproperlyConfigured, match="no channel layer"):
+        await WidgetConsumer()({"type": "websocket", "path": "/ws/v1/widget/"}, receive, send)
