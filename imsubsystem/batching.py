@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -46,16 +47,21 @@ class _BatchCall(DatabaseSyncToAsync):
     `close_old_connections`: errors, then a failed ping) and the next batch opens a new one; one that died
     unnoticed within the second fails its batch, whose sockets close with 4012 and send again."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checked_at = threading.local()  # per batch thread: database alias -> when last checked
+
     def thread_handler(self, loop, *args, **kwargs):
         close_old_connections()
         now = time.monotonic()
+        checked_at = self.checked_at.__dict__
         for conn in connections.all(initialized_only=True):
             if conn.connection is None:
                 continue
-            if now - conn.__dict__.get("_sb_health_checked_at", -HEALTH_CHECK_EVERY_S) < HEALTH_CHECK_EVERY_S:
+            if now - checked_at.get(conn.alias, -HEALTH_CHECK_EVERY_S) < HEALTH_CHECK_EVERY_S:
                 conn.health_check_done = True
             else:
-                conn._sb_health_checked_at = now  # checked at the connection's first use in this batch
+                checked_at[conn.alias] = now  # checked at the connection's first use in this batch
         try:
             return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
         finally:
