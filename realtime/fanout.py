@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import threading
@@ -77,6 +78,19 @@ def _hub_id_of(channel: str) -> str | None:
     """The hub id inside a process-specific channel name (`<prefix><hub id>!<random>`)."""
     head, bang, _ = channel.partition("!")
     return head.rsplit(".", 1)[-1] if bang else None
+
+
+@dataclasses.dataclass(slots=True)
+class _Announcement:
+    """A join announcement of this hub awaiting the other subscribers' acknowledgements (`_Hub.announce`)."""
+
+    done: asyncio.Future
+    needed: int | None = None  # the other subscribers PUBLISH counted (None: its answer not here yet)
+    got: int = 0  # acknowledgements heard (they may arrive before PUBLISH answers)
+
+    def settle(self) -> None:
+        if self.needed is not None and self.got >= self.needed and not self.done.done():
+            self.done.set_result(None)
 
 
 class _Hub:
@@ -109,7 +123,7 @@ class _Hub:
         # no other process listens, so nothing is published; absent: publish). See `announce`.
         self.others: dict[str, bool] = {}
         self.joins: dict[str, asyncio.Future] = {}  # group -> this subscription's announcement, done or not
-        self.acks: dict[str, list] = {}  # announcement token -> [future, acks needed (None: not known yet), got]
+        self.acks: dict[str, _Announcement] = {}  # this hub's join announcements awaiting acknowledgements
         self.heard: dict[str, int] = {}  # group -> other processes' announcements heard
         self.flusher: asyncio.Task | None = None
         layer.hubs_by_id[self.id] = self
@@ -318,29 +332,28 @@ class _Hub:
         skipped before it heard the announcement was committed before its acknowledgement, and so
         before the joiner's replay."""
         token = secrets.token_hex(8)
-        entry = self.acks[token] = [self.loop.create_future(), None, 0]
+        entry = self.acks[token] = _Announcement(self.loop.create_future())
         self.others[group] = True  # until shown otherwise
         heard_before = self.heard.get(group, 0)
         try:
             subscribers = await self.redis().publish(
                 self.layer.key("grp", group), msgpack.packb({"o": self.id, "j": group, "t": token}, use_bin_type=True)
             )
-            entry[1] = max(0, int(subscribers) - 1)  # every subscriber but this hub
-            if entry[2] >= entry[1] and not entry[0].done():
-                entry[0].set_result(None)
+            entry.needed = max(0, int(subscribers) - 1)  # every subscriber but this hub
+            entry.settle()
             try:
-                await asyncio.wait_for(asyncio.shield(entry[0]), ANNOUNCE_TIMEOUT_S)
+                await asyncio.wait_for(asyncio.shield(entry.done), ANNOUNCE_TIMEOUT_S)
             except TimeoutError:
                 logger.warning(
                     "Channel layer: %s of %s processes did not acknowledge joining %s within %s s",
-                    entry[1] - entry[2],
-                    entry[1],
+                    entry.needed - entry.got,
+                    entry.needed,
                     group,
                     ANNOUNCE_TIMEOUT_S,
                 )
         finally:
             self.acks.pop(token, None)
-        if entry[1] == 0 and self.heard.get(group, 0) == heard_before and group in self.groups:
+        if entry.needed == 0 and self.heard.get(group, 0) == heard_before and group in self.groups:
             self.others[group] = False
 
     def group_gone(self, group: str) -> None:
@@ -354,9 +367,8 @@ class _Hub:
         entry = self.acks.get(token)
         if entry is None:
             return
-        entry[2] += 1
-        if entry[1] is not None and entry[2] >= entry[1] and not entry[0].done():
-            entry[0].set_result(None)
+        entry.got += 1
+        entry.settle()
 
     def forget(self, channel: str) -> None:
         self.channels.discard(channel)
