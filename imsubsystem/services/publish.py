@@ -20,6 +20,7 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import transaction
 
+from core.hooks import contracts_checked
 from imsubsystem import selectors
 from imsubsystem.events import group_conversation, server_frame_check
 from imsubsystem.models import Conversation, ConversationStatus
@@ -157,7 +158,7 @@ def sb_event(
     hide_from_customer: customer sockets drop the frame (a private message.new becomes message.hidden).
     origin: the sending socket's channel name, which skips its own echo.
     """
-    if settings.IM_FRAME_CHECK:
+    if contracts_checked():
         server_frame_check(frame)
     # `group` lets a socket drop a frame of a conversation it left while the frame waited in its queue.
     return {
@@ -211,7 +212,7 @@ async def typing_publish(
     one frame to the conversation's group, skipping the typing socket itself."""
     layer = switch_layer()
     frame = {"type": "typing", "conversation_id": conversation_id, "active": bool(active), "sender": sender}
-    if settings.IM_FRAME_CHECK:
+    if contracts_checked():
         server_frame_check(frame)
     group = group_conversation(conversation_id)
     try:

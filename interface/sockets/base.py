@@ -22,10 +22,10 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.sessions import InstanceSessionWrapper
-from django.conf import settings
 from django.utils.functional import Promise
 
 from core.errors import DomainError, database_unreachable
+from core.hooks import contracts_checked
 from core.text import text_storable
 from imsubsystem import selectors
 from imsubsystem.events import FrameError, error_frame, frame_validate, group_conversation, server_frame_check
@@ -219,7 +219,7 @@ class SwitchSocket(ForgetsItsChannel, SendsWhileOpen, AsyncWebsocketConsumer):
         """The one way a frame leaves a socket. With settings.IM_FRAME_CHECK (on in the tests) a frame
         that imsubsystem/frames.py does not declare, or that does not match its declaration, raises
         FrameError here instead of reaching a client."""
-        if settings.IM_FRAME_CHECK:
+        if contracts_checked():
             server_frame_check(frame)
         await self.send_open(frame_text(frame))
 

@@ -41,6 +41,29 @@ def test_outside_the_contract_checks_each_field_is_still_checked_but_not_what_it
     Ping(ref=1, payload={"contact": Contact(name="x")})  # unseen here: the suite's own runs catch it
 
 
+def test_the_contract_setting_is_read_once_and_again_when_it_changes(settings, monkeypatch):
+    """contracts_checked (the hook events', the publisher's and the sockets' checks) reads IM_FRAME_CHECK
+    through Django's settings once, not per event or frame, and again after an override."""
+    import core.hooks
+    from core.hooks import contracts_checked
+
+    class Unreadable:
+        def __getattr__(self, name):
+            raise AssertionError(f"settings.{name} read again")
+
+    settings.IM_FRAME_CHECK = False
+    assert contracts_checked() is False
+    with monkeypatch.context() as patch:
+        patch.setattr(core.hooks, "settings", Unreadable())
+        for _ in range(3):
+            assert contracts_checked() is False
+            Ping(ref=1, payload={"contact": Contact(name="x")})  # the production check: fields only
+    settings.IM_FRAME_CHECK = True
+    assert contracts_checked() is True
+    with pytest.raises(TypeError):
+        Ping(ref=1, payload={"contact": Contact(name="x")})
+
+
 def test_emit_calls_every_subscriber_in_order_and_checks_the_event_type():
     hook = Hook("test.ping", Ping)
     seen = []
