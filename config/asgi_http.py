@@ -18,17 +18,13 @@ from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
 
-def _close_this_threads_connections() -> None:
-    connections.close_all()
-
-
 class RequestConnectionsClosingHandler(ASGIHandler):
     async def handle(self, scope, receive, send):
         try:
             await super().handle(scope, receive, send)
         finally:
             # On the request's own thread (the handler runs inside its ThreadSensitiveContext).
-            await sync_to_async(_close_this_threads_connections, thread_sensitive=True)()
+            await sync_to_async(connections.close_all, thread_sensitive=True)()
 
 
 def http_application() -> RequestConnectionsClosingHandler:

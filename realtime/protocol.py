@@ -87,6 +87,12 @@ class DirectLayer(Protocol):
 _direct: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
+# DirectLayer's methods, read from the protocol itself.
+_DIRECT_MEMBERS = tuple(
+    name for name, member in vars(DirectLayer).items() if callable(member) and not name.startswith("_")
+)
+
+
 def direct_layer(layer: Any) -> DirectLayer | None:
     """`layer` when it is a DirectLayer, else None (decided once per layer, from its class: channels-redis's
     layer answers any attribute through a per-loop proxy, which needs a running loop)."""
@@ -97,9 +103,6 @@ def direct_layer(layer: Any) -> DirectLayer | None:
         kind = type(layer)
         found = _direct[layer] = all(callable(getattr(kind, name, None)) for name in _DIRECT_MEMBERS)
     return layer if found else None
-
-
-_DIRECT_MEMBERS = ("group_send_nowait", "new_channel_into", "take")
 
 
 _checked: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -24,12 +24,27 @@ def _row(pk: int) -> dict:
     return Message.objects.filter(pk=pk).values(*COMPARED).get()
 
 
-def test_a_batch_of_messages_builds_no_message_instances(inbox, monkeypatch):
+def _three_customers_requests(inbox, text: str) -> list[dict]:
+    """Three customers, each with an open conversation: one batched request each (text "<text> <n>")."""
     contacts = [ContactFactory() for _ in range(3)]
     opened = [
         services.customer_message_send(inbox_id=inbox.pk, contact_id=c.pk, text="first", client_id="c0")[0]
         for c in contacts
     ]
+    return [
+        {
+            "inbox_id": inbox.pk,
+            "contact_id": c.pk,
+            "conversation_id": first["conversation_id"],
+            "text": f"{text} {n}",
+            "client_id": f"c{n + 1}",
+        }
+        for n, (c, first) in enumerate(zip(contacts, opened, strict=True))
+    ]
+
+
+def test_a_batch_of_messages_builds_no_message_instances(inbox, monkeypatch):
+    requests = _three_customers_requests(inbox, "message")
     built: list[Model] = []
     original = Model.__init__
 
@@ -39,18 +54,7 @@ def test_a_batch_of_messages_builds_no_message_instances(inbox, monkeypatch):
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(Model, "__init__", counting)
-    results = services.customer_messages_send_many(
-        requests=[
-            {
-                "inbox_id": inbox.pk,
-                "contact_id": c.pk,
-                "conversation_id": first["conversation_id"],
-                "text": f"message {n}",
-                "client_id": f"c{n + 1}",
-            }
-            for n, (c, first) in enumerate(zip(contacts, opened, strict=True))
-        ]
-    )
+    results = services.customer_messages_send_many(requests=requests)
     monkeypatch.setattr(Model, "__init__", original)
     assert [r["created"] for r in results] == [True, True, True]
     assert built == []
@@ -283,11 +287,7 @@ def test_a_batchs_statements_are_all_written_in(inbox, make_agent, monkeypatch):
 
     if connection.vendor != "mysql":
         pytest.skip("MySQL only")
-    contacts = [ContactFactory() for _ in range(3)]
-    opened = [
-        services.customer_message_send(inbox_id=inbox.pk, contact_id=c.pk, text="first", client_id="c0")[0]
-        for c in contacts
-    ]
+    requests = _three_customers_requests(inbox, "it's 100%")
     seen: list[tuple[str, bool]] = []
     original = rows.statement_rendered
 
@@ -297,21 +297,10 @@ def test_a_batchs_statements_are_all_written_in(inbox, make_agent, monkeypatch):
         return statement
 
     monkeypatch.setattr(rows, "statement_rendered", spy)
-    results = services.customer_messages_send_many(
-        requests=[
-            {
-                "inbox_id": inbox.pk,
-                "contact_id": c.pk,
-                "conversation_id": first["conversation_id"],
-                "text": f"message {n} it's 100%",
-                "client_id": f"c{n + 1}",
-            }
-            for n, (c, first) in enumerate(zip(contacts, opened, strict=True))
-        ]
-    )
+    results = services.customer_messages_send_many(requests=requests)
     assert [r["created"] for r in results] == [True, True, True]
     assert len(seen) >= 6
     assert [s for s in seen if not s[1]] == []
     assert [m.text for m in Message.objects.filter(pk__in=[r["message"]["id"] for r in results]).order_by("pk")] == [
-        f"message {n} it's 100%" for n in range(3)
+        f"it's 100% {n}" for n in range(3)
     ]
